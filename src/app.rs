@@ -1,0 +1,63 @@
+//! `App`: the database, the registry, the audit writer and the pipeline,
+//! built once per process and shared by every door.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::audit::AuditWriter;
+use crate::error::CliError;
+use crate::pipeline::Pipeline;
+use crate::store::{Db, stores};
+use crate::tools::Registry;
+
+pub struct App {
+    pub db: Arc<Db>,
+    pub pipeline: Arc<Pipeline>,
+    /// The store commands act on (flag, env, `stores use`, else `demo`).
+    pub store_id: String,
+}
+
+impl App {
+    pub fn open(db_path: &Path, store_flag: Option<&str>) -> Result<App, CliError> {
+        let db = Arc::new(Db::open(db_path)?);
+        let store_id = match store_flag {
+            Some(s) => s.to_string(),
+            None => {
+                let conn = db.conn()?;
+                stores::preference(&conn, "default_store")?.unwrap_or_else(|| "demo".into())
+            }
+        };
+        let audit = AuditWriter::start(db.clone());
+        let pipeline = Arc::new(Pipeline::new(
+            db.clone(),
+            Arc::new(Registry::builtin()),
+            audit,
+            crate::settings::tool_timeout(),
+        ));
+        Ok(App {
+            db,
+            pipeline,
+            store_id,
+        })
+    }
+
+    /// Fails with a usage error naming the stores when the chosen one does
+    /// not exist.
+    pub fn require_store(&self) -> Result<(), CliError> {
+        let conn = self.db.conn()?;
+        if stores::exists(&conn, &self.store_id)? {
+            return Ok(());
+        }
+        let known: Vec<String> = stores::list(&conn)?.into_iter().map(|s| s.id).collect();
+        Err(CliError::Usage(format!(
+            "store `{}` does not exist; known stores: {}",
+            self.store_id,
+            known.join(", ")
+        )))
+    }
+
+    /// Writes every queued audit row before the process exits.
+    pub fn shutdown(&self) {
+        self.pipeline.audit().flush();
+    }
+}

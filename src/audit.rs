@@ -1,0 +1,180 @@
+//! The audit writer: where execution rows go when they are not part of a
+//! write transaction.
+//!
+//! A successful write commits its audit row in its own transaction (the
+//! pipeline does that). Every other row — reads, failures, denials,
+//! timeouts — is handed to this writer, which batches rows into one
+//! transaction (at most `MAX_BATCH` rows or `WINDOW` after the first row
+//! arrived), so reads never wait for an fsync. [`AuditWriter::flush`] waits
+//! until everything queued so far is on disk; doors call it on shutdown.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::store::audit::ExecutionRow;
+use crate::store::{Db, keys, now_ms};
+
+const MAX_BATCH: usize = 256;
+const WINDOW: Duration = Duration::from_millis(20);
+const QUEUE: usize = 8192;
+
+enum Msg {
+    Row(Box<ExecutionRow>, Option<String>),
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: SyncSender<Msg>,
+    worker: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl AuditWriter {
+    pub fn start(db: Arc<Db>) -> AuditWriter {
+        let (tx, rx) = sync_channel(QUEUE);
+        let handle = std::thread::Builder::new()
+            .name("whale-audit".into())
+            .spawn(move || run(db, rx))
+            .expect("spawn audit thread");
+        AuditWriter {
+            tx,
+            worker: Arc::new(Mutex::new(Some(handle))),
+        }
+    }
+
+    /// Queues a row (and the key whose last-used time it refreshes).
+    pub fn record(&self, row: ExecutionRow, key_id: Option<String>) {
+        if self.tx.send(Msg::Row(Box::new(row), key_id)).is_err() {
+            tracing::error!("audit writer stopped; an execution row was lost");
+        }
+    }
+
+    /// Blocks until every row queued before this call is committed.
+    pub fn flush(&self) {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        if self.tx.send(Msg::Flush(done_tx)).is_ok() {
+            let _ = done_rx.recv();
+        }
+    }
+}
+
+impl Drop for AuditWriter {
+    fn drop(&mut self) {
+        // The last clone flushes what is queued before the process exits.
+        if Arc::strong_count(&self.worker) == 1 {
+            self.flush();
+        }
+    }
+}
+
+fn run(db: Arc<Db>, rx: Receiver<Msg>) {
+    let mut batch: Vec<(Box<ExecutionRow>, Option<String>)> = Vec::with_capacity(MAX_BATCH);
+    let mut waiters = Vec::new();
+    loop {
+        let first = match rx.recv() {
+            Ok(m) => m,
+            Err(_) => return,
+        };
+        let deadline = Instant::now() + WINDOW;
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Row(r, k) => batch.push((r, k)),
+                Msg::Flush(w) => {
+                    waiters.push(w);
+                    break;
+                }
+            }
+            if batch.len() >= MAX_BATCH {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            next = match rx.recv_timeout(left) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => None,
+            };
+        }
+        if !batch.is_empty() {
+            write_batch(&db, &batch);
+            batch.clear();
+        }
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+}
+
+fn write_batch(db: &Db, batch: &[(Box<ExecutionRow>, Option<String>)]) {
+    let now = now_ms();
+    let result = db.write(|tx| -> Result<(), crate::store::DbError> {
+        for (row, _) in batch {
+            crate::store::audit::insert(tx, row)?;
+        }
+        let mut touched: Vec<&str> = batch.iter().filter_map(|(_, k)| k.as_deref()).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for k in touched {
+            keys::touch(tx, k, now)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        tracing::error!(error = %e, rows = batch.len(), "could not write audit rows");
+    }
+}
+
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "card_number",
+    "cvv",
+];
+
+/// A copy of `v` with the values of secret-looking keys replaced, for the
+/// audit row's input and output.
+pub fn redact(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let lower = k.to_ascii_lowercase();
+                    if SECRET_WORDS.iter().any(|w| lower.contains(w)) {
+                        (k.clone(), Value::String("[REDACTED]".into()))
+                    } else {
+                        (k.clone(), redact(v))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(redact).collect()),
+        Value::String(s) if s.starts_with("wt_live_") || s.starts_with("wt_test_") => {
+            Value::String("[REDACTED]".into())
+        }
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_redacted_at_any_depth() {
+        let v = json!({"a": 1, "nested": {"password": "hunter2", "list": [{"api_key": "x"}]},
+                       "note": "wt_live_abc"});
+        let r = redact(&v);
+        assert_eq!(r["a"], 1);
+        assert_eq!(r["nested"]["password"], "[REDACTED]");
+        assert_eq!(r["nested"]["list"][0]["api_key"], "[REDACTED]");
+        assert_eq!(r["note"], "[REDACTED]");
+    }
+}

@@ -1,0 +1,289 @@
+//! The command-line surface (clap derive). Doc comments are the help text;
+//! completions and man pages are generated from this tree.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "whale",
+    version,
+    about = "Safe, audited access to a commerce store for AI agents, over the Model Context Protocol",
+    long_about = "Safe, audited access to a commerce store for AI agents, over the Model Context Protocol.\n\n\
+        Add `whale mcp` to a desktop host (Claude Desktop, Cursor) and agents can browse the store, take \
+        orders and manage stock; every call is checked against the caller's scopes and recorded in the audit trail. \
+        With no configuration whale runs on an embedded SQLite database holding a seeded `demo` store.",
+    after_help = "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 auth error, 4 pending approval."
+)]
+pub struct Cli {
+    /// Database file (default: whale.db under the platform data directory)
+    #[arg(long, global = true, env = "WHALE_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Store to act on (default: the one chosen by `whale stores use`, else `demo`)
+    #[arg(long, global = true, env = "WHALE_STORE", value_name = "ID")]
+    pub store: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the store's tools over MCP (stdio for desktop hosts)
+    Mcp(McpArgs),
+    /// Create, list, rotate and revoke API keys
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// List tools, show schemas, and run tools through the pipeline
+    #[command(subcommand)]
+    Tools(ToolsCmd),
+    /// The audit trail: every tool execution
+    #[command(subcommand)]
+    Executions(ExecutionsCmd),
+    /// List, create and choose stores
+    #[command(subcommand)]
+    Stores(StoresCmd),
+    /// Add whale to a desktop host's MCP configuration
+    Install(InstallArgs),
+    /// Print a shell completion script
+    Completions {
+        /// Shell to generate for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (or write all of them with --out)
+    Man {
+        /// Write whale.1 and one page per subcommand into this directory
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ToolMode {
+    /// One MCP tool per whale tool, with an `action` argument
+    Grouped,
+    /// One MCP tool per action, named `{tool}_{action}`
+    Flat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    /// JSON-RPC over stdin/stdout, for a host that launches whale
+    Stdio,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// How clients reach the server
+    #[arg(long, value_enum, default_value_t = Transport::Stdio)]
+    pub transport: Transport,
+    /// Only these tools (comma-separated names)
+    #[arg(long, value_delimiter = ',', value_name = "TOOLS")]
+    pub tools: Option<Vec<String>>,
+    /// Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)
+    #[arg(long, value_delimiter = ',', value_name = "CATEGORIES")]
+    pub categories: Option<Vec<String>>,
+    /// Expose only actions that read
+    #[arg(long)]
+    pub read_only: bool,
+    /// How tools are listed to clients
+    #[arg(long, value_enum, default_value_t = ToolMode::Grouped)]
+    pub tool_mode: ToolMode,
+    /// Tools per tools/list page
+    #[arg(long, default_value_t = 100, value_name = "N", hide = true)]
+    pub page_size: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Create an API key (shown once) for one agent of the store
+    Create {
+        /// Agent name the key acts as (recorded in the audit trail)
+        #[arg(long)]
+        agent: String,
+        /// Scopes, space- or comma-separated: `products:read orders` (bare resource = read and write)
+        #[arg(long)]
+        scopes: String,
+        /// Create a sandbox key (wt_test_) that sees only test data
+        #[arg(long)]
+        test: bool,
+        /// Expire after this long (e.g. 30d, 12h)
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// Print the key and its metadata as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the store's keys (never the keys themselves)
+    List {
+        /// Include revoked keys
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a replacement with the same agent and scopes, and revoke the old key
+    Rotate {
+        /// Key id (key_…)
+        id: String,
+        /// Keep the old key working this long (e.g. 1h) so clients can switch
+        #[arg(long, value_name = "DURATION")]
+        grace: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key at once
+    Revoke {
+        /// Key id (key_…)
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCmd {
+    /// List tools and their actions
+    List {
+        /// Only this category
+        #[arg(long)]
+        category: Option<String>,
+        /// One row per action
+        #[arg(long)]
+        actions: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a tool's (or one action's) input and output JSON Schema
+    Schema {
+        tool: String,
+        #[arg(long)]
+        action: Option<String>,
+    },
+    /// Run an action through the pipeline and report result, duration and execution id;
+    /// with --all, run every action's example against a scratch copy of the store
+    Test {
+        /// Tool name (grouped) or `{tool}_{action}`
+        #[arg(required_unless_present = "all")]
+        tool: Option<String>,
+        #[arg(long)]
+        action: Option<String>,
+        /// Input as JSON (default: the action's example)
+        #[arg(long, value_name = "JSON")]
+        input: Option<String>,
+        /// Test every action's example input on the test mode of a scratch copy
+        #[arg(long, conflicts_with_all = ["tool", "action", "input"])]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run an action and print only its result as JSON (for scripts)
+    Call {
+        tool: String,
+        #[arg(long)]
+        action: Option<String>,
+        /// Input as JSON
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        input: String,
+    },
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ExecFilterArgs {
+    /// Only this tool
+    #[arg(long)]
+    pub tool: Option<String>,
+    /// Only this agent (name or id)
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// success | error | timeout | pending_approval | rejected
+    #[arg(long)]
+    pub status: Option<String>,
+    /// From this time (RFC 3339, YYYY-MM-DD, or an age like 24h)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Until this time (same forms)
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Sandbox (test mode) executions instead of live
+    #[arg(long)]
+    pub test: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExecutionsCmd {
+    /// List executions, newest first
+    List {
+        #[command(flatten)]
+        filter: ExecFilterArgs,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one execution with its input and output
+    Show {
+        id: String,
+        #[arg(long)]
+        test: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Average latency, success rate, executions today, unique tools
+    Stats {
+        #[command(flatten)]
+        filter: ExecFilterArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoresCmd {
+    /// List stores
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a store
+    Create {
+        /// Short id or slug (lowercase letters, digits, - and _)
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// ISO 4217 currency code
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Fill it with demo catalog data
+        #[arg(long)]
+        seed: bool,
+    },
+    /// Make a store the default for later commands
+    Use { id: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Host {
+    Claude,
+    Cursor,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    #[arg(value_enum)]
+    pub host: Host,
+    /// Print the entry instead of writing it
+    #[arg(long)]
+    pub print: bool,
+    /// Config file to edit (default: the host's usual location)
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Server name in the host's config
+    #[arg(long, default_value = "whale")]
+    pub name: String,
+}

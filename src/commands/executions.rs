@@ -1,0 +1,150 @@
+//! `whale executions`: the audit trail from the shell.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::cli::{ExecFilterArgs, ExecutionsCmd};
+use crate::error::CliError;
+use crate::printer;
+use crate::store::audit::{self as db, ExecStatus, ExecutionFilter};
+use crate::store::{Mode, Scope, Scoped};
+
+fn scope(app: &App, test: bool) -> Scope {
+    Scope {
+        store_id: app.store_id.clone(),
+        mode: if test { Mode::Test } else { Mode::Live },
+    }
+}
+
+fn filter(f: &ExecFilterArgs) -> Result<ExecutionFilter, CliError> {
+    let status = f
+        .status
+        .as_deref()
+        .map(|s| {
+            ExecStatus::parse(s).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--status `{s}`: use success, error, timeout, pending_approval or rejected"
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(ExecutionFilter {
+        tool: f.tool.clone(),
+        agent: f.agent.clone(),
+        status,
+        from: f.from.clone(),
+        to: f.to.clone(),
+    })
+}
+
+fn bad_time(e: db::BadTime) -> CliError {
+    CliError::Usage(format!(
+        "--{} `{}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d",
+        e.0, e.1
+    ))
+}
+
+pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
+    app.require_store()?;
+    // Rows of reads are written behind; make this process's own visible.
+    app.shutdown();
+    let conn = app.db.conn()?;
+    match cmd {
+        ExecutionsCmd::List {
+            filter: f,
+            limit,
+            offset,
+            json,
+        } => {
+            if !(1..=1000).contains(&limit) || offset < 0 {
+                return Err(CliError::Usage("--limit must be 1–1000 and --offset ≥ 0".into()));
+            }
+            let sc = scope(app, f.test);
+            let (rows, total) =
+                db::query(&Scoped::new(&conn, &sc), &filter(&f)?, limit, offset)?.map_err(bad_time)?;
+            if json {
+                printer::json(&json!({"executions": rows, "total": total, "limit": limit, "offset": offset}));
+                return Ok(());
+            }
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.id.clone(),
+                        e.created_at.clone(),
+                        format!("{}.{}", e.tool, e.action.as_deref().unwrap_or("-")),
+                        e.agent_name.clone(),
+                        e.status.clone(),
+                        format!("{} ms", e.duration_ms),
+                        e.error_code.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            printer::table(&["ID", "TIME", "TOOL", "AGENT", "STATUS", "DURATION", "ERROR"], &table);
+            printer::out(&format!(
+                "{} of {total} ({} mode, store {})",
+                rows.len(),
+                sc.mode,
+                sc.store_id
+            ));
+            Ok(())
+        }
+        ExecutionsCmd::Show { id, test, json } => {
+            let sc = scope(app, test);
+            let e = db::get(&Scoped::new(&conn, &sc), &id)?.ok_or_else(|| {
+                CliError::Usage(format!(
+                    "no execution `{id}` in store {} ({} mode){}",
+                    sc.store_id,
+                    sc.mode,
+                    if test { "" } else { "; add --test for sandbox executions" }
+                ))
+            })?;
+            if json {
+                printer::json(&serde_json::to_value(&e)?);
+                return Ok(());
+            }
+            printer::out(&format!("id:        {}", e.id));
+            printer::out(&format!("time:      {}", e.created_at));
+            printer::out(&format!("tool:      {}.{}", e.tool, e.action.as_deref().unwrap_or("-")));
+            printer::out(&format!("agent:     {} ({})", e.agent_name, e.agent_id.as_deref().unwrap_or("local")));
+            printer::out(&format!("store:     {} ({} mode)", e.store_id, e.mode));
+            printer::out(&format!("status:    {}", e.status));
+            printer::out(&format!("duration:  {} ms", e.duration_ms));
+            if let Some(err) = &e.error {
+                printer::out(&format!("error:     {err}"));
+            }
+            printer::out(&format!("input:\n{}", serde_json::to_string_pretty(&e.input)?));
+            if let Some(o) = &e.output {
+                printer::out(&format!("output:\n{}", serde_json::to_string_pretty(o)?));
+            }
+            Ok(())
+        }
+        ExecutionsCmd::Stats { filter: f, json } => {
+            let sc = scope(app, f.test);
+            let s = db::stats(&Scoped::new(&conn, &sc), &filter(&f)?)?.map_err(bad_time)?;
+            if json {
+                printer::json(&serde_json::to_value(&s)?);
+                return Ok(());
+            }
+            printer::out(&format!("executions:       {}", s.total));
+            printer::out(&format!(
+                "success rate:     {}",
+                s.success_rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into())
+            ));
+            printer::out(&format!(
+                "average latency:  {}",
+                s.avg_latency_ms.map(|l| format!("{l:.2} ms")).unwrap_or_else(|| "-".into())
+            ));
+            printer::out(&format!(
+                "p95 latency:      {}",
+                s.p95_latency_ms.map(|l| format!("{l} ms")).unwrap_or_else(|| "-".into())
+            ));
+            printer::out(&format!("executions today: {}", s.executions_today));
+            printer::out(&format!("unique tools:     {}", s.unique_tools));
+            for (k, v) in &s.by_status {
+                printer::out(&format!("  {k}: {v}"));
+            }
+            Ok(())
+        }
+    }
+}

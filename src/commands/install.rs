@@ -1,0 +1,87 @@
+//! `whale install claude|cursor`: add whale to a desktop host's MCP config.
+//!
+//! The entry holds no secret: stdio on the local database acts as the local
+//! owner. The file is backed up before it changes; running it twice changes
+//! nothing the second time.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::cli::{Host, InstallArgs};
+use crate::error::CliError;
+use crate::printer;
+
+fn default_config(host: Host) -> Result<PathBuf, CliError> {
+    let base = directories::BaseDirs::new().ok_or_else(|| CliError::Runtime("cannot find a home directory; pass --config".into()))?;
+    Ok(match host {
+        Host::Cursor => base.home_dir().join(".cursor").join("mcp.json"),
+        // Claude Desktop: ~/Library/Application Support/Claude on macOS,
+        // %APPDATA%\Claude on Windows, ~/.config/Claude on Linux.
+        Host::Claude => base.config_dir().join("Claude").join("claude_desktop_config.json"),
+    })
+}
+
+/// The `mcpServers` entry for this binary.
+pub fn entry(db: Option<&Path>) -> Result<Value, CliError> {
+    let exe = std::env::current_exe().map_err(|e| CliError::Runtime(format!("cannot locate the whale binary: {e}")))?;
+    let mut args = vec![json!("mcp")];
+    if let Some(db) = db {
+        let abs = std::path::absolute(db)?;
+        args.push(json!("--db"));
+        args.push(json!(abs.to_string_lossy()));
+    }
+    Ok(json!({"command": exe.to_string_lossy(), "args": args}))
+}
+
+pub fn run(args: &InstallArgs, db: Option<&Path>) -> Result<(), CliError> {
+    let entry = entry(db)?;
+    if args.print {
+        printer::json(&json!({"mcpServers": {args.name.clone(): entry}}));
+        return Ok(());
+    }
+    let path = match &args.config {
+        Some(p) => p.clone(),
+        None => default_config(args.host)?,
+    };
+    let mut doc = match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().is_empty() => Value::Object(Map::new()),
+        Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
+            CliError::Runtime(format!("{} is not valid JSON ({e}); fix it or pass --print and add the entry by hand", path.display()))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Object(Map::new()),
+        Err(e) => return Err(CliError::Runtime(format!("cannot read {}: {e}", path.display()))),
+    };
+    let root = doc
+        .as_object_mut()
+        .ok_or_else(|| CliError::Runtime(format!("{} does not hold a JSON object", path.display())))?;
+    let servers = root.entry("mcpServers").or_insert_with(|| Value::Object(Map::new()));
+    let servers = servers
+        .as_object_mut()
+        .ok_or_else(|| CliError::Runtime(format!("`mcpServers` in {} is not an object", path.display())))?;
+    if servers.get(&args.name) == Some(&entry) {
+        printer::out(&format!("{} already has the `{}` entry; nothing changed.", path.display(), args.name));
+        return Ok(());
+    }
+    servers.insert(args.name.clone(), entry);
+    if path.exists() {
+        let backup = path.with_extension(format!("json.bak-{}", crate::store::now_ms()));
+        std::fs::copy(&path, &backup)?;
+        printer::err(&format!("Backed up the old config to {}", backup.display()));
+    } else if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(&doc)? + "\n")?;
+    std::fs::rename(&tmp, &path)?;
+    printer::out(&format!(
+        "Added `{}` to {}. Restart {} to load it.",
+        args.name,
+        path.display(),
+        match args.host {
+            Host::Claude => "Claude Desktop",
+            Host::Cursor => "Cursor",
+        }
+    ));
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! `whale keys`: create (shown once), list, rotate, revoke.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::auth::{ScopeSet, keys};
+use crate::cli::KeysCmd;
+use crate::error::CliError;
+use crate::printer;
+use crate::store::{self, Mode, keys as db, now_ms, rfc3339};
+
+pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
+    app.require_store()?;
+    match cmd {
+        KeysCmd::Create {
+            agent,
+            scopes,
+            test,
+            expires_in,
+            json,
+        } => {
+            let agent = agent.trim();
+            if agent.is_empty() || agent.len() > 100 {
+                return Err(CliError::Usage("--agent must be 1–100 characters".into()));
+            }
+            let scopes = ScopeSet::parse(&scopes).map_err(CliError::Usage)?;
+            let expires_at = expires_in.as_deref().map(|d| duration(d, "--expires-in")).transpose()?.map(|d| now_ms() + d);
+            let mode = if test { Mode::Test } else { Mode::Live };
+            let (id, secret) = create(app, agent, mode, &scopes.to_string(), expires_at)?;
+            report_new(app, &id, &secret, json, "Created")
+        }
+        KeysCmd::List { all, json } => {
+            let conn = app.db.conn()?;
+            let rows = db::list(&conn, &app.store_id, all)?;
+            let now = now_ms();
+            if json {
+                printer::json(&json!({"keys": rows.iter().map(|k| k.to_json(now)).collect::<Vec<_>>()}));
+                return Ok(());
+            }
+            if rows.is_empty() {
+                printer::out(&format!("No API keys for store `{}`. Create one with `whale keys create --agent NAME --scopes \"products:read\"`.", app.store_id));
+                return Ok(());
+            }
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|k| {
+                    vec![
+                        k.id.clone(),
+                        k.agent_name.clone(),
+                        k.hint.clone(),
+                        k.mode.to_string(),
+                        k.scopes.clone(),
+                        k.status(now).to_string(),
+                        k.last_used_at.map(rfc3339).unwrap_or_else(|| "never".into()),
+                        k.expires_at.map(rfc3339).unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect();
+            printer::table(&["ID", "AGENT", "KEY", "MODE", "SCOPES", "STATUS", "LAST USED", "EXPIRES"], &table);
+            Ok(())
+        }
+        KeysCmd::Rotate { id, grace, json } => {
+            let grace_ms = grace.as_deref().map(|g| duration(g, "--grace")).transpose()?.unwrap_or(0);
+            let old = find(app, &id)?;
+            let now = now_ms();
+            if old.status(now) == "revoked" {
+                return Err(CliError::Usage(format!("key {id} is already revoked; create a new one instead")));
+            }
+            let (new_id, secret) = app.db.write(|tx| -> Result<_, CliError> {
+                let secret = keys::generate(old.mode);
+                let new_id = db::insert(
+                    tx,
+                    &db::NewKey {
+                        store_id: &old.store_id,
+                        mode: old.mode,
+                        agent_name: &old.agent_name,
+                        scopes: &old.scopes,
+                        hint: &keys::hint(&secret),
+                        hash: &keys::hash(&secret),
+                        expires_at: old.expires_at,
+                    },
+                )?;
+                db::revoke(tx, &old.id, now + grace_ms, Some(&new_id))?;
+                Ok((new_id, secret))
+            })?;
+            if grace_ms > 0 {
+                printer::err(&format!("The old key {} keeps working until {}.", old.id, rfc3339(now + grace_ms)));
+            } else {
+                printer::err(&format!("The old key {} is revoked.", old.id));
+            }
+            report_new(app, &new_id, &secret, json, "Rotated: new key")
+        }
+        KeysCmd::Revoke { id } => {
+            let k = find(app, &id)?;
+            let conn = app.db.conn()?;
+            if db::revoke(&conn, &k.id, now_ms(), None)? == 0 {
+                printer::out(&format!("Key {} was already revoked.", k.id));
+            } else {
+                printer::out(&format!("Revoked {} ({}, agent {}).", k.id, k.hint, k.agent_name));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Creates a key and returns (id, secret). Used by tests of other commands too.
+pub fn create(
+    app: &App,
+    agent: &str,
+    mode: Mode,
+    scopes: &str,
+    expires_at: Option<i64>,
+) -> Result<(String, crate::auth::Secret), CliError> {
+    let secret = keys::generate(mode);
+    let id = app.db.write(|tx| -> Result<_, CliError> {
+        Ok(db::insert(
+            tx,
+            &db::NewKey {
+                store_id: &app.store_id,
+                mode,
+                agent_name: agent,
+                scopes,
+                hint: &keys::hint(&secret),
+                hash: &keys::hash(&secret),
+                expires_at,
+            },
+        )?)
+    })?;
+    Ok((id, secret))
+}
+
+fn find(app: &App, id: &str) -> Result<db::KeyRow, CliError> {
+    let conn = app.db.conn()?;
+    db::get(&conn, &app.store_id, id)?
+        .ok_or_else(|| CliError::Usage(format!("no key `{id}` in store `{}`; `whale keys list` shows them", app.store_id)))
+}
+
+fn report_new(app: &App, id: &str, secret: &crate::auth::Secret, json: bool, verb: &str) -> Result<(), CliError> {
+    let conn = app.db.conn()?;
+    let row = db::get(&conn, &app.store_id, id)?.ok_or_else(|| CliError::Runtime("new key vanished".into()))?;
+    if json {
+        let mut v = row.to_json(now_ms());
+        v["key"] = json!(secret.expose());
+        printer::json(&v);
+    } else {
+        printer::err(&format!(
+            "{verb} {} for agent `{}` ({} mode, scopes: {}). Copy the key now; it is not shown again:",
+            row.id, row.agent_name, row.mode, row.scopes
+        ));
+        printer::out(secret.expose());
+    }
+    Ok(())
+}
+
+fn duration(s: &str, flag: &str) -> Result<i64, CliError> {
+    store::parse_duration_ms(s)
+        .filter(|&d| d > 0)
+        .ok_or_else(|| CliError::Usage(format!("{flag}: `{s}` is not a duration; use e.g. 90s, 30m, 12h, 7d, 2w")))
+}

@@ -1,0 +1,108 @@
+//! `whale mcp`: serve the tools over stdio.
+
+use rmcp::ServiceExt;
+
+use crate::app::App;
+use crate::auth::Credential;
+use crate::cli::McpArgs;
+use crate::error::CliError;
+use crate::tools::{Category, ToolFilter};
+use crate::transport::{mcp::WhaleServer, stdio};
+
+pub fn filter(app: &App, args: &McpArgs) -> Result<ToolFilter, CliError> {
+    let categories = args
+        .categories
+        .as_ref()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    Category::parse(c.trim()).ok_or_else(|| {
+                        CliError::Usage(format!(
+                            "unknown category `{c}`; one of {}",
+                            Category::ALL.map(|c| c.as_str()).join(", ")
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    if let Some(names) = &args.tools {
+        for n in names {
+            if app.pipeline.registry().tool(n.trim()).is_none() {
+                let known: Vec<&str> = app.pipeline.registry().tools().iter().map(|t| t.name).collect();
+                return Err(CliError::Usage(format!("unknown tool `{n}`; known tools: {}", known.join(", "))));
+            }
+        }
+    }
+    Ok(ToolFilter {
+        tools: args.tools.as_ref().map(|v| v.iter().map(|s| s.trim().to_string()).collect()),
+        categories,
+        read_only: args.read_only,
+    })
+}
+
+pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
+    let filter = filter(app, &args)?;
+    let cred = crate::settings::credential(&app.store_id);
+    // Refuse a bad credential before the host starts talking to us: the
+    // reason lands in the host's MCP log (stderr) instead of every call.
+    let principal = app
+        .pipeline
+        .resolve(&cred)
+        .map_err(|e| CliError::Auth(format!("{e} ({})", crate::settings::WHALETOOLS_API_KEY)))?;
+    if matches!(cred, Credential::ApiKey(_)) && principal.scope.store_id != app.store_id && std::env::var_os(crate::settings::WHALE_STORE).is_some() {
+        return Err(CliError::Auth(format!(
+            "the API key belongs to store `{}`, not `{}`",
+            principal.scope.store_id, app.store_id
+        )));
+    }
+    tracing::info!(store = %principal.scope.store_id, mode = %principal.scope.mode, agent = %principal.agent_name, "serving MCP over stdio");
+
+    let server = WhaleServer::new(app.pipeline.clone(), cred, filter, args.tool_mode, args.page_size);
+    let (transport, writer) = stdio::transport();
+    let running = match server.serve(transport).await {
+        Ok(r) => r,
+        Err(e) => {
+            // stdin closed before initialize, or a first message that was not
+            // initialize: nothing more to serve.
+            tracing::warn!(error = %e, "MCP session did not start");
+            let _ = writer.join();
+            return Ok(());
+        }
+    };
+    let ct = running.cancellation_token();
+    let waiting = running.waiting();
+    tokio::pin!(waiting);
+    tokio::select! {
+        r = &mut waiting => {
+            if let Err(e) = r { tracing::warn!(error = %e, "MCP session ended with an error"); }
+        }
+        _ = shutdown_signal() => {
+            tracing::info!("signal received; finishing");
+            ct.cancel();
+            let _ = waiting.await;
+        }
+    }
+    app.shutdown();
+    let _ = writer.join();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,356 @@
+//! `whale tools`: list, schema, test (one action or every example), call.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::auth::Credential;
+use crate::cli::ToolsCmd;
+use crate::error::CliError;
+use crate::pipeline::{CallError, CallOutcome, CallRequest, Pipeline};
+use crate::printer;
+use crate::store::{Db, Mode, Scope, Scoped};
+use crate::tools::{Category, Registry, ToolFilter};
+
+pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliError> {
+    let registry = app.pipeline.registry();
+    match cmd {
+        ToolsCmd::List {
+            category,
+            actions,
+            json,
+        } => {
+            let cat = category
+                .as_deref()
+                .map(|c| {
+                    Category::parse(c).ok_or_else(|| {
+                        CliError::Usage(format!("unknown category `{c}`; one of {}", Category::ALL.map(|c| c.as_str()).join(", ")))
+                    })
+                })
+                .transpose()?;
+            let tools: Vec<_> = registry.tools().iter().filter(|t| cat.is_none_or(|c| t.category == c)).collect();
+            if json {
+                let v: Vec<Value> = tools
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "name": t.name, "title": t.title, "category": t.category, "scope": t.resource,
+                            "description": t.description,
+                            "actions": t.actions.iter().map(|a| json!({
+                                "name": a.name, "effect": a.effect, "idempotent": a.idempotent,
+                                "scope": crate::auth::ScopeSet::needed(t.resource, !a.effect.is_read()),
+                                "description": a.description,
+                            })).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                printer::json(&json!({"tools": v}));
+            } else if actions {
+                let rows: Vec<Vec<String>> = tools
+                    .iter()
+                    .flat_map(|t| {
+                        t.actions.iter().map(move |a| {
+                            vec![
+                                t.name.to_string(),
+                                a.name.to_string(),
+                                a.effect.as_str().to_string(),
+                                crate::auth::ScopeSet::needed(t.resource, !a.effect.is_read()),
+                                a.description.to_string(),
+                            ]
+                        })
+                    })
+                    .collect();
+                printer::table(&["TOOL", "ACTION", "EFFECT", "SCOPE", "DESCRIPTION"], &rows);
+            } else {
+                let rows: Vec<Vec<String>> = tools
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.name.to_string(),
+                            t.category.as_str().to_string(),
+                            t.resource.to_string(),
+                            if t.is_read_only() { "read".into() } else { "read/write".into() },
+                            t.actions.iter().map(|a| a.name).collect::<Vec<_>>().join(", "),
+                        ]
+                    })
+                    .collect();
+                printer::table(&["TOOL", "CATEGORY", "SCOPE", "ACCESS", "ACTIONS"], &rows);
+            }
+            Ok(())
+        }
+        ToolsCmd::Schema { tool, action } => {
+            let (t, a) = lookup(registry, &tool, action.as_deref())?;
+            let v = match a {
+                Some(a) => json!({
+                    "name": format!("{}_{}", t.name, a.name),
+                    "effect": a.effect,
+                    "example": a.example,
+                    "inputSchema": *a.input_schema,
+                    "outputSchema": *a.output_schema,
+                }),
+                None => {
+                    let all: Vec<_> = t.actions.iter().collect();
+                    json!({
+                        "name": t.name,
+                        "inputSchema": t.grouped_input_schema(&all),
+                        "outputSchema": t.grouped_output_schema(&all),
+                    })
+                }
+            };
+            printer::json(&v);
+            Ok(())
+        }
+        ToolsCmd::Test {
+            all: true, json, ..
+        } => test_all(app, db_path, json).await,
+        ToolsCmd::Test {
+            tool,
+            action,
+            input,
+            json,
+            ..
+        } => {
+            let tool = tool.unwrap_or_default();
+            let (t, a) = lookup(registry, &tool, action.as_deref())?;
+            let a = a.ok_or_else(|| {
+                CliError::Usage(format!(
+                    "which action of `{}`? --action one of: {}",
+                    t.name,
+                    t.actions.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            let input = match input {
+                Some(s) => parse_input(&s)?,
+                None => a.example.as_object().cloned().unwrap_or_default(),
+            };
+            let cred = crate::settings::credential(&app.store_id);
+            let outcome = call(&app.pipeline, &cred, &format!("{}_{}", t.name, a.name), input).await?;
+            report(&outcome, json);
+            if outcome.result.is_err() {
+                return Err(CliError::Silent(1));
+            }
+            Ok(())
+        }
+        ToolsCmd::Call { tool, action, input } => {
+            let input = parse_input(&input)?;
+            let name = match action {
+                Some(a) => {
+                    let (t, a) = lookup(registry, &tool, Some(&a))?;
+                    format!("{}_{}", t.name, a.expect("action given").name)
+                }
+                None => tool,
+            };
+            let cred = crate::settings::credential(&app.store_id);
+            let outcome = call(&app.pipeline, &cred, &name, input).await?;
+            match outcome.result {
+                Ok(v) => {
+                    printer::json(&v);
+                    Ok(())
+                }
+                Err(e) => Err(CliError::Runtime(format!("{e} (execution {})", outcome.exec_id))),
+            }
+        }
+    }
+}
+
+fn lookup<'r>(
+    registry: &'r Registry,
+    tool: &str,
+    action: Option<&str>,
+) -> Result<(&'r crate::tools::Tool, Option<&'r crate::tools::Action>), CliError> {
+    if let Some(t) = registry.tool(tool) {
+        return match action {
+            None => Ok((t, None)),
+            Some(a) => t.action(a).map(|a| (t, Some(a))).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "`{a}` is not an action of `{}`; one of: {}",
+                    t.name,
+                    t.actions.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+                ))
+            }),
+        };
+    }
+    if let Some((t, a)) = registry.flat(tool) {
+        return Ok((t, Some(a)));
+    }
+    let known: Vec<&str> = registry.tools().iter().map(|t| t.name).collect();
+    Err(CliError::Usage(format!("unknown tool `{tool}`; known tools: {}", known.join(", "))))
+}
+
+fn parse_input(s: &str) -> Result<Map<String, Value>, CliError> {
+    match serde_json::from_str::<Value>(s) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(CliError::Usage("--input must be a JSON object, e.g. '{\"limit\": 5}'".into())),
+        Err(e) => Err(CliError::Usage(format!("--input is not valid JSON: {e}"))),
+    }
+}
+
+async fn call(pipeline: &Pipeline, cred: &Credential, name: &str, input: Map<String, Value>) -> Result<CallOutcome, CliError> {
+    pipeline
+        .call(
+            cred,
+            &ToolFilter::default(),
+            CallRequest {
+                name: name.to_string(),
+                arguments: Some(input),
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .map_err(|e| match e {
+            CallError::UnknownTool(n) => CliError::Usage(format!("unknown tool `{n}`")),
+            CallError::Unauthenticated(e) => CliError::Auth(e.to_string()),
+        })
+}
+
+fn report(o: &CallOutcome, json: bool) {
+    let ms = o.duration.as_secs_f64() * 1000.0;
+    let name = format!("{}.{}", o.tool, o.action.unwrap_or("?"));
+    if json {
+        let mut v = json!({"execution_id": o.exec_id, "tool": o.tool, "action": o.action, "duration_ms": (ms * 100.0).round() / 100.0});
+        match &o.result {
+            Ok(r) => {
+                v["status"] = json!("success");
+                v["result"] = r.clone();
+            }
+            Err(e) => {
+                v["status"] = json!(if e.code() == "timeout" { "timeout" } else { "error" });
+                v["error_code"] = json!(e.code());
+                v["error"] = json!(e.to_string());
+            }
+        }
+        printer::json(&v);
+        return;
+    }
+    match &o.result {
+        Ok(r) => {
+            printer::err(&format!("✓ {name} succeeded in {ms:.2} ms (execution {})", o.exec_id));
+            printer::json(r);
+        }
+        Err(e) => printer::err(&format!("✗ {name} failed in {ms:.2} ms (execution {}): {e}", o.exec_id)),
+    }
+}
+
+/// Runs every action's example input on the test mode of a scratch copy of
+/// the store — a fresh copy per action, so examples cannot disturb each
+/// other and the real database is never touched.
+async fn test_all(app: &App, db_path: &Path, json: bool) -> Result<(), CliError> {
+    app.require_store()?;
+    let scratch = std::env::temp_dir().join(crate::store::new_id("whale-tools-test"));
+    std::fs::create_dir_all(&scratch)?;
+    let result = run_all(app, db_path, &scratch, json).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+async fn run_all(app: &App, _db_path: &Path, scratch: &Path, json: bool) -> Result<(), CliError> {
+    let base = scratch.join("base.db");
+    app.db.snapshot_to(&base)?;
+    let cred = Credential::LocalOwner {
+        store_id: app.store_id.clone(),
+        mode: Mode::Test,
+    };
+    // One read on the base copy so the audit trail has an execution to show.
+    let ids = {
+        let pipeline = scratch_pipeline(&base)?;
+        let _ = call(&pipeline, &cred, "store_get_settings", Map::new()).await;
+        pipeline.audit().flush();
+        let db = Db::open(&base)?;
+        let conn = db.conn()?;
+        let scope = Scope {
+            store_id: app.store_id.clone(),
+            mode: Mode::Test,
+        };
+        crate::store::example_ids(&Scoped::new(&conn, &scope))?
+    };
+
+    let cases: Vec<(String, Value)> = app
+        .pipeline
+        .registry()
+        .tools()
+        .iter()
+        .flat_map(|t| t.actions.iter().map(move |a| (format!("{}_{}", t.name, a.name), a.example.clone())))
+        .collect();
+    let bar = if json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(cases.len() as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(100));
+    let mut results = Vec::new();
+    for (i, (name, example)) in cases.iter().enumerate() {
+        bar.set_message(name.clone());
+        let copy = scratch.join(format!("case{i}.db"));
+        std::fs::copy(&base, &copy)?;
+        let pipeline = scratch_pipeline(&copy)?;
+        let input = substitute(example, &ids);
+        let outcome = call(&pipeline, &cred, name, input.as_object().cloned().unwrap_or_default()).await?;
+        pipeline.audit().flush();
+        drop(pipeline);
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", copy.display()));
+        }
+        results.push((name.clone(), outcome));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    let failed = results.iter().filter(|(_, o)| o.result.is_err()).count();
+    if json {
+        let v: Vec<Value> = results
+            .iter()
+            .map(|(n, o)| {
+                json!({"tool": n, "status": if o.result.is_ok() {"pass"} else {"fail"},
+                       "duration_ms": (o.duration.as_secs_f64() * 100_000.0).round() / 100.0,
+                       "error": o.result.as_ref().err().map(|e| e.to_string())})
+            })
+            .collect();
+        printer::json(&json!({"passed": results.len() - failed, "failed": failed, "results": v}));
+    } else {
+        let rows: Vec<Vec<String>> = results
+            .iter()
+            .map(|(n, o)| {
+                vec![
+                    if o.result.is_ok() { "PASS".into() } else { "FAIL".into() },
+                    n.clone(),
+                    format!("{:.2} ms", o.duration.as_secs_f64() * 1000.0),
+                    o.result.as_ref().err().map(|e| e.to_string()).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        printer::table(&["", "ACTION", "TIME", "ERROR"], &rows);
+        printer::out(&format!("\n{} passed, {failed} failed", results.len() - failed));
+    }
+    if failed > 0 {
+        return Err(CliError::Silent(1));
+    }
+    Ok(())
+}
+
+fn scratch_pipeline(path: &Path) -> Result<Pipeline, CliError> {
+    let db = Arc::new(Db::open(path)?);
+    let audit = crate::audit::AuditWriter::start(db.clone());
+    Ok(Pipeline::new(db, Arc::new(Registry::builtin()), audit, crate::settings::tool_timeout()))
+}
+
+fn substitute(v: &Value, ids: &[(&'static str, String)]) -> Value {
+    match v {
+        Value::String(s) => ids
+            .iter()
+            .find(|(k, _)| k == s)
+            .map(|(_, id)| Value::String(id.clone()))
+            .unwrap_or_else(|| v.clone()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, ids)).collect()),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), substitute(x, ids))).collect()),
+        other => other.clone(),
+    }
+}

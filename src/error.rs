@@ -1,0 +1,127 @@
+//! Errors and what each one means to the person or agent that sees it.
+//!
+//! [`ToolError`] is the failure of one tool call: it reaches the agent as an
+//! MCP result with `isError: true` whose text says what to fix, and it lands
+//! in the audit row with a stable `code`. [`CliError`] carries an exit code
+//! for the shell (SPEC §1: 0 ok, 1 runtime, 2 usage, 3 auth, 4 pending).
+
+use crate::store::DbError;
+
+/// Why a tool call did not succeed. The message is written for the agent.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ToolError {
+    /// The input does not match the action's schema or its rules.
+    #[error("invalid input at `{field}`: {message}")]
+    InvalidInput { field: String, message: String },
+    /// The caller's scopes do not allow this action.
+    #[error(
+        "insufficient scope: `{tool}.{action}` needs the `{needed}` scope (or `{resource}`); this credential has: {have}"
+    )]
+    InsufficientScope {
+        tool: String,
+        action: String,
+        needed: String,
+        resource: String,
+        have: String,
+    },
+    /// A referenced record does not exist in this store and mode.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well-formed but the store's state forbids it
+    /// (not enough stock, refund above what was paid, ...).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the call did not finish within {0} ms and was stopped; nothing was changed")]
+    Timeout(u64),
+    #[error("the call was cancelled by the client; nothing was changed")]
+    Cancelled,
+    /// Something went wrong inside whale; details are in the server log.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ToolError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ToolError::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+    pub fn not_found(what: &str, id: &str) -> Self {
+        ToolError::NotFound(format!(
+            "{what} `{id}` not found in this store; list {what}s to find a valid id"
+        ))
+    }
+
+    /// Stable machine-readable code stored in the audit row.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ToolError::InvalidInput { .. } => "invalid_input",
+            ToolError::InsufficientScope { .. } => "insufficient_scope",
+            ToolError::NotFound(_) => "not_found",
+            ToolError::Conflict(_) => "conflict",
+            ToolError::Timeout(_) => "timeout",
+            ToolError::Cancelled => "cancelled",
+            ToolError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<DbError> for ToolError {
+    fn from(e: DbError) -> Self {
+        tracing::error!(error = %e, "database error during tool call");
+        ToolError::Internal("the database reported an error; the call changed nothing".into())
+    }
+}
+
+impl From<rusqlite::Error> for ToolError {
+    fn from(e: rusqlite::Error) -> Self {
+        ToolError::from(DbError::Sql(e))
+    }
+}
+
+/// An error that ends a CLI command, with its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Auth(String),
+    #[error("{0}")]
+    Runtime(String),
+    /// Already reported (e.g. a failing `tools test --all` summary).
+    #[error("")]
+    Silent(i32),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::Auth(_) => 3,
+            CliError::Runtime(_) => 1,
+            CliError::Silent(code) => *code,
+        }
+    }
+}
+
+impl From<DbError> for CliError {
+    fn from(e: DbError) -> Self {
+        CliError::Runtime(e.to_string())
+    }
+}
+impl From<rusqlite::Error> for CliError {
+    fn from(e: rusqlite::Error) -> Self {
+        CliError::Runtime(format!("database error: {e}"))
+    }
+}
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Runtime(e.to_string())
+    }
+}
+impl From<serde_json::Error> for CliError {
+    fn from(e: serde_json::Error) -> Self {
+        CliError::Runtime(e.to_string())
+    }
+}

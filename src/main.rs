@@ -1,0 +1,86 @@
+//! whale: one binary that lets AI agents work on a commerce store through the
+//! Model Context Protocol, safely. `main` parses the command line, builds the
+//! [`app::App`], dispatches to a command and maps errors to exit codes.
+
+mod app;
+mod audit;
+mod auth;
+mod cli;
+mod commands;
+mod error;
+mod pipeline;
+mod printer;
+mod settings;
+mod store;
+mod tools;
+mod transport;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    init_logging();
+    let code = match run(cli) {
+        Ok(()) => 0,
+        Err(CliError::Silent(code)) => code,
+        Err(e) => {
+            printer::err(&format!("error: {e}"));
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Logs go to stderr only (stdout may belong to the MCP protocol);
+/// `RUST_LOG` picks the level, warnings by default.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env(settings::RUST_LOG)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    // Commands that need no database.
+    match &cli.command {
+        Command::Completions { shell } => return commands::docs::completions(*shell),
+        Command::Man { out } => return commands::docs::man(out.as_deref()),
+        Command::Install(args) => return commands::install::run(args, cli.db.as_deref()),
+        _ => {}
+    }
+    let db_path = match &cli.db {
+        Some(p) => p.clone(),
+        None => settings::default_db_path()?,
+    };
+    let app = app::App::open(&db_path, cli.store.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Mcp(args) => commands::mcp::run(&app, args).await,
+            Command::Keys(cmd) => commands::keys::run(&app, cmd),
+            Command::Tools(cmd) => commands::tools::run(&app, cmd, &db_path).await,
+            Command::Executions(cmd) => commands::executions::run(&app, cmd),
+            Command::Stores(cmd) => commands::stores::run(&app, cmd),
+            Command::Completions { .. } | Command::Man { .. } | Command::Install(_) => Ok(()),
+        }
+    });
+    app.shutdown();
+    result
+}

@@ -1,0 +1,424 @@
+//! The store layer: the only code that opens SQLite or writes SQL.
+//!
+//! `Db` owns a small pool of connections to one database file (WAL, foreign
+//! keys, busy timeout, `synchronous=FULL` so a committed write is on disk
+//! before we answer). Store data is reached only through [`Scoped`], a
+//! connection bound to one `(store, mode)` pair: every query function in the
+//! submodules takes a `Scoped` and filters by both columns, so a caller cannot
+//! forget the isolation rule — there is no unscoped accessor to forget with.
+//!
+//! The surface the rest of the program sees is these functions and plain
+//! structs, narrow enough for a PostgreSQL implementation to sit beside this
+//! one later without touching tools or doors.
+
+pub mod audit;
+pub mod customers;
+pub mod inventory;
+pub mod keys;
+pub mod locations;
+pub mod orders;
+pub mod products;
+pub mod seed;
+pub mod settings;
+pub mod stores;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+/// Schema changes, applied in order at start; `PRAGMA user_version` records
+/// how many have run.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const POOL_MAX_IDLE: usize = 8;
+
+/// live (production) or test (sandbox) data of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Live,
+    Test,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Live => "live",
+            Mode::Test => "test",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "live" => Some(Mode::Live),
+            "test" => Some(Mode::Test),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The partition a caller may touch: one store, one mode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scope {
+    pub store_id: String,
+    pub mode: Mode,
+}
+
+/// A connection (or open transaction) bound to one [`Scope`].
+pub struct Scoped<'c> {
+    conn: &'c Connection,
+    scope: &'c Scope,
+}
+
+impl<'c> Scoped<'c> {
+    pub fn new(conn: &'c Connection, scope: &'c Scope) -> Self {
+        Scoped { conn, scope }
+    }
+    pub fn scope(&self) -> &Scope {
+        self.scope
+    }
+    pub(crate) fn store(&self) -> &str {
+        &self.scope.store_id
+    }
+    pub(crate) fn mode(&self) -> &'static str {
+        self.scope.mode.as_str()
+    }
+    pub(crate) fn conn(&self) -> &Connection {
+        self.conn
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database {path} has schema version {found}, newer than this whale ({known}); upgrade whale")]
+    TooNew {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// A pool of connections to one database file.
+pub struct Db {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// A connection borrowed from the pool; returned when dropped.
+pub struct PooledConn<'a> {
+    db: &'a Db,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for PooledConn<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("connection present until drop")
+    }
+}
+impl std::ops::DerefMut for PooledConn<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("connection present until drop")
+    }
+}
+impl Drop for PooledConn<'_> {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take()
+            && conn.is_autocommit()
+        {
+            // A call's interrupt handler must not outlive the call.
+            let _ = conn.progress_handler(0, None::<fn() -> bool>);
+            let mut idle = self.db.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < POOL_MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+impl Db {
+    /// Opens (creating when absent) the database, applies pending migrations
+    /// and seeds the demo store on first run.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| DbError::Dir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let db = Db {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut conn = db.connect()?;
+        migrate(&mut conn, path)?;
+        seed::ensure_demo(&mut conn)?;
+        db.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        Ok(db)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self) -> Result<Connection, DbError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|source| DbError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    /// Borrows a connection from the pool (opening one when none is idle).
+    pub fn conn(&self) -> Result<PooledConn<'_>, DbError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        Ok(PooledConn {
+            db: self,
+            conn: Some(conn),
+        })
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: the write lock is taken
+    /// up front, so concurrent writers (other processes included) queue on the
+    /// busy timeout instead of failing on a lock upgrade. Commits when `f`
+    /// returns `Ok`, rolls back otherwise.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        let mut conn = self.conn().map_err(E::from)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| E::from(DbError::Sql(e)))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| E::from(DbError::Sql(e)))?;
+        Ok(out)
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        let conn = self.conn().map_err(E::from)?;
+        f(&conn)
+    }
+
+    /// Writes a consistent copy of the whole database to `dest`.
+    pub fn snapshot_to(&self, dest: &Path) -> Result<(), DbError> {
+        let conn = self.conn()?;
+        conn.execute("VACUUM INTO ?1", [dest.to_string_lossy()])?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check` — "ok" when the file is sound.
+    pub fn integrity_check(&self) -> Result<String, DbError> {
+        let conn = self.conn()?;
+        Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current = current.max(0) as usize;
+    if current > MIGRATIONS.len() {
+        return Err(DbError::TooNew {
+            path: path.to_path_buf(),
+            found: current,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 rendering of a millisecond timestamp (UTC).
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time, a plain date (midnight UTC) or a relative age
+/// such as `24h`, `7d`, `30m` (that long before now) into milliseconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis());
+    }
+    parse_duration_ms(s).map(|d| now_ms() - d)
+}
+
+/// `90s`, `30m`, `12h`, `7d`, `2w` → milliseconds.
+pub fn parse_duration_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    let per = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(per)
+}
+
+const ID_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+/// A new random id such as `ord_8k2m4n6p0q1r`.
+pub fn new_id(prefix: &str) -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    let mut s = String::with_capacity(prefix.len() + 13);
+    s.push_str(prefix);
+    s.push('_');
+    for _ in 0..14 {
+        s.push(ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char);
+    }
+    s
+}
+
+/// Real ids from a store to put in place of the placeholders of action
+/// examples (`prod_example`, `var_example`, ...), so `whale tools test --all`
+/// can run every example against a copy of the store.
+pub fn example_ids(s: &Scoped<'_>) -> rusqlite::Result<Vec<(&'static str, String)>> {
+    let conn = s.conn();
+    let one = |sql: &str| -> rusqlite::Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        conn.query_row(sql, rusqlite::params![s.store(), s.mode()], |r| r.get(0)).optional()
+    };
+    let mut out = Vec::new();
+    let mut push = |name: &'static str, v: Option<String>| {
+        if let Some(v) = v {
+            out.push((name, v));
+        }
+    };
+    // A variant with stock at the default location, of an active product.
+    let variant = one(
+        "SELECT v.id FROM variants v JOIN products p ON p.id = v.product_id
+           JOIN inventory_levels l ON l.variant_id = v.id
+           JOIN locations loc ON loc.id = l.location_id AND loc.is_default = 1
+          WHERE v.store_id = ?1 AND v.mode = ?2 AND p.status = 'active' AND p.deleted_at IS NULL
+            AND l.available >= 5
+          ORDER BY v.sku LIMIT 1",
+    )?;
+    push(
+        "prod_example",
+        one("SELECT p.id FROM products p WHERE p.store_id = ?1 AND p.mode = ?2 AND p.status = 'active'
+               AND p.deleted_at IS NULL ORDER BY p.title LIMIT 1")?,
+    );
+    push("var_example", variant);
+    push("cus_example", one("SELECT id FROM customers WHERE store_id = ?1 AND mode = ?2 ORDER BY email LIMIT 1")?);
+    push(
+        "ord_example",
+        one("SELECT id FROM orders WHERE store_id = ?1 AND mode = ?2 AND status = 'paid' ORDER BY number LIMIT 1")?,
+    );
+    push(
+        "loc_example",
+        one("SELECT id FROM locations WHERE store_id = ?1 AND mode = ?2 ORDER BY is_default DESC, created_at, id LIMIT 1")?,
+    );
+    push(
+        "loc_example2",
+        one("SELECT id FROM locations WHERE store_id = ?1 AND mode = ?2 ORDER BY is_default DESC, created_at, id LIMIT 1 OFFSET 1")?,
+    );
+    push("exec_example", one("SELECT id FROM executions WHERE store_id = ?1 AND mode = ?2 ORDER BY created_at DESC LIMIT 1")?);
+    Ok(out)
+}
+
+/// True when a SQLite error is a CHECK/UNIQUE/FK constraint failure.
+pub fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration_ms("90s"), Some(90_000));
+        assert_eq!(parse_duration_ms("2h"), Some(7_200_000));
+        assert_eq!(parse_duration_ms("7d"), Some(604_800_000));
+        assert_eq!(parse_duration_ms("7x"), None);
+        assert_eq!(parse_duration_ms("d"), None);
+    }
+
+    #[test]
+    fn migrations_apply_once_and_seed_is_idempotent() {
+        let dir = std::env::temp_dir().join(new_id("whale-test"));
+        let path = dir.join("w.db");
+        let db = Db::open(&path).unwrap();
+        let count = |db: &Db| -> i64 {
+            db.conn()
+                .unwrap()
+                .query_row("SELECT count(*) FROM products", [], |r| r.get(0))
+                .unwrap()
+        };
+        let first = count(&db);
+        drop(db);
+        let db = Db::open(&path).unwrap();
+        assert_eq!(count(&db), first);
+        assert!(first >= 80, "demo store seeds live and test products");
+        assert_eq!(db.integrity_check().unwrap(), "ok");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

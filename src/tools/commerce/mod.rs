@@ -1,0 +1,5 @@
+//! Commerce tools (SPEC §3).
+pub mod customers;
+pub mod inventory;
+pub mod orders;
+pub mod products;

@@ -1,0 +1,452 @@
+//! `orders`: create (stock-checked, coupon- and tax-priced), read, move
+//! through their lifecycle, cancel (restocks) and refund (never above what
+//! was paid).
+//!
+//! Every write runs inside the pipeline's single transaction, so an order,
+//! its stock movements, its coupon redemption and its audit row commit
+//! together or not at all.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::ToolError;
+use crate::store::inventory;
+use crate::store::locations;
+use crate::store::orders::{self as db, LineItem, NewOrder, Order, OrderStatus, OrderSummary};
+use crate::tools::{Action, Category, Ctx, Effect, Page, Tool, default_limit};
+
+pub fn tool() -> Tool {
+    Tool {
+        name: "orders",
+        title: "Orders",
+        description: "Create, find and manage orders: stock is reserved atomically, coupons and tax applied, all money in integer minor units.",
+        category: Category::Commerce,
+        resource: "orders",
+        actions: vec![
+            Action::new(
+                "list_orders",
+                "List orders newest first, filtered by status, customer and date range; paged.",
+                Effect::Read,
+                json!({"status": "paid", "limit": 10}),
+                list_orders,
+            ),
+            Action::new(
+                "get_order",
+                "One order with line items, totals, payment and refunds.",
+                Effect::Read,
+                json!({"order_id": "ord_example"}),
+                get_order,
+            ),
+            Action::new(
+                "create_order",
+                "Create an order: checks and takes stock at the location atomically (never oversells), applies a coupon and the destination's tax, and marks it paid unless `paid` is false.",
+                Effect::Write,
+                json!({"customer_id": "cus_example", "items": [{"variant_id": "var_example", "quantity": 1}],
+                       "coupon_code": "SAVE5", "shipping_address": {"country": "US", "region": "NY"}}),
+                create_order,
+            ),
+            Action::new(
+                "update_status",
+                "Move an order forward: pending → paid (records full payment), paid → fulfilled.",
+                Effect::Write,
+                json!({"order_id": "ord_example", "status": "fulfilled"}),
+                update_status,
+            )
+            .idempotent(),
+            Action::new(
+                "cancel_order",
+                "Cancel a pending or paid order: puts every item back in stock at its location and refunds what was paid.",
+                Effect::Destructive,
+                json!({"order_id": "ord_example", "reason": "customer request"}),
+                cancel_order,
+            ),
+            Action::new(
+                "refund_order",
+                "Refund all or part of what was paid; the total refunded can never exceed the amount paid.",
+                Effect::Destructive,
+                json!({"order_id": "ord_example", "amount_cents": 500, "reason": "late delivery"}),
+                refund_order,
+            ),
+        ],
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListInput {
+    pub status: Option<OrderStatus>,
+    pub customer_id: Option<String>,
+    /// Earliest creation time (RFC 3339, YYYY-MM-DD, or an age like 7d).
+    pub from: Option<String>,
+    /// Latest creation time (same forms as `from`).
+    pub to: Option<String>,
+    #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: i64,
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub offset: i64,
+}
+
+fn time_arg(field: &str, v: Option<&str>) -> Result<Option<i64>, ToolError> {
+    v.map(|s| {
+        crate::store::parse_time(s).ok_or_else(|| {
+            ToolError::invalid(field, format!("`{s}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d"))
+        })
+    })
+    .transpose()
+}
+
+fn list_orders(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<OrderSummary>, ToolError> {
+    let (items, total) = db::list(
+        &ctx.db,
+        &db::OrderQuery {
+            status: i.status,
+            customer_id: i.customer_id.as_deref(),
+            from_ms: time_arg("from", i.from.as_deref())?,
+            to_ms: time_arg("to", i.to.as_deref())?,
+            limit: i.limit,
+            offset: i.offset,
+        },
+    )?;
+    Ok(Page {
+        items,
+        total,
+        limit: i.limit,
+        offset: i.offset,
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderId {
+    /// An order id such as `ord_…` (from list_orders).
+    #[schemars(length(min = 1))]
+    pub order_id: String,
+}
+
+fn get_order(ctx: &Ctx<'_>, i: OrderId) -> Result<Order, ToolError> {
+    load(ctx, &i.order_id)
+}
+
+fn load(ctx: &Ctx<'_>, id: &str) -> Result<Order, ToolError> {
+    db::get(&ctx.db, id)?.ok_or_else(|| ToolError::not_found("order", id))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInput {
+    /// The variant to sell (`var_…`); give this or `sku`.
+    pub variant_id: Option<String>,
+    /// The variant's SKU; give this or `variant_id`.
+    pub sku: Option<String>,
+    #[schemars(range(min = 1, max = 1000))]
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// ISO 3166-1 alpha-2 country code, e.g. "US".
+    #[schemars(length(min = 2, max = 2))]
+    pub country: String,
+    /// State or province code, e.g. "NY".
+    #[serde(default)]
+    #[schemars(length(max = 10))]
+    pub region: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInput {
+    /// Existing customer (`cus_…`); or give `customer_email` of an existing customer; or neither for a guest order.
+    pub customer_id: Option<String>,
+    pub customer_email: Option<String>,
+    #[schemars(length(min = 1, max = 100))]
+    pub items: Vec<ItemInput>,
+    pub coupon_code: Option<String>,
+    /// Destination, for tax. Without it no tax is charged.
+    pub shipping_address: Option<Address>,
+    /// Shipping charge in cents (default 0).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 10_000_000))]
+    pub shipping_cents: i64,
+    /// Location that ships the order (default: the store's default location).
+    pub location_id: Option<String>,
+    /// Whether payment was captured (default true → status `paid`; false → `pending`).
+    #[serde(default = "yes")]
+    pub paid: bool,
+    #[schemars(length(max = 2000))]
+    pub note: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
+    let s = &ctx.db;
+
+    // Who is buying.
+    let customer_id = match (&i.customer_id, &i.customer_email) {
+        (None, None) => None,
+        (id, email) => {
+            let (cid, _) = db::customer(s, id.as_deref(), email.as_deref())?.ok_or_else(|| {
+                let (field, value) = match id {
+                    Some(v) => ("customer_id", v.as_str()),
+                    None => ("customer_email", email.as_deref().unwrap_or_default()),
+                };
+                ToolError::invalid(field, format!("no customer `{value}` in this store; create it with customers.create_customer or omit it for a guest order"))
+            })?;
+            Some(cid)
+        }
+    };
+
+    // Where it ships from.
+    let location_id = match &i.location_id {
+        Some(l) if locations::is_active(s, l)? => l.clone(),
+        Some(l) => return Err(ToolError::invalid("location_id", format!("no active location `{l}`; list locations to find one"))),
+        None => locations::default_id(s)?.ok_or_else(|| ToolError::Conflict("this store has no active location to ship from; create one first".into()))?,
+    };
+
+    // Lines: resolve, merge repeats of one variant, price.
+    let mut lines: Vec<LineItem> = Vec::new();
+    for (n, item) in i.items.iter().enumerate() {
+        let field = format!("items[{n}]");
+        if item.variant_id.is_some() == item.sku.is_some() {
+            return Err(ToolError::invalid(field, "give exactly one of `variant_id` or `sku`"));
+        }
+        let v = db::sellable(s, item.variant_id.as_deref(), item.sku.as_deref())?.ok_or_else(|| {
+            ToolError::invalid(
+                &field,
+                format!("no variant `{}` in this store", item.variant_id.as_deref().or(item.sku.as_deref()).unwrap_or_default()),
+            )
+        })?;
+        if v.product_status != "active" {
+            return Err(ToolError::Conflict(format!(
+                "{field}: `{}` belongs to a {} product and cannot be sold; activate the product first",
+                v.sku, v.product_status
+            )));
+        }
+        match lines.iter_mut().find(|l| l.variant_id == v.variant_id) {
+            Some(l) => {
+                l.quantity += item.quantity;
+                l.total_cents = l.unit_price_cents * l.quantity;
+            }
+            None => lines.push(LineItem {
+                total_cents: v.price_cents * item.quantity,
+                variant_id: v.variant_id,
+                product_id: v.product_id,
+                title: v.title,
+                sku: v.sku,
+                quantity: item.quantity,
+                unit_price_cents: v.price_cents,
+            }),
+        }
+    }
+    let subtotal: i64 = lines.iter().map(|l| l.total_cents).sum();
+
+    // Coupon.
+    let coupon = match &i.coupon_code {
+        None => None,
+        Some(code) => {
+            let c = db::coupon(s, code)?
+                .ok_or_else(|| ToolError::invalid("coupon_code", format!("no coupon `{code}` in this store")))?;
+            let now = crate::store::now_ms();
+            let refuse = |why: &str| Err(ToolError::Conflict(format!("coupon `{}` cannot be used: {why}", c.code)));
+            if !c.active {
+                return refuse("it is disabled");
+            }
+            if c.starts_at.is_some_and(|t| now < t) {
+                return refuse("it is not valid yet");
+            }
+            if c.ends_at.is_some_and(|t| now > t) {
+                return refuse("it has expired");
+            }
+            if c.usage_limit.is_some_and(|l| c.times_used >= l) {
+                return refuse("its usage limit is reached");
+            }
+            if let (Some(limit), Some(cid)) = (c.per_customer_limit, &customer_id)
+                && db::coupon_uses_by(s, &c.id, cid)? >= limit
+            {
+                return refuse("this customer has used it the maximum number of times");
+            }
+            if c.per_customer_limit.is_some() && customer_id.is_none() {
+                return refuse("it is limited per customer, so the order needs a customer");
+            }
+            Some(c)
+        }
+    };
+    let discount = match &coupon {
+        None => 0,
+        Some(c) if c.kind == "percentage" => subtotal * c.value.min(100) / 100,
+        Some(c) => c.value.min(subtotal),
+    };
+
+    // Tax on the discounted subtotal, rounded half up, in integer cents.
+    let taxable = subtotal - discount;
+    let (tax, country, region) = match &i.shipping_address {
+        None => (0, None, None),
+        Some(a) => {
+            let bps = db::tax_rate_bps(s, &a.country, &a.region)?.unwrap_or(0);
+            ((taxable * bps + 5_000) / 10_000, Some(a.country.to_uppercase()), Some(a.region.to_uppercase()))
+        }
+    };
+    let total = taxable + tax + i.shipping_cents;
+    let currency = db::currency(s)?;
+    let status = if i.paid { OrderStatus::Paid } else { OrderStatus::Pending };
+
+    let order_id = db::insert(
+        s,
+        &NewOrder {
+            customer_id: customer_id.as_deref(),
+            status,
+            currency: &currency,
+            subtotal_cents: subtotal,
+            discount_cents: discount,
+            tax_cents: tax,
+            shipping_cents: i.shipping_cents,
+            total_cents: total,
+            paid_cents: if i.paid { total } else { 0 },
+            coupon: coupon.as_ref().map(|c| (c.id.as_str(), c.code.as_str())),
+            tax_country: country.as_deref(),
+            tax_region: region.as_deref(),
+            location_id: &location_id,
+            note: i.note.as_deref(),
+        },
+    )?;
+    for line in &lines {
+        if !inventory::take(s, &line.variant_id, &location_id, line.quantity, "order", Some(&order_id))? {
+            let have = inventory::available(s, &line.variant_id, &location_id)?.unwrap_or(0);
+            return Err(ToolError::Conflict(format!(
+                "insufficient stock for `{}` at location {location_id}: {have} available, {} requested; nothing was ordered",
+                line.sku, line.quantity
+            )));
+        }
+        db::insert_item(s, &order_id, line)?;
+    }
+    load(ctx, &order_id)
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStatus {
+    Paid,
+    Fulfilled,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusInput {
+    #[schemars(length(min = 1))]
+    pub order_id: String,
+    /// `paid` (from pending) or `fulfilled` (from paid). Use cancel_order / refund_order for the rest.
+    pub status: TargetStatus,
+}
+
+fn update_status(ctx: &Ctx<'_>, i: StatusInput) -> Result<Order, ToolError> {
+    let s = &ctx.db;
+    let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
+    use OrderStatus as S;
+    match (i.status, o.status) {
+        (TargetStatus::Paid, S::Paid) | (TargetStatus::Fulfilled, S::Fulfilled) => {}
+        (TargetStatus::Paid, S::Pending) => db::set_status(s, &o.id, S::Paid, Some(o.total_cents))?,
+        (TargetStatus::Fulfilled, S::Paid | S::PartiallyRefunded) => db::set_status(s, &o.id, S::Fulfilled, None)?,
+        (target, current) => {
+            return Err(ToolError::Conflict(format!(
+                "order {} is {}; it cannot become {}",
+                o.id,
+                current.as_str(),
+                match target {
+                    TargetStatus::Paid => "paid",
+                    TargetStatus::Fulfilled => "fulfilled (only paid orders ship)",
+                }
+            )));
+        }
+    }
+    load(ctx, &o.id)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelInput {
+    #[schemars(length(min = 1))]
+    pub order_id: String,
+    #[schemars(length(max = 500))]
+    pub reason: Option<String>,
+}
+
+fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
+    let s = &ctx.db;
+    let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
+    if !matches!(o.status, OrderStatus::Pending | OrderStatus::Paid) {
+        return Err(ToolError::Conflict(format!(
+            "order {} is {}; only pending or paid orders can be cancelled (refund a fulfilled order instead)",
+            o.id,
+            o.status.as_str()
+        )));
+    }
+    for item in db::items(s, &o.id)? {
+        inventory::put(s, &item.variant_id, &o.location_id, item.quantity, "order_cancelled", Some(&o.id))?;
+    }
+    let owed = o.paid_cents - o.refunded_cents;
+    if owed > 0 {
+        let reason = i.reason.as_deref().unwrap_or("order cancelled");
+        db::add_refund(s, &o.id, owed, Some(reason), OrderStatus::Cancelled)?;
+    } else {
+        db::set_status(s, &o.id, OrderStatus::Cancelled, None)?;
+    }
+    load(ctx, &o.id)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundInput {
+    #[schemars(length(min = 1))]
+    pub order_id: String,
+    /// Amount in cents; default: everything paid and not yet refunded.
+    #[schemars(range(min = 1))]
+    pub amount_cents: Option<i64>,
+    #[schemars(length(max = 500))]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Refunded {
+    pub refund_id: String,
+    pub amount_cents: i64,
+    /// What is still refundable after this refund.
+    pub remaining_refundable_cents: i64,
+    pub order: Order,
+}
+
+fn refund_order(ctx: &Ctx<'_>, i: RefundInput) -> Result<Refunded, ToolError> {
+    let s = &ctx.db;
+    let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
+    let refundable = o.paid_cents - o.refunded_cents;
+    if refundable <= 0 {
+        return Err(ToolError::Conflict(format!(
+            "order {} ({}) has nothing left to refund: paid {} cents, refunded {} cents",
+            o.id,
+            o.status.as_str(),
+            o.paid_cents,
+            o.refunded_cents
+        )));
+    }
+    let amount = i.amount_cents.unwrap_or(refundable);
+    if amount > refundable {
+        return Err(ToolError::invalid(
+            "amount_cents",
+            format!("{amount} exceeds the refundable {refundable} cents (paid {} − already refunded {})", o.paid_cents, o.refunded_cents),
+        ));
+    }
+    let status = if amount == refundable { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
+    let refund_id = db::add_refund(s, &o.id, amount, i.reason.as_deref(), status)?;
+    Ok(Refunded {
+        refund_id,
+        amount_cents: amount,
+        remaining_refundable_cents: refundable - amount,
+        order: load(ctx, &o.id)?,
+    })
+}

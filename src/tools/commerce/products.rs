@@ -1,0 +1,303 @@
+//! `products`: the catalog — search, read, create, update, price, soft delete.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::ToolError;
+use crate::store::products::{self as db, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, ProductSummary};
+use crate::tools::{Action, Category, Ctx, Effect, Page, Tool, default_limit};
+
+pub fn tool() -> Tool {
+    Tool {
+        name: "products",
+        title: "Products",
+        description: "Search and manage the store's catalog: products with variants, prices (integer minor units) and status.",
+        category: Category::Commerce,
+        resource: "products",
+        actions: vec![
+            Action::new(
+                "list_products",
+                "Search products by text, category, status and price range; paged, sorted by title.",
+                Effect::Read,
+                json!({"query": "jacket", "status": "active", "limit": 5}),
+                list_products,
+            ),
+            Action::new(
+                "get_product",
+                "One product with its variants, stock available per variant and review rating.",
+                Effect::Read,
+                json!({"product_id": "prod_example"}),
+                get_product,
+            ),
+            Action::new(
+                "list_categories",
+                "Categories in use with their product counts.",
+                Effect::Read,
+                json!({}),
+                list_categories,
+            ),
+            Action::new(
+                "create_product",
+                "Create a product with one or more variants (unique SKUs, prices in cents). New variants start with 0 stock at every location.",
+                Effect::Write,
+                json!({"title": "Trail Cap", "category": "accessories", "status": "draft",
+                       "variants": [{"sku": "CAP-TRAIL-OS", "title": "One size", "price_cents": 2400}]}),
+                create_product,
+            ),
+            Action::new(
+                "update_product",
+                "Change a product's title, description, category, status or tags; fields left out are kept.",
+                Effect::Write,
+                json!({"product_id": "prod_example", "status": "active"}),
+                update_product,
+            )
+            .idempotent(),
+            Action::new(
+                "set_price",
+                "Set one variant's price (and optional compare-at price), in cents.",
+                Effect::Write,
+                json!({"variant_id": "var_example", "price_cents": 4500}),
+                set_price,
+            )
+            .idempotent(),
+            Action::new(
+                "delete_product",
+                "Soft-delete a product: it leaves listings and can no longer be ordered; past orders keep it.",
+                Effect::Destructive,
+                json!({"product_id": "prod_example"}),
+                delete_product,
+            )
+            .idempotent(),
+        ],
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListInput {
+    /// Text matched against title, description and tags.
+    #[schemars(length(min = 1, max = 200))]
+    pub query: Option<String>,
+    pub category: Option<String>,
+    pub status: Option<ProductStatus>,
+    /// Only products with a variant priced at or above this (cents).
+    #[schemars(range(min = 0))]
+    pub min_price_cents: Option<i64>,
+    /// Only products with a variant priced at or below this (cents).
+    #[schemars(range(min = 0))]
+    pub max_price_cents: Option<i64>,
+    /// Page size, 1–100 (default 20).
+    #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: i64,
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub offset: i64,
+}
+
+fn list_products(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<ProductSummary>, ToolError> {
+    if let (Some(min), Some(max)) = (i.min_price_cents, i.max_price_cents)
+        && min > max
+    {
+        return Err(ToolError::invalid(
+            "min_price_cents",
+            format!("{min} is above max_price_cents {max}"),
+        ));
+    }
+    let (items, total) = db::list(
+        &ctx.db,
+        &db::ProductQuery {
+            text: i.query.as_deref(),
+            category: i.category.as_deref(),
+            status: i.status,
+            min_price_cents: i.min_price_cents,
+            max_price_cents: i.max_price_cents,
+            limit: i.limit,
+            offset: i.offset,
+        },
+    )?;
+    Ok(Page {
+        items,
+        total,
+        limit: i.limit,
+        offset: i.offset,
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductId {
+    /// A product id such as `prod_…` (from list_products).
+    #[schemars(length(min = 1))]
+    pub product_id: String,
+}
+
+fn get_product(ctx: &Ctx<'_>, i: ProductId) -> Result<Product, ToolError> {
+    db::get(&ctx.db, &i.product_id)?.ok_or_else(|| ToolError::not_found("product", &i.product_id))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Categories {
+    pub categories: Vec<db::CategoryCount>,
+}
+
+fn list_categories(ctx: &Ctx<'_>, _: Empty) -> Result<Categories, ToolError> {
+    Ok(Categories {
+        categories: db::categories(&ctx.db)?,
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantInput {
+    /// Stock keeping unit, unique in the store.
+    #[schemars(length(min = 1, max = 64))]
+    pub sku: String,
+    /// e.g. "M", "Blue / L", "40 L".
+    #[schemars(length(min = 1, max = 200))]
+    pub title: String,
+    /// Price in cents.
+    #[schemars(range(min = 0, max = 100_000_000))]
+    pub price_cents: i64,
+    #[schemars(range(min = 0, max = 100_000_000))]
+    pub compare_at_cents: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInput {
+    #[schemars(length(min = 1, max = 200))]
+    pub title: String,
+    #[serde(default)]
+    #[schemars(length(max = 5000))]
+    pub description: String,
+    #[schemars(length(min = 1, max = 100))]
+    pub category: String,
+    /// Defaults to draft.
+    pub status: Option<ProductStatus>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[schemars(length(min = 1, max = 100))]
+    pub variants: Vec<VariantInput>,
+}
+
+fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
+    let mut skus: Vec<&str> = i.variants.iter().map(|v| v.sku.as_str()).collect();
+    skus.sort_unstable();
+    if let Some(w) = skus.windows(2).find(|w| w[0] == w[1]) {
+        return Err(ToolError::invalid("variants", format!("SKU `{}` appears twice", w[0])));
+    }
+    let taken = db::taken_skus(&ctx.db, &skus)?;
+    if !taken.is_empty() {
+        return Err(ToolError::Conflict(format!(
+            "SKU already in use in this store: {}; choose another SKU",
+            taken.join(", ")
+        )));
+    }
+    let variants: Vec<NewVariant<'_>> = i
+        .variants
+        .iter()
+        .map(|v| NewVariant {
+            sku: &v.sku,
+            title: &v.title,
+            price_cents: v.price_cents,
+            compare_at_cents: v.compare_at_cents,
+        })
+        .collect();
+    let id = db::create(
+        &ctx.db,
+        &NewProduct {
+            title: &i.title,
+            description: &i.description,
+            category: &i.category,
+            status: i.status.unwrap_or(ProductStatus::Draft),
+            tags: &i.tags,
+            variants: &variants,
+        },
+    )?;
+    db::get(&ctx.db, &id)?.ok_or_else(|| ToolError::Internal("created product vanished".into()))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateInput {
+    #[schemars(length(min = 1))]
+    pub product_id: String,
+    #[schemars(length(min = 1, max = 200))]
+    pub title: Option<String>,
+    #[schemars(length(max = 5000))]
+    pub description: Option<String>,
+    #[schemars(length(min = 1, max = 100))]
+    pub category: Option<String>,
+    pub status: Option<ProductStatus>,
+    pub tags: Option<Vec<String>>,
+}
+
+fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
+    let found = db::update(
+        &ctx.db,
+        &i.product_id,
+        &ProductPatch {
+            title: i.title.as_deref(),
+            description: i.description.as_deref(),
+            category: i.category.as_deref(),
+            status: i.status,
+            tags: i.tags.as_deref(),
+        },
+    )?;
+    if !found {
+        return Err(ToolError::not_found("product", &i.product_id));
+    }
+    get_product(ctx, ProductId { product_id: i.product_id })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceInput {
+    /// A variant id such as `var_…` (from get_product).
+    #[schemars(length(min = 1))]
+    pub variant_id: String,
+    #[schemars(range(min = 0, max = 100_000_000))]
+    pub price_cents: i64,
+    #[schemars(range(min = 0, max = 100_000_000))]
+    pub compare_at_cents: Option<i64>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PriceSet {
+    pub variant_id: String,
+    pub price_cents: i64,
+    pub compare_at_cents: Option<i64>,
+}
+
+fn set_price(ctx: &Ctx<'_>, i: PriceInput) -> Result<PriceSet, ToolError> {
+    if !db::set_price(&ctx.db, &i.variant_id, i.price_cents, i.compare_at_cents)? {
+        return Err(ToolError::not_found("variant", &i.variant_id));
+    }
+    Ok(PriceSet {
+        variant_id: i.variant_id,
+        price_cents: i.price_cents,
+        compare_at_cents: i.compare_at_cents,
+    })
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Deleted {
+    pub id: String,
+    pub deleted: bool,
+}
+
+fn delete_product(ctx: &Ctx<'_>, i: ProductId) -> Result<Deleted, ToolError> {
+    if !db::soft_delete(&ctx.db, &i.product_id)? {
+        return Err(ToolError::not_found("product", &i.product_id));
+    }
+    Ok(Deleted {
+        id: i.product_id,
+        deleted: true,
+    })
+}

@@ -1,0 +1,515 @@
+//! The tool registry: the one list of every tool and action whale offers.
+//!
+//! Each action declares its input and output types (their JSON Schemas are
+//! derived with schemars, so the published schema and the code that reads the
+//! input cannot drift), its [`Effect`], and an example input. A tool declares
+//! its [`Category`] and the scope resource it needs. MCP annotations,
+//! `whale tools list`, `docs/tools.md`, schema snapshots and filters are all
+//! derived from this list.
+//!
+//! Adding an action touches one file: the tool's module, where the action's
+//! input/output types, handler and test live.
+
+pub mod commerce;
+pub mod operations;
+pub mod platform;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::auth::Principal;
+use crate::error::ToolError;
+use crate::store::Scoped;
+
+/// What an action does to the store. There is no default: every action says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Reads only.
+    Read,
+    /// Creates or changes data; can be undone by another call.
+    Write,
+    /// Removes or irreversibly changes data (cancel, refund, delete).
+    Destructive,
+}
+
+impl Effect {
+    pub fn is_read(self) -> bool {
+        self == Effect::Read
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Read => "read",
+            Effect::Write => "write",
+            Effect::Destructive => "destructive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Commerce,
+    Intelligence,
+    Marketing,
+    Content,
+    Platform,
+    Operations,
+}
+
+impl Category {
+    pub const ALL: [Category; 6] = [
+        Category::Commerce,
+        Category::Intelligence,
+        Category::Marketing,
+        Category::Content,
+        Category::Platform,
+        Category::Operations,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Commerce => "commerce",
+            Category::Intelligence => "intelligence",
+            Category::Marketing => "marketing",
+            Category::Content => "content",
+            Category::Platform => "platform",
+            Category::Operations => "operations",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// What a handler sees: the store partition of the caller, and who it is.
+pub struct Ctx<'a> {
+    pub db: Scoped<'a>,
+    pub principal: &'a Principal,
+}
+
+type Handler = Box<dyn Fn(&Ctx<'_>, Value) -> Result<Value, ToolError> + Send + Sync>;
+
+pub struct Action {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub effect: Effect,
+    pub idempotent: bool,
+    pub input_schema: Arc<Map<String, Value>>,
+    pub output_schema: Arc<Map<String, Value>>,
+    pub example: Value,
+    validator: jsonschema::Validator,
+    handler: Handler,
+}
+
+impl Action {
+    /// Declares an action whose input is `I` and output `O`.
+    pub fn new<I, O>(
+        name: &'static str,
+        description: &'static str,
+        effect: Effect,
+        example: Value,
+        handler: fn(&Ctx<'_>, I) -> Result<O, ToolError>,
+    ) -> Action
+    where
+        I: DeserializeOwned + JsonSchema + 'static,
+        O: Serialize + JsonSchema + 'static,
+    {
+        let input_schema = schema_for::<I>();
+        let output_schema = schema_for::<O>();
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&Value::Object(input_schema.clone()))
+            .unwrap_or_else(|e| panic!("input schema of `{name}` is not valid JSON Schema: {e}"));
+        Action {
+            name,
+            description,
+            effect,
+            idempotent: effect.is_read(),
+            input_schema: Arc::new(input_schema),
+            output_schema: Arc::new(output_schema),
+            example,
+            validator,
+            handler: Box::new(move |ctx, input| {
+                let typed: I = serde_json::from_value(input).map_err(|e| {
+                    // The schema accepted it, so this is a rule schemars could
+                    // not express; serde names the field in its message.
+                    ToolError::invalid("input", e.to_string())
+                })?;
+                let out = handler(ctx, typed)?;
+                serde_json::to_value(out)
+                    .map_err(|e| ToolError::Internal(format!("cannot encode result: {e}")))
+            }),
+        }
+    }
+
+    /// Marks a write as idempotent (repeating it leaves the same state).
+    pub fn idempotent(mut self) -> Action {
+        self.idempotent = true;
+        self
+    }
+
+    /// Checks `input` against the input schema; the error names the field.
+    pub fn validate(&self, input: &Value) -> Result<(), ToolError> {
+        let Some(err) = self.validator.iter_errors(input).next() else {
+            return Ok(());
+        };
+        let mut field = pointer_to_field(err.instance_path().as_str());
+        use jsonschema::error::ValidationErrorKind as K;
+        let message = match err.kind() {
+            K::Required { property } => {
+                let prop = property.as_str().unwrap_or_default();
+                field = join_field(&field, prop);
+                "is required".to_string()
+            }
+            K::AdditionalProperties { unexpected } => {
+                let known: Vec<&String> = self
+                    .input_schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .map(|p| p.keys().collect())
+                    .unwrap_or_default();
+                field = join_field(&field, unexpected.first().map_or("", |s| s.as_str()));
+                format!(
+                    "is not a parameter of `{}`; known parameters: {}",
+                    self.name,
+                    known
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+            _ => err.to_string(),
+        };
+        if field.is_empty() {
+            field = "input".into();
+        }
+        Err(ToolError::InvalidInput { field, message })
+    }
+
+    pub(crate) fn run(&self, ctx: &Ctx<'_>, input: Value) -> Result<Value, ToolError> {
+        (self.handler)(ctx, input)
+    }
+}
+
+fn join_field(base: &str, prop: &str) -> String {
+    if base.is_empty() {
+        prop.to_string()
+    } else {
+        format!("{base}.{prop}")
+    }
+}
+
+/// `/items/0/quantity` → `items[0].quantity`.
+fn pointer_to_field(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').filter(|s| !s.is_empty()) {
+        if seg.chars().all(|c| c.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(seg);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    out
+}
+
+/// The JSON Schema of `T`, self-contained (no `$ref`), without the noise
+/// schemars adds (`$schema`, `title`, integer `format`s that strict
+/// validators such as Ajv reject).
+pub fn schema_for<T: JsonSchema>() -> Map<String, Value> {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let mut value = generator.into_root_schema_for::<T>().to_value();
+    clean_schema(&mut value);
+    let mut map = match value {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    map.remove("$schema");
+    map.remove("title");
+    if !map.contains_key("type") {
+        map.insert("type".into(), json!("object"));
+    }
+    map
+}
+
+fn clean_schema(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(f)) = m.get("format")
+                && matches!(
+                    f.as_str(),
+                    "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32" | "uint64"
+                        | "uint" | "int" | "float" | "double"
+                )
+            {
+                m.remove("format");
+            }
+            for (_, child) in m.iter_mut() {
+                clean_schema(child);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(clean_schema),
+        _ => {}
+    }
+}
+
+pub struct Tool {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub category: Category,
+    /// The scope resource (SPEC §5) its actions need, `R:read` or `R:write`.
+    pub resource: &'static str,
+    pub actions: Vec<Action>,
+}
+
+impl Tool {
+    pub fn action(&self, name: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+    pub fn is_read_only(&self) -> bool {
+        self.actions.iter().all(|a| a.effect.is_read())
+    }
+
+    /// Input schema of the grouped MCP tool: an `action` enum plus the union
+    /// of every action's parameters. Clients reject top-level `oneOf`, so the
+    /// per-action rules are checked against each action's own schema.
+    pub fn grouped_input_schema(&self, actions: &[&Action]) -> Map<String, Value> {
+        let mut props = Map::new();
+        let names: Vec<&str> = actions.iter().map(|a| a.name).collect();
+        let summary = actions
+            .iter()
+            .map(|a| {
+                let required: Vec<&str> = a
+                    .input_schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                if required.is_empty() {
+                    format!("`{}`", a.name)
+                } else {
+                    format!("`{}` (requires {})", a.name, required.join(", "))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        props.insert(
+            "action".into(),
+            json!({"type": "string", "enum": names, "description": format!("The action to run: {summary}.")}),
+        );
+        let mut used_by: Vec<(String, Vec<&str>)> = Vec::new();
+        for a in actions {
+            if let Some(p) = a.input_schema.get("properties").and_then(Value::as_object) {
+                for (k, v) in p {
+                    if let Some(entry) = used_by.iter_mut().find(|(name, _)| name == k) {
+                        entry.1.push(a.name);
+                    } else {
+                        used_by.push((k.clone(), vec![a.name]));
+                        props.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        for (k, actions) in used_by {
+            if let Some(Value::Object(p)) = props.get_mut(&k) {
+                let base = p
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let note = format!("(for {})", actions.join(", "));
+                p.insert(
+                    "description".into(),
+                    Value::String(if base.is_empty() {
+                        note
+                    } else {
+                        format!("{base} {note}")
+                    }),
+                );
+            }
+        }
+        let mut m = Map::new();
+        m.insert("type".into(), json!("object"));
+        m.insert("properties".into(), Value::Object(props));
+        m.insert("required".into(), json!(["action"]));
+        m
+    }
+
+    /// Output schema of the grouped MCP tool: any of the actions' outputs.
+    pub fn grouped_output_schema(&self, actions: &[&Action]) -> Map<String, Value> {
+        let outs: Vec<Value> = actions
+            .iter()
+            .map(|a| Value::Object((*a.output_schema).clone()))
+            .collect();
+        let mut m = Map::new();
+        m.insert("type".into(), json!("object"));
+        m.insert("anyOf".into(), Value::Array(outs));
+        m
+    }
+}
+
+/// Every built-in tool, in a deterministic order, with name lookup in both
+/// spellings (`products` + action, or `products_list_products`).
+pub struct Registry {
+    tools: Vec<Tool>,
+    by_name: HashMap<&'static str, usize>,
+    by_flat: HashMap<String, (usize, usize)>,
+}
+
+impl Registry {
+    pub fn builtin() -> Registry {
+        let mut tools = vec![
+            commerce::products::tool(),
+            commerce::orders::tool(),
+            commerce::customers::tool(),
+            commerce::inventory::tool(),
+            operations::locations::tool(),
+            platform::store::tool(),
+            platform::audit_trail::tool(),
+        ];
+        tools.sort_by(|a, b| (a.category, a.name).cmp(&(b.category, b.name)));
+        Registry::from_tools(tools)
+    }
+
+    pub fn from_tools(tools: Vec<Tool>) -> Registry {
+        let mut by_name = HashMap::new();
+        let mut by_flat = HashMap::new();
+        for (ti, t) in tools.iter().enumerate() {
+            by_name.insert(t.name, ti);
+            for (ai, a) in t.actions.iter().enumerate() {
+                let flat = format!("{}_{}", t.name, a.name);
+                let prev = by_flat.insert(flat.clone(), (ti, ai));
+                assert!(prev.is_none(), "two actions spell `{flat}`");
+            }
+        }
+        Registry {
+            tools,
+            by_name,
+            by_flat,
+        }
+    }
+
+    pub fn tools(&self) -> &[Tool] {
+        &self.tools
+    }
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.by_name.get(name).map(|&i| &self.tools[i])
+    }
+    /// Resolves a flat `{tool}_{action}` name.
+    pub fn flat(&self, name: &str) -> Option<(&Tool, &Action)> {
+        self.by_flat.get(name).map(|&(t, a)| {
+            let tool = &self.tools[t];
+            (tool, &tool.actions[a])
+        })
+    }
+}
+
+/// Which tools a server exposes (`--tools`, `--categories`, `--read-only`).
+#[derive(Debug, Clone, Default)]
+pub struct ToolFilter {
+    pub tools: Option<Vec<String>>,
+    pub categories: Option<Vec<Category>>,
+    pub read_only: bool,
+}
+
+impl ToolFilter {
+    pub fn allows_tool(&self, tool: &Tool) -> bool {
+        self.tools
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == tool.name))
+            && self
+                .categories
+                .as_ref()
+                .is_none_or(|cats| cats.contains(&tool.category))
+            && (!self.read_only || tool.actions.iter().any(|a| a.effect.is_read()))
+    }
+    pub fn allows_action(&self, tool: &Tool, action: &Action) -> bool {
+        self.allows_tool(tool) && (!self.read_only || action.effect.is_read())
+    }
+}
+
+/// Shared shape of paged list outputs.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Number of matching records across all pages.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Common paging parameters (flattened into list inputs).
+pub fn default_limit() -> i64 {
+    20
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_paths_read_like_code() {
+        assert_eq!(pointer_to_field("/items/0/quantity"), "items[0].quantity");
+        assert_eq!(pointer_to_field(""), "");
+    }
+
+    /// Safety metadata is typed and required; check it registry-wide the way
+    /// github-mcp-server validates its annotations.
+    #[test]
+    fn every_action_is_well_declared() {
+        let reg = Registry::builtin();
+        assert_eq!(reg.tools().len(), 7);
+        for t in reg.tools() {
+            assert!(
+                crate::auth::KNOWN_RESOURCES.contains(&t.resource),
+                "{}",
+                t.name
+            );
+            assert!(!t.description.is_empty());
+            assert!(!t.actions.is_empty());
+            for a in &t.actions {
+                assert!(
+                    a.description.len() > 10,
+                    "{}.{} needs a description",
+                    t.name,
+                    a.name
+                );
+                assert_eq!(a.input_schema.get("type"), Some(&json!("object")));
+                assert_eq!(a.output_schema.get("type"), Some(&json!("object")));
+                if a.effect.is_read() {
+                    assert!(a.idempotent, "reads are idempotent");
+                }
+                a.validate(&a.example).unwrap_or_else(|e| {
+                    panic!("example of {}.{} does not validate: {e}", t.name, a.name)
+                });
+                let no_refs = serde_json::to_string(&*a.input_schema).unwrap();
+                assert!(!no_refs.contains("$ref"), "{}.{} schema has $ref", t.name, a.name);
+            }
+            // Shared parameter names mean the same type in every action.
+            let mut seen: HashMap<String, Value> = HashMap::new();
+            for a in &t.actions {
+                if let Some(p) = a.input_schema.get("properties").and_then(Value::as_object) {
+                    for (k, v) in p {
+                        let ty = v.get("type").cloned().unwrap_or(Value::Null);
+                        if let Some(prev) = seen.insert(k.clone(), ty.clone()) {
+                            assert_eq!(prev, ty, "{}: parameter `{k}` changes type", t.name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

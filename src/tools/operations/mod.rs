@@ -1,0 +1,2 @@
+//! Operations tools (SPEC §3).
+pub mod locations;

@@ -1,0 +1,109 @@
+//! `audit_trail`: the executions of this store and mode, as agents see them.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::ToolError;
+use crate::store::audit::{self as db, Execution, ExecutionFilter, Stats};
+use crate::tools::{Action, Category, Ctx, Effect, Tool, default_limit};
+
+pub fn tool() -> Tool {
+    Tool {
+        name: "audit_trail",
+        title: "Audit trail",
+        description: "Query the record of every tool execution in this store: who called what, with which input, the outcome and its latency.",
+        category: Category::Platform,
+        resource: "platform",
+        actions: vec![
+            Action::new(
+                "query_executions",
+                "List executions newest first, filtered by tool, agent, status and time range; returns the total for paging.",
+                Effect::Read,
+                json!({"tool": "orders", "status": "success", "limit": 10}),
+                query_executions,
+            ),
+            Action::new(
+                "get_execution",
+                "One execution with its full (redacted) input and output.",
+                Effect::Read,
+                json!({"execution_id": "exec_example"}),
+                get_execution,
+            ),
+            Action::new(
+                "execution_stats",
+                "Average latency, success rate, executions today and unique tools over the filtered executions.",
+                Effect::Read,
+                json!({"from": "7d"}),
+                execution_stats,
+            ),
+        ],
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryInput {
+    /// Only executions of this tool.
+    pub tool: Option<String>,
+    /// Only executions by this agent (name or id).
+    pub agent: Option<String>,
+    /// Only executions with this status.
+    pub status: Option<db::ExecStatus>,
+    /// Earliest time (RFC 3339, YYYY-MM-DD, or an age like 24h / 7d).
+    pub from: Option<String>,
+    /// Latest time (same forms as `from`).
+    pub to: Option<String>,
+    #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: i64,
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub offset: i64,
+}
+
+/// The response shape of SPEC §6.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Executions {
+    pub executions: Vec<Execution>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+fn bad_time(e: db::BadTime) -> ToolError {
+    ToolError::invalid(e.0, format!("`{}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d", e.1))
+}
+
+fn query_executions(ctx: &Ctx<'_>, i: QueryInput) -> Result<Executions, ToolError> {
+    let filter = ExecutionFilter {
+        tool: i.tool,
+        agent: i.agent,
+        status: i.status,
+        from: i.from,
+        to: i.to,
+    };
+    let (executions, total) = db::query(&ctx.db, &filter, i.limit, i.offset)?.map_err(bad_time)?;
+    Ok(Executions {
+        executions,
+        total,
+        limit: i.limit,
+        offset: i.offset,
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecId {
+    /// An execution id such as `exec_…`.
+    #[schemars(length(min = 1))]
+    pub execution_id: String,
+}
+
+fn get_execution(ctx: &Ctx<'_>, i: ExecId) -> Result<Execution, ToolError> {
+    db::get(&ctx.db, &i.execution_id)?.ok_or_else(|| ToolError::not_found("execution", &i.execution_id))
+}
+
+fn execution_stats(ctx: &Ctx<'_>, f: ExecutionFilter) -> Result<Stats, ToolError> {
+    db::stats(&ctx.db, &f)?.map_err(bad_time)
+}

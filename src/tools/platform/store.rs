@@ -1,0 +1,203 @@
+//! `store`: the caller's store itself — its settings for the current mode
+//! (name, support email, time zone, low-stock threshold) and an overview of
+//! what it holds, including who the caller is and what it may do.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::ToolError;
+use crate::store::settings::{self as db, Counts, Settings, SettingsPatch};
+use crate::tools::commerce::customers::normalize_email;
+use crate::tools::{Action, Category, Ctx, Effect, Tool};
+
+pub fn tool() -> Tool {
+    Tool {
+        name: "store",
+        title: "Store",
+        description: "The store itself: settings for the current mode (name, currency, time zone, support email, low-stock threshold) and an overview of its catalog, customers, orders, revenue and stock.",
+        category: Category::Platform,
+        resource: "platform",
+        actions: vec![
+            Action::new(
+                "get_settings",
+                "Read the store's settings for the caller's mode: name, currency, time zone, support email and low-stock threshold.",
+                Effect::Read,
+                json!({}),
+                get_settings,
+            ),
+            Action::new(
+                "update_settings",
+                "Change the store's name, support email, time zone or low-stock threshold for the caller's mode; fields left out are kept. The currency cannot be changed.",
+                Effect::Write,
+                json!({"low_stock_threshold": 8, "timezone": "America/New_York"}),
+                update_settings,
+            )
+            .idempotent(),
+            Action::new(
+                "get_overview",
+                "Summarize the store for the caller's mode: product, customer, order and location counts, revenue of the last 30 days, units in stock, and the caller's agent name and scopes.",
+                Effect::Read,
+                json!({}),
+                get_overview,
+            ),
+        ],
+    }
+}
+
+/// Checks a time zone name looks like an IANA name ("Area/City") or "UTC".
+fn check_timezone(tz: &str) -> Result<(), String> {
+    let hint = "use an IANA time zone name such as \"America/New_York\", \"Europe/Berlin\" or \"UTC\"";
+    if tz.is_empty() {
+        return Err(format!("is empty; {hint}"));
+    }
+    if tz.len() > 64 {
+        return Err(format!("is longer than 64 characters; {hint}"));
+    }
+    if let Some(c) = tz
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '/')))
+    {
+        return Err(format!("`{tz}` contains `{c}`; {hint}"));
+    }
+    if tz.split('/').any(str::is_empty) {
+        return Err(format!("`{tz}` has an empty part between slashes; {hint}"));
+    }
+    if !tz.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err(format!("`{tz}` must start with a letter; {hint}"));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+fn settings(ctx: &Ctx<'_>) -> Result<Settings, ToolError> {
+    db::get(&ctx.db)?.ok_or_else(|| {
+        ToolError::Internal(format!("store `{}` has no stores row", ctx.db.scope().store_id))
+    })
+}
+
+fn get_settings(ctx: &Ctx<'_>, _: Empty) -> Result<Settings, ToolError> {
+    settings(ctx)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettingsInput {
+    /// Store name shown to customers.
+    #[schemars(length(min = 1, max = 200))]
+    pub name: Option<String>,
+    /// Address customers write to; an empty string removes it.
+    #[schemars(length(max = 254))]
+    pub support_email: Option<String>,
+    /// IANA time zone such as "America/New_York", or "UTC".
+    #[schemars(length(min = 1, max = 64))]
+    pub timezone: Option<String>,
+    /// Stock at or below this many units counts as low (0–100000).
+    #[schemars(range(min = 0, max = 100_000))]
+    pub low_stock_threshold: Option<i64>,
+}
+
+fn update_settings(ctx: &Ctx<'_>, i: UpdateSettingsInput) -> Result<Settings, ToolError> {
+    let name = match i.name.as_deref().map(str::trim) {
+        Some("") => return Err(ToolError::invalid("name", "is blank; give the store a name")),
+        other => other,
+    };
+    let support_email = match i.support_email.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(e) => Some(Some(normalize_email(e).map_err(|m| ToolError::invalid("support_email", m))?)),
+    };
+    let timezone = i.timezone.as_deref().map(str::trim);
+    if let Some(tz) = timezone {
+        check_timezone(tz).map_err(|m| ToolError::invalid("timezone", m))?;
+    }
+    if let Some(t) = i.low_stock_threshold
+        && !(0..=100_000).contains(&t)
+    {
+        return Err(ToolError::invalid(
+            "low_stock_threshold",
+            format!("{t} is out of range; use 0 to 100000 units"),
+        ));
+    }
+    if name.is_none() && support_email.is_none() && timezone.is_none() && i.low_stock_threshold.is_none() {
+        return settings(ctx);
+    }
+    let found = db::update(
+        &ctx.db,
+        &SettingsPatch {
+            name,
+            support_email: support_email.as_ref().map(Option::as_deref),
+            timezone,
+            low_stock_threshold: i.low_stock_threshold,
+        },
+    )?;
+    if !found {
+        return Err(ToolError::Internal(format!(
+            "store `{}` has no stores row",
+            ctx.db.scope().store_id
+        )));
+    }
+    settings(ctx)
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Caller {
+    /// The agent the credential belongs to.
+    pub agent_name: String,
+    /// Scopes granted to the credential.
+    pub scopes: String,
+    /// `live` or `test`: which data the caller sees.
+    pub mode: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Overview {
+    pub store_id: String,
+    /// `live` or `test`.
+    pub mode: String,
+    pub name: String,
+    pub currency: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub caller: Caller,
+}
+
+fn get_overview(ctx: &Ctx<'_>, _: Empty) -> Result<Overview, ToolError> {
+    let s = settings(ctx)?;
+    let counts = db::counts(&ctx.db)?;
+    Ok(Overview {
+        store_id: s.store_id,
+        mode: s.mode,
+        name: s.name,
+        currency: s.currency,
+        counts,
+        caller: Caller {
+            agent_name: ctx.principal.agent_name.clone(),
+            scopes: ctx.principal.scopes.to_string(),
+            mode: ctx.principal.scope.mode.as_str().to_string(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timezones_accepted() {
+        for ok in ["UTC", "America/New_York", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "Europe/Berlin"] {
+            assert!(check_timezone(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn timezones_rejected() {
+        let long = "A".repeat(65);
+        for bad in ["", "America/New York", "America//Chicago", "/UTC", "UTC/", "Europe/Berlin;", "+05:00", &long] {
+            assert!(check_timezone(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The rmcp `ServerHandler`, written by hand over the registry:
+//! `tools/list` is the registry filtered for the caller, `tools/call` is the
+//! pipeline. Shared by every MCP transport.
+
+use std::sync::{Arc, OnceLock};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+
+use crate::auth::Credential;
+use crate::cli::ToolMode;
+use crate::pipeline::{CallError, CallRequest, Pipeline};
+use crate::tools::{Action, Effect, Tool, ToolFilter};
+
+const INSTRUCTIONS: &str = "whale gives you audited access to a commerce store. Money is always integer \
+minor units (cents). Every call is checked against your credential's scopes and recorded in the audit \
+trail. Tools that failed return isError with a message saying what to fix.";
+
+#[derive(Clone)]
+pub struct WhaleServer {
+    pipeline: Arc<Pipeline>,
+    cred: Credential,
+    filter: ToolFilter,
+    mode: ToolMode,
+    page_size: usize,
+    listing: Arc<OnceLock<Arc<Vec<rmcp::model::Tool>>>>,
+}
+
+impl WhaleServer {
+    pub fn new(
+        pipeline: Arc<Pipeline>,
+        cred: Credential,
+        filter: ToolFilter,
+        mode: ToolMode,
+        page_size: usize,
+    ) -> Self {
+        WhaleServer {
+            pipeline,
+            cred,
+            filter,
+            mode,
+            page_size: page_size.max(1),
+            listing: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The caller's tool list; scopes of a credential never change, so it is
+    /// built once per session.
+    fn listing(&self) -> Result<Arc<Vec<rmcp::model::Tool>>, McpError> {
+        if let Some(l) = self.listing.get() {
+            return Ok(l.clone());
+        }
+        let principal = self
+            .pipeline
+            .resolve(&self.cred)
+            .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
+        let visible = self.pipeline.visible(&principal, &self.filter);
+        let tools = mcp_tools(&visible, self.mode);
+        Ok(self.listing.get_or_init(|| Arc::new(tools)).clone())
+    }
+}
+
+/// The MCP tool list for `visible` in the given mode (also used by the
+/// schema snapshots and docs generator).
+pub fn mcp_tools(visible: &[(&Tool, Vec<&Action>)], mode: ToolMode) -> Vec<rmcp::model::Tool> {
+    let mut out = Vec::new();
+    for (tool, actions) in visible {
+        match mode {
+            ToolMode::Grouped => {
+                let read_only = actions.iter().all(|a| a.effect.is_read());
+                let annotations = ToolAnnotations::with_title(tool.title)
+                    .read_only(read_only)
+                    .destructive(actions.iter().any(|a| a.effect == Effect::Destructive))
+                    .idempotent(actions.iter().all(|a| a.idempotent))
+                    .open_world(false);
+                let description = format!(
+                    "{} Actions: {}.",
+                    tool.description,
+                    actions
+                        .iter()
+                        .map(|a| format!("`{}` — {}", a.name, a.description))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                out.push(
+                    rmcp::model::Tool::new(tool.name, description, Arc::new(tool.grouped_input_schema(actions)))
+                        .with_title(tool.title)
+                        .with_raw_output_schema(Arc::new(tool.grouped_output_schema(actions)))
+                        .with_annotations(annotations),
+                );
+            }
+            ToolMode::Flat => {
+                for a in actions {
+                    let title = format!("{}: {}", tool.title, a.name.replace('_', " "));
+                    let annotations = ToolAnnotations::with_title(title.clone())
+                        .read_only(a.effect.is_read())
+                        .destructive(a.effect == Effect::Destructive)
+                        .idempotent(a.idempotent)
+                        .open_world(false);
+                    out.push(
+                        rmcp::model::Tool::new(
+                            format!("{}_{}", tool.name, a.name),
+                            a.description,
+                            a.input_schema.clone(),
+                        )
+                        .with_title(title)
+                        .with_raw_output_schema(a.output_schema.clone())
+                        .with_annotations(annotations),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+impl ServerHandler for WhaleServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("whale", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let all = self.listing()?;
+        let start = match request.and_then(|r| r.cursor) {
+            None => 0,
+            Some(c) => c
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n <= all.len())
+                .ok_or_else(|| McpError::invalid_params(format!("invalid cursor `{c}`"), None))?,
+        };
+        let end = (start + self.page_size).min(all.len());
+        let mut result = ListToolsResult::with_all_items(all[start..end].to_vec());
+        if end < all.len() {
+            result.next_cursor = Some(end.to_string());
+        }
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let name = request.name.to_string();
+        let call = CallRequest {
+            name: name.clone(),
+            arguments: request.arguments,
+        };
+        let outcome = match self
+            .pipeline
+            .call(&self.cred, &self.filter, call, context.ct.clone())
+            .await
+        {
+            Ok(o) => o,
+            Err(CallError::UnknownTool(n)) => {
+                return Err(McpError::invalid_params(
+                    format!("unknown tool `{n}`; call tools/list for the tools this server offers"),
+                    Some(json!({"tool": n})),
+                ));
+            }
+            Err(CallError::Unauthenticated(e)) => {
+                return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                    "authentication failed: {e}"
+                ))])
+                .into());
+            }
+        };
+        let mut meta = MetaObject::new();
+        meta.0.insert("whale/executionId".into(), Value::String(outcome.exec_id.clone()));
+        let result = match outcome.result {
+            Ok(value) => {
+                let text = serde_json::to_string(&value).unwrap_or_default();
+                let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
+                r.structured_content = Some(value);
+                r
+            }
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
+                "{e} (execution {})",
+                outcome.exec_id
+            ))]),
+        };
+        let mut result = result;
+        result.meta = Some(meta);
+        Ok(result.into())
+    }
+
+    fn get_tool(&self, _name: &str) -> Option<rmcp::model::Tool> {
+        None
+    }
+}
