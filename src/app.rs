@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::audit::AuditWriter;
+use crate::auth::{AuthError, Credential, Principal};
 use crate::error::CliError;
 use crate::pipeline::Pipeline;
 use crate::store::{Db, stores};
@@ -15,6 +16,8 @@ pub struct App {
     pub pipeline: Arc<Pipeline>,
     /// The store commands act on (flag, env, `stores use`, else `demo`).
     pub store_id: String,
+    /// Whether `--store`/`WHALE_STORE` named the store.
+    store_explicit: bool,
 }
 
 impl App {
@@ -38,6 +41,7 @@ impl App {
             db,
             pipeline,
             store_id,
+            store_explicit: store_flag.is_some(),
         })
     }
 
@@ -54,6 +58,31 @@ impl App {
             self.store_id,
             known.join(", ")
         )))
+    }
+
+    /// The credential tool-running commands act with: `WHALETOOLS_API_KEY`
+    /// (whose own store and mode decide), else the local owner of the chosen
+    /// store. Refused at once when it does not resolve, or when the key
+    /// belongs to another store than an explicit `--store`.
+    pub fn credential(&self) -> Result<(Credential, Principal), CliError> {
+        let cred = crate::settings::credential(&self.store_id);
+        let principal = self.pipeline.resolve(&cred).map_err(|e| match e {
+            AuthError::NoStore(_) => CliError::Usage(e.to_string()),
+            AuthError::Db(e) => CliError::Runtime(e.to_string()),
+            e => CliError::Auth(format!("{e} (from {})", crate::settings::WHALETOOLS_API_KEY)),
+        })?;
+        if matches!(cred, Credential::ApiKey(_))
+            && self.store_explicit
+            && principal.scope.store_id != self.store_id
+        {
+            return Err(CliError::Auth(format!(
+                "the API key in {} belongs to store `{}`, not `{}`",
+                crate::settings::WHALETOOLS_API_KEY,
+                principal.scope.store_id,
+                self.store_id
+            )));
+        }
+        Ok((cred, principal))
     }
 
     /// Writes every queued audit row before the process exits.

@@ -14,15 +14,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         Add `whale mcp` to a desktop host (Claude Desktop, Cursor) and agents can browse the store, take \
         orders and manage stock; every call is checked against the caller's scopes and recorded in the audit trail. \
         With no configuration whale runs on an embedded SQLite database holding a seeded `demo` store.",
-    after_help = "Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 auth error, 4 pending approval."
+    after_help = "Environment:\n  \
+        WHALETOOLS_API_KEY     act as this API key (its store, mode and scopes) instead of the local owner\n  \
+        WHALE_TOOL_TIMEOUT_MS  per-call execution deadline (default 30000)\n  \
+        RUST_LOG               log filter for stderr (default: warn)\n\n\
+        Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 auth error, 4 pending approval."
 )]
 pub struct Cli {
     /// Database file (default: whale.db under the platform data directory)
-    #[arg(long, global = true, env = "WHALE_DB", value_name = "PATH")]
+    #[arg(long, global = true, env = crate::settings::WHALE_DB, hide_env_values = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
     /// Store to act on (default: the one chosen by `whale stores use`, else `demo`)
-    #[arg(long, global = true, env = "WHALE_STORE", value_name = "ID")]
+    #[arg(long, global = true, env = crate::settings::WHALE_STORE, hide_env_values = true, value_name = "ID")]
     pub store: Option<String>,
 
     #[command(subcommand)]
@@ -178,6 +182,9 @@ pub enum ToolsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print the tool catalog as Markdown (the source of docs/tools.md)
+    #[command(hide = true)]
+    Docs,
     /// Run an action and print only its result as JSON (for scripts)
     Call {
         tool: String,

@@ -125,9 +125,8 @@ impl Pipeline {
                     },
                     agent_id: Some(row.agent_id),
                     agent_name: row.agent_name,
-                    scopes: ScopeSet::parse(&row.scopes).unwrap_or_else(|_| {
-                        ScopeSet::parse("platform:read").expect("static scope parses")
-                    }),
+                    scopes: ScopeSet::parse(&row.scopes)
+                        .unwrap_or_else(|_| ScopeSet::parse("platform:read").expect("static scope parses")),
                     key_id: Some(row.id),
                 })
             }
@@ -255,7 +254,11 @@ impl Pipeline {
             created_at,
         };
         let mut handle = tokio::task::spawn_blocking(move || job.run());
-        let stop = |to: u8| state.compare_exchange(RUNNING, to, Ordering::AcqRel, Ordering::Acquire).is_ok();
+        let stop = |to: u8| {
+            state
+                .compare_exchange(RUNNING, to, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        };
         let joined = tokio::select! {
             r = &mut handle => Some(r),
             _ = tokio::time::sleep(self.timeout) => {
@@ -269,7 +272,9 @@ impl Pipeline {
             Some(Ok(r)) => r,
             Some(Err(join)) => {
                 tracing::error!(error = %join, tool = tool.name, action = action.name, "tool panicked");
-                Err(ToolError::Internal("the tool failed unexpectedly; nothing was changed".into()))
+                Err(ToolError::Internal(
+                    "the tool failed unexpectedly; nothing was changed".into(),
+                ))
             }
             None if state.load(Ordering::Acquire) == CANCELLED => Err(ToolError::Cancelled),
             None => Err(ToolError::Timeout(self.timeout.as_millis() as u64)),
@@ -369,9 +374,7 @@ impl Pipeline {
             _ => "error",
         };
         let code = match err {
-            ToolError::InvalidInput { field, .. } if field == "name" && action.is_none() => {
-                "unknown_tool"
-            }
+            ToolError::InvalidInput { field, .. } if field == "name" && action.is_none() => "unknown_tool",
             e => e.code(),
         };
         let row = ExecutionRow {

@@ -1,5 +1,6 @@
 //! Flags + environment → one resolved configuration. Every environment
-//! variable whale reads is declared here, once.
+//! variable whale reads is declared here, once, and read only here.
+#![allow(clippy::disallowed_methods)]
 
 use std::path::PathBuf;
 use std::time::Duration;

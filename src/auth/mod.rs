@@ -3,7 +3,7 @@
 pub mod keys;
 pub mod scopes;
 
-pub use scopes::{KNOWN_RESOURCES, ScopeSet};
+pub use scopes::ScopeSet;
 
 use crate::store::{Mode, Scope};
 

@@ -96,10 +96,6 @@ impl ScopeSet {
     pub fn needed(resource: &str, write: bool) -> String {
         format!("{resource}:{}", if write { "write" } else { "read" })
     }
-
-    pub fn is_all(&self) -> bool {
-        self.all
-    }
 }
 
 impl fmt::Display for ScopeSet {

@@ -80,7 +80,10 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
                     ]
                 })
                 .collect();
-            printer::table(&["ID", "TIME", "TOOL", "AGENT", "STATUS", "DURATION", "ERROR"], &table);
+            printer::table(
+                &["ID", "TIME", "TOOL", "AGENT", "STATUS", "DURATION", "ERROR"],
+                &table,
+            );
             printer::out(&format!(
                 "{} of {total} ({} mode, store {})",
                 rows.len(),
@@ -96,7 +99,11 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
                     "no execution `{id}` in store {} ({} mode){}",
                     sc.store_id,
                     sc.mode,
-                    if test { "" } else { "; add --test for sandbox executions" }
+                    if test {
+                        ""
+                    } else {
+                        "; add --test for sandbox executions"
+                    }
                 ))
             })?;
             if json {
@@ -105,8 +112,16 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
             }
             printer::out(&format!("id:        {}", e.id));
             printer::out(&format!("time:      {}", e.created_at));
-            printer::out(&format!("tool:      {}.{}", e.tool, e.action.as_deref().unwrap_or("-")));
-            printer::out(&format!("agent:     {} ({})", e.agent_name, e.agent_id.as_deref().unwrap_or("local")));
+            printer::out(&format!(
+                "tool:      {}.{}",
+                e.tool,
+                e.action.as_deref().unwrap_or("-")
+            ));
+            printer::out(&format!(
+                "agent:     {} ({})",
+                e.agent_name,
+                e.agent_id.as_deref().unwrap_or("local")
+            ));
             printer::out(&format!("store:     {} ({} mode)", e.store_id, e.mode));
             printer::out(&format!("status:    {}", e.status));
             printer::out(&format!("duration:  {} ms", e.duration_ms));
@@ -129,15 +144,21 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
             printer::out(&format!("executions:       {}", s.total));
             printer::out(&format!(
                 "success rate:     {}",
-                s.success_rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into())
+                s.success_rate
+                    .map(|r| format!("{:.1}%", r * 100.0))
+                    .unwrap_or_else(|| "-".into())
             ));
             printer::out(&format!(
                 "average latency:  {}",
-                s.avg_latency_ms.map(|l| format!("{l:.2} ms")).unwrap_or_else(|| "-".into())
+                s.avg_latency_ms
+                    .map(|l| format!("{l:.2} ms"))
+                    .unwrap_or_else(|| "-".into())
             ));
             printer::out(&format!(
                 "p95 latency:      {}",
-                s.p95_latency_ms.map(|l| format!("{l} ms")).unwrap_or_else(|| "-".into())
+                s.p95_latency_ms
+                    .map(|l| format!("{l} ms"))
+                    .unwrap_or_else(|| "-".into())
             ));
             printer::out(&format!("executions today: {}", s.executions_today));
             printer::out(&format!("unique tools:     {}", s.unique_tools));

@@ -13,18 +13,23 @@ use crate::error::CliError;
 use crate::printer;
 
 fn default_config(host: Host) -> Result<PathBuf, CliError> {
-    let base = directories::BaseDirs::new().ok_or_else(|| CliError::Runtime("cannot find a home directory; pass --config".into()))?;
+    let base = directories::BaseDirs::new()
+        .ok_or_else(|| CliError::Runtime("cannot find a home directory; pass --config".into()))?;
     Ok(match host {
         Host::Cursor => base.home_dir().join(".cursor").join("mcp.json"),
         // Claude Desktop: ~/Library/Application Support/Claude on macOS,
         // %APPDATA%\Claude on Windows, ~/.config/Claude on Linux.
-        Host::Claude => base.config_dir().join("Claude").join("claude_desktop_config.json"),
+        Host::Claude => base
+            .config_dir()
+            .join("Claude")
+            .join("claude_desktop_config.json"),
     })
 }
 
 /// The `mcpServers` entry for this binary.
 pub fn entry(db: Option<&Path>) -> Result<Value, CliError> {
-    let exe = std::env::current_exe().map_err(|e| CliError::Runtime(format!("cannot locate the whale binary: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::Runtime(format!("cannot locate the whale binary: {e}")))?;
     let mut args = vec![json!("mcp")];
     if let Some(db) = db {
         let abs = std::path::absolute(db)?;
@@ -47,7 +52,10 @@ pub fn run(args: &InstallArgs, db: Option<&Path>) -> Result<(), CliError> {
     let mut doc = match std::fs::read_to_string(&path) {
         Ok(text) if text.trim().is_empty() => Value::Object(Map::new()),
         Ok(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
-            CliError::Runtime(format!("{} is not valid JSON ({e}); fix it or pass --print and add the entry by hand", path.display()))
+            CliError::Runtime(format!(
+                "{} is not valid JSON ({e}); fix it or pass --print and add the entry by hand",
+                path.display()
+            ))
         })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Object(Map::new()),
         Err(e) => return Err(CliError::Runtime(format!("cannot read {}: {e}", path.display()))),
@@ -55,12 +63,18 @@ pub fn run(args: &InstallArgs, db: Option<&Path>) -> Result<(), CliError> {
     let root = doc
         .as_object_mut()
         .ok_or_else(|| CliError::Runtime(format!("{} does not hold a JSON object", path.display())))?;
-    let servers = root.entry("mcpServers").or_insert_with(|| Value::Object(Map::new()));
+    let servers = root
+        .entry("mcpServers")
+        .or_insert_with(|| Value::Object(Map::new()));
     let servers = servers
         .as_object_mut()
         .ok_or_else(|| CliError::Runtime(format!("`mcpServers` in {} is not an object", path.display())))?;
     if servers.get(&args.name) == Some(&entry) {
-        printer::out(&format!("{} already has the `{}` entry; nothing changed.", path.display(), args.name));
+        printer::out(&format!(
+            "{} already has the `{}` entry; nothing changed.",
+            path.display(),
+            args.name
+        ));
         return Ok(());
     }
     servers.insert(args.name.clone(), entry);

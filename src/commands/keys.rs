@@ -24,7 +24,11 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                 return Err(CliError::Usage("--agent must be 1–100 characters".into()));
             }
             let scopes = ScopeSet::parse(&scopes).map_err(CliError::Usage)?;
-            let expires_at = expires_in.as_deref().map(|d| duration(d, "--expires-in")).transpose()?.map(|d| now_ms() + d);
+            let expires_at = expires_in
+                .as_deref()
+                .map(|d| duration(d, "--expires-in"))
+                .transpose()?
+                .map(|d| now_ms() + d);
             let mode = if test { Mode::Test } else { Mode::Live };
             let (id, secret) = create(app, agent, mode, &scopes.to_string(), expires_at)?;
             report_new(app, &id, &secret, json, "Created")
@@ -38,7 +42,10 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                 return Ok(());
             }
             if rows.is_empty() {
-                printer::out(&format!("No API keys for store `{}`. Create one with `whale keys create --agent NAME --scopes \"products:read\"`.", app.store_id));
+                printer::out(&format!(
+                    "No API keys for store `{}`. Create one with `whale keys create --agent NAME --scopes \"products:read\"`.",
+                    app.store_id
+                ));
                 return Ok(());
             }
             let table: Vec<Vec<String>> = rows
@@ -56,15 +63,33 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                     ]
                 })
                 .collect();
-            printer::table(&["ID", "AGENT", "KEY", "MODE", "SCOPES", "STATUS", "LAST USED", "EXPIRES"], &table);
+            printer::table(
+                &[
+                    "ID",
+                    "AGENT",
+                    "KEY",
+                    "MODE",
+                    "SCOPES",
+                    "STATUS",
+                    "LAST USED",
+                    "EXPIRES",
+                ],
+                &table,
+            );
             Ok(())
         }
         KeysCmd::Rotate { id, grace, json } => {
-            let grace_ms = grace.as_deref().map(|g| duration(g, "--grace")).transpose()?.unwrap_or(0);
+            let grace_ms = grace
+                .as_deref()
+                .map(|g| duration(g, "--grace"))
+                .transpose()?
+                .unwrap_or(0);
             let old = find(app, &id)?;
             let now = now_ms();
             if old.status(now) == "revoked" {
-                return Err(CliError::Usage(format!("key {id} is already revoked; create a new one instead")));
+                return Err(CliError::Usage(format!(
+                    "key {id} is already revoked; create a new one instead"
+                )));
             }
             let (new_id, secret) = app.db.write(|tx| -> Result<_, CliError> {
                 let secret = keys::generate(old.mode);
@@ -84,7 +109,11 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                 Ok((new_id, secret))
             })?;
             if grace_ms > 0 {
-                printer::err(&format!("The old key {} keeps working until {}.", old.id, rfc3339(now + grace_ms)));
+                printer::err(&format!(
+                    "The old key {} keeps working until {}.",
+                    old.id,
+                    rfc3339(now + grace_ms)
+                ));
             } else {
                 printer::err(&format!("The old key {} is revoked.", old.id));
             }
@@ -131,13 +160,24 @@ pub fn create(
 
 fn find(app: &App, id: &str) -> Result<db::KeyRow, CliError> {
     let conn = app.db.conn()?;
-    db::get(&conn, &app.store_id, id)?
-        .ok_or_else(|| CliError::Usage(format!("no key `{id}` in store `{}`; `whale keys list` shows them", app.store_id)))
+    db::get(&conn, &app.store_id, id)?.ok_or_else(|| {
+        CliError::Usage(format!(
+            "no key `{id}` in store `{}`; `whale keys list` shows them",
+            app.store_id
+        ))
+    })
 }
 
-fn report_new(app: &App, id: &str, secret: &crate::auth::Secret, json: bool, verb: &str) -> Result<(), CliError> {
+fn report_new(
+    app: &App,
+    id: &str,
+    secret: &crate::auth::Secret,
+    json: bool,
+    verb: &str,
+) -> Result<(), CliError> {
     let conn = app.db.conn()?;
-    let row = db::get(&conn, &app.store_id, id)?.ok_or_else(|| CliError::Runtime("new key vanished".into()))?;
+    let row =
+        db::get(&conn, &app.store_id, id)?.ok_or_else(|| CliError::Runtime("new key vanished".into()))?;
     if json {
         let mut v = row.to_json(now_ms());
         v["key"] = json!(secret.expose());
@@ -153,7 +193,9 @@ fn report_new(app: &App, id: &str, secret: &crate::auth::Secret, json: bool, ver
 }
 
 fn duration(s: &str, flag: &str) -> Result<i64, CliError> {
-    store::parse_duration_ms(s)
-        .filter(|&d| d > 0)
-        .ok_or_else(|| CliError::Usage(format!("{flag}: `{s}` is not a duration; use e.g. 90s, 30m, 12h, 7d, 2w")))
+    store::parse_duration_ms(s).filter(|&d| d > 0).ok_or_else(|| {
+        CliError::Usage(format!(
+            "{flag}: `{s}` is not a duration; use e.g. 90s, 30m, 12h, 7d, 2w"
+        ))
+    })
 }

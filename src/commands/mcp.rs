@@ -3,7 +3,6 @@
 use rmcp::ServiceExt;
 
 use crate::app::App;
-use crate::auth::Credential;
 use crate::cli::McpArgs;
 use crate::error::CliError;
 use crate::tools::{Category, ToolFilter};
@@ -30,12 +29,18 @@ pub fn filter(app: &App, args: &McpArgs) -> Result<ToolFilter, CliError> {
         for n in names {
             if app.pipeline.registry().tool(n.trim()).is_none() {
                 let known: Vec<&str> = app.pipeline.registry().tools().iter().map(|t| t.name).collect();
-                return Err(CliError::Usage(format!("unknown tool `{n}`; known tools: {}", known.join(", "))));
+                return Err(CliError::Usage(format!(
+                    "unknown tool `{n}`; known tools: {}",
+                    known.join(", ")
+                )));
             }
         }
     }
     Ok(ToolFilter {
-        tools: args.tools.as_ref().map(|v| v.iter().map(|s| s.trim().to_string()).collect()),
+        tools: args
+            .tools
+            .as_ref()
+            .map(|v| v.iter().map(|s| s.trim().to_string()).collect()),
         categories,
         read_only: args.read_only,
     })
@@ -43,19 +48,9 @@ pub fn filter(app: &App, args: &McpArgs) -> Result<ToolFilter, CliError> {
 
 pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
     let filter = filter(app, &args)?;
-    let cred = crate::settings::credential(&app.store_id);
     // Refuse a bad credential before the host starts talking to us: the
     // reason lands in the host's MCP log (stderr) instead of every call.
-    let principal = app
-        .pipeline
-        .resolve(&cred)
-        .map_err(|e| CliError::Auth(format!("{e} ({})", crate::settings::WHALETOOLS_API_KEY)))?;
-    if matches!(cred, Credential::ApiKey(_)) && principal.scope.store_id != app.store_id && std::env::var_os(crate::settings::WHALE_STORE).is_some() {
-        return Err(CliError::Auth(format!(
-            "the API key belongs to store `{}`, not `{}`",
-            principal.scope.store_id, app.store_id
-        )));
-    }
+    let (cred, principal) = app.credential()?;
     tracing::info!(store = %principal.scope.store_id, mode = %principal.scope.mode, agent = %principal.agent_name, "serving MCP over stdio");
 
     let server = WhaleServer::new(app.pipeline.clone(), cred, filter, args.tool_mode, args.page_size);

@@ -21,7 +21,11 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
                 .iter()
                 .map(|s| {
                     vec![
-                        if s.id == app.store_id { "*".into() } else { String::new() },
+                        if s.id == app.store_id {
+                            "*".into()
+                        } else {
+                            String::new()
+                        },
                         s.id.clone(),
                         s.name.clone(),
                         s.currency.clone(),
@@ -41,7 +45,9 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
             seed: with_data,
         } => {
             let valid_id = (2..=40).contains(&id.len())
-                && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
                 && id.starts_with(|c: char| c.is_ascii_lowercase());
             if !valid_id {
                 return Err(CliError::Usage(format!(
@@ -50,7 +56,9 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
             }
             let currency = currency.to_ascii_uppercase();
             if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-                return Err(CliError::Usage(format!("--currency `{currency}`: use a 3-letter ISO 4217 code such as USD")));
+                return Err(CliError::Usage(format!(
+                    "--currency `{currency}`: use a 3-letter ISO 4217 code such as USD"
+                )));
             }
             if name.trim().is_empty() {
                 return Err(CliError::Usage("--name must not be empty".into()));
@@ -67,13 +75,17 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
                 }
                 Ok(())
             })?;
-            printer::out(&format!("Created store `{id}`. Make it the default with `whale stores use {id}`."));
+            printer::out(&format!(
+                "Created store `{id}`. Make it the default with `whale stores use {id}`."
+            ));
             Ok(())
         }
         StoresCmd::Use { id } => {
             let conn = app.db.conn()?;
             if !stores::exists(&conn, &id)? {
-                return Err(CliError::Usage(format!("store `{id}` does not exist; `whale stores list` shows the stores")));
+                return Err(CliError::Usage(format!(
+                    "store `{id}` does not exist; `whale stores list` shows the stores"
+                )));
             }
             stores::set_preference(&conn, "default_store", &id)?;
             printer::out(&format!("Commands now act on store `{id}`."));

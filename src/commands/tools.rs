@@ -28,11 +28,18 @@ pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliErro
                 .as_deref()
                 .map(|c| {
                     Category::parse(c).ok_or_else(|| {
-                        CliError::Usage(format!("unknown category `{c}`; one of {}", Category::ALL.map(|c| c.as_str()).join(", ")))
+                        CliError::Usage(format!(
+                            "unknown category `{c}`; one of {}",
+                            Category::ALL.map(|c| c.as_str()).join(", ")
+                        ))
                     })
                 })
                 .transpose()?;
-            let tools: Vec<_> = registry.tools().iter().filter(|t| cat.is_none_or(|c| t.category == c)).collect();
+            let tools: Vec<_> = registry
+                .tools()
+                .iter()
+                .filter(|t| cat.is_none_or(|c| t.category == c))
+                .collect();
             if json {
                 let v: Vec<Value> = tools
                     .iter()
@@ -73,7 +80,11 @@ pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliErro
                             t.name.to_string(),
                             t.category.as_str().to_string(),
                             t.resource.to_string(),
-                            if t.is_read_only() { "read".into() } else { "read/write".into() },
+                            if t.is_read_only() {
+                                "read".into()
+                            } else {
+                                "read/write".into()
+                            },
                             t.actions.iter().map(|a| a.name).collect::<Vec<_>>().join(", "),
                         ]
                     })
@@ -104,9 +115,11 @@ pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliErro
             printer::json(&v);
             Ok(())
         }
-        ToolsCmd::Test {
-            all: true, json, ..
-        } => test_all(app, db_path, json).await,
+        ToolsCmd::Docs => {
+            printer::out(&catalog_markdown(registry));
+            Ok(())
+        }
+        ToolsCmd::Test { all: true, json, .. } => test_all(app, db_path, json).await,
         ToolsCmd::Test {
             tool,
             action,
@@ -127,7 +140,7 @@ pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliErro
                 Some(s) => parse_input(&s)?,
                 None => a.example.as_object().cloned().unwrap_or_default(),
             };
-            let cred = crate::settings::credential(&app.store_id);
+            let (cred, _) = app.credential()?;
             let outcome = call(&app.pipeline, &cred, &format!("{}_{}", t.name, a.name), input).await?;
             report(&outcome, json);
             if outcome.result.is_err() {
@@ -144,7 +157,7 @@ pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliErro
                 }
                 None => tool,
             };
-            let cred = crate::settings::credential(&app.store_id);
+            let (cred, _) = app.credential()?;
             let outcome = call(&app.pipeline, &cred, &name, input).await?;
             match outcome.result {
                 Ok(v) => {
@@ -178,18 +191,28 @@ fn lookup<'r>(
         return Ok((t, Some(a)));
     }
     let known: Vec<&str> = registry.tools().iter().map(|t| t.name).collect();
-    Err(CliError::Usage(format!("unknown tool `{tool}`; known tools: {}", known.join(", "))))
+    Err(CliError::Usage(format!(
+        "unknown tool `{tool}`; known tools: {}",
+        known.join(", ")
+    )))
 }
 
 fn parse_input(s: &str) -> Result<Map<String, Value>, CliError> {
     match serde_json::from_str::<Value>(s) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(CliError::Usage("--input must be a JSON object, e.g. '{\"limit\": 5}'".into())),
+        Ok(_) => Err(CliError::Usage(
+            "--input must be a JSON object, e.g. '{\"limit\": 5}'".into(),
+        )),
         Err(e) => Err(CliError::Usage(format!("--input is not valid JSON: {e}"))),
     }
 }
 
-async fn call(pipeline: &Pipeline, cred: &Credential, name: &str, input: Map<String, Value>) -> Result<CallOutcome, CliError> {
+async fn call(
+    pipeline: &Pipeline,
+    cred: &Credential,
+    name: &str,
+    input: Map<String, Value>,
+) -> Result<CallOutcome, CliError> {
     pipeline
         .call(
             cred,
@@ -228,10 +251,16 @@ fn report(o: &CallOutcome, json: bool) {
     }
     match &o.result {
         Ok(r) => {
-            printer::err(&format!("✓ {name} succeeded in {ms:.2} ms (execution {})", o.exec_id));
+            printer::err(&format!(
+                "✓ {name} succeeded in {ms:.2} ms (execution {})",
+                o.exec_id
+            ));
             printer::json(r);
         }
-        Err(e) => printer::err(&format!("✗ {name} failed in {ms:.2} ms (execution {}): {e}", o.exec_id)),
+        Err(e) => printer::err(&format!(
+            "✗ {name} failed in {ms:.2} ms (execution {}): {e}",
+            o.exec_id
+        )),
     }
 }
 
@@ -273,7 +302,11 @@ async fn run_all(app: &App, _db_path: &Path, scratch: &Path, json: bool) -> Resu
         .registry()
         .tools()
         .iter()
-        .flat_map(|t| t.actions.iter().map(move |a| (format!("{}_{}", t.name, a.name), a.example.clone())))
+        .flat_map(|t| {
+            t.actions
+                .iter()
+                .map(move |a| (format!("{}_{}", t.name, a.name), a.example.clone()))
+        })
         .collect();
     let bar = if json {
         indicatif::ProgressBar::hidden()
@@ -293,7 +326,13 @@ async fn run_all(app: &App, _db_path: &Path, scratch: &Path, json: bool) -> Resu
         std::fs::copy(&base, &copy)?;
         let pipeline = scratch_pipeline(&copy)?;
         let input = substitute(example, &ids);
-        let outcome = call(&pipeline, &cred, name, input.as_object().cloned().unwrap_or_default()).await?;
+        let outcome = call(
+            &pipeline,
+            &cred,
+            name,
+            input.as_object().cloned().unwrap_or_default(),
+        )
+        .await?;
         pipeline.audit().flush();
         drop(pipeline);
         for ext in ["", "-wal", "-shm"] {
@@ -320,7 +359,11 @@ async fn run_all(app: &App, _db_path: &Path, scratch: &Path, json: bool) -> Resu
             .iter()
             .map(|(n, o)| {
                 vec![
-                    if o.result.is_ok() { "PASS".into() } else { "FAIL".into() },
+                    if o.result.is_ok() {
+                        "PASS".into()
+                    } else {
+                        "FAIL".into()
+                    },
                     n.clone(),
                     format!("{:.2} ms", o.duration.as_secs_f64() * 1000.0),
                     o.result.as_ref().err().map(|e| e.to_string()).unwrap_or_default(),
@@ -339,7 +382,12 @@ async fn run_all(app: &App, _db_path: &Path, scratch: &Path, json: bool) -> Resu
 fn scratch_pipeline(path: &Path) -> Result<Pipeline, CliError> {
     let db = Arc::new(Db::open(path)?);
     let audit = crate::audit::AuditWriter::start(db.clone());
-    Ok(Pipeline::new(db, Arc::new(Registry::builtin()), audit, crate::settings::tool_timeout()))
+    Ok(Pipeline::new(
+        db,
+        Arc::new(Registry::builtin()),
+        audit,
+        crate::settings::tool_timeout(),
+    ))
 }
 
 fn substitute(v: &Value, ids: &[(&'static str, String)]) -> Value {
@@ -352,5 +400,135 @@ fn substitute(v: &Value, ids: &[(&'static str, String)]) -> Value {
         Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, ids)).collect()),
         Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), substitute(x, ids))).collect()),
         other => other.clone(),
+    }
+}
+
+/// docs/tools.md: the catalog generated from the registry (a test fails
+/// when the committed file differs).
+fn catalog_markdown(registry: &Registry) -> String {
+    use std::fmt::Write;
+    let mut md = String::new();
+    let actions: usize = registry.tools().iter().map(|t| t.actions.len()).sum();
+    let _ = writeln!(md, "# whale tools\n");
+    let _ = writeln!(
+        md,
+        "<!-- Generated by `whale tools docs` from the tool registry. Do not edit; run \
+         `UPDATE_GENERATED=1 cargo test --test generated` after changing a tool. -->\n"
+    );
+    let _ = writeln!(
+        md,
+        "{} tools, {actions} actions. In MCP's default `grouped` mode each tool is one MCP tool with an \
+         `action` argument; `--tool-mode flat` lists each action as `{{tool}}_{{action}}`. A read action needs \
+         the `R:read` scope (or bare `R`), a write or destructive action `R:write` (or `R`). Money is integer \
+         minor units (cents).\n",
+        registry.tools().len()
+    );
+    let _ = writeln!(md, "| tool | category | scope | actions |\n|---|---|---|---|");
+    for t in registry.tools() {
+        let _ = writeln!(
+            md,
+            "| [`{}`](#{}) | {} | `{}` | {} |",
+            t.name,
+            t.name,
+            t.category.as_str(),
+            t.resource,
+            t.actions
+                .iter()
+                .map(|a| format!("`{}`", a.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for t in registry.tools() {
+        let _ = writeln!(md, "\n## {}\n\n{}\n", t.name, t.description);
+        for a in &t.actions {
+            let _ = writeln!(
+                md,
+                "### `{}.{}`\n\n{} *Effect: {}{}; scope: `{}`.*\n",
+                t.name,
+                a.name,
+                a.description,
+                a.effect.as_str(),
+                if a.idempotent && !a.effect.is_read() {
+                    ", idempotent"
+                } else {
+                    ""
+                },
+                crate::auth::ScopeSet::needed(t.resource, !a.effect.is_read())
+            );
+            let props = a.input_schema.get("properties").and_then(Value::as_object);
+            let required: Vec<&str> = a
+                .input_schema
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if let Some(props) = props.filter(|p| !p.is_empty()) {
+                let _ = writeln!(
+                    md,
+                    "| parameter | type | required | description |\n|---|---|---|---|"
+                );
+                for (name, schema) in props {
+                    let _ = writeln!(
+                        md,
+                        "| `{name}` | {} | {} | {} |",
+                        type_name(schema),
+                        if required.contains(&name.as_str()) {
+                            "yes"
+                        } else {
+                            ""
+                        },
+                        schema
+                            .get("description")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .replace('\n', " ")
+                            .replace('|', "\\|")
+                    );
+                }
+                md.push('\n');
+            }
+            let _ = writeln!(md, "Example: `{}`\n", a.example);
+        }
+    }
+    md
+}
+
+fn type_name(schema: &Value) -> String {
+    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+        return e
+            .iter()
+            .map(|v| format!("`{}`", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(" \\| ");
+    }
+    match schema.get("type") {
+        Some(Value::String(t)) if t == "array" => {
+            format!(
+                "array of {}",
+                schema.get("items").map(type_name).unwrap_or_else(|| "any".into())
+            )
+        }
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ if schema.get("anyOf").is_some() || schema.get("oneOf").is_some() => {
+            let alts = schema
+                .get("anyOf")
+                .or_else(|| schema.get("oneOf"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            alts.iter()
+                .map(type_name)
+                .filter(|t| t != "null")
+                .collect::<Vec<_>>()
+                .join(" or ")
+        }
+        _ => "any".into(),
     }
 }

@@ -124,10 +124,7 @@ impl ExecStatus {
 #[derive(Debug)]
 pub struct BadTime(pub &'static str, pub String);
 
-fn where_clause(
-    s: &Scoped<'_>,
-    f: &ExecutionFilter,
-) -> Result<(String, Vec<Box<dyn ToSql>>), BadTime> {
+fn where_clause(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<(String, Vec<Box<dyn ToSql>>), BadTime> {
     let mut sql = String::from(" WHERE store_id = ? AND mode = ?");
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(s.store().to_string()), Box::new(s.mode())];
     if let Some(t) = &f.tool {

@@ -64,7 +64,9 @@ pub fn available(s: &Scoped<'_>, variant_id: &str, location_id: &str) -> rusqlit
             "SELECT available FROM inventory_levels
               WHERE store_id = ?1 AND mode = ?2 AND variant_id = ?3 AND location_id = ?4",
         )?
-        .query_row(params![s.store(), s.mode(), variant_id, location_id], |r| r.get(0))
+        .query_row(params![s.store(), s.mode(), variant_id, location_id], |r| {
+            r.get(0)
+        })
         .optional()
 }
 
@@ -208,18 +210,21 @@ pub fn low_stock(
             "SELECT v.id, v.sku, p.id, p.title, l.id, l.name, i.available {from}
               ORDER BY i.available, v.sku, l.name LIMIT ?5 OFFSET ?6"
         ))?
-        .query_map(params![s.store(), s.mode(), threshold, location_id, limit, offset], |r| {
-            Ok(LowStockItem {
-                variant_id: r.get(0)?,
-                sku: r.get(1)?,
-                product_id: r.get(2)?,
-                product_title: r.get(3)?,
-                location_id: r.get(4)?,
-                location_name: r.get(5)?,
-                available: r.get(6)?,
-                threshold,
-            })
-        })?
+        .query_map(
+            params![s.store(), s.mode(), threshold, location_id, limit, offset],
+            |r| {
+                Ok(LowStockItem {
+                    variant_id: r.get(0)?,
+                    sku: r.get(1)?,
+                    product_id: r.get(2)?,
+                    product_title: r.get(3)?,
+                    location_id: r.get(4)?,
+                    location_name: r.get(5)?,
+                    available: r.get(6)?,
+                    threshold,
+                })
+            },
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((items, total))
 }
@@ -253,23 +258,28 @@ pub fn adjustments(
     let conn = s.conn();
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*) {from}"))?
-        .query_row(params![s.store(), s.mode(), variant_id, location_id], |r| r.get(0))?;
+        .query_row(params![s.store(), s.mode(), variant_id, location_id], |r| {
+            r.get(0)
+        })?;
     let items = conn
         .prepare_cached(&format!(
             "SELECT a.id, a.delta, a.reason, a.reference, l.id, l.name, a.created_at {from}
               ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?5 OFFSET ?6"
         ))?
-        .query_map(params![s.store(), s.mode(), variant_id, location_id, limit, offset], |r| {
-            Ok(Adjustment {
-                id: r.get(0)?,
-                delta: r.get(1)?,
-                reason: r.get(2)?,
-                reference: r.get(3)?,
-                location_id: r.get(4)?,
-                location_name: r.get(5)?,
-                created_at: rfc3339(r.get(6)?),
-            })
-        })?
+        .query_map(
+            params![s.store(), s.mode(), variant_id, location_id, limit, offset],
+            |r| {
+                Ok(Adjustment {
+                    id: r.get(0)?,
+                    delta: r.get(1)?,
+                    reason: r.get(2)?,
+                    reference: r.get(3)?,
+                    location_id: r.get(4)?,
+                    location_name: r.get(5)?,
+                    created_at: rfc3339(r.get(6)?),
+                })
+            },
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((items, total))
 }

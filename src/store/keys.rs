@@ -151,7 +151,9 @@ pub fn revoke(conn: &Connection, id: &str, at: i64, replaced_by: Option<&str>) -
 }
 
 pub fn touch(conn: &Connection, id: &str, at: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1")?
-        .execute(params![id, at])?;
+    conn.prepare_cached(
+        "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",
+    )?
+    .execute(params![id, at])?;
     Ok(())
 }

@@ -20,7 +20,9 @@ pub fn default_id(s: &Scoped<'_>) -> rusqlite::Result<Option<String>> {
 /// True when an active location with this id exists in the scope.
 pub fn is_active(s: &Scoped<'_>, id: &str) -> rusqlite::Result<bool> {
     Ok(s.conn()
-        .prepare_cached("SELECT 1 FROM locations WHERE store_id = ?1 AND mode = ?2 AND id = ?3 AND active = 1")?
+        .prepare_cached(
+            "SELECT 1 FROM locations WHERE store_id = ?1 AND mode = ?2 AND id = ?3 AND active = 1",
+        )?
         .query_row(params![s.store(), s.mode(), id], |_| Ok(()))
         .optional()?
         .is_some())

@@ -10,6 +10,7 @@
 //! The surface the rest of the program sees is these functions and plain
 //! structs, narrow enough for a PostgreSQL implementation to sit beside this
 //! one later without touching tools or doors.
+#![allow(clippy::disallowed_methods)] // the one place that opens SQLite
 
 pub mod audit;
 pub mod customers;
@@ -100,15 +101,9 @@ impl<'c> Scoped<'c> {
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot open database {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Open { path: PathBuf, source: rusqlite::Error },
     #[error("cannot create directory {path}: {source}")]
-    Dir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Dir { path: PathBuf, source: std::io::Error },
     #[error("database {path} has schema version {found}, newer than this whale ({known}); upgrade whale")]
     TooNew {
         path: PathBuf,
@@ -180,10 +175,6 @@ impl Db {
         Ok(db)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn connect(&self) -> Result<Connection, DbError> {
         let conn = Connection::open_with_flags(
             &self.path,
@@ -237,15 +228,6 @@ impl Db {
         Ok(out)
     }
 
-    /// Runs `f` on a pooled connection.
-    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<DbError>,
-    {
-        let conn = self.conn().map_err(E::from)?;
-        f(&conn)
-    }
-
     /// Writes a consistent copy of the whole database to `dest`.
     pub fn snapshot_to(&self, dest: &Path) -> Result<(), DbError> {
         let conn = self.conn()?;
@@ -254,6 +236,7 @@ impl Db {
     }
 
     /// `PRAGMA integrity_check` — "ok" when the file is sound.
+    #[cfg(test)]
     pub fn integrity_check(&self) -> Result<String, DbError> {
         let conn = self.conn()?;
         Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
@@ -344,7 +327,8 @@ pub fn example_ids(s: &Scoped<'_>) -> rusqlite::Result<Vec<(&'static str, String
     let conn = s.conn();
     let one = |sql: &str| -> rusqlite::Result<Option<String>> {
         use rusqlite::OptionalExtension;
-        conn.query_row(sql, rusqlite::params![s.store(), s.mode()], |r| r.get(0)).optional()
+        conn.query_row(sql, rusqlite::params![s.store(), s.mode()], |r| r.get(0))
+            .optional()
     };
     let mut out = Vec::new();
     let mut push = |name: &'static str, v: Option<String>| {
@@ -363,30 +347,39 @@ pub fn example_ids(s: &Scoped<'_>) -> rusqlite::Result<Vec<(&'static str, String
     )?;
     push(
         "prod_example",
-        one("SELECT p.id FROM products p WHERE p.store_id = ?1 AND p.mode = ?2 AND p.status = 'active'
-               AND p.deleted_at IS NULL ORDER BY p.title LIMIT 1")?,
+        one(
+            "SELECT p.id FROM products p WHERE p.store_id = ?1 AND p.mode = ?2 AND p.status = 'active'
+               AND p.deleted_at IS NULL ORDER BY p.title LIMIT 1",
+        )?,
     );
     push("var_example", variant);
-    push("cus_example", one("SELECT id FROM customers WHERE store_id = ?1 AND mode = ?2 ORDER BY email LIMIT 1")?);
+    push(
+        "cus_example",
+        one("SELECT id FROM customers WHERE store_id = ?1 AND mode = ?2 ORDER BY email LIMIT 1")?,
+    );
     push(
         "ord_example",
-        one("SELECT id FROM orders WHERE store_id = ?1 AND mode = ?2 AND status = 'paid' ORDER BY number LIMIT 1")?,
+        one(
+            "SELECT id FROM orders WHERE store_id = ?1 AND mode = ?2 AND status = 'paid' ORDER BY number LIMIT 1",
+        )?,
     );
     push(
         "loc_example",
-        one("SELECT id FROM locations WHERE store_id = ?1 AND mode = ?2 ORDER BY is_default DESC, created_at, id LIMIT 1")?,
+        one(
+            "SELECT id FROM locations WHERE store_id = ?1 AND mode = ?2 ORDER BY is_default DESC, created_at, id LIMIT 1",
+        )?,
     );
     push(
         "loc_example2",
-        one("SELECT id FROM locations WHERE store_id = ?1 AND mode = ?2 ORDER BY is_default DESC, created_at, id LIMIT 1 OFFSET 1")?,
+        one(
+            "SELECT id FROM locations WHERE store_id = ?1 AND mode = ?2 ORDER BY is_default DESC, created_at, id LIMIT 1 OFFSET 1",
+        )?,
     );
-    push("exec_example", one("SELECT id FROM executions WHERE store_id = ?1 AND mode = ?2 ORDER BY created_at DESC LIMIT 1")?);
+    push(
+        "exec_example",
+        one("SELECT id FROM executions WHERE store_id = ?1 AND mode = ?2 ORDER BY created_at DESC LIMIT 1")?,
+    );
     Ok(out)
-}
-
-/// True when a SQLite error is a CHECK/UNIQUE/FK constraint failure.
-pub fn is_constraint(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
 #[cfg(test)]

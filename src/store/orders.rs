@@ -138,7 +138,11 @@ pub struct Sellable {
 }
 
 /// Looks a variant up by id or SKU; deleted products are not sellable.
-pub fn sellable(s: &Scoped<'_>, variant_id: Option<&str>, sku: Option<&str>) -> rusqlite::Result<Option<Sellable>> {
+pub fn sellable(
+    s: &Scoped<'_>,
+    variant_id: Option<&str>,
+    sku: Option<&str>,
+) -> rusqlite::Result<Option<Sellable>> {
     s.conn()
         .prepare_cached(
             "SELECT v.id, p.id, p.title || ' — ' || v.title, v.sku, v.price_cents, p.status
@@ -220,7 +224,11 @@ pub fn tax_rate_bps(s: &Scoped<'_>, country: &str, region: &str) -> rusqlite::Re
 }
 
 /// Customer id and email, when the customer exists in this scope.
-pub fn customer(s: &Scoped<'_>, id: Option<&str>, email: Option<&str>) -> rusqlite::Result<Option<(String, String)>> {
+pub fn customer(
+    s: &Scoped<'_>,
+    id: Option<&str>,
+    email: Option<&str>,
+) -> rusqlite::Result<Option<(String, String)>> {
     s.conn()
         .prepare_cached(
             "SELECT id, email FROM customers WHERE store_id = ?1 AND mode = ?2 AND (id = ?3 OR email = lower(?4))",
@@ -289,8 +297,10 @@ pub fn insert(s: &Scoped<'_>, o: &NewOrder<'_>) -> rusqlite::Result<String> {
             "INSERT INTO coupon_redemptions (coupon_id, order_id, customer_id, created_at) VALUES (?1, ?2, ?3, ?4)",
         )?
         .execute(params![coupon_id, id, o.customer_id, now])?;
-        conn.prepare_cached("UPDATE coupons SET times_used = times_used + 1 WHERE id = ?1 AND store_id = ?2 AND mode = ?3")?
-            .execute(params![coupon_id, s.store(), s.mode()])?;
+        conn.prepare_cached(
+            "UPDATE coupons SET times_used = times_used + 1 WHERE id = ?1 AND store_id = ?2 AND mode = ?3",
+        )?
+        .execute(params![coupon_id, s.store(), s.mode()])?;
     }
     Ok(id)
 }
@@ -336,13 +346,25 @@ pub fn items(s: &Scoped<'_>, order_id: &str) -> rusqlite::Result<Vec<LineItem>> 
         .collect()
 }
 
-pub fn set_status(s: &Scoped<'_>, id: &str, status: OrderStatus, paid_cents: Option<i64>) -> rusqlite::Result<()> {
+pub fn set_status(
+    s: &Scoped<'_>,
+    id: &str,
+    status: OrderStatus,
+    paid_cents: Option<i64>,
+) -> rusqlite::Result<()> {
     s.conn()
         .prepare_cached(
             "UPDATE orders SET status = ?4, paid_cents = coalesce(?5, paid_cents), updated_at = ?6
               WHERE store_id = ?1 AND mode = ?2 AND id = ?3",
         )?
-        .execute(params![s.store(), s.mode(), id, status.as_str(), paid_cents, now_ms()])?;
+        .execute(params![
+            s.store(),
+            s.mode(),
+            id,
+            status.as_str(),
+            paid_cents,
+            now_ms()
+        ])?;
     Ok(())
 }
 
@@ -362,9 +384,18 @@ pub fn add_refund(
         "UPDATE orders SET refunded_cents = refunded_cents + ?4, status = ?5, updated_at = ?6
           WHERE store_id = ?1 AND mode = ?2 AND id = ?3",
     )?
-    .execute(params![s.store(), s.mode(), order_id, amount_cents, status.as_str(), now])?;
-    conn.prepare_cached("INSERT INTO refunds (id, order_id, amount_cents, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![id, order_id, amount_cents, reason, now])?;
+    .execute(params![
+        s.store(),
+        s.mode(),
+        order_id,
+        amount_cents,
+        status.as_str(),
+        now
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO refunds (id, order_id, amount_cents, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![id, order_id, amount_cents, reason, now])?;
     Ok(id)
 }
 
@@ -432,7 +463,9 @@ pub struct OrderQuery<'a> {
 }
 
 pub fn list(s: &Scoped<'_>, q: &OrderQuery<'_>) -> rusqlite::Result<(Vec<OrderSummary>, i64)> {
-    let mut sql = String::from(" FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.store_id = ? AND o.mode = ?");
+    let mut sql = String::from(
+        " FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE o.store_id = ? AND o.mode = ?",
+    );
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(s.store().to_string()), Box::new(s.mode())];
     if let Some(st) = q.status {
         sql.push_str(" AND o.status = ?");

@@ -120,7 +120,12 @@ pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<Produ
         // (the three placeholders share one number: `push` renumbers every `?`)
     }
     if let Some(c) = q.category {
-        push(&mut sql, " AND p.category = ?", Box::new(c.to_string()), &mut args);
+        push(
+            &mut sql,
+            " AND p.category = ?",
+            Box::new(c.to_string()),
+            &mut args,
+        );
     }
     if let Some(st) = q.status {
         push(&mut sql, " AND p.status = ?", Box::new(st.as_str()), &mut args);
@@ -200,7 +205,9 @@ pub fn get(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<Product>> {
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let (rating, review_count): (Option<f64>, i64) = conn
-        .prepare_cached("SELECT avg(rating), count(*) FROM reviews WHERE product_id = ?1 AND store_id = ?2 AND mode = ?3")?
+        .prepare_cached(
+            "SELECT avg(rating), count(*) FROM reviews WHERE product_id = ?1 AND store_id = ?2 AND mode = ?3",
+        )?
         .query_row(params![id, s.store(), s.mode()], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(Some(Product {
         price_min_cents: variants.iter().map(|v| v.price_cents).min().unwrap_or(0),
@@ -307,23 +314,25 @@ pub struct ProductPatch<'a> {
 
 /// Returns false when the product does not exist (or was deleted).
 pub fn update(s: &Scoped<'_>, id: &str, p: &ProductPatch<'_>) -> rusqlite::Result<bool> {
-    let n = s.conn().prepare_cached(
-        "UPDATE products SET title = coalesce(?4, title), description = coalesce(?5, description),
+    let n = s
+        .conn()
+        .prepare_cached(
+            "UPDATE products SET title = coalesce(?4, title), description = coalesce(?5, description),
                 category = coalesce(?6, category), status = coalesce(?7, status),
                 tags = coalesce(?8, tags), updated_at = ?9
           WHERE store_id = ?1 AND mode = ?2 AND id = ?3 AND deleted_at IS NULL",
-    )?
-    .execute(params![
-        s.store(),
-        s.mode(),
-        id,
-        p.title,
-        p.description,
-        p.category,
-        p.status.map(|x| x.as_str()),
-        p.tags.map(|t| t.join(",")),
-        now_ms()
-    ])?;
+        )?
+        .execute(params![
+            s.store(),
+            s.mode(),
+            id,
+            p.title,
+            p.description,
+            p.category,
+            p.status.map(|x| x.as_str()),
+            p.tags.map(|t| t.join(",")),
+            now_ms()
+        ])?;
     Ok(n == 1)
 }
 
@@ -334,11 +343,19 @@ pub fn set_price(
     price_cents: i64,
     compare_at_cents: Option<i64>,
 ) -> rusqlite::Result<bool> {
-    let n = s.conn().prepare_cached(
-        "UPDATE variants SET price_cents = ?4, compare_at_cents = ?5
+    let n = s
+        .conn()
+        .prepare_cached(
+            "UPDATE variants SET price_cents = ?4, compare_at_cents = ?5
           WHERE store_id = ?1 AND mode = ?2 AND id = ?3",
-    )?
-    .execute(params![s.store(), s.mode(), variant_id, price_cents, compare_at_cents])?;
+        )?
+        .execute(params![
+            s.store(),
+            s.mode(),
+            variant_id,
+            price_cents,
+            compare_at_cents
+        ])?;
     Ok(n == 1)
 }
 
@@ -346,11 +363,13 @@ pub fn set_price(
 /// but past orders keep pointing at it. False when absent.
 pub fn soft_delete(s: &Scoped<'_>, id: &str) -> rusqlite::Result<bool> {
     let now = now_ms();
-    let n = s.conn().prepare_cached(
-        "UPDATE products SET deleted_at = ?4, status = 'archived', updated_at = ?4
+    let n = s
+        .conn()
+        .prepare_cached(
+            "UPDATE products SET deleted_at = ?4, status = 'archived', updated_at = ?4
           WHERE store_id = ?1 AND mode = ?2 AND id = ?3 AND deleted_at IS NULL",
-    )?
-    .execute(params![s.store(), s.mode(), id, now])?;
+        )?
+        .execute(params![s.store(), s.mode(), id, now])?;
     Ok(n == 1)
 }
 

@@ -44,11 +44,7 @@ pub fn ensure_demo(conn: &mut Connection) -> Result<(), DbError> {
     // processes start at once the others wait here, then find the row and skip.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let exists = tx
-        .query_row(
-            "SELECT 1 FROM stores WHERE id = ?1",
-            [DEMO_STORE_ID],
-            |_| Ok(()),
-        )
+        .query_row("SELECT 1 FROM stores WHERE id = ?1", [DEMO_STORE_ID], |_| Ok(()))
         .optional()?
         .is_some();
     if !exists {
@@ -110,12 +106,7 @@ pub fn create_store_rows(
 }
 
 /// Seeds a store's catalog data for one mode (used for demo and for `whale stores create --seed`).
-pub fn seed_mode(
-    tx: &Transaction<'_>,
-    store_id: &str,
-    mode: Mode,
-    now: i64,
-) -> rusqlite::Result<()> {
+pub fn seed_mode(tx: &Transaction<'_>, store_id: &str, mode: Mode, now: i64) -> rusqlite::Result<()> {
     let mut rng = StdRng::seed_from_u64(match mode {
         Mode::Live => 0x5EED_0001,
         Mode::Test => 0x5EED_0002,
@@ -123,11 +114,9 @@ pub fn seed_mode(
     // Orders carry the store's own currency, so a seeded EUR store does not
     // start with a USD history.
     let currency = tx
-        .query_row(
-            "SELECT currency FROM stores WHERE id = ?1",
-            [store_id],
-            |r| r.get(0),
-        )
+        .query_row("SELECT currency FROM stores WHERE id = ?1", [store_id], |r| {
+            r.get(0)
+        })
         .optional()?
         .unwrap_or_else(|| "USD".to_owned());
     let ctx = Ctx {
@@ -143,15 +132,7 @@ pub fn seed_mode(
     let customers = insert_customers(tx, &mut rng, &ctx)?;
     insert_tax_rates(tx, &ctx)?;
     let mut coupons = insert_coupons(tx, &ctx)?;
-    insert_orders(
-        tx,
-        &mut rng,
-        &ctx,
-        &locations,
-        &catalog,
-        &customers,
-        &mut coupons,
-    )?;
+    insert_orders(tx, &mut rng, &ctx, &locations, &catalog, &customers, &mut coupons)?;
     insert_reviews(tx, &mut rng, &ctx, &catalog, &customers)?;
     Ok(())
 }
@@ -191,10 +172,7 @@ use Options::{Priced, Same};
 impl Options {
     fn variants(self) -> Vec<(&'static str, &'static str, i64)> {
         match self {
-            Same(price, list) => list
-                .iter()
-                .map(|&(title, sku)| (title, sku, price))
-                .collect(),
+            Same(price, list) => list.iter().map(|&(title, sku)| (title, sku, price)).collect(),
             Priced(list) => list.to_vec(),
         }
     }
@@ -253,12 +231,7 @@ impl ProductSpec {
 }
 
 const SIZES: &[(&str, &str)] = &[("S", "S"), ("M", "M"), ("L", "L"), ("XL", "XL")];
-const SHOE_SIZES: &[(&str, &str)] = &[
-    ("US 8", "8"),
-    ("US 9", "9"),
-    ("US 10", "10"),
-    ("US 11", "11"),
-];
+const SHOE_SIZES: &[(&str, &str)] = &[("US 8", "8"), ("US 9", "9"), ("US 10", "10"), ("US 11", "11")];
 const TWO_SIZES: &[(&str, &str)] = &[("S/M", "SM"), ("L/XL", "LX")];
 const ONE_SIZE: &[(&str, &str)] = &[("One Size", "OS")];
 
@@ -417,11 +390,7 @@ struct SeededVariant {
     active: bool,
 }
 
-fn insert_catalog(
-    tx: &Transaction<'_>,
-    rng: &mut StdRng,
-    ctx: &Ctx<'_>,
-) -> rusqlite::Result<Catalog> {
+fn insert_catalog(tx: &Transaction<'_>, rng: &mut StdRng, ctx: &Ctx<'_>) -> rusqlite::Result<Catalog> {
     let mut product_stmt = tx.prepare_cached(
         "INSERT INTO products
              (id, store_id, mode, title, description, category, status, tags, created_at, updated_at)
@@ -463,9 +432,7 @@ fn insert_catalog(
 
             let product = catalog.products.len();
             let active = spec.status == ACTIVE;
-            for (position, (title, suffix, price_cents)) in
-                spec.options.variants().into_iter().enumerate()
-            {
+            for (position, (title, suffix, price_cents)) in spec.options.variants().into_iter().enumerate() {
                 let id = new_id("var");
                 let sku = format!("WDO-{}-{suffix}", spec.code);
                 let compare_at = spec.compare_at_cents.filter(|&was| was > price_cents);
@@ -526,16 +493,8 @@ fn insert_locations(tx: &Transaction<'_>, ctx: &Ctx<'_>) -> rusqlite::Result<Loc
         Ok(id)
     };
     Ok(Locations {
-        default: insert(
-            "Brooklyn Warehouse",
-            "55 Water St, Brooklyn, NY 11201",
-            true,
-        )?,
-        secondary: insert(
-            "Portland Store",
-            "1020 SW Taylor St, Portland, OR 97205",
-            false,
-        )?,
+        default: insert("Brooklyn Warehouse", "55 Water St, Brooklyn, NY 11201", true)?,
+        secondary: insert("Portland Store", "1020 SW Taylor St, Portland, OR 97205", false)?,
     })
 }
 
@@ -670,27 +629,18 @@ fn insert_customers(
             "OR" => "503",
             _ => "415",
         };
-        let phone =
-            (rng.random_range(0..100) < 60).then(|| format!("+1 {area_code}-555-{:04}", 100 + i));
-        let tags: Vec<&str> = [
-            (vip, "vip"),
-            (wholesale, "wholesale"),
-            (newsletter, "newsletter"),
-        ]
-        .into_iter()
-        .filter_map(|(on, tag)| on.then_some(tag))
-        .collect();
+        let phone = (rng.random_range(0..100) < 60).then(|| format!("+1 {area_code}-555-{:04}", 100 + i));
+        let tags: Vec<&str> = [(vip, "vip"), (wholesale, "wholesale"), (newsletter, "newsletter")]
+            .into_iter()
+            .filter_map(|(on, tag)| on.then_some(tag))
+            .collect();
         let created_at = ctx.now - rng.random_range(DAY_MS..400 * DAY_MS);
         let id = new_id("cus");
         stmt.execute(params![
             id,
             ctx.store,
             ctx.mode,
-            format!(
-                "{}.{}@example.com",
-                first.to_lowercase(),
-                last.to_lowercase()
-            ),
+            format!("{}.{}@example.com", first.to_lowercase(), last.to_lowercase()),
             format!("{first} {last}"),
             phone,
             tags.join(","),
@@ -758,12 +708,7 @@ fn insert_tax_rates(tx: &Transaction<'_>, ctx: &Ctx<'_>) -> rusqlite::Result<()>
 /// The US rate for a state, falling back to the country default as the
 /// checkout does.
 fn us_rate_bps(region: &str) -> i64 {
-    let rate = |r: &str| {
-        TAX_RATES
-            .iter()
-            .find(|t| t.0 == "US" && t.1 == r)
-            .map(|t| t.3)
-    };
+    let rate = |r: &str| TAX_RATES.iter().find(|t| t.0 == "US" && t.1 == r).map(|t| t.3);
     rate(region).or_else(|| rate("")).unwrap_or(0)
 }
 
@@ -887,8 +832,7 @@ impl SeededCoupon {
             && s.starts_days_ago.is_none_or(|d| ctx.days_ago(d) <= at)
             && s.ends_days_ago.is_none_or(|d| at < ctx.days_ago(d))
             && s.usage_limit.is_none_or(|limit| self.times_used < limit)
-            && s.per_customer_limit
-                .is_none_or(|limit| used_by_customer < limit)
+            && s.per_customer_limit.is_none_or(|limit| used_by_customer < limit)
             && (vip || !s.vip_only)
     }
 }
@@ -996,10 +940,7 @@ fn insert_orders(
                 "paid" => 10,
                 _ => ORDER_WINDOW_DAYS,
             };
-            (
-                rng.random_range(10 * MINUTE_MS..window_days * DAY_MS),
-                status,
-            )
+            (rng.random_range(10 * MINUTE_MS..window_days * DAY_MS), status)
         })
         .collect();
     // Oldest first, so order numbers rise with time as they do in a real shop.
@@ -1014,8 +955,7 @@ fn insert_orders(
         let customer_idx = pick_customer(rng, customers, created_at);
         let customer = &customers[customer_idx];
 
-        let line_count =
-            weighted(rng, &[(1usize, 45), (2, 30), (3, 15), (4, 10)]).min(sellable.len());
+        let line_count = weighted(rng, &[(1usize, 45), (2, 30), (3, 15), (4, 10)]).min(sellable.len());
         let mut lines: Vec<(usize, i64)> = Vec::with_capacity(line_count);
         while lines.len() < line_count {
             let v = sellable[rng.random_range(0..sellable.len())];
@@ -1058,13 +998,10 @@ fn insert_orders(
         };
         let refund = (status == "refunded" && total > 0).then(|| {
             let at = (created_at + rng.random_range(DAY_MS..10 * DAY_MS)).min(ctx.now);
-            (
-                at,
-                REFUND_REASONS[rng.random_range(0..REFUND_REASONS.len())],
-            )
+            (at, REFUND_REASONS[rng.random_range(0..REFUND_REASONS.len())])
         });
-        let note = (rng.random_range(0..100) < 6)
-            .then(|| ORDER_NOTES[rng.random_range(0..ORDER_NOTES.len())]);
+        let note =
+            (rng.random_range(0..100) < 6).then(|| ORDER_NOTES[rng.random_range(0..ORDER_NOTES.len())]);
 
         let order_id = new_id("ord");
         order_stmt.execute(params![
@@ -1144,10 +1081,7 @@ fn review_texts(rating: i64) -> &'static [(&'static str, &'static str)] {
                 "My new favorite",
                 "I've reached for this on every outing since it arrived.",
             ),
-            (
-                "Bombproof",
-                "Took a beating on rocky trails without a scratch.",
-            ),
+            ("Bombproof", "Took a beating on rocky trails without a scratch."),
             (
                 "Great service too",
                 "Shipped fast from Brooklyn with a handwritten thank-you in the box.",
@@ -1162,10 +1096,7 @@ fn review_texts(rating: i64) -> &'static [(&'static str, &'static str)] {
                 "Good value",
                 "Not the lightest option out there, but it's tough and well made.",
             ),
-            (
-                "Happy with it",
-                "Runs slightly large, so consider sizing down.",
-            ),
+            ("Happy with it", "Runs slightly large, so consider sizing down."),
             (
                 "Does the job",
                 "Comfortable out of the box and handled a rainy weekend fine.",
@@ -1186,10 +1117,7 @@ fn review_texts(rating: i64) -> &'static [(&'static str, &'static str)] {
                 "Not for me",
                 "Sizing was off and the material felt thinner than I expected.",
             ),
-            (
-                "Disappointed",
-                "Started showing wear after only a few trips.",
-            ),
+            ("Disappointed", "Started showing wear after only a few trips."),
         ],
         _ => &[
             (
@@ -1327,9 +1255,7 @@ mod tests {
             assert!(per_mode(&conn, "reviews", mode) >= 50);
             let q = |sql: &str| -> i64 { conn.query_row(sql, [mode], |r| r.get(0)).unwrap() };
             assert_eq!(
-                q(
-                    "SELECT count(*) FROM products WHERE store_id = 'demo' AND mode = ?1 AND status = 'draft'"
-                ),
+                q("SELECT count(*) FROM products WHERE store_id = 'demo' AND mode = ?1 AND status = 'draft'"),
                 3
             );
             assert_eq!(
@@ -1354,9 +1280,7 @@ mod tests {
                 1100
             );
             assert_eq!(
-                q(
-                    "SELECT order_number_next FROM store_settings WHERE store_id = 'demo' AND mode = ?1"
-                ),
+                q("SELECT order_number_next FROM store_settings WHERE store_id = 'demo' AND mode = ?1"),
                 1101
             );
             // Numbers follow time.
@@ -1374,13 +1298,17 @@ mod tests {
             "SELECT count(*) FROM orders
               WHERE total_cents != subtotal_cents - discount_cents + tax_cents + shipping_cents",
         );
-        none("SELECT count(*) FROM orders o
-              WHERE subtotal_cents != (SELECT sum(total_cents) FROM order_items WHERE order_id = o.id)");
+        none(
+            "SELECT count(*) FROM orders o
+              WHERE subtotal_cents != (SELECT sum(total_cents) FROM order_items WHERE order_id = o.id)",
+        );
         none("SELECT count(*) FROM order_items WHERE total_cents != quantity * unit_price_cents");
-        none("SELECT count(*) FROM orders o JOIN tax_rates t
+        none(
+            "SELECT count(*) FROM orders o JOIN tax_rates t
                 ON t.store_id = o.store_id AND t.mode = o.mode
                AND t.country = o.tax_country AND t.region = o.tax_region
-              WHERE o.tax_cents != ((o.subtotal_cents - o.discount_cents) * t.rate_bps + 5000) / 10000");
+              WHERE o.tax_cents != ((o.subtotal_cents - o.discount_cents) * t.rate_bps + 5000) / 10000",
+        );
         none("SELECT count(*) FROM inventory_levels WHERE available < 0");
         none("SELECT count(*) FROM orders WHERE refunded_cents > paid_cents");
         none("SELECT count(*) FROM orders o

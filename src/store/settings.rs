@@ -185,7 +185,8 @@ pub fn counts(s: &Scoped<'_>) -> rusqlite::Result<Counts> {
         }
     }
 
-    let count = |sql: &str| -> rusqlite::Result<i64> { conn.prepare_cached(sql)?.query_row(scope, |r| r.get(0)) };
+    let count =
+        |sql: &str| -> rusqlite::Result<i64> { conn.prepare_cached(sql)?.query_row(scope, |r| r.get(0)) };
     let customers = count("SELECT count(*) FROM customers WHERE store_id = ?1 AND mode = ?2")?;
     let units_in_stock =
         count("SELECT coalesce(sum(available), 0) FROM inventory_levels WHERE store_id = ?1 AND mode = ?2")?;

@@ -15,8 +15,7 @@ pub struct StoreRow {
 }
 
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<StoreRow>> {
-    let mut stmt =
-        conn.prepare("SELECT id, name, currency, timezone, created_at FROM stores ORDER BY id")?;
+    let mut stmt = conn.prepare("SELECT id, name, currency, timezone, created_at FROM stores ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         Ok(StoreRow {
             id: r.get(0)?,
@@ -38,8 +37,10 @@ pub fn exists(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
 }
 
 pub fn preference(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT value FROM preferences WHERE key = ?1", [key], |r| r.get(0))
-        .optional()
+    conn.query_row("SELECT value FROM preferences WHERE key = ?1", [key], |r| {
+        r.get(0)
+    })
+    .optional()
 }
 
 pub fn set_preference(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {

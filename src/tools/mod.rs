@@ -250,8 +250,18 @@ fn clean_schema(v: &mut Value) {
             if let Some(Value::String(f)) = m.get("format")
                 && matches!(
                     f.as_str(),
-                    "int8" | "int16" | "int32" | "int64" | "uint8" | "uint16" | "uint32" | "uint64"
-                        | "uint" | "int" | "float" | "double"
+                    "int8"
+                        | "int16"
+                        | "int32"
+                        | "int64"
+                        | "uint8"
+                        | "uint16"
+                        | "uint32"
+                        | "uint64"
+                        | "uint"
+                        | "int"
+                        | "float"
+                        | "double"
                 )
             {
                 m.remove("format");
@@ -474,7 +484,7 @@ mod tests {
         assert_eq!(reg.tools().len(), 7);
         for t in reg.tools() {
             assert!(
-                crate::auth::KNOWN_RESOURCES.contains(&t.resource),
+                crate::auth::scopes::KNOWN_RESOURCES.contains(&t.resource),
                 "{}",
                 t.name
             );
@@ -492,9 +502,8 @@ mod tests {
                 if a.effect.is_read() {
                     assert!(a.idempotent, "reads are idempotent");
                 }
-                a.validate(&a.example).unwrap_or_else(|e| {
-                    panic!("example of {}.{} does not validate: {e}", t.name, a.name)
-                });
+                a.validate(&a.example)
+                    .unwrap_or_else(|e| panic!("example of {}.{} does not validate: {e}", t.name, a.name));
                 let no_refs = serde_json::to_string(&*a.input_schema).unwrap();
                 assert!(!no_refs.contains("$ref"), "{}.{} schema has $ref", t.name, a.name);
             }

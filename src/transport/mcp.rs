@@ -5,9 +5,8 @@
 use std::sync::{Arc, OnceLock};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-    ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
+    MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -89,10 +88,14 @@ pub fn mcp_tools(visible: &[(&Tool, Vec<&Action>)], mode: ToolMode) -> Vec<rmcp:
                         .join(" ")
                 );
                 out.push(
-                    rmcp::model::Tool::new(tool.name, description, Arc::new(tool.grouped_input_schema(actions)))
-                        .with_title(tool.title)
-                        .with_raw_output_schema(Arc::new(tool.grouped_output_schema(actions)))
-                        .with_annotations(annotations),
+                    rmcp::model::Tool::new(
+                        tool.name,
+                        description,
+                        Arc::new(tool.grouped_input_schema(actions)),
+                    )
+                    .with_title(tool.title)
+                    .with_raw_output_schema(Arc::new(tool.grouped_output_schema(actions)))
+                    .with_annotations(annotations),
                 );
             }
             ToolMode::Flat => {
@@ -179,7 +182,8 @@ impl ServerHandler for WhaleServer {
             }
         };
         let mut meta = MetaObject::new();
-        meta.0.insert("whale/executionId".into(), Value::String(outcome.exec_id.clone()));
+        meta.0
+            .insert("whale/executionId".into(), Value::String(outcome.exec_id.clone()));
         let result = match outcome.result {
             Ok(value) => {
                 let text = serde_json::to_string(&value).unwrap_or_default();

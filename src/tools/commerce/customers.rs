@@ -74,7 +74,9 @@ pub(crate) fn normalize_email(raw: &str) -> Result<String, String> {
         return Err(format!("`{email}` needs text on both sides of `@`; {hint}"));
     }
     if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
-        return Err(format!("the domain of `{email}` must contain a dot between names, like example.com; {hint}"));
+        return Err(format!(
+            "the domain of `{email}` must contain a dot between names, like example.com; {hint}"
+        ));
     }
     Ok(email)
 }
@@ -92,7 +94,10 @@ fn normalize_tags(tags: &[String]) -> Result<Vec<String>, ToolError> {
             ));
         }
         if t.chars().count() > 50 {
-            return Err(ToolError::invalid(format!("tags[{i}]"), "is longer than 50 characters"));
+            return Err(ToolError::invalid(
+                format!("tags[{i}]"),
+                "is longer than 50 characters",
+            ));
         }
         if !t.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(t)) {
             out.push(t.to_string());
@@ -113,7 +118,9 @@ fn normalize_phone(raw: &str) -> Result<String, ToolError> {
     {
         return Err(ToolError::invalid(
             "phone",
-            format!("`{phone}` is not a phone number; use digits with optional + - ( ) . and spaces, e.g. \"+1 212-555-0142\""),
+            format!(
+                "`{phone}` is not a phone number; use digits with optional + - ( ) . and spaces, e.g. \"+1 212-555-0142\""
+            ),
         ));
     }
     Ok(phone.to_string())
@@ -230,22 +237,24 @@ pub struct UpdateInput {
     #[schemars(length(min = 1))]
     pub customer_id: String,
     /// New email address, unique in the store; stored lowercased.
-    #[serde(default)]
+    // `with` + `skip_serializing_if`: optional but not nullable, so the
+    // parameter has one type across this tool's actions (and no `"default": null`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", length(min = 3, max = 254))]
     pub email: Option<String>,
     /// New full name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", length(min = 1, max = 200))]
     pub name: Option<String>,
     /// New phone number; an empty string removes it.
     #[schemars(length(max = 32))]
     pub phone: Option<String>,
     /// Replaces all tags; [] removes them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Vec<String>", length(max = 50))]
     pub tags: Option<Vec<String>>,
     /// Whether the customer agreed to marketing email.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "bool")]
     pub accepts_marketing: Option<bool>,
 }
@@ -291,11 +300,183 @@ fn update_customer(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Customer, ToolError>
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
+
+    /// Runs `f` on a fresh demo store (live mode) in a transaction that is
+    /// rolled back afterwards.
+    fn with_demo(f: impl FnOnce(&Ctx<'_>)) {
+        let dir = std::env::temp_dir().join(crate::store::new_id("whale-test"));
+        let db = crate::store::Db::open(&dir.join("w.db")).unwrap();
+        {
+            let mut conn = db.conn().unwrap();
+            let tx = conn.transaction().unwrap();
+            let principal = crate::auth::Principal::local_owner("demo", crate::store::Mode::Live);
+            let ctx = Ctx {
+                db: crate::store::Scoped::new(&tx, &principal.scope),
+                principal: &principal,
+            };
+            f(&ctx);
+        }
+        drop(db);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    fn call(ctx: &Ctx<'_>, action: &str, input: Value) -> Result<Value, ToolError> {
+        let tool = tool();
+        let a = tool.action(action).unwrap();
+        a.validate(&input)?;
+        a.run(ctx, input)
+    }
+
+    #[test]
+    fn duplicate_emails_conflict_and_name_the_owner() {
+        with_demo(|ctx| {
+            let made = call(
+                ctx,
+                "create_customer",
+                json!({"email": " Robin@Example.com ", "name": "Robin"}),
+            )
+            .unwrap();
+            let id = made["id"].as_str().unwrap();
+            assert_eq!(made["email"], "robin@example.com");
+            assert_eq!(made["accepts_marketing"], false);
+            let err = call(
+                ctx,
+                "create_customer",
+                json!({"email": "ROBIN@example.com", "name": "Other"}),
+            )
+            .unwrap_err();
+            assert!(matches!(&err, ToolError::Conflict(m) if m.contains(id)), "{err}");
+            // Keeping one's own email is not a conflict; taking another's is.
+            call(
+                ctx,
+                "update_customer",
+                json!({"customer_id": id, "email": "robin@example.com"}),
+            )
+            .unwrap();
+            let other = call(
+                ctx,
+                "create_customer",
+                json!({"email": "sam@example.com", "name": "Sam"}),
+            )
+            .unwrap();
+            let err = call(
+                ctx,
+                "update_customer",
+                json!({"customer_id": other["id"], "email": "robin@example.com"}),
+            )
+            .unwrap_err();
+            assert!(matches!(&err, ToolError::Conflict(m) if m.contains(id)), "{err}");
+        });
+    }
+
+    #[test]
+    fn bad_input_names_the_field_and_changes_nothing() {
+        with_demo(|ctx| {
+            let count = || -> i64 {
+                ctx.db
+                    .conn()
+                    .query_row("SELECT count(*) FROM customers", [], |r| r.get(0))
+                    .unwrap()
+            };
+            let before = count();
+            let err = call(
+                ctx,
+                "create_customer",
+                json!({"email": "not-an-email", "name": "X"}),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(err, ToolError::InvalidInput { ref field, .. } if field == "email"),
+                "{err}"
+            );
+            let err = call(
+                ctx,
+                "create_customer",
+                json!({"email": "x@example.com", "name": "X", "phone": "n/a"}),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(err, ToolError::InvalidInput { ref field, .. } if field == "phone"),
+                "{err}"
+            );
+            assert_eq!(count(), before);
+            let err = call(ctx, "get_customer", json!({"customer_id": "cus_missing"})).unwrap_err();
+            assert!(matches!(err, ToolError::NotFound(_)));
+        });
+    }
+
+    #[test]
+    fn list_filters_by_tag_and_text_and_patches_keep_other_fields() {
+        with_demo(|ctx| {
+            let vip = call(ctx, "list_customers", json!({"tag": "VIP", "limit": 100})).unwrap();
+            let items = vip["items"].as_array().unwrap();
+            assert!(!items.is_empty());
+            assert_eq!(vip["total"].as_i64().unwrap(), items.len() as i64);
+            assert!(
+                items
+                    .iter()
+                    .all(|c| c["tags"].as_array().unwrap().iter().any(|t| t == "vip"))
+            );
+            let names: Vec<&str> = items.iter().map(|c| c["name"].as_str().unwrap()).collect();
+            let mut sorted = names.clone();
+            sorted.sort_by_key(|n| n.to_lowercase());
+            assert_eq!(names, sorted);
+
+            let made = call(
+                ctx,
+                "create_customer",
+                json!({"email": "pat@example.com", "name": "Pat Zed", "phone": "+1 503-555-0100", "tags": ["a", "b"]}),
+            )
+            .unwrap();
+            let id = made["id"].as_str().unwrap();
+            let found = call(ctx, "list_customers", json!({"query": "pat@"})).unwrap();
+            assert_eq!(found["total"], 1);
+            let patched = call(
+                ctx,
+                "update_customer",
+                json!({"customer_id": id, "phone": "", "name": "Pat Z"}),
+            )
+            .unwrap();
+            assert_eq!(patched["phone"], Value::Null);
+            assert_eq!(patched["name"], "Pat Z");
+            assert_eq!(patched["tags"], json!(["a", "b"]));
+        });
+    }
+
+    #[test]
+    fn spend_excludes_cancelled_orders_and_refunds() {
+        with_demo(|ctx| {
+            let conn = ctx.db.conn();
+            let (id, expected, kept): (String, i64, i64) = conn
+                .query_row(
+                    "SELECT customer_id,
+                            sum(CASE WHEN status != 'cancelled' THEN total_cents - refunded_cents ELSE 0 END),
+                            sum(status != 'cancelled')
+                       FROM orders WHERE store_id = 'demo' AND mode = 'live' AND customer_id IS NOT NULL
+                      GROUP BY customer_id ORDER BY sum(status = 'cancelled') DESC, sum(refunded_cents) DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap();
+            let c = call(ctx, "get_customer", json!({"customer_id": id})).unwrap();
+            assert_eq!(c["total_spent_cents"].as_i64().unwrap(), expected);
+            assert_eq!(
+                c["average_order_cents"].as_i64(),
+                (kept > 0).then(|| expected / kept)
+            );
+            assert!(c["recent_orders"].as_array().unwrap().len() <= 5);
+        });
+    }
 
     #[test]
     fn emails_are_trimmed_and_lowercased() {
-        assert_eq!(normalize_email("  Maya.Thompson@Example.COM ").unwrap(), "maya.thompson@example.com");
+        assert_eq!(
+            normalize_email("  Maya.Thompson@Example.COM ").unwrap(),
+            "maya.thompson@example.com"
+        );
         assert_eq!(normalize_email("a+b@mail.co.uk").unwrap(), "a+b@mail.co.uk");
     }
 
@@ -328,7 +509,10 @@ mod tests {
 
     #[test]
     fn phones_need_digits() {
-        assert_eq!(normalize_phone(" +1 (212) 555-0142 ").unwrap(), "+1 (212) 555-0142");
+        assert_eq!(
+            normalize_phone(" +1 (212) 555-0142 ").unwrap(),
+            "+1 (212) 555-0142"
+        );
         assert!(normalize_phone("call me").is_err());
         assert!(normalize_phone("12").is_err());
     }

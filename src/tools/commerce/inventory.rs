@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ToolError;
-use crate::store::inventory::{self as db, Adjustment, LocationLevel, LowStockItem, VariantRef, VariantSelector};
+use crate::store::inventory::{
+    self as db, Adjustment, LocationLevel, LowStockItem, VariantRef, VariantSelector,
+};
 use crate::store::locations::{self, LocationBrief};
 use crate::store::settings;
 use crate::tools::{Action, Category, Ctx, Effect, Page, Tool, default_limit};
@@ -43,8 +45,8 @@ pub fn tool() -> Tool {
                 "transfer_stock",
                 "Move units of a variant from one location to another in one step; refused, with nothing moved, when the source has too few.",
                 Effect::Write,
-                json!({"variant_id": "var_example", "from_location_id": "loc_example2",
-                       "to_location_id": "loc_example", "quantity": 1}),
+                json!({"variant_id": "var_example", "from_location_id": "loc_example",
+                       "to_location_id": "loc_example2", "quantity": 1}),
                 transfer_stock,
             ),
             Action::new(
@@ -105,7 +107,9 @@ fn take_or_conflict(
 #[serde(deny_unknown_fields)]
 pub struct LevelsInput {
     /// A variant id such as `var_…`. Give exactly one of variant_id, sku, product_id.
-    #[serde(default)]
+    // `with` + `skip_serializing_if`: optional but not nullable, so the
+    // parameter has one type across this tool's actions (and no `"default": null`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", length(min = 1))]
     pub variant_id: Option<String>,
     /// A variant's SKU. Give exactly one of variant_id, sku, product_id.
@@ -288,9 +292,24 @@ fn adjust_stock(ctx: &Ctx<'_>, i: AdjustInput) -> Result<StockAdjusted, ToolErro
     let variant = find_variant(ctx, &i.variant_id)?;
     let location = find_location(ctx, &i.location_id)?;
     if i.delta < 0 {
-        take_or_conflict(ctx, &variant, &location, -i.delta, i.reason.as_str(), note, "remove")?;
+        take_or_conflict(
+            ctx,
+            &variant,
+            &location,
+            -i.delta,
+            i.reason.as_str(),
+            note,
+            "remove",
+        )?;
     } else {
-        db::put(&ctx.db, &variant.variant_id, &location.id, i.delta, i.reason.as_str(), note)?;
+        db::put(
+            &ctx.db,
+            &variant.variant_id,
+            &location.id,
+            i.delta,
+            i.reason.as_str(),
+            note,
+        )?;
     }
     let now = level(ctx, &variant.variant_id, &location)?;
     Ok(StockAdjusted {
@@ -354,8 +373,23 @@ fn transfer_stock(ctx: &Ctx<'_>, i: TransferInput) -> Result<Transferred, ToolEr
             to.name, to.id
         )));
     }
-    take_or_conflict(ctx, &variant, &from, i.quantity, "transfer_out", Some(&to.id), "transfer")?;
-    db::put(&ctx.db, &variant.variant_id, &to.id, i.quantity, "transfer_in", Some(&from.id))?;
+    take_or_conflict(
+        ctx,
+        &variant,
+        &from,
+        i.quantity,
+        "transfer_out",
+        Some(&to.id),
+        "transfer",
+    )?;
+    db::put(
+        &ctx.db,
+        &variant.variant_id,
+        &to.id,
+        i.quantity,
+        "transfer_in",
+        Some(&from.id),
+    )?;
     Ok(Transferred {
         from: level(ctx, &variant.variant_id, &from)?,
         to: level(ctx, &variant.variant_id, &to)?,
@@ -372,7 +406,7 @@ pub struct LowStockInput {
     #[schemars(range(min = 0, max = 100_000))]
     pub threshold: Option<i64>,
     /// Only this location (`loc_…`); default: all active locations.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", length(min = 1))]
     pub location_id: Option<String>,
     /// Page size, 1–100 (default 20).
@@ -408,7 +442,7 @@ pub struct AdjustmentsInput {
     #[schemars(length(min = 1))]
     pub variant_id: String,
     /// Only changes at this location (`loc_…`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", length(min = 1))]
     pub location_id: Option<String>,
     /// Page size, 1–100 (default 20).
@@ -425,7 +459,13 @@ fn list_adjustments(ctx: &Ctx<'_>, i: AdjustmentsInput) -> Result<Page<Adjustmen
     if let Some(loc) = &i.location_id {
         find_location(ctx, loc)?;
     }
-    let (items, total) = db::adjustments(&ctx.db, &i.variant_id, i.location_id.as_deref(), i.limit, i.offset)?;
+    let (items, total) = db::adjustments(
+        &ctx.db,
+        &i.variant_id,
+        i.location_id.as_deref(),
+        i.limit,
+        i.offset,
+    )?;
     Ok(Page {
         items,
         total,
@@ -436,7 +476,206 @@ fn list_adjustments(ctx: &Ctx<'_>, i: AdjustmentsInput) -> Result<Page<Adjustmen
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
+
+    /// Runs `f` on a fresh demo store (live mode) in a transaction that is
+    /// rolled back afterwards.
+    fn with_demo(f: impl FnOnce(&Ctx<'_>)) {
+        let dir = std::env::temp_dir().join(crate::store::new_id("whale-test"));
+        let db = crate::store::Db::open(&dir.join("w.db")).unwrap();
+        {
+            let mut conn = db.conn().unwrap();
+            let tx = conn.transaction().unwrap();
+            let principal = crate::auth::Principal::local_owner("demo", crate::store::Mode::Live);
+            let ctx = Ctx {
+                db: crate::store::Scoped::new(&tx, &principal.scope),
+                principal: &principal,
+            };
+            f(&ctx);
+        }
+        drop(db);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    fn call(ctx: &Ctx<'_>, action: &str, input: Value) -> Result<Value, ToolError> {
+        let tool = tool();
+        let a = tool.action(action).unwrap();
+        a.validate(&input)?;
+        a.run(ctx, input)
+    }
+
+    /// (variant id, default location id, second location id) of the demo store.
+    fn ids(ctx: &Ctx<'_>) -> (String, String, String) {
+        let conn = ctx.db.conn();
+        let variant = conn
+            .query_row(
+                "SELECT id FROM variants WHERE store_id = 'demo' AND mode = 'live' LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut stmt = conn
+            .prepare("SELECT id FROM locations WHERE store_id = 'demo' AND mode = 'live' ORDER BY is_default DESC, name")
+            .unwrap();
+        let locs: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        (variant, locs[0].clone(), locs[1].clone())
+    }
+
+    fn level(ctx: &Ctx<'_>, variant: &str, location: &str) -> i64 {
+        db::available(&ctx.db, variant, location).unwrap().unwrap_or(0)
+    }
+
+    #[test]
+    fn removing_more_than_available_conflicts_with_numbers() {
+        with_demo(|ctx| {
+            let (v, loc, _) = ids(ctx);
+            let have = level(ctx, &v, &loc);
+            let err = call(
+                ctx,
+                "adjust_stock",
+                json!({"variant_id": v, "location_id": loc, "delta": -(have + 1), "reason": "damaged"}),
+            )
+            .unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, ToolError::Conflict(_)), "{msg}");
+            assert!(
+                msg.contains(&format!("only {have} available")) && msg.contains(&format!("{}", have + 1)),
+                "{msg}"
+            );
+            assert_eq!(level(ctx, &v, &loc), have);
+
+            let out = call(
+                ctx,
+                "adjust_stock",
+                json!({"variant_id": v, "location_id": loc, "delta": 5, "reason": "received", "note": "PO-1"}),
+            )
+            .unwrap();
+            assert_eq!(out["available"].as_i64().unwrap(), have + 5);
+            let history = call(
+                ctx,
+                "list_adjustments",
+                json!({"variant_id": v, "location_id": loc, "limit": 1}),
+            )
+            .unwrap();
+            assert_eq!(history["items"][0]["delta"], 5);
+            assert_eq!(history["items"][0]["reason"], "received");
+            assert_eq!(history["items"][0]["reference"], "PO-1");
+        });
+    }
+
+    #[test]
+    fn unknown_ids_are_not_found() {
+        with_demo(|ctx| {
+            let (v, loc, _) = ids(ctx);
+            for (input, what) in [
+                (
+                    json!({"variant_id": "var_nope", "location_id": loc, "delta": 1, "reason": "received"}),
+                    "variant",
+                ),
+                (
+                    json!({"variant_id": v, "location_id": "loc_nope", "delta": 1, "reason": "received"}),
+                    "location",
+                ),
+            ] {
+                let err = call(ctx, "adjust_stock", input).unwrap_err();
+                assert!(
+                    matches!(&err, ToolError::NotFound(m) if m.starts_with(what)),
+                    "{err}"
+                );
+            }
+        });
+    }
+
+    #[test]
+    fn transfers_move_units_both_ways_in_the_ledger() {
+        with_demo(|ctx| {
+            let (v, a, b) = ids(ctx);
+            let (at_a, at_b) = (level(ctx, &v, &a), level(ctx, &v, &b));
+            let out = call(
+                ctx,
+                "transfer_stock",
+                json!({"variant_id": v, "from_location_id": b, "to_location_id": a, "quantity": 2}),
+            )
+            .unwrap();
+            assert_eq!(out["from"]["available"].as_i64().unwrap(), at_b - 2);
+            assert_eq!(out["to"]["available"].as_i64().unwrap(), at_a + 2);
+            let history = call(ctx, "list_adjustments", json!({"variant_id": v, "limit": 2})).unwrap();
+            let reasons: Vec<&str> = history["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["reason"].as_str().unwrap())
+                .collect();
+            assert!(
+                reasons.contains(&"transfer_in") && reasons.contains(&"transfer_out"),
+                "{reasons:?}"
+            );
+
+            let err = call(
+                ctx,
+                "transfer_stock",
+                json!({"variant_id": v, "from_location_id": a, "to_location_id": a, "quantity": 1}),
+            )
+            .unwrap_err();
+            assert!(matches!(err, ToolError::InvalidInput { ref field, .. } if field == "to_location_id"));
+            let err = call(
+                ctx,
+                "transfer_stock",
+                json!({"variant_id": v, "from_location_id": b, "to_location_id": a, "quantity": at_b}),
+            )
+            .unwrap_err();
+            assert!(matches!(err, ToolError::Conflict(_)), "{err}");
+            assert_eq!(level(ctx, &v, &b), at_b - 2);
+        });
+    }
+
+    #[test]
+    fn levels_need_exactly_one_selector() {
+        with_demo(|ctx| {
+            let (v, _, _) = ids(ctx);
+            let err = call(ctx, "get_levels", json!({})).unwrap_err();
+            assert!(matches!(err, ToolError::InvalidInput { ref field, .. } if field == "variant_id"));
+            let err = call(ctx, "get_levels", json!({"variant_id": v, "sku": "X"})).unwrap_err();
+            assert!(matches!(err, ToolError::InvalidInput { .. }));
+            let one = call(ctx, "get_levels", json!({"variant_id": v})).unwrap();
+            let sku = one["variants"][0]["sku"].as_str().unwrap();
+            let by_sku = call(ctx, "get_levels", json!({"sku": sku})).unwrap();
+            assert_eq!(one, by_sku);
+            let levels = one["variants"][0]["levels"].as_array().unwrap();
+            let sum: i64 = levels.iter().map(|l| l["available"].as_i64().unwrap()).sum();
+            assert_eq!(one["total"].as_i64().unwrap(), sum);
+        });
+    }
+
+    #[test]
+    fn low_stock_uses_the_store_threshold_and_sorts_lowest_first() {
+        with_demo(|ctx| {
+            let threshold = settings::low_stock_threshold(&ctx.db).unwrap();
+            let out = call(ctx, "low_stock_alerts", json!({"limit": 100})).unwrap();
+            let items = out["items"].as_array().unwrap();
+            assert!(!items.is_empty(), "the demo store seeds some low stock");
+            let avail: Vec<i64> = items.iter().map(|i| i["available"].as_i64().unwrap()).collect();
+            assert!(avail.windows(2).all(|w| w[0] <= w[1]));
+            assert!(
+                items
+                    .iter()
+                    .all(|i| i["threshold"] == threshold && i["available"].as_i64().unwrap() <= threshold)
+            );
+            let none = call(
+                ctx,
+                "low_stock_alerts",
+                json!({"threshold": 0, "location_id": "loc_nope"}),
+            )
+            .unwrap_err();
+            assert!(matches!(none, ToolError::NotFound(_)));
+        });
+    }
 
     fn field_of(e: ToolError) -> String {
         match e {
@@ -447,9 +686,18 @@ mod tests {
 
     #[test]
     fn delta_must_be_nonzero_and_bounded() {
-        assert_eq!(field_of(check_delta(0, AdjustReason::Correction).unwrap_err()), "delta");
-        assert_eq!(field_of(check_delta(1_000_001, AdjustReason::Received).unwrap_err()), "delta");
-        assert_eq!(field_of(check_delta(-1_000_001, AdjustReason::Lost).unwrap_err()), "delta");
+        assert_eq!(
+            field_of(check_delta(0, AdjustReason::Correction).unwrap_err()),
+            "delta"
+        );
+        assert_eq!(
+            field_of(check_delta(1_000_001, AdjustReason::Received).unwrap_err()),
+            "delta"
+        );
+        assert_eq!(
+            field_of(check_delta(-1_000_001, AdjustReason::Lost).unwrap_err()),
+            "delta"
+        );
         assert!(check_delta(1_000_000, AdjustReason::Received).is_ok());
         assert!(check_delta(i64::MIN, AdjustReason::Correction).is_err());
     }

@@ -92,7 +92,10 @@ pub struct ListInput {
 fn time_arg(field: &str, v: Option<&str>) -> Result<Option<i64>, ToolError> {
     v.map(|s| {
         crate::store::parse_time(s).ok_or_else(|| {
-            ToolError::invalid(field, format!("`{s}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d"))
+            ToolError::invalid(
+                field,
+                format!("`{s}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d"),
+            )
         })
     })
     .transpose()
@@ -206,8 +209,15 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
     // Where it ships from.
     let location_id = match &i.location_id {
         Some(l) if locations::is_active(s, l)? => l.clone(),
-        Some(l) => return Err(ToolError::invalid("location_id", format!("no active location `{l}`; list locations to find one"))),
-        None => locations::default_id(s)?.ok_or_else(|| ToolError::Conflict("this store has no active location to ship from; create one first".into()))?,
+        Some(l) => {
+            return Err(ToolError::invalid(
+                "location_id",
+                format!("no active location `{l}`; list locations to find one"),
+            ));
+        }
+        None => locations::default_id(s)?.ok_or_else(|| {
+            ToolError::Conflict("this store has no active location to ship from; create one first".into())
+        })?,
     };
 
     // Lines: resolve, merge repeats of one variant, price.
@@ -215,12 +225,21 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
     for (n, item) in i.items.iter().enumerate() {
         let field = format!("items[{n}]");
         if item.variant_id.is_some() == item.sku.is_some() {
-            return Err(ToolError::invalid(field, "give exactly one of `variant_id` or `sku`"));
+            return Err(ToolError::invalid(
+                field,
+                "give exactly one of `variant_id` or `sku`",
+            ));
         }
         let v = db::sellable(s, item.variant_id.as_deref(), item.sku.as_deref())?.ok_or_else(|| {
             ToolError::invalid(
                 &field,
-                format!("no variant `{}` in this store", item.variant_id.as_deref().or(item.sku.as_deref()).unwrap_or_default()),
+                format!(
+                    "no variant `{}` in this store",
+                    item.variant_id
+                        .as_deref()
+                        .or(item.sku.as_deref())
+                        .unwrap_or_default()
+                ),
             )
         })?;
         if v.product_status != "active" {
@@ -251,10 +270,16 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
     let coupon = match &i.coupon_code {
         None => None,
         Some(code) => {
-            let c = db::coupon(s, code)?
-                .ok_or_else(|| ToolError::invalid("coupon_code", format!("no coupon `{code}` in this store")))?;
+            let c = db::coupon(s, code)?.ok_or_else(|| {
+                ToolError::invalid("coupon_code", format!("no coupon `{code}` in this store"))
+            })?;
             let now = crate::store::now_ms();
-            let refuse = |why: &str| Err(ToolError::Conflict(format!("coupon `{}` cannot be used: {why}", c.code)));
+            let refuse = |why: &str| {
+                Err(ToolError::Conflict(format!(
+                    "coupon `{}` cannot be used: {why}",
+                    c.code
+                )))
+            };
             if !c.active {
                 return refuse("it is disabled");
             }
@@ -290,12 +315,20 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
         None => (0, None, None),
         Some(a) => {
             let bps = db::tax_rate_bps(s, &a.country, &a.region)?.unwrap_or(0);
-            ((taxable * bps + 5_000) / 10_000, Some(a.country.to_uppercase()), Some(a.region.to_uppercase()))
+            (
+                (taxable * bps + 5_000) / 10_000,
+                Some(a.country.to_uppercase()),
+                Some(a.region.to_uppercase()),
+            )
         }
     };
     let total = taxable + tax + i.shipping_cents;
     let currency = db::currency(s)?;
-    let status = if i.paid { OrderStatus::Paid } else { OrderStatus::Pending };
+    let status = if i.paid {
+        OrderStatus::Paid
+    } else {
+        OrderStatus::Pending
+    };
 
     let order_id = db::insert(
         s,
@@ -317,7 +350,14 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
         },
     )?;
     for line in &lines {
-        if !inventory::take(s, &line.variant_id, &location_id, line.quantity, "order", Some(&order_id))? {
+        if !inventory::take(
+            s,
+            &line.variant_id,
+            &location_id,
+            line.quantity,
+            "order",
+            Some(&order_id),
+        )? {
             let have = inventory::available(s, &line.variant_id, &location_id)?.unwrap_or(0);
             return Err(ToolError::Conflict(format!(
                 "insufficient stock for `{}` at location {location_id}: {have} available, {} requested; nothing was ordered",
@@ -352,7 +392,9 @@ fn update_status(ctx: &Ctx<'_>, i: StatusInput) -> Result<Order, ToolError> {
     match (i.status, o.status) {
         (TargetStatus::Paid, S::Paid) | (TargetStatus::Fulfilled, S::Fulfilled) => {}
         (TargetStatus::Paid, S::Pending) => db::set_status(s, &o.id, S::Paid, Some(o.total_cents))?,
-        (TargetStatus::Fulfilled, S::Paid | S::PartiallyRefunded) => db::set_status(s, &o.id, S::Fulfilled, None)?,
+        (TargetStatus::Fulfilled, S::Paid | S::PartiallyRefunded) => {
+            db::set_status(s, &o.id, S::Fulfilled, None)?
+        }
         (target, current) => {
             return Err(ToolError::Conflict(format!(
                 "order {} is {}; it cannot become {}",
@@ -388,7 +430,14 @@ fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
         )));
     }
     for item in db::items(s, &o.id)? {
-        inventory::put(s, &item.variant_id, &o.location_id, item.quantity, "order_cancelled", Some(&o.id))?;
+        inventory::put(
+            s,
+            &item.variant_id,
+            &o.location_id,
+            item.quantity,
+            "order_cancelled",
+            Some(&o.id),
+        )?;
     }
     let owed = o.paid_cents - o.refunded_cents;
     if owed > 0 {
@@ -438,10 +487,17 @@ fn refund_order(ctx: &Ctx<'_>, i: RefundInput) -> Result<Refunded, ToolError> {
     if amount > refundable {
         return Err(ToolError::invalid(
             "amount_cents",
-            format!("{amount} exceeds the refundable {refundable} cents (paid {} − already refunded {})", o.paid_cents, o.refunded_cents),
+            format!(
+                "{amount} exceeds the refundable {refundable} cents (paid {} − already refunded {})",
+                o.paid_cents, o.refunded_cents
+            ),
         ));
     }
-    let status = if amount == refundable { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
+    let status = if amount == refundable {
+        OrderStatus::Refunded
+    } else {
+        OrderStatus::PartiallyRefunded
+    };
     let refund_id = db::add_refund(s, &o.id, amount, i.reason.as_deref(), status)?;
     Ok(Refunded {
         refund_id,

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ToolError;
-use crate::store::products::{self as db, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, ProductSummary};
+use crate::store::products::{
+    self as db, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, ProductSummary,
+};
 use crate::tools::{Action, Category, Ctx, Effect, Page, Tool, default_limit};
 
 pub fn tool() -> Tool {
@@ -190,7 +192,10 @@ fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
     let mut skus: Vec<&str> = i.variants.iter().map(|v| v.sku.as_str()).collect();
     skus.sort_unstable();
     if let Some(w) = skus.windows(2).find(|w| w[0] == w[1]) {
-        return Err(ToolError::invalid("variants", format!("SKU `{}` appears twice", w[0])));
+        return Err(ToolError::invalid(
+            "variants",
+            format!("SKU `{}` appears twice", w[0]),
+        ));
     }
     let taken = db::taken_skus(&ctx.db, &skus)?;
     if !taken.is_empty() {
@@ -253,7 +258,12 @@ fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
     if !found {
         return Err(ToolError::not_found("product", &i.product_id));
     }
-    get_product(ctx, ProductId { product_id: i.product_id })
+    get_product(
+        ctx,
+        ProductId {
+            product_id: i.product_id,
+        },
+    )
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

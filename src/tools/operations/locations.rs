@@ -54,7 +54,10 @@ pub fn tool() -> Tool {
 fn clean_name(raw: &str) -> Result<&str, ToolError> {
     let name = raw.trim();
     if name.is_empty() {
-        return Err(ToolError::invalid("name", "is blank; give the location a name such as \"Austin Pop-up\""));
+        return Err(ToolError::invalid(
+            "name",
+            "is blank; give the location a name such as \"Austin Pop-up\"",
+        ));
     }
     Ok(name)
 }
@@ -125,11 +128,13 @@ pub struct UpdateInput {
     #[schemars(length(min = 1))]
     pub location_id: String,
     /// New name, unique among the store's locations.
-    #[serde(default)]
+    // `with` + `skip_serializing_if`: optional but not nullable, so the
+    // parameter has one type across this tool's actions (and no `"default": null`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", length(min = 1, max = 100))]
     pub name: Option<String>,
     /// New street address.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "String", length(max = 500))]
     pub address: Option<String>,
     /// false deactivates the location (not allowed for the default location); true reactivates it.
@@ -147,7 +152,8 @@ fn update_location(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Location, ToolError>
             "cannot be false together with make_default: true; the default location must be active",
         ));
     }
-    let current = db::brief(&ctx.db, &i.location_id)?.ok_or_else(|| ToolError::not_found("location", &i.location_id))?;
+    let current = db::brief(&ctx.db, &i.location_id)?
+        .ok_or_else(|| ToolError::not_found("location", &i.location_id))?;
     if let Some(name) = name {
         name_taken(ctx, name, Some(&current.id))?;
     }
@@ -177,4 +183,169 @@ fn update_location(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Location, ToolError>
         db::set_default(&ctx.db, &current.id)?;
     }
     load(ctx, &current.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Runs `f` on a fresh demo store (live mode) in a transaction that is
+    /// rolled back afterwards.
+    fn with_demo(f: impl FnOnce(&Ctx<'_>)) {
+        let dir = std::env::temp_dir().join(crate::store::new_id("whale-test"));
+        let db = crate::store::Db::open(&dir.join("w.db")).unwrap();
+        {
+            let mut conn = db.conn().unwrap();
+            let tx = conn.transaction().unwrap();
+            let principal = crate::auth::Principal::local_owner("demo", crate::store::Mode::Live);
+            let ctx = Ctx {
+                db: crate::store::Scoped::new(&tx, &principal.scope),
+                principal: &principal,
+            };
+            f(&ctx);
+        }
+        drop(db);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    fn call(ctx: &Ctx<'_>, action: &str, input: Value) -> Result<Value, ToolError> {
+        let tool = tool();
+        let a = tool.action(action).unwrap();
+        a.validate(&input)?;
+        a.run(ctx, input)
+    }
+
+    fn default_id(ctx: &Ctx<'_>) -> String {
+        db::default_id(&ctx.db).unwrap().unwrap()
+    }
+
+    #[test]
+    fn new_locations_stock_every_variant_at_zero() {
+        with_demo(|ctx| {
+            let made = call(
+                ctx,
+                "create_location",
+                json!({"name": "  Austin Pop-up ", "address": "Austin"}),
+            )
+            .unwrap();
+            assert_eq!(made["name"], "Austin Pop-up");
+            assert_eq!(made["is_default"], false);
+            assert_eq!(made["units_on_hand"], 0);
+            let (levels, variants): (i64, i64) = ctx
+                .db
+                .conn()
+                .query_row(
+                    "SELECT (SELECT count(*) FROM inventory_levels WHERE location_id = ?1 AND available = 0),
+                            (SELECT count(*) FROM variants WHERE store_id = 'demo' AND mode = 'live')",
+                    [made["id"].as_str().unwrap()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!(levels, variants);
+            let err = call(ctx, "create_location", json!({"name": "austin pop-up"})).unwrap_err();
+            assert!(
+                matches!(&err, ToolError::Conflict(m) if m.contains(made["id"].as_str().unwrap())),
+                "{err}"
+            );
+            let all = call(ctx, "list_locations", json!({})).unwrap();
+            assert_eq!(all["locations"].as_array().unwrap().len(), 3);
+        });
+    }
+
+    #[test]
+    fn the_default_cannot_be_deactivated_until_another_is_default() {
+        with_demo(|ctx| {
+            let old = default_id(ctx);
+            let err = call(
+                ctx,
+                "update_location",
+                json!({"location_id": old, "active": false}),
+            )
+            .unwrap_err();
+            assert!(matches!(err, ToolError::Conflict(_)), "{err}");
+
+            let other = call(ctx, "list_locations", json!({})).unwrap()["locations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["id"] != json!(old))
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let err = call(
+                ctx,
+                "update_location",
+                json!({"location_id": other, "make_default": true, "active": false}),
+            )
+            .unwrap_err();
+            assert!(matches!(err, ToolError::InvalidInput { ref field, .. } if field == "active"));
+
+            let now = call(
+                ctx,
+                "update_location",
+                json!({"location_id": other, "make_default": true}),
+            )
+            .unwrap();
+            assert_eq!(now["is_default"], true);
+            assert_eq!(default_id(ctx), other);
+            let was = call(
+                ctx,
+                "update_location",
+                json!({"location_id": old, "active": false}),
+            )
+            .unwrap();
+            assert_eq!(was["is_default"], false);
+            assert_eq!(was["active"], false);
+            assert!(!db::is_active(&ctx.db, &old).unwrap());
+
+            let err = call(
+                ctx,
+                "update_location",
+                json!({"location_id": old, "make_default": true}),
+            )
+            .unwrap_err();
+            assert!(matches!(err, ToolError::Conflict(_)), "{err}");
+            let back = call(
+                ctx,
+                "update_location",
+                json!({"location_id": old, "make_default": true, "active": true}),
+            )
+            .unwrap();
+            assert_eq!(back["is_default"], true);
+            let defaults = call(ctx, "list_locations", json!({})).unwrap()["locations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|l| l["is_default"] == true)
+                .count();
+            assert_eq!(defaults, 1);
+        });
+    }
+
+    #[test]
+    fn renaming_onto_another_name_conflicts() {
+        with_demo(|ctx| {
+            let all = call(ctx, "list_locations", json!({})).unwrap();
+            let locs = all["locations"].as_array().unwrap();
+            let err = call(
+                ctx,
+                "update_location",
+                json!({"location_id": locs[0]["id"], "name": locs[1]["name"]}),
+            )
+            .unwrap_err();
+            assert!(matches!(err, ToolError::Conflict(_)), "{err}");
+            let same = call(
+                ctx,
+                "update_location",
+                json!({"location_id": locs[0]["id"], "name": locs[0]["name"]}),
+            )
+            .unwrap();
+            assert_eq!(same["name"], locs[0]["name"]);
+            let err = call(ctx, "get_location", json!({"location_id": "loc_nope"})).unwrap_err();
+            assert!(matches!(err, ToolError::NotFound(_)));
+        });
+    }
 }

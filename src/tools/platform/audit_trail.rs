@@ -72,7 +72,13 @@ pub struct Executions {
 }
 
 fn bad_time(e: db::BadTime) -> ToolError {
-    ToolError::invalid(e.0, format!("`{}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d", e.1))
+    ToolError::invalid(
+        e.0,
+        format!(
+            "`{}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d",
+            e.1
+        ),
+    )
 }
 
 fn query_executions(ctx: &Ctx<'_>, i: QueryInput) -> Result<Executions, ToolError> {

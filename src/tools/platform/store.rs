@@ -74,9 +74,8 @@ fn check_timezone(tz: &str) -> Result<(), String> {
 pub struct Empty {}
 
 fn settings(ctx: &Ctx<'_>) -> Result<Settings, ToolError> {
-    db::get(&ctx.db)?.ok_or_else(|| {
-        ToolError::Internal(format!("store `{}` has no stores row", ctx.db.scope().store_id))
-    })
+    db::get(&ctx.db)?
+        .ok_or_else(|| ToolError::Internal(format!("store `{}` has no stores row", ctx.db.scope().store_id)))
 }
 
 fn get_settings(ctx: &Ctx<'_>, _: Empty) -> Result<Settings, ToolError> {
@@ -102,13 +101,17 @@ pub struct UpdateSettingsInput {
 
 fn update_settings(ctx: &Ctx<'_>, i: UpdateSettingsInput) -> Result<Settings, ToolError> {
     let name = match i.name.as_deref().map(str::trim) {
-        Some("") => return Err(ToolError::invalid("name", "is blank; give the store a name")),
+        Some("") => {
+            return Err(ToolError::invalid("name", "is blank; give the store a name"));
+        }
         other => other,
     };
     let support_email = match i.support_email.as_deref().map(str::trim) {
         None => None,
         Some("") => Some(None),
-        Some(e) => Some(Some(normalize_email(e).map_err(|m| ToolError::invalid("support_email", m))?)),
+        Some(e) => Some(Some(
+            normalize_email(e).map_err(|m| ToolError::invalid("support_email", m))?,
+        )),
     };
     let timezone = i.timezone.as_deref().map(str::trim);
     if let Some(tz) = timezone {
@@ -184,11 +187,19 @@ fn get_overview(ctx: &Ctx<'_>, _: Empty) -> Result<Overview, ToolError> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     #[test]
     fn timezones_accepted() {
-        for ok in ["UTC", "America/New_York", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "Europe/Berlin"] {
+        for ok in [
+            "UTC",
+            "America/New_York",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+5",
+            "Europe/Berlin",
+        ] {
             assert!(check_timezone(ok).is_ok(), "{ok}");
         }
     }
@@ -196,8 +207,108 @@ mod tests {
     #[test]
     fn timezones_rejected() {
         let long = "A".repeat(65);
-        for bad in ["", "America/New York", "America//Chicago", "/UTC", "UTC/", "Europe/Berlin;", "+05:00", &long] {
+        for bad in [
+            "",
+            "America/New York",
+            "America//Chicago",
+            "/UTC",
+            "UTC/",
+            "Europe/Berlin;",
+            "+05:00",
+            &long,
+        ] {
             assert!(check_timezone(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    /// Runs `f` on a fresh demo store (live mode) in a transaction that is
+    /// rolled back afterwards.
+    fn with_demo(f: impl FnOnce(&Ctx<'_>)) {
+        let dir = std::env::temp_dir().join(crate::store::new_id("whale-test"));
+        let db = crate::store::Db::open(&dir.join("w.db")).unwrap();
+        {
+            let mut conn = db.conn().unwrap();
+            let tx = conn.transaction().unwrap();
+            let principal = crate::auth::Principal::local_owner("demo", crate::store::Mode::Live);
+            let ctx = Ctx {
+                db: crate::store::Scoped::new(&tx, &principal.scope),
+                principal: &principal,
+            };
+            f(&ctx);
+        }
+        drop(db);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    fn call(ctx: &Ctx<'_>, action: &str, input: Value) -> Result<Value, ToolError> {
+        let tool = tool();
+        let a = tool.action(action).unwrap();
+        a.validate(&input)?;
+        a.run(ctx, input)
+    }
+
+    #[test]
+    fn settings_update_validates_and_persists() {
+        with_demo(|ctx| {
+            let before = call(ctx, "get_settings", json!({})).unwrap();
+            assert_eq!(before["mode"], "live");
+            let err = call(
+                ctx,
+                "update_settings",
+                json!({"timezone": "New York", "name": "Changed"}),
+            )
+            .unwrap_err();
+            assert!(matches!(err, ToolError::InvalidInput { ref field, .. } if field == "timezone"));
+            let err = call(ctx, "update_settings", json!({"support_email": "help"})).unwrap_err();
+            assert!(matches!(err, ToolError::InvalidInput { ref field, .. } if field == "support_email"));
+            assert!(call(ctx, "update_settings", json!({"currency": "EUR"})).is_err());
+            assert_eq!(
+                call(ctx, "get_settings", json!({})).unwrap()["name"],
+                before["name"]
+            );
+
+            let after = call(
+                ctx,
+                "update_settings",
+                json!({"low_stock_threshold": 12, "support_email": " Help@Shop.Example ", "timezone": "UTC"}),
+            )
+            .unwrap();
+            assert_eq!(after["low_stock_threshold"], 12);
+            assert_eq!(after["support_email"], "help@shop.example");
+            assert_eq!(after["timezone"], "UTC");
+            assert_eq!(after["currency"], before["currency"]);
+            assert_eq!(db::low_stock_threshold(&ctx.db).unwrap(), 12);
+            let cleared = call(ctx, "update_settings", json!({"support_email": ""})).unwrap();
+            assert_eq!(cleared["support_email"], Value::Null);
+            assert_eq!(cleared["low_stock_threshold"], 12);
+        });
+    }
+
+    #[test]
+    fn overview_counts_the_callers_store() {
+        with_demo(|ctx| {
+            let o = call(ctx, "get_overview", json!({})).unwrap();
+            let conn = ctx.db.conn();
+            let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+            assert_eq!(
+                o["orders"]["total"].as_i64().unwrap(),
+                count("SELECT count(*) FROM orders WHERE store_id = 'demo' AND mode = 'live'")
+            );
+            assert_eq!(
+                o["customers"].as_i64().unwrap(),
+                count("SELECT count(*) FROM customers WHERE store_id = 'demo' AND mode = 'live'")
+            );
+            let p = &o["products"];
+            assert_eq!(
+                p["total"].as_i64().unwrap(),
+                p["active"].as_i64().unwrap()
+                    + p["draft"].as_i64().unwrap()
+                    + p["archived"].as_i64().unwrap()
+            );
+            assert!(o["revenue_30d_cents"].as_i64().unwrap() > 0);
+            assert_eq!(o["locations"], 2);
+            assert_eq!(o["caller"]["agent_name"], ctx.principal.agent_name);
+            assert_eq!(o["caller"]["mode"], "live");
+        });
     }
 }

@@ -1,0 +1,223 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_whale_global_optspecs
+    string join \n db= store= h/help V/version
+end
+
+function __fish_whale_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_whale_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_whale_using_subcommand
+    set -l cmd (__fish_whale_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c whale -n "__fish_whale_needs_command" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_needs_command" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c whale -n "__fish_whale_needs_command" -s V -l version -d 'Print version'
+complete -c whale -n "__fish_whale_needs_command" -f -a "mcp" -d 'Serve the store\'s tools over MCP (stdio for desktop hosts)'
+complete -c whale -n "__fish_whale_needs_command" -f -a "keys" -d 'Create, list, rotate and revoke API keys'
+complete -c whale -n "__fish_whale_needs_command" -f -a "tools" -d 'List tools, show schemas, and run tools through the pipeline'
+complete -c whale -n "__fish_whale_needs_command" -f -a "executions" -d 'The audit trail: every tool execution'
+complete -c whale -n "__fish_whale_needs_command" -f -a "stores" -d 'List, create and choose stores'
+complete -c whale -n "__fish_whale_needs_command" -f -a "install" -d 'Add whale to a desktop host\'s MCP configuration'
+complete -c whale -n "__fish_whale_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c whale -n "__fish_whale_needs_command" -f -a "man" -d 'Print the man page (or write all of them with --out)'
+complete -c whale -n "__fish_whale_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l transport -d 'How clients reach the server' -r -f -a "stdio\t'JSON-RPC over stdin/stdout, for a host that launches whale'"
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l tools -d 'Only these tools (comma-separated names)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l categories -d 'Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l tool-mode -d 'How tools are listed to clients' -r -f -a "grouped\t'One MCP tool per whale tool, with an `action` argument'
+flat\t'One MCP tool per action, named `{tool}_{action}`'"
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l page-size -d 'Tools per tools/list page' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l read-only -d 'Expose only actions that read'
+complete -c whale -n "__fish_whale_using_subcommand mcp" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_subcommand_from create list rotate revoke help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_subcommand_from create list rotate revoke help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_subcommand_from create list rotate revoke help" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_subcommand_from create list rotate revoke help" -f -a "create" -d 'Create an API key (shown once) for one agent of the store'
+complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_subcommand_from create list rotate revoke help" -f -a "list" -d 'List the store\'s keys (never the keys themselves)'
+complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_subcommand_from create list rotate revoke help" -f -a "rotate" -d 'Issue a replacement with the same agent and scopes, and revoke the old key'
+complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_subcommand_from create list rotate revoke help" -f -a "revoke" -d 'Revoke a key at once'
+complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_subcommand_from create list rotate revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l agent -d 'Agent name the key acts as (recorded in the audit trail)' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l scopes -d 'Scopes, space- or comma-separated: `products:read orders` (bare resource = read and write)' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l expires-in -d 'Expire after this long (e.g. 30d, 12h)' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l test -d 'Create a sandbox key (wt_test_) that sees only test data'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l json -d 'Print the key and its metadata as JSON'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l all -d 'Include revoked keys'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l grace -d 'Keep the old key working this long (e.g. 1h) so clients can switch' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l json
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an API key (shown once) for one agent of the store'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the store\'s keys (never the keys themselves)'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Issue a replacement with the same agent and scopes, and revoke the old key'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a key at once'
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand tools; and not __fish_seen_subcommand_from list schema test docs call help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand tools; and not __fish_seen_subcommand_from list schema test docs call help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and not __fish_seen_subcommand_from list schema test docs call help" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand tools; and not __fish_seen_subcommand_from list schema test docs call help" -f -a "list" -d 'List tools and their actions'
+complete -c whale -n "__fish_whale_using_subcommand tools; and not __fish_seen_subcommand_from list schema test docs call help" -f -a "schema" -d 'Print a tool\'s (or one action\'s) input and output JSON Schema'
+complete -c whale -n "__fish_whale_using_subcommand tools; and not __fish_seen_subcommand_from list schema test docs call help" -f -a "test" -d 'Run an action through the pipeline and report result, duration and execution id; with --all, run every action\'s example against a scratch copy of the store'
+complete -c whale -n "__fish_whale_using_subcommand tools; and not __fish_seen_subcommand_from list schema test docs call help" -f -a "docs" -d 'Print the tool catalog as Markdown (the source of docs/tools.md)'
+complete -c whale -n "__fish_whale_using_subcommand tools; and not __fish_seen_subcommand_from list schema test docs call help" -f -a "call" -d 'Run an action and print only its result as JSON (for scripts)'
+complete -c whale -n "__fish_whale_using_subcommand tools; and not __fish_seen_subcommand_from list schema test docs call help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l category -d 'Only this category' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l actions -d 'One row per action'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l action -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l action -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l input -d 'Input as JSON (default: the action\'s example)' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l all -d 'Test every action\'s example input on the test mode of a scratch copy'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l json
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from docs" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from docs" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from docs" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l action -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l input -d 'Input as JSON' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from help" -f -a "list" -d 'List tools and their actions'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from help" -f -a "schema" -d 'Print a tool\'s (or one action\'s) input and output JSON Schema'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from help" -f -a "test" -d 'Run an action through the pipeline and report result, duration and execution id; with --all, run every action\'s example against a scratch copy of the store'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from help" -f -a "docs" -d 'Print the tool catalog as Markdown (the source of docs/tools.md)'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from help" -f -a "call" -d 'Run an action and print only its result as JSON (for scripts)'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_seen_subcommand_from list show stats help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_seen_subcommand_from list show stats help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_seen_subcommand_from list show stats help" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_seen_subcommand_from list show stats help" -f -a "list" -d 'List executions, newest first'
+complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_seen_subcommand_from list show stats help" -f -a "show" -d 'Show one execution with its input and output'
+complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_seen_subcommand_from list show stats help" -f -a "stats" -d 'Average latency, success rate, executions today, unique tools'
+complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_seen_subcommand_from list show stats help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l tool -d 'Only this tool' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l agent -d 'Only this agent (name or id)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l status -d 'success | error | timeout | pending_approval | rejected' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l from -d 'From this time (RFC 3339, YYYY-MM-DD, or an age like 24h)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l to -d 'Until this time (same forms)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l limit -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l offset -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l test -d 'Sandbox (test mode) executions instead of live'
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l test
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l json
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l tool -d 'Only this tool' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l agent -d 'Only this agent (name or id)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l status -d 'success | error | timeout | pending_approval | rejected' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l from -d 'From this time (RFC 3339, YYYY-MM-DD, or an age like 24h)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l to -d 'Until this time (same forms)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l test -d 'Sandbox (test mode) executions instead of live'
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l json
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from help" -f -a "list" -d 'List executions, newest first'
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one execution with its input and output'
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Average latency, success rate, executions today, unique tools'
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand stores; and not __fish_seen_subcommand_from list create use help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand stores; and not __fish_seen_subcommand_from list create use help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand stores; and not __fish_seen_subcommand_from list create use help" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand stores; and not __fish_seen_subcommand_from list create use help" -f -a "list" -d 'List stores'
+complete -c whale -n "__fish_whale_using_subcommand stores; and not __fish_seen_subcommand_from list create use help" -f -a "create" -d 'Create a store'
+complete -c whale -n "__fish_whale_using_subcommand stores; and not __fish_seen_subcommand_from list create use help" -f -a "use" -d 'Make a store the default for later commands'
+complete -c whale -n "__fish_whale_using_subcommand stores; and not __fish_seen_subcommand_from list create use help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l name -r
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l currency -d 'ISO 4217 currency code' -r
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l timezone -r
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l seed -d 'Fill it with demo catalog data'
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from use" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from use" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from use" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from help" -f -a "list" -d 'List stores'
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a store'
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from help" -f -a "use" -d 'Make a store the default for later commands'
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand install" -l config -d 'Config file to edit (default: the host\'s usual location)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand install" -l name -d 'Server name in the host\'s config' -r
+complete -c whale -n "__fish_whale_using_subcommand install" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand install" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand install" -l print -d 'Print the entry instead of writing it'
+complete -c whale -n "__fish_whale_using_subcommand install" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand completions" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand completions" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand man" -l out -d 'Write whale.1 and one page per subcommand into this directory' -r -F
+complete -c whale -n "__fish_whale_using_subcommand man" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand man" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand man" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "mcp" -d 'Serve the store\'s tools over MCP (stdio for desktop hosts)'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "keys" -d 'Create, list, rotate and revoke API keys'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "tools" -d 'List tools, show schemas, and run tools through the pipeline'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "executions" -d 'The audit trail: every tool execution'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "stores" -d 'List, create and choose stores'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "install" -d 'Add whale to a desktop host\'s MCP configuration'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "man" -d 'Print the man page (or write all of them with --out)'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "create" -d 'Create an API key (shown once) for one agent of the store'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "list" -d 'List the store\'s keys (never the keys themselves)'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "rotate" -d 'Issue a replacement with the same agent and scopes, and revoke the old key'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "revoke" -d 'Revoke a key at once'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from tools" -f -a "list" -d 'List tools and their actions'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from tools" -f -a "schema" -d 'Print a tool\'s (or one action\'s) input and output JSON Schema'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from tools" -f -a "test" -d 'Run an action through the pipeline and report result, duration and execution id; with --all, run every action\'s example against a scratch copy of the store'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from tools" -f -a "docs" -d 'Print the tool catalog as Markdown (the source of docs/tools.md)'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from tools" -f -a "call" -d 'Run an action and print only its result as JSON (for scripts)'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from executions" -f -a "list" -d 'List executions, newest first'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from executions" -f -a "show" -d 'Show one execution with its input and output'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from executions" -f -a "stats" -d 'Average latency, success rate, executions today, unique tools'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from stores" -f -a "list" -d 'List stores'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from stores" -f -a "create" -d 'Create a store'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from stores" -f -a "use" -d 'Make a store the default for later commands'
