@@ -167,10 +167,15 @@ impl Pipeline {
     ) -> Result<CallOutcome, CallError> {
         let started = Instant::now();
         let created_at = now_ms();
-        let exec_id = new_id("exec");
 
         // 1. resolve the caller
         let principal = self.resolve(cred)?;
+        let attempt = Attempt {
+            exec_id: new_id("exec"),
+            principal,
+            started,
+            created_at,
+        };
 
         // 2. find the tool and action, validate the input
         let mut args = req.arguments.unwrap_or_default();
@@ -179,79 +184,39 @@ impl Pipeline {
         let (tool, action) = match found {
             Found::Action(t, a) => (t, a),
             Found::NoTool => {
-                self.record_failure(
-                    &exec_id,
-                    &principal,
-                    &req.name,
-                    None,
-                    &input,
-                    &ToolError::invalid("name", "unknown tool"),
-                    started,
-                    created_at,
-                );
+                let message = format!("unknown tool `{}`", req.name);
+                self.record(attempt.row(&req.name, None, &input, Err(("error", "unknown_tool", message))));
                 return Err(CallError::UnknownTool(req.name));
             }
-            Found::BadAction(tool, err) => {
-                self.record_failure(
-                    &exec_id, &principal, tool.name, None, &input, &err, started, created_at,
-                );
-                return Ok(CallOutcome {
-                    exec_id,
-                    tool: tool.name,
-                    action: None,
-                    duration: started.elapsed(),
-                    result: Err(err),
-                });
-            }
-        };
-        let fail = |err: ToolError| {
-            self.record_failure(
-                &exec_id,
-                &principal,
-                tool.name,
-                Some(action.name),
-                &input,
-                &err,
-                started,
-                created_at,
-            );
-            Ok(CallOutcome {
-                exec_id: exec_id.clone(),
-                tool: tool.name,
-                action: Some(action.name),
-                duration: started.elapsed(),
-                result: Err(err),
-            })
+            Found::BadAction(tool, err) => return Ok(self.fail(attempt, tool, None, &input, err)),
         };
         if let Err(e) = action.validate(&input) {
-            return fail(e);
+            return Ok(self.fail(attempt, tool, Some(action), &input, e));
         }
 
         // 3. scopes
         let write = !action.effect.is_read();
-        if !principal.scopes.allows(tool.resource, write) {
-            return fail(ToolError::InsufficientScope {
+        if !attempt.principal.scopes.allows(tool.resource, write) {
+            let err = ToolError::InsufficientScope {
                 tool: tool.name.into(),
                 action: action.name.into(),
                 needed: ScopeSet::needed(tool.resource, write),
                 resource: tool.resource.into(),
-                have: principal.scopes.to_string(),
-            });
+                have: attempt.principal.scopes.to_string(),
+            };
+            return Ok(self.fail(attempt, tool, Some(action), &input, err));
         }
 
-        // 4. execute with a deadline; 5. audit
+        // 4. execute with a deadline and the client's cancellation
         let state = Arc::new(AtomicU8::new(RUNNING));
         let job = Job {
             db: self.db.clone(),
             registry: self.registry.clone(),
             tool_name: tool.name,
             action_name: action.name,
-            principal: principal.clone(),
             input: input.clone(),
             state: state.clone(),
-            exec_id: exec_id.clone(),
-            started,
-            created_at,
+            attempt: attempt.clone(),
         };
         let mut handle = tokio::task::spawn_blocking(move || job.run());
         let stop = |to: u8| {
@@ -259,6 +224,9 @@ impl Pipeline {
                 .compare_exchange(RUNNING, to, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         };
+        // When the deadline or the client stops the call first, the job sees
+        // it before committing and rolls back; when the job is already
+        // committing, it has won and its result stands.
         let joined = tokio::select! {
             r = &mut handle => Some(r),
             _ = tokio::time::sleep(self.timeout) => {
@@ -279,42 +247,60 @@ impl Pipeline {
             None if state.load(Ordering::Acquire) == CANCELLED => Err(ToolError::Cancelled),
             None => Err(ToolError::Timeout(self.timeout.as_millis() as u64)),
         };
-        let committed_with_audit = result.is_ok() && write;
-        match &result {
-            Ok(out) if !committed_with_audit => {
-                let row = success_row(
-                    &exec_id,
-                    &principal,
-                    tool.name,
-                    action.name,
-                    &input,
-                    out,
-                    started,
-                    created_at,
-                );
-                self.audit.record(row, principal.key_id.clone());
+
+        // 5. audit (a successful write committed its row already)
+        let result = match result {
+            Ok(out) => {
+                if !write {
+                    self.record(attempt.row(tool.name, Some(action.name), &input, Ok(&out)));
+                }
+                Ok(out)
             }
-            Ok(_) => {}
             Err(e) => {
-                self.record_failure(
-                    &exec_id,
-                    &principal,
-                    tool.name,
-                    Some(action.name),
-                    &input,
-                    e,
-                    started,
-                    created_at,
-                );
+                let outcome = self.fail(attempt, tool, Some(action), &input, e);
+                return Ok(outcome);
             }
-        }
+        };
         Ok(CallOutcome {
-            exec_id,
+            exec_id: attempt.exec_id,
             tool: tool.name,
             action: Some(action.name),
             duration: started.elapsed(),
             result,
         })
+    }
+
+    /// Audits a failed call and builds its outcome.
+    fn fail(
+        &self,
+        attempt: Attempt,
+        tool: &Tool,
+        action: Option<&Action>,
+        input: &Value,
+        err: ToolError,
+    ) -> CallOutcome {
+        let status = if matches!(err, ToolError::Timeout(_)) {
+            "timeout"
+        } else {
+            "error"
+        };
+        self.record(attempt.row(
+            tool.name,
+            action.map(|a| a.name),
+            input,
+            Err((status, err.code(), err.to_string())),
+        ));
+        CallOutcome {
+            exec_id: attempt.exec_id,
+            tool: tool.name,
+            action: action.map(|a| a.name),
+            duration: attempt.started.elapsed(),
+            result: Err(err),
+        }
+    }
+
+    fn record(&self, row: (ExecutionRow, Option<String>)) {
+        self.audit.record(row.0, row.1);
     }
 
     fn find<'r>(&'r self, name: &str, args: &mut Map<String, Value>, filter: &ToolFilter) -> Found<'r> {
@@ -356,45 +342,6 @@ impl Pipeline {
             _ => Found::NoTool,
         }
     }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record_failure(
-        &self,
-        exec_id: &str,
-        principal: &Principal,
-        tool: &str,
-        action: Option<&str>,
-        input: &Value,
-        err: &ToolError,
-        started: Instant,
-        created_at: i64,
-    ) {
-        let status = match err {
-            ToolError::Timeout(_) => "timeout",
-            _ => "error",
-        };
-        let code = match err {
-            ToolError::InvalidInput { field, .. } if field == "name" && action.is_none() => "unknown_tool",
-            e => e.code(),
-        };
-        let row = ExecutionRow {
-            id: exec_id.to_string(),
-            store_id: principal.scope.store_id.clone(),
-            mode: principal.scope.mode.as_str(),
-            tool: tool.to_string(),
-            action: action.map(str::to_string),
-            agent_id: principal.agent_id.clone(),
-            agent_name: principal.agent_name.clone(),
-            status,
-            error_code: Some(code),
-            error: Some(err.to_string()),
-            duration_us: started.elapsed().as_micros() as i64,
-            input: redact(input).to_string(),
-            output: None,
-            created_at,
-        };
-        self.audit.record(row, principal.key_id.clone());
-    }
 }
 
 enum Found<'r> {
@@ -403,32 +350,47 @@ enum Found<'r> {
     NoTool,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn success_row(
-    exec_id: &str,
-    principal: &Principal,
-    tool: &str,
-    action: &str,
-    input: &Value,
-    output: &Value,
+/// One call's identity for its audit row.
+#[derive(Clone)]
+struct Attempt {
+    exec_id: String,
+    principal: Principal,
     started: Instant,
     created_at: i64,
-) -> ExecutionRow {
-    ExecutionRow {
-        id: exec_id.to_string(),
-        store_id: principal.scope.store_id.clone(),
-        mode: principal.scope.mode.as_str(),
-        tool: tool.to_string(),
-        action: Some(action.to_string()),
-        agent_id: principal.agent_id.clone(),
-        agent_name: principal.agent_name.clone(),
-        status: "success",
-        error_code: None,
-        error: None,
-        duration_us: started.elapsed().as_micros() as i64,
-        input: redact(input).to_string(),
-        output: Some(redact(output).to_string()),
-        created_at,
+}
+
+impl Attempt {
+    /// The execution row (and the key whose last-used time it refreshes):
+    /// `Ok(output)` for a success, `Err((status, code, message))` otherwise.
+    fn row(
+        &self,
+        tool: &str,
+        action: Option<&str>,
+        input: &Value,
+        outcome: Result<&Value, (&'static str, &'static str, String)>,
+    ) -> (ExecutionRow, Option<String>) {
+        let p = &self.principal;
+        let (status, error_code, error, output) = match outcome {
+            Ok(out) => ("success", None, None, Some(redact(out).to_string())),
+            Err((status, code, message)) => (status, Some(code), Some(message), None),
+        };
+        let row = ExecutionRow {
+            id: self.exec_id.clone(),
+            store_id: p.scope.store_id.clone(),
+            mode: p.scope.mode.as_str(),
+            tool: tool.to_string(),
+            action: action.map(str::to_string),
+            agent_id: p.agent_id.clone(),
+            agent_name: p.agent_name.clone(),
+            status,
+            error_code,
+            error,
+            duration_us: self.started.elapsed().as_micros() as i64,
+            input: redact(input).to_string(),
+            output,
+            created_at: self.created_at,
+        };
+        (row, p.key_id.clone())
     }
 }
 
@@ -438,19 +400,17 @@ struct Job {
     registry: Arc<Registry>,
     tool_name: &'static str,
     action_name: &'static str,
-    principal: Principal,
     input: Value,
     state: Arc<AtomicU8>,
-    exec_id: String,
-    started: Instant,
-    created_at: i64,
+    attempt: Attempt,
 }
 
 impl Job {
     fn run(self) -> Result<Value, ToolError> {
         let tool = self.registry.tool(self.tool_name).expect("tool found before");
         let action = tool.action(self.action_name).expect("action found before");
-        let scope = &self.principal.scope;
+        let principal = &self.attempt.principal;
+        let scope = &principal.scope;
         let stopped = {
             let state = self.state.clone();
             move || state.load(Ordering::Acquire) >= TIMED_OUT
@@ -464,14 +424,14 @@ impl Job {
             let tx = conn.transaction()?;
             let ctx = Ctx {
                 db: Scoped::new(&tx, scope),
-                principal: &self.principal,
+                principal,
             };
             action.run(&ctx, self.input)
         } else {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let ctx = Ctx {
                 db: Scoped::new(&tx, scope),
-                principal: &self.principal,
+                principal,
             };
             let out = action.run(&ctx, self.input.clone())?;
             // Commit only if the deadline and the client have not stopped
@@ -484,22 +444,364 @@ impl Job {
                 Err(CANCELLED) => return Err(ToolError::Cancelled),
                 Err(_) => return Err(ToolError::Timeout(0)),
             }
-            let row = success_row(
-                &self.exec_id,
-                &self.principal,
-                tool.name,
-                action.name,
-                &self.input,
-                &out,
-                self.started,
-                self.created_at,
-            );
+            let (row, key) = self
+                .attempt
+                .row(tool.name, Some(action.name), &self.input, Ok(&out));
             crate::store::audit::insert(&tx, &row)?;
-            if let Some(key) = &self.principal.key_id {
-                crate::store::keys::touch(&tx, key, self.created_at)?;
+            if let Some(key) = key {
+                crate::store::keys::touch(&tx, &key, self.attempt.created_at)?;
             }
             tx.commit()?;
             Ok(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Secret;
+    use crate::store::Mode;
+    use crate::tools::{Category, Effect};
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct SlowIn {
+        sleep_ms: u64,
+    }
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct NoIn {}
+    #[derive(Serialize, JsonSchema)]
+    struct Done {
+        done: bool,
+    }
+
+    /// Writes, then dawdles: the write must not survive a timeout.
+    fn slow_write(ctx: &Ctx<'_>, i: SlowIn) -> Result<Done, ToolError> {
+        ctx.db.conn().execute(
+            "INSERT INTO preferences (key, value) VALUES ('slow-' || hex(randomblob(8)), 'x')",
+            [],
+        )?;
+        std::thread::sleep(Duration::from_millis(i.sleep_ms));
+        Ok(Done { done: true })
+    }
+
+    /// A query that never ends on its own.
+    fn endless_read(ctx: &Ctx<'_>, _: NoIn) -> Result<Done, ToolError> {
+        ctx.db.conn().query_row(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+            [],
+            |r| r.get::<_, i64>(0),
+        )?;
+        Ok(Done { done: true })
+    }
+
+    fn test_tool() -> Tool {
+        Tool {
+            name: "testing",
+            title: "Testing",
+            description: "Actions that misbehave on purpose.",
+            category: Category::Commerce,
+            resource: "products",
+            actions: vec![
+                Action::new(
+                    "slow_write",
+                    "Writes a row then sleeps.",
+                    Effect::Write,
+                    json!({"sleep_ms": 0}),
+                    slow_write,
+                ),
+                Action::new(
+                    "endless_read",
+                    "Counts forever.",
+                    Effect::Read,
+                    json!({}),
+                    endless_read,
+                ),
+            ],
+        }
+    }
+
+    struct Fixture {
+        dir: std::path::PathBuf,
+        db: Arc<Db>,
+        pipeline: Pipeline,
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn fixture(timeout_ms: u64) -> Fixture {
+        let dir = std::env::temp_dir().join(new_id("whale-pipeline"));
+        let db = Arc::new(Db::open(&dir.join("w.db")).unwrap());
+        let pipeline = Pipeline::new(
+            db.clone(),
+            Arc::new(Registry::from_tools(vec![test_tool()])),
+            AuditWriter::start(db.clone()),
+            Duration::from_millis(timeout_ms),
+        );
+        Fixture { dir, db, pipeline }
+    }
+
+    fn owner() -> Credential {
+        Credential::LocalOwner {
+            store_id: "demo".into(),
+            mode: Mode::Live,
+        }
+    }
+
+    fn req(name: &str, args: Value) -> CallRequest {
+        CallRequest {
+            name: name.into(),
+            arguments: args.as_object().cloned(),
+        }
+    }
+
+    fn scalar(db: &Db, sql: &str) -> i64 {
+        db.conn().unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    fn audit_status(db: &Db, id: &str) -> (String, Option<String>) {
+        db.conn()
+            .unwrap()
+            .query_row(
+                "SELECT status, error_code FROM executions WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_commits_with_its_audit_row() {
+        let f = fixture(5_000);
+        let out = f
+            .pipeline
+            .call(
+                &owner(),
+                &ToolFilter::default(),
+                req("testing_slow_write", json!({"sleep_ms": 0})),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert!(out.result.is_ok());
+        // No flush: the row was committed in the write's own transaction.
+        assert_eq!(audit_status(&f.db, &out.exec_id), ("success".into(), None));
+        assert_eq!(
+            scalar(&f.db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'"),
+            1
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timed_out_write_changes_nothing_and_is_audited() {
+        let f = fixture(100);
+        let out = f
+            .pipeline
+            .call(
+                &owner(),
+                &ToolFilter::default(),
+                req("testing", json!({"action": "slow_write", "sleep_ms": 600})),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(out.result, Err(ToolError::Timeout(100))),
+            "{:?}",
+            out.result
+        );
+        // Give the abandoned job time to reach its commit point and roll back.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(
+            scalar(&f.db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'"),
+            0
+        );
+        f.pipeline.audit().flush();
+        assert_eq!(
+            audit_status(&f.db, &out.exec_id),
+            ("timeout".into(), Some("timeout".into()))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_write_changes_nothing() {
+        let f = fixture(5_000);
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            trigger.cancel();
+        });
+        let out = f
+            .pipeline
+            .call(
+                &owner(),
+                &ToolFilter::default(),
+                req("testing_slow_write", json!({"sleep_ms": 500})),
+                cancel,
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(out.result, Err(ToolError::Cancelled)),
+            "{:?}",
+            out.result
+        );
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(
+            scalar(&f.db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'"),
+            0
+        );
+        f.pipeline.audit().flush();
+        assert_eq!(
+            audit_status(&f.db, &out.exec_id),
+            ("error".into(), Some("cancelled".into()))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_endless_query_is_interrupted_and_the_pool_stays_usable() {
+        let f = fixture(150);
+        let out = f
+            .pipeline
+            .call(
+                &owner(),
+                &ToolFilter::default(),
+                req("testing_endless_read", json!({})),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(out.result, Err(ToolError::Timeout(_))));
+        // The interrupted connection went back to the pool without its
+        // handler: later calls on it succeed.
+        for _ in 0..4 {
+            let ok = f
+                .pipeline
+                .call(
+                    &owner(),
+                    &ToolFilter::default(),
+                    req("testing_slow_write", json!({"sleep_ms": 0})),
+                    CancellationToken::new(),
+                )
+                .await
+                .unwrap();
+            assert!(ok.result.is_ok(), "{:?}", ok.result);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scope_denial_names_the_scope_changes_nothing_and_is_audited() {
+        let f = fixture(5_000);
+        let key = crate::auth::keys::generate(Mode::Live);
+        {
+            let conn = f.db.conn().unwrap();
+            crate::store::keys::insert(
+                &conn,
+                &crate::store::keys::NewKey {
+                    store_id: "demo",
+                    mode: Mode::Live,
+                    agent_name: "reader",
+                    scopes: "products:read",
+                    hint: &crate::auth::keys::hint(&key),
+                    hash: &crate::auth::keys::hash(&key),
+                    expires_at: None,
+                },
+            )
+            .unwrap();
+        }
+        let cred = Credential::ApiKey(Secret::new(key.expose()));
+        let out = f
+            .pipeline
+            .call(
+                &cred,
+                &ToolFilter::default(),
+                req("testing_slow_write", json!({"sleep_ms": 0})),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        let err = out.result.unwrap_err();
+        assert!(err.to_string().contains("products:write"), "{err}");
+        assert_eq!(
+            scalar(&f.db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'"),
+            0
+        );
+        f.pipeline.audit().flush();
+        assert_eq!(
+            audit_status(&f.db, &out.exec_id),
+            ("error".into(), Some("insufficient_scope".into()))
+        );
+        // The read-only key does not even see the write action.
+        let principal = f.pipeline.resolve(&cred).unwrap();
+        let visible = f.pipeline.visible(&principal, &ToolFilter::default());
+        let names: Vec<&str> = visible[0].1.iter().map(|a| a.name).collect();
+        assert_eq!(names, ["endless_read"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bad_input_and_unknown_names_are_audited_without_running() {
+        let f = fixture(5_000);
+        let out = f
+            .pipeline
+            .call(
+                &owner(),
+                &ToolFilter::default(),
+                req("testing_slow_write", json!({"sleep_ms": "soon"})),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(&out.result, Err(ToolError::InvalidInput { field, .. }) if field == "sleep_ms"),
+            "{:?}",
+            out.result
+        );
+        let missing = f
+            .pipeline
+            .call(
+                &owner(),
+                &ToolFilter::default(),
+                req("testing", json!({})),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(&missing.result, Err(ToolError::InvalidInput { field, .. }) if field == "action"));
+        let unknown = f
+            .pipeline
+            .call(
+                &owner(),
+                &ToolFilter::default(),
+                req("nope", json!({})),
+                CancellationToken::new(),
+            )
+            .await;
+        assert!(matches!(unknown, Err(CallError::UnknownTool(_))));
+        assert_eq!(
+            scalar(&f.db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'"),
+            0
+        );
+        f.pipeline.audit().flush();
+        assert_eq!(
+            scalar(&f.db, "SELECT count(*) FROM executions WHERE status = 'error'"),
+            3
+        );
+        assert_eq!(
+            scalar(
+                &f.db,
+                "SELECT count(*) FROM executions WHERE error_code = 'unknown_tool'"
+            ),
+            1
+        );
     }
 }

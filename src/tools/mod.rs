@@ -512,7 +512,20 @@ mod tests {
             for a in &t.actions {
                 if let Some(p) = a.input_schema.get("properties").and_then(Value::as_object) {
                     for (k, v) in p {
-                        let ty = v.get("type").cloned().unwrap_or(Value::Null);
+                        // Optional (nullable) and required uses of a name agree.
+                        let ty = match v.get("type") {
+                            Some(Value::Array(ts)) => {
+                                let mut ts: Vec<Value> =
+                                    ts.iter().filter(|t| *t != "null").cloned().collect();
+                                if ts.len() == 1 {
+                                    ts.remove(0)
+                                } else {
+                                    Value::Array(ts)
+                                }
+                            }
+                            Some(t) => t.clone(),
+                            None => Value::Null,
+                        };
                         if let Some(prev) = seen.insert(k.clone(), ty.clone()) {
                             assert_eq!(prev, ty, "{}: parameter `{k}` changes type", t.name);
                         }
