@@ -6,6 +6,7 @@
 //! After an intended change: `UPDATE_GENERATED=1 cargo test --test generated`
 //! rewrites completions/, man/ and docs/tools.md, and `cargo insta review`
 //! (or `INSTA_UPDATE=always`) accepts new snapshots.
+#![allow(clippy::disallowed_methods)] // tests read their own switches from the environment
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
