@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::auth::Credential;
 use crate::cli::ToolsCmd;
-use crate::error::CliError;
+use crate::error::{CliError, ToolError};
 use crate::pipeline::{CallError, CallOutcome, CallRequest, Pipeline};
 use crate::printer;
 use crate::store::{Db, Mode, Scope, Scoped};
@@ -143,10 +143,10 @@ pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliErro
             let (cred, _) = app.credential()?;
             let outcome = call(&app.pipeline, &cred, &format!("{}_{}", t.name, a.name), input).await?;
             report(&outcome, json);
-            if outcome.result.is_err() {
-                return Err(CliError::Silent(1));
+            match &outcome.result {
+                Ok(_) => Ok(()),
+                Err(e) => Err(CliError::Silent(exit_code(e))),
             }
-            Ok(())
         }
         ToolsCmd::Call { tool, action, input } => {
             let input = parse_input(&input)?;
@@ -164,9 +164,21 @@ pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliErro
                     printer::json(&v);
                     Ok(())
                 }
+                Err(e @ ToolError::InsufficientScope { .. }) => {
+                    Err(CliError::Auth(format!("{e} (execution {})", outcome.exec_id)))
+                }
                 Err(e) => Err(CliError::Runtime(format!("{e} (execution {})", outcome.exec_id))),
             }
         }
+    }
+}
+
+/// A credential that lacks the scope is an auth failure (exit 3), any
+/// other tool failure a runtime error (exit 1).
+fn exit_code(e: &ToolError) -> i32 {
+    match e {
+        ToolError::InsufficientScope { .. } => 3,
+        _ => 1,
     }
 }
 

@@ -239,7 +239,8 @@ pub fn stats(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<Result<Stats, BadTim
     let (total, ok, avg_us, today, tools): (i64, i64, Option<f64>, i64, i64) = conn.query_row(
         &format!(
             "SELECT count(*), coalesce(sum(status = 'success'), 0), avg(duration_us),
-                    coalesce(sum(created_at >= {midnight}), 0), count(DISTINCT tool)
+                    coalesce(sum(created_at >= {midnight}), 0),
+                    count(DISTINCT CASE WHEN error_code IS NOT 'unknown_tool' THEN tool END)
                FROM executions{clause}"
         ),
         rusqlite::params_from_iter(args.iter()),

@@ -188,9 +188,23 @@ impl Db {
             source,
         })?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Switching a new file to WAL can report SQLITE_BUSY at once, without
+        // the busy handler (SQLite's deadlock avoidance), when several
+        // processes start on it together: retry within the busy timeout.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match conn.execute_batch("PRAGMA journal_mode = WAL;") {
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => break other?,
+            }
+        }
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
+            "PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;",
         )?;

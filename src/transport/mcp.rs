@@ -49,16 +49,17 @@ impl WhaleServer {
         }
     }
 
-    /// The caller's tool list; scopes of a credential never change, so it is
-    /// built once per session.
+    /// The caller's tool list; the scopes of a credential never change, so
+    /// it is built once per session.
     fn listing(&self) -> Result<Arc<Vec<rmcp::model::Tool>>, McpError> {
-        if let Some(l) = self.listing.get() {
-            return Ok(l.clone());
-        }
+        // Resolve every time, so a key revoked mid-session lists nothing.
         let principal = self
             .pipeline
             .resolve(&self.cred)
             .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
+        if let Some(l) = self.listing.get() {
+            return Ok(l.clone());
+        }
         let visible = self.pipeline.visible(&principal, &self.filter);
         let tools = mcp_tools(&visible, self.mode);
         Ok(self.listing.get_or_init(|| Arc::new(tools)).clone())

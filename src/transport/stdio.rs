@@ -58,38 +58,40 @@ pub fn transport() -> (StdioTransport, JoinHandle<()>) {
 fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: std_mpsc::Sender<Out>) {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
-    let mut line = String::new();
+    let mut line: Vec<u8> = Vec::new();
     loop {
         line.clear();
-        match std::io::Read::take(&mut input, MAX_LINE as u64 + 1).read_line(&mut line) {
+        // At most MAX_LINE bytes plus the newline; a longer line is refused
+        // and the rest of it skipped, up to and including its newline.
+        match std::io::Read::take(&mut input, MAX_LINE as u64 + 1).read_until(b'\n', &mut line) {
             Ok(0) => return, // EOF: the host closed our stdin
-            Ok(n) if n > MAX_LINE => {
-                let _ = errors.send(Out::Raw(error_reply(Value::Null, -32600, "message too large")));
-                // skip the rest of the oversized line
-                let mut sink = Vec::new();
-                if input.read_until(b'\n', &mut sink).is_err() {
-                    return;
-                }
-                continue;
-            }
             Ok(_) => {}
             Err(e) => {
                 tracing::error!(error = %e, "reading stdin failed");
                 return;
             }
         }
-        let text = line.trim();
+        let complete = line.last() == Some(&b'\n');
+        if !complete && line.len() > MAX_LINE {
+            let _ = errors.send(Out::Raw(error_reply(Value::Null, -32600, "message too large")));
+            let mut rest = Vec::new();
+            match input.read_until(b'\n', &mut rest) {
+                Ok(_) => continue,
+                Err(_) => return,
+            }
+        }
+        let text = line.trim_ascii();
         if text.is_empty() {
             continue;
         }
-        match serde_json::from_str::<RxJsonRpcMessage<RoleServer>>(text) {
+        match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(text) {
             Ok(msg) => {
                 if tx.blocking_send(msg).is_err() {
                     return; // the service ended
                 }
             }
             Err(e) => {
-                let reply = match serde_json::from_str::<Value>(text) {
+                let reply = match serde_json::from_slice::<Value>(text) {
                     Err(_) => error_reply(Value::Null, -32700, &format!("parse error: {e}")),
                     Ok(v) => match v.get("id") {
                         // A malformed notification gets no answer.

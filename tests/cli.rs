@@ -1,0 +1,1074 @@
+//! The command line, black box: keys, executions, tools, stores, install and
+//! exit codes (0 ok, 1 runtime error, 2 usage error, 3 auth error).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Whale, assert_exit, parse_json, stderr, stdout};
+use serde_json::{Value, json};
+
+const KEY: &str = "WHALETOOLS_API_KEY";
+
+/// `tools call orders --action list_orders` acting as `key`.
+fn call_as(w: &Whale, key: &str) -> std::process::Output {
+    w.run_env(
+        &[
+            "tools",
+            "call",
+            "orders",
+            "--action",
+            "list_orders",
+            "--input",
+            r#"{"limit":1}"#,
+        ],
+        &[(KEY, key)],
+    )
+}
+
+fn key_row(w: &Whale, id: &str) -> Value {
+    let list = w.json(&["keys", "list", "--all", "--json"]);
+    list["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["id"] == json!(id))
+        .unwrap_or_else(|| panic!("key {id} not in {list}"))
+        .clone()
+}
+
+/// Every byte of the database files, to search for secrets.
+fn db_bytes(w: &Whale) -> Vec<u8> {
+    let mut all = Vec::new();
+    for ext in ["", "-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(format!("{}{ext}", w.db.display())) {
+            all.extend(b);
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+// ---------------------------------------------------------------------------
+// keys
+// ---------------------------------------------------------------------------
+
+#[test]
+fn keys_create_shows_the_key_once_and_stores_only_a_hash() {
+    let w = Whale::new();
+    let v = w.json(&[
+        "keys",
+        "create",
+        "--agent",
+        "bot",
+        "--scopes",
+        "products:read, orders:read",
+        "--json",
+    ]);
+    let key = v["key"].as_str().expect("key").to_string();
+    let id = v["id"].as_str().expect("id").to_string();
+    assert!(key.starts_with("wt_live_") && key.len() == 8 + 36, "{key}");
+    assert_eq!(v["mode"], json!("live"));
+    assert_eq!(v["agent"], json!("bot"));
+    assert_eq!(v["status"], json!("active"));
+    assert_eq!(
+        v["scopes"],
+        json!("orders:read products:read"),
+        "scopes are normalized"
+    );
+    let hint = v["hint"].as_str().expect("hint");
+    assert!(
+        hint.starts_with(&key[..12]) && hint.ends_with(&key[key.len() - 4..]),
+        "{hint}"
+    );
+
+    // Never again: not in the listing (JSON or table), not in the database.
+    for args in [
+        vec!["keys", "list", "--json"],
+        vec!["keys", "list"],
+        vec!["keys", "list", "--all"],
+    ] {
+        let out = w.run(&args);
+        assert_exit(&out, 0, "keys list");
+        assert!(!stdout(&out).contains(&key), "{args:?} shows the key");
+        assert!(stdout(&out).contains(&id), "{args:?} lacks the key id");
+    }
+    let list = w.json(&["keys", "list", "--json"]);
+    let row = &list["keys"][0];
+    assert_eq!(row["id"], json!(id));
+    assert_eq!(row["hint"], json!(hint));
+    assert!(row.get("key").is_none(), "{row}");
+    assert!(
+        !contains(&db_bytes(&w), &key),
+        "the key is stored in clear in the database"
+    );
+
+    // The key works, and its last use is recorded.
+    assert!(row["last_used_at"].is_null(), "{row}");
+    assert_exit(&call_as(&w, &key), 0, "tools call with the new key");
+    assert!(
+        key_row(&w, &id)["last_used_at"].is_string(),
+        "last_used_at not updated"
+    );
+
+    // Text mode prints the key alone on stdout (for `$(whale keys create …)`).
+    let out = w.run(&["keys", "create", "--agent", "bot2", "--scopes", "orders:read"]);
+    assert_exit(&out, 0, "keys create (text)");
+    let text_key = stdout(&out).trim().to_string();
+    assert!(text_key.starts_with("wt_live_"), "{text_key}");
+    assert!(
+        !stderr(&out).contains(&text_key),
+        "the key is echoed on stderr too"
+    );
+    assert_exit(&call_as(&w, &text_key), 0, "tools call with the text-mode key");
+
+    // Sandbox keys.
+    let t = w.json(&[
+        "keys", "create", "--agent", "sandbox", "--scopes", "orders", "--test", "--json",
+    ]);
+    assert!(
+        t["key"].as_str().is_some_and(|k| k.starts_with("wt_test_")),
+        "{t}"
+    );
+    assert_eq!(t["mode"], json!("test"));
+}
+
+#[test]
+fn keys_create_rejects_bad_input_with_usage_errors() {
+    let w = Whale::new();
+    for (scopes, named) in [
+        ("prodcts:read", "prodcts"),
+        ("orders:delete", "delete"),
+        ("orders:read bogus", "bogus"),
+        ("  ", "scopes"),
+    ] {
+        let out = w.run(&["keys", "create", "--agent", "bot", "--scopes", scopes, "--json"]);
+        assert_exit(&out, 2, &format!("keys create --scopes {scopes:?}"));
+        assert!(
+            stderr(&out).contains(named),
+            "error does not name {named:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).trim().is_empty(), "{}", stdout(&out));
+    }
+    let out = w.run(&[
+        "keys",
+        "create",
+        "--agent",
+        "bot",
+        "--scopes",
+        "orders",
+        "--expires-in",
+        "soon",
+    ]);
+    assert_exit(&out, 2, "--expires-in soon");
+    assert!(stderr(&out).contains("soon"), "{}", stderr(&out));
+    let out = w.run(&["keys", "create", "--agent", "", "--scopes", "orders"]);
+    assert_exit(&out, 2, "empty --agent");
+    let out = w.run(&["keys", "create", "--scopes", "orders"]);
+    assert_exit(&out, 2, "missing --agent");
+    // Nothing was created.
+    let list = w.json(&["keys", "list", "--all", "--json"]);
+    assert_eq!(list["keys"], json!([]), "{list}");
+}
+
+#[test]
+fn keys_rotate_without_grace_refuses_the_old_key() {
+    let w = Whale::new();
+    let (old_id, old_key) = w.create_key_as("rotor", "orders:read", false, &[]);
+    assert_exit(&call_as(&w, &old_key), 0, "old key before rotation");
+
+    let v = w.json(&["keys", "rotate", &old_id, "--json"]);
+    let new_key = v["key"].as_str().expect("new key").to_string();
+    let new_id = v["id"].as_str().expect("new id").to_string();
+    assert_ne!(new_key, old_key);
+    assert_ne!(new_id, old_id);
+    assert_eq!(v["scopes"], json!("orders:read"), "same scopes");
+    assert_eq!(v["agent"], json!("rotor"), "same agent");
+
+    let out = call_as(&w, &old_key);
+    assert_exit(&out, 3, "old key after rotation without grace");
+    assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(&old_key), "the error echoes the key");
+    assert_exit(&call_as(&w, &new_key), 0, "new key");
+
+    let old = key_row(&w, &old_id);
+    assert_eq!(old["status"], json!("revoked"), "{old}");
+    assert_eq!(old["replaced_by"], json!(new_id), "{old}");
+    assert_eq!(key_row(&w, &new_id)["status"], json!("active"));
+
+    // A revoked key cannot be rotated again.
+    let out = w.run(&["keys", "rotate", &old_id]);
+    assert_exit(&out, 2, "rotating a revoked key");
+}
+
+#[test]
+fn keys_rotate_with_grace_keeps_the_old_key_working() {
+    let w = Whale::new();
+    let (old_id, old_key) = w.create_key("orders:read", false);
+    let v = w.json(&["keys", "rotate", &old_id, "--grace", "1h", "--json"]);
+    let new_key = v["key"].as_str().expect("new key").to_string();
+
+    assert_exit(&call_as(&w, &old_key), 0, "old key during the grace period");
+    assert_exit(&call_as(&w, &new_key), 0, "new key during the grace period");
+    let old = key_row(&w, &old_id);
+    assert_eq!(old["status"], json!("rotating"), "{old}");
+    assert!(
+        old["revoked_at"].is_string(),
+        "the old key has no end of grace: {old}"
+    );
+
+    // Revoking ends the grace at once; the new key is unaffected.
+    assert_exit(&w.run(&["keys", "revoke", &old_id]), 0, "revoke during grace");
+    assert_exit(&call_as(&w, &old_key), 3, "old key after revoke");
+    assert_exit(&call_as(&w, &new_key), 0, "new key after the old one is revoked");
+
+    let out = w.run(&["keys", "rotate", &old_id, "--grace", "forever"]);
+    assert_exit(&out, 2, "--grace forever");
+}
+
+#[test]
+fn keys_revoke_stops_a_key_and_is_idempotent() {
+    let w = Whale::new();
+    let (id, key) = w.create_key("orders:read", false);
+    let out = w.run(&["keys", "revoke", &id]);
+    assert_exit(&out, 0, "keys revoke");
+    assert!(!stdout(&out).contains(&key), "revoke prints the key");
+
+    let out = call_as(&w, &key);
+    assert_exit(&out, 3, "revoked key");
+    assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
+    let again = w.run(&["keys", "revoke", &id]);
+    assert_exit(&again, 0, "revoking twice");
+    assert!(stdout(&again).contains("already"), "{}", stdout(&again));
+    assert_exit(
+        &w.run(&["keys", "revoke", "key_nope"]),
+        2,
+        "revoking an unknown key",
+    );
+
+    // Revoked keys drop out of the default listing but stay in --all.
+    let list = w.json(&["keys", "list", "--json"]);
+    assert!(
+        !list["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .any(|k| k["id"] == json!(id)),
+        "{list}"
+    );
+    assert_eq!(key_row(&w, &id)["status"], json!("revoked"));
+}
+
+#[test]
+fn an_expired_key_is_refused() {
+    let w = Whale::new();
+    let v = w.json(&[
+        "keys",
+        "create",
+        "--agent",
+        "brief",
+        "--scopes",
+        "orders:read",
+        "--expires-in",
+        "1s",
+        "--json",
+    ]);
+    let (id, key) = (
+        v["id"].as_str().expect("id").to_string(),
+        v["key"].as_str().expect("key").to_string(),
+    );
+    assert!(v["expires_at"].is_string(), "{v}");
+    // Wait (bounded) until whale itself reports the key expired.
+    let deadline = Instant::now() + common::TIMEOUT;
+    while key_row(&w, &id)["status"] != json!("expired") {
+        assert!(Instant::now() < deadline, "the key never expired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = call_as(&w, &key);
+    assert_exit(&out, 3, "expired key");
+    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
+}
+
+/// SPEC §1: exit 3 is an auth error, "no/expired/insufficient credential".
+/// A key without the scope an action needs is an insufficient credential.
+#[test]
+fn insufficient_scope_from_the_cli_is_an_auth_error() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let out = call_as(&w, &key);
+    assert!(stderr(&out).contains("orders:read"), "{}", stderr(&out));
+    assert!(stdout(&out).trim().is_empty(), "{}", stdout(&out));
+    assert_exit(&out, 3, "tools call without the needed scope");
+}
+
+// ---------------------------------------------------------------------------
+// executions
+// ---------------------------------------------------------------------------
+
+const EXEC_FIELDS: [&str; 13] = [
+    "id",
+    "tool",
+    "action",
+    "agent_name",
+    "status",
+    "error_code",
+    "error",
+    "duration_ms",
+    "input",
+    "output",
+    "store_id",
+    "mode",
+    "created_at",
+];
+
+#[test]
+fn executions_list_show_and_stats_report_the_audit_trail() {
+    let w = Whale::new();
+    // 3 owner reads, 1 owner failure, 2 reads and 1 refusal by a key.
+    for limit in [1, 2, 3] {
+        w.tool("products", "list_products", json!({"limit": limit}));
+    }
+    let out = w.run(&[
+        "tools",
+        "call",
+        "orders",
+        "--action",
+        "get_order",
+        "--input",
+        r#"{"order_id":"nope"}"#,
+    ]);
+    assert_exit(&out, 1, "get_order nope");
+    let (_, key) = w.create_key_as("audit-bot", "products:read", false, &[]);
+    for _ in 0..2 {
+        let out = w.run_env(
+            &["tools", "call", "products_list_products", "--input", "{}"],
+            &[(KEY, &key)],
+        );
+        assert_exit(&out, 0, "key read");
+    }
+    let out = call_as(&w, &key);
+    assert_ne!(out.status.code(), Some(0), "a read without orders:read succeeded");
+
+    let all = w.json(&["executions", "list", "--json"]);
+    assert_eq!(all["total"], json!(7), "{all}");
+    assert_eq!(all["limit"], json!(20));
+    assert_eq!(all["offset"], json!(0));
+    let rows = all["executions"].as_array().expect("executions");
+    assert_eq!(rows.len(), 7);
+    for r in rows {
+        for f in EXEC_FIELDS {
+            assert!(r.get(f).is_some(), "execution lacks `{f}`: {r}");
+        }
+        assert!(r["id"].as_str().is_some_and(|i| i.starts_with("exec_")), "{r}");
+        assert_eq!(r["store_id"], json!("demo"));
+        assert_eq!(r["mode"], json!("live"));
+        assert!(r["duration_ms"].as_i64().is_some_and(|d| d >= 0), "{r}");
+        assert!(r["input"].is_object(), "{r}");
+    }
+    let times: Vec<&str> = rows
+        .iter()
+        .map(|r| r["created_at"].as_str().expect("created_at"))
+        .collect();
+    assert!(
+        times.windows(2).all(|p| p[0] >= p[1]),
+        "not newest first: {times:?}"
+    );
+    let ids: std::collections::HashSet<&str> = rows.iter().map(|r| r["id"].as_str().expect("id")).collect();
+    assert_eq!(ids.len(), 7, "duplicate execution ids");
+
+    // Filters.
+    let products = w.json(&["executions", "list", "--json", "--tool", "products"]);
+    assert_eq!(products["total"], json!(5), "{products}");
+    assert!(
+        products["executions"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["tool"] == json!("products"))
+    );
+
+    let errors = w.json(&["executions", "list", "--json", "--status", "error"]);
+    assert_eq!(errors["total"], json!(2), "{errors}");
+    for r in errors["executions"].as_array().expect("rows") {
+        assert_eq!(r["status"], json!("error"));
+        assert!(r["error"].as_str().is_some_and(|e| !e.is_empty()), "{r}");
+        assert!(r["output"].is_null(), "{r}");
+    }
+    let codes: Vec<&str> = errors["executions"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["error_code"].as_str())
+        .collect();
+    assert!(
+        codes.contains(&"not_found") && codes.contains(&"insufficient_scope"),
+        "{codes:?}"
+    );
+
+    let bot = w.json(&["executions", "list", "--json", "--agent", "audit-bot"]);
+    assert_eq!(bot["total"], json!(3), "{bot}");
+    let agent_id = bot["executions"][0]["agent_id"]
+        .as_str()
+        .expect("agent_id of a key's execution")
+        .to_string();
+    assert!(
+        bot["executions"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["agent_name"] == json!("audit-bot"))
+    );
+    let by_id = w.json(&["executions", "list", "--json", "--agent", &agent_id]);
+    assert_eq!(by_id["total"], json!(3), "filter by agent id: {by_id}");
+    let owner = w.json(&["executions", "list", "--json", "--agent", "local-owner"]);
+    assert_eq!(owner["total"], json!(4), "{owner}");
+
+    let none = w.json(&[
+        "executions",
+        "list",
+        "--json",
+        "--tool",
+        "orders",
+        "--status",
+        "success",
+    ]);
+    assert_eq!(none["total"], json!(0));
+    assert_eq!(none["executions"], json!([]));
+
+    let recent = w.json(&["executions", "list", "--json", "--from", "1h"]);
+    assert_eq!(recent["total"], json!(7), "--from 1h: {recent}");
+    let old = w.json(&["executions", "list", "--json", "--to", "2000-01-01"]);
+    assert_eq!(old["total"], json!(0), "--to 2000-01-01: {old}");
+
+    // Paging.
+    let page = w.json(&["executions", "list", "--json", "--limit", "2", "--offset", "1"]);
+    assert_eq!(page["total"], json!(7));
+    assert_eq!(page["limit"], json!(2));
+    assert_eq!(page["offset"], json!(1));
+    assert_eq!(
+        page["executions"].as_array().expect("rows").as_slice(),
+        &rows[1..3]
+    );
+    let past = w.json(&["executions", "list", "--json", "--offset", "100"]);
+    assert_eq!(past["total"], json!(7));
+    assert_eq!(past["executions"], json!([]));
+
+    // show
+    let first = &rows[0];
+    let shown = w.json(&["executions", "show", first["id"].as_str().expect("id"), "--json"]);
+    assert_eq!(&shown, first, "show differs from list");
+    let failed = &errors["executions"][0];
+    let shown = w.json(&["executions", "show", failed["id"].as_str().expect("id"), "--json"]);
+    assert_eq!(shown["status"], json!("error"));
+    let out = w.run(&["executions", "show", "exec_nope", "--json"]);
+    assert_exit(&out, 2, "show unknown");
+    let out = w.run(&["executions", "show", first["id"].as_str().expect("id"), "--test"]);
+    assert_exit(&out, 2, "a live execution is not in test mode");
+    let text = w.run(&["executions", "show", first["id"].as_str().expect("id")]);
+    assert_exit(&text, 0, "show (text)");
+    assert!(stdout(&text).contains(first["id"].as_str().expect("id")));
+
+    // stats
+    let s = w.json(&["executions", "stats", "--json"]);
+    assert_eq!(s["total"], json!(7), "{s}");
+    assert_eq!(s["by_status"], json!({"success": 5, "error": 2}), "{s}");
+    let rate = s["success_rate"].as_f64().expect("success_rate");
+    assert!((rate - 5.0 / 7.0).abs() < 1e-9, "{rate}");
+    assert_eq!(s["unique_tools"], json!(2), "{s}");
+    assert!(s["avg_latency_ms"].as_f64().is_some_and(|l| l >= 0.0), "{s}");
+    assert!(
+        s["executions_today"]
+            .as_i64()
+            .is_some_and(|n| (0..=7).contains(&n)),
+        "{s}"
+    );
+    let sp = w.json(&["executions", "stats", "--json", "--tool", "products"]);
+    assert_eq!(sp["total"], json!(5));
+    assert_eq!(sp["success_rate"], json!(1.0));
+    let empty = w.json(&["executions", "stats", "--json", "--test"]);
+    assert_eq!(empty["total"], json!(0));
+    assert!(empty["success_rate"].is_null(), "{empty}");
+
+    // Bad arguments are usage errors.
+    for args in [
+        vec!["executions", "list", "--limit", "0"],
+        vec!["executions", "list", "--limit", "1001"],
+        vec!["executions", "list", "--offset=-1"],
+        vec!["executions", "list", "--status", "bogus"],
+        vec!["executions", "list", "--from", "yesterday-ish"],
+        vec!["executions", "stats", "--to", "nope"],
+    ] {
+        assert_exit(&w.run(&args), 2, &args.join(" "));
+    }
+}
+
+#[test]
+fn test_mode_executions_are_listed_apart() {
+    let w = Whale::new();
+    let (_, key) = w.create_key_as("sandbox", "products:read", true, &[]);
+    let out = w.run_env(&["tools", "call", "products_list_products"], &[(KEY, &key)]);
+    assert_exit(&out, 0, "test key call");
+    w.tool("store", "get_settings", json!({}));
+
+    let live = w.json(&["executions", "list", "--json"]);
+    assert_eq!(live["total"], json!(1), "{live}");
+    assert_eq!(live["executions"][0]["tool"], json!("store"));
+    let test = w.json(&["executions", "list", "--json", "--test"]);
+    assert_eq!(test["total"], json!(1), "{test}");
+    assert_eq!(test["executions"][0]["mode"], json!("test"));
+    assert_eq!(test["executions"][0]["agent_name"], json!("sandbox"));
+    let id = test["executions"][0]["id"].as_str().expect("id");
+    assert_exit(
+        &w.run(&["executions", "show", id, "--json"]),
+        2,
+        "test execution without --test",
+    );
+    let shown = w.json(&["executions", "show", id, "--test", "--json"]);
+    assert_eq!(shown["id"], json!(id));
+}
+
+// ---------------------------------------------------------------------------
+// tools
+// ---------------------------------------------------------------------------
+
+#[test]
+fn tools_test_all_passes_every_action_without_touching_the_database() {
+    let w = Whale::new();
+    let actions: usize = common::registry(&w).iter().map(|(_, a)| a.len()).sum();
+    assert!(actions >= 32, "only {actions} actions registered");
+    let orders_before = w.tool("orders", "list_orders", json!({"limit": 1}))["total"].clone();
+    let audit_before = w.json(&["executions", "list", "--json"])["total"].clone();
+
+    let v = w.json(&["tools", "test", "--all", "--json"]);
+    let results = v["results"].as_array().expect("results");
+    let failures: Vec<&Value> = results.iter().filter(|r| r["status"] != json!("pass")).collect();
+    assert!(failures.is_empty(), "failing examples: {failures:#?}");
+    assert_eq!(v["passed"], json!(actions), "{v}");
+    assert_eq!(v["failed"], json!(0));
+    assert_eq!(results.len(), actions);
+
+    let out = w.run(&["tools", "test", "--all"]);
+    assert_exit(&out, 0, "tools test --all");
+    assert!(
+        stdout(&out).contains(&format!("{actions} passed, 0 failed")),
+        "{}",
+        stdout(&out)
+    );
+
+    // The examples ran on scratch copies: the real store and trail are as before.
+    assert_eq!(
+        w.tool("orders", "list_orders", json!({"limit": 1}))["total"],
+        orders_before
+    );
+    // (+1: the list_orders call just above)
+    let audit_after = w.json(&["executions", "list", "--json"])["total"]
+        .as_i64()
+        .expect("total");
+    assert_eq!(
+        audit_after,
+        audit_before.as_i64().expect("total") + 1,
+        "tools test --all wrote to the real audit trail"
+    );
+}
+
+#[test]
+fn tools_test_one_action_reports_and_sets_the_exit_code() {
+    let w = Whale::new();
+    let out = w.run(&[
+        "tools",
+        "test",
+        "orders",
+        "--action",
+        "get_order",
+        "--input",
+        r#"{"order_id":"nope"}"#,
+    ]);
+    assert_exit(&out, 1, "tools test get_order nope");
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+
+    let out = w.run(&[
+        "tools",
+        "test",
+        "orders",
+        "--action",
+        "get_order",
+        "--input",
+        r#"{"order_id":"nope"}"#,
+        "--json",
+    ]);
+    assert_exit(&out, 1, "tools test --json get_order nope");
+    let v = parse_json(&out.stdout, "tools test --json");
+    assert_eq!(v["status"], json!("error"), "{v}");
+    assert_eq!(v["error_code"], json!("not_found"), "{v}");
+    assert!(
+        v["execution_id"].as_str().is_some_and(|i| i.starts_with("exec_")),
+        "{v}"
+    );
+    // It went through the pipeline: the execution is in the audit trail.
+    let shown = w.json(&[
+        "executions",
+        "show",
+        v["execution_id"].as_str().expect("id"),
+        "--json",
+    ]);
+    assert_eq!(shown["error_code"], json!("not_found"));
+
+    let ok = w.json(&["tools", "test", "store", "--action", "get_settings", "--json"]);
+    assert_eq!(ok["status"], json!("success"), "{ok}");
+    assert_eq!(ok["result"]["store_id"], json!("demo"));
+    let flat = w.json(&["tools", "test", "store_get_settings", "--json"]);
+    assert_eq!(flat["status"], json!("success"), "{flat}");
+    // The action's example is the default input.
+    let example = w.json(&["tools", "test", "products", "--action", "list_products", "--json"]);
+    assert_eq!(example["status"], json!("success"), "{example}");
+
+    assert_exit(
+        &w.run(&["tools", "test", "orders"]),
+        2,
+        "tools test without --action",
+    );
+    assert_exit(
+        &w.run(&["tools", "test", "orders", "--action", "fly"]),
+        2,
+        "unknown action",
+    );
+    assert_exit(
+        &w.run(&["tools", "test", "nope", "--action", "x"]),
+        2,
+        "unknown tool",
+    );
+    assert_exit(&w.run(&["tools", "test"]), 2, "neither a tool nor --all");
+}
+
+#[test]
+fn tools_call_prints_the_result_as_json() {
+    let w = Whale::new();
+    let v = w.json(&[
+        "tools",
+        "call",
+        "products",
+        "--action",
+        "list_products",
+        "--input",
+        r#"{"limit":3}"#,
+    ]);
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(3), "{v}");
+    assert_eq!(v["total"], json!(48), "the demo store has 48 products");
+    let flat = w.json(&[
+        "tools",
+        "call",
+        "products_list_products",
+        "--input",
+        r#"{"limit":3}"#,
+    ]);
+    assert_eq!(flat, v, "flat and grouped spellings disagree");
+    let settings = w.json(&["tools", "call", "store", "--action", "get_settings"]);
+    assert_eq!(settings["store_id"], json!("demo"));
+    let orders = w.tool("orders", "list_orders", json!({"limit": 1}));
+    assert_eq!(orders["total"], json!(100), "the demo store has 100 orders");
+    let customers = w.tool("customers", "list_customers", json!({"limit": 1}));
+    assert_eq!(customers["total"], json!(30), "the demo store has 30 customers");
+    let locations = w.tool("locations", "list_locations", json!({}));
+    let locs = locations["locations"].as_array().expect("locations");
+    assert_eq!(locs.len(), 2);
+    let default: Vec<&Value> = locs.iter().filter(|l| l["is_default"] == json!(true)).collect();
+    assert_eq!(default.len(), 1);
+    assert_eq!(default[0]["name"], json!("Brooklyn Warehouse"));
+
+    // A tool error: exit 1, nothing on stdout, the reason on stderr.
+    let out = w.run(&[
+        "tools",
+        "call",
+        "orders",
+        "--action",
+        "create_order",
+        "--input",
+        r#"{"items":[{"sku":"WDO-NOPE","quantity":0}]}"#,
+    ]);
+    assert_exit(&out, 1, "invalid create_order");
+    assert!(stdout(&out).trim().is_empty(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("items[0].quantity"), "{}", stderr(&out));
+
+    // Usage errors.
+    for (args, why) in [
+        (
+            vec![
+                "tools",
+                "call",
+                "products",
+                "--action",
+                "list_products",
+                "--input",
+                "{not json",
+            ],
+            "bad JSON",
+        ),
+        (
+            vec![
+                "tools",
+                "call",
+                "products",
+                "--action",
+                "list_products",
+                "--input",
+                "[1]",
+            ],
+            "not an object",
+        ),
+        (vec!["tools", "call", "nope"], "unknown tool"),
+        (
+            vec!["tools", "call", "products", "--action", "fly"],
+            "unknown action",
+        ),
+        (vec!["tools", "call"], "no tool"),
+    ] {
+        let out = w.run(&args);
+        assert_exit(&out, 2, why);
+        assert!(stdout(&out).trim().is_empty(), "{why}: {}", stdout(&out));
+    }
+}
+
+#[test]
+fn tools_list_and_schema_describe_the_registry() {
+    let w = Whale::new();
+    let reg = common::registry(&w);
+    let names: Vec<&str> = reg.iter().map(|(t, _)| t.as_str()).collect();
+    for t in [
+        "products",
+        "orders",
+        "customers",
+        "inventory",
+        "locations",
+        "store",
+        "audit_trail",
+    ] {
+        assert!(names.contains(&t), "{t} missing from {names:?}");
+    }
+    let list = w.json(&["tools", "list", "--json"]);
+    for t in list["tools"].as_array().expect("tools") {
+        for a in t["actions"].as_array().expect("actions") {
+            let scope = a["scope"].as_str().expect("scope");
+            let want = if a["effect"] == json!("read") {
+                ":read"
+            } else {
+                ":write"
+            };
+            assert!(
+                scope.ends_with(want),
+                "{} {}: scope {scope}",
+                t["name"],
+                a["name"]
+            );
+        }
+    }
+    let platform = w.json(&["tools", "list", "--category", "platform", "--json"]);
+    let p: Vec<&str> = platform["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        p.contains(&"store") && p.contains(&"audit_trail") && !p.contains(&"orders"),
+        "{p:?}"
+    );
+    assert_exit(
+        &w.run(&["tools", "list", "--category", "nope"]),
+        2,
+        "unknown category",
+    );
+    let table = w.run(&["tools", "list", "--actions"]);
+    assert_exit(&table, 0, "tools list --actions");
+    assert!(stdout(&table).contains("create_order"));
+
+    let s = w.json(&["tools", "schema", "orders", "--action", "create_order"]);
+    assert_eq!(s["name"], json!("orders_create_order"));
+    assert!(s["inputSchema"]["properties"]["items"].is_object(), "{s}");
+    assert!(s["outputSchema"]["properties"]["total_cents"].is_object(), "{s}");
+    let g = w.json(&["tools", "schema", "orders"]);
+    let n = g["inputSchema"]["properties"]["action"]["enum"]
+        .as_array()
+        .map(Vec::len);
+    let want = reg.iter().find(|(t, _)| t == "orders").map(|(_, a)| a.len());
+    assert_eq!(n, want, "{g}");
+    assert_exit(
+        &w.run(&["tools", "schema", "nope"]),
+        2,
+        "schema of an unknown tool",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// stores
+// ---------------------------------------------------------------------------
+
+#[test]
+fn stores_create_use_and_list() {
+    let w = Whale::new();
+    let list = w.json(&["stores", "list", "--json"]);
+    assert_eq!(list["current"], json!("demo"));
+    let ids: Vec<&str> = list["stores"]
+        .as_array()
+        .expect("stores")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["demo"]);
+
+    assert_exit(
+        &w.run(&["stores", "create", "empty-shop", "--name", "Empty Shop"]),
+        0,
+        "create empty",
+    );
+    assert_exit(
+        &w.run(&[
+            "stores",
+            "create",
+            "full",
+            "--name",
+            "Full",
+            "--seed",
+            "--currency",
+            "eur",
+        ]),
+        0,
+        "create seeded",
+    );
+    let list = w.json(&["stores", "list", "--json"]);
+    let stores = list["stores"].as_array().expect("stores");
+    assert_eq!(stores.len(), 3, "{list}");
+    let full = stores.iter().find(|s| s["id"] == json!("full")).expect("full");
+    assert_eq!(full["name"], json!("Full"));
+    assert_eq!(full["currency"], json!("EUR"));
+    assert_eq!(list["current"], json!("demo"), "creating does not switch");
+
+    // --store picks the store; an unseeded store is empty, a seeded one is not.
+    let empty = w.json(&[
+        "--store",
+        "empty-shop",
+        "tools",
+        "call",
+        "orders",
+        "--action",
+        "list_orders",
+    ]);
+    assert_eq!(empty["total"], json!(0), "{empty}");
+    let seeded = w.json(&[
+        "--store",
+        "full",
+        "tools",
+        "call",
+        "products",
+        "--action",
+        "list_products",
+        "--input",
+        r#"{"limit":1}"#,
+    ]);
+    assert_eq!(seeded["total"], json!(48), "{seeded}");
+
+    // `stores use` changes the default for later commands.
+    let out = w.run(&["stores", "use", "full"]);
+    assert_exit(&out, 0, "stores use");
+    assert_eq!(w.json(&["stores", "list", "--json"])["current"], json!("full"));
+    assert_eq!(
+        w.tool("store", "get_settings", json!({}))["store_id"],
+        json!("full")
+    );
+    assert_eq!(
+        w.json(&["--store", "demo", "tools", "call", "store_get_settings"])["store_id"],
+        json!("demo"),
+        "--store overrides the default"
+    );
+    let env = w.json_env(
+        &["tools", "call", "store_get_settings"],
+        &[("WHALE_STORE", "empty-shop")],
+    );
+    assert_eq!(
+        env["store_id"],
+        json!("empty-shop"),
+        "WHALE_STORE overrides the default"
+    );
+
+    // Usage errors.
+    for (args, why) in [
+        (
+            vec!["stores", "create", "full", "--name", "Again"],
+            "duplicate id",
+        ),
+        (vec!["stores", "create", "Bad Id", "--name", "X"], "bad id"),
+        (vec!["stores", "create", "ok-id", "--name", " "], "blank name"),
+        (
+            vec![
+                "stores",
+                "create",
+                "ok-id",
+                "--name",
+                "X",
+                "--currency",
+                "dollars",
+            ],
+            "bad currency",
+        ),
+        (vec!["stores", "use", "nope"], "unknown store"),
+        (
+            vec!["--store", "nope", "keys", "list"],
+            "keys on an unknown store",
+        ),
+        (
+            vec!["--store", "nope", "tools", "call", "store_get_settings"],
+            "tools on an unknown store",
+        ),
+    ] {
+        assert_exit(&w.run(&args), 2, why);
+    }
+    assert_eq!(
+        w.json(&["stores", "list", "--json"])["stores"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// install
+// ---------------------------------------------------------------------------
+
+#[test]
+fn install_claude_writes_merges_and_backs_up() {
+    let w = Whale::new();
+    let config = w.dir.join("claude").join("claude_desktop_config.json");
+    let cfg = config.to_str().expect("utf-8 path");
+    let backups = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(config.parent().expect("dir"))
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.contains(".bak-"))
+            })
+            .collect()
+    };
+
+    // --print writes nothing.
+    let printed = w.json(&["install", "claude", "--print", "--config", cfg]);
+    let entry = printed["mcpServers"]["whale"].clone();
+    assert!(
+        entry["command"].as_str().is_some_and(|c| c.ends_with("whale")),
+        "{printed}"
+    );
+    assert!(!config.exists(), "--print wrote the file");
+
+    // First run creates the file (no backup: there was nothing to keep).
+    assert_exit(&w.run(&["install", "claude", "--config", cfg]), 0, "install");
+    let doc: Value = parse_json(&std::fs::read(&config).expect("config written"), "config");
+    assert_eq!(
+        doc["mcpServers"]["whale"], entry,
+        "written entry differs from --print"
+    );
+    let args: Vec<&str> = entry["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(args[0], "mcp");
+    let db = std::path::absolute(&w.db).expect("absolute");
+    assert_eq!(
+        args[1..],
+        ["--db", db.to_str().expect("utf-8")],
+        "the entry must keep the chosen database"
+    );
+    assert!(
+        backups().is_empty(),
+        "backup of a file that did not exist: {:?}",
+        backups()
+    );
+
+    // Second run changes nothing.
+    let before = std::fs::read(&config).expect("read");
+    let out = w.run(&["install", "claude", "--config", cfg]);
+    assert_exit(&out, 0, "install again");
+    assert!(stdout(&out).contains("nothing changed"), "{}", stdout(&out));
+    assert_eq!(std::fs::read(&config).expect("read"), before);
+    assert!(backups().is_empty(), "a no-op run made a backup");
+
+    // An existing config with other entries: merged, backed up first.
+    let original =
+        json!({"theme": "dark", "mcpServers": {"other": {"command": "other-server", "args": ["x"]}}});
+    let original_text = serde_json::to_string_pretty(&original).expect("json");
+    std::fs::write(&config, &original_text).expect("write config");
+    assert_exit(
+        &w.run(&["install", "claude", "--config", cfg]),
+        0,
+        "install into existing",
+    );
+    let doc: Value = parse_json(&std::fs::read(&config).expect("read"), "merged config");
+    assert_eq!(doc["theme"], json!("dark"), "other settings lost");
+    assert_eq!(
+        doc["mcpServers"]["other"], original["mcpServers"]["other"],
+        "other servers lost"
+    );
+    assert_eq!(doc["mcpServers"]["whale"], entry);
+    let b = backups();
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_eq!(
+        std::fs::read_to_string(&b[0]).expect("backup"),
+        original_text,
+        "backup differs from the original"
+    );
+    let again = w.run(&["install", "claude", "--config", cfg]);
+    assert!(stdout(&again).contains("nothing changed"), "{}", stdout(&again));
+    assert_eq!(backups().len(), 1);
+
+    // A config that is not JSON is left alone.
+    std::fs::write(&config, "{ broken").expect("write");
+    let out = w.run(&["install", "claude", "--config", cfg]);
+    assert_exit(&out, 1, "install into broken JSON");
+    assert_eq!(std::fs::read_to_string(&config).expect("read"), "{ broken");
+}
+
+// ---------------------------------------------------------------------------
+// exit codes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let w = Whale::new();
+    for args in [
+        vec![],
+        vec!["bogus"],
+        vec!["keys"],
+        vec!["keys", "create"],
+        vec!["keys", "rotate"],
+        vec!["mcp", "--tool-mode", "bogus"],
+        vec!["mcp", "--transport", "carrier-pigeon"],
+        vec!["executions", "list", "--limit", "many"],
+        vec!["stores", "create"],
+        vec!["install", "notepad"],
+        vec!["tools", "list", "--nope"],
+    ] {
+        let out = w.run(&args);
+        assert_exit(&out, 2, &format!("whale {}", args.join(" ")));
+        assert!(
+            stdout(&out).is_empty(),
+            "usage error printed to stdout: {}",
+            stdout(&out)
+        );
+    }
+    for args in [
+        vec!["--help"],
+        vec!["--version"],
+        vec!["keys", "--help"],
+        vec!["mcp", "--help"],
+    ] {
+        let out = w.run(&args);
+        assert_exit(&out, 0, &args.join(" "));
+        assert!(!stdout(&out).is_empty());
+    }
+}

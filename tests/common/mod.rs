@@ -1,0 +1,725 @@
+//! Black-box test harness for the `whale` binary.
+//!
+//! Every test drives the built binary (`CARGO_BIN_EXE_whale`) the way a user
+//! or an MCP host does: command lines for the CLI, newline-delimited JSON-RPC
+//! over a child's stdin/stdout for `whale mcp`. Nothing here links to the
+//! crate's internals.
+//!
+//! Test files, by area:
+//! - `tests/stdio.rs` — MCP over stdio as raw JSON-RPC: handshake (session
+//!   and stateless `server/discover`), tools/list in both modes and pages,
+//!   both spellings of tools/call, input errors that change nothing, scopes,
+//!   tool filters, sandbox (test-mode) and store isolation, revocation
+//!   mid-session, order money/cancel/refund semantics, and protocol hygiene
+//!   (parse errors, non-UTF-8 and oversized lines, cancellation, clean exit,
+//!   stdout only JSON-RPC).
+//! - `tests/cli.rs` — the shell surface: keys (create/list/rotate/revoke,
+//!   shown once), executions (list/show/stats and their filters), tools
+//!   (list/schema/test/call), stores, `install claude`, exit codes.
+//! - `tests/concurrency.rs` — several processes on one database: no
+//!   overselling, one audit row per order, concurrent first run, and no lost
+//!   acknowledged write after SIGKILL.
+//! - `tests/python_client.rs` — an independent client (the official Python
+//!   MCP SDK, `tests/clients/stdio_client.py`) against `whale mcp`.
+//!
+//! Rules every helper follows: each [`Whale`] owns a fresh temporary
+//! directory and database; children run with `WHALETOOLS_API_KEY`,
+//! `WHALE_STORE`, `WHALE_DB` and `RUST_LOG` removed unless a test sets them;
+//! every wait on a child is bounded ([`TIMEOUT`]) and children are killed on
+//! drop. Replies are matched by JSON-RPC id, never by arrival order.
+
+#![allow(dead_code)] // each test crate uses a different part of the harness
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Upper bound for any single wait on a child (a reply, an exit). Generous:
+/// debug builds on a loaded CI machine are slow, and a test that hits it has
+/// hung, not merely been slow.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_whale")
+}
+
+/// Environment variables whale reads; removed from every child unless the
+/// test passes them explicitly.
+const CLEARED_ENV: &[&str] = &[
+    "WHALETOOLS_API_KEY",
+    "WHALE_STORE",
+    "WHALE_DB",
+    "RUST_LOG",
+    "WHALE_TOOL_TIMEOUT_MS",
+];
+
+// ---------------------------------------------------------------------------
+// A temporary directory with a database
+// ---------------------------------------------------------------------------
+
+/// A fresh directory and database path for one test; removed on drop.
+pub struct Whale {
+    pub dir: PathBuf,
+    pub db: PathBuf,
+}
+
+impl Default for Whale {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Whale {
+    /// A new empty directory under the system temp dir. The database is
+    /// created (and the demo store seeded) by the first command that runs.
+    pub fn new() -> Whale {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "whale-test-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let db = dir.join("whale.db");
+        Whale { dir, db }
+    }
+
+    /// A `whale --db <db> ...` command with a clean environment. HOME and the
+    /// XDG directories point into the temp dir so nothing can touch the real
+    /// user's files.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--db").arg(&self.db).args(args);
+        for k in CLEARED_ENV {
+            cmd.env_remove(k);
+        }
+        cmd.env("XDG_DATA_HOME", self.dir.join("xdg-data"))
+            .env("XDG_CONFIG_HOME", self.dir.join("xdg-config"))
+            .env("HOME", &self.dir)
+            .current_dir(&self.dir);
+        cmd
+    }
+
+    /// Runs `whale ARGS` to completion (bounded by [`TIMEOUT`]).
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    /// Runs `whale ARGS` with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_bounded(cmd, &format!("whale {}", args.join(" ")))
+    }
+
+    /// Runs `whale ARGS`, asserts exit 0 and parses stdout as JSON.
+    pub fn json(&self, args: &[&str]) -> Value {
+        self.json_env(args, &[])
+    }
+
+    pub fn json_env(&self, args: &[&str], env: &[(&str, &str)]) -> Value {
+        let out = self.run_env(args, env);
+        assert_exit(&out, 0, &format!("whale {}", args.join(" ")));
+        parse_json(&out.stdout, &format!("stdout of whale {}", args.join(" ")))
+    }
+
+    /// `whale tools call TOOL --action ACTION --input INPUT` as the local
+    /// owner; asserts success and returns the result.
+    pub fn tool(&self, tool: &str, action: &str, input: Value) -> Value {
+        self.json(&[
+            "tools",
+            "call",
+            tool,
+            "--action",
+            action,
+            "--input",
+            &input.to_string(),
+        ])
+    }
+
+    /// Creates an API key for `scopes` (test mode when `test`) and returns
+    /// `(id, key)`.
+    pub fn create_key(&self, scopes: &str, test: bool) -> (String, String) {
+        self.create_key_as("test-agent", scopes, test, &[])
+    }
+
+    /// Creates a key for a named agent; `extra` is appended to the command
+    /// (e.g. `["--store", "other"]`).
+    pub fn create_key_as(&self, agent: &str, scopes: &str, test: bool, extra: &[&str]) -> (String, String) {
+        let mut args = vec!["keys", "create", "--agent", agent, "--scopes", scopes, "--json"];
+        if test {
+            args.push("--test");
+        }
+        args.extend_from_slice(extra);
+        let v = self.json(&args);
+        let id = v["id"].as_str().expect("key id").to_string();
+        let key = v["key"].as_str().expect("key secret").to_string();
+        assert!(id.starts_with("key_"), "key id {id}");
+        let prefix = if test { "wt_test_" } else { "wt_live_" };
+        assert!(key.starts_with(prefix), "key {key} lacks {prefix}");
+        (id, key)
+    }
+
+    /// `executions list --json` with extra filter arguments, newest first.
+    pub fn executions(&self, filter: &[&str]) -> Value {
+        let mut args = vec!["executions", "list", "--json", "--limit", "1000"];
+        args.extend_from_slice(filter);
+        self.json(&args)
+    }
+
+    /// Spawns `whale --db <db> mcp ARGS` as the local owner.
+    pub fn mcp(&self, args: &[&str]) -> Mcp {
+        Mcp::spawn(self, args, &[])
+    }
+
+    /// Spawns `whale --db <db> mcp ARGS` acting as API key `key`.
+    pub fn mcp_key(&self, args: &[&str], key: &str) -> Mcp {
+        Mcp::spawn(self, args, &[("WHALETOOLS_API_KEY", key)])
+    }
+
+    /// Opens the database read-only (for what no whale surface shows).
+    #[allow(clippy::disallowed_methods)] // a test's own read-only look, not the product's store layer
+    pub fn sqlite(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the database read-only")
+    }
+
+    /// `PRAGMA integrity_check` on the database file.
+    pub fn integrity_check(&self) -> String {
+        self.sqlite()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity_check")
+    }
+}
+
+impl Drop for Whale {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running a command with a deadline
+// ---------------------------------------------------------------------------
+
+/// Runs `cmd` to completion, reading stdout and stderr on threads; kills it
+/// and panics if it does not exit within [`TIMEOUT`].
+pub fn run_bounded(mut cmd: Command, what: &str) -> Output {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let out = drain(child.stdout.take().expect("stdout"));
+    let err = drain(child.stderr.take().expect("stderr"));
+    let status = wait_bounded(&mut child, TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what} did not exit within {TIMEOUT:?}");
+    });
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// Polls `child` until it exits or `timeout` passes.
+pub fn wait_bounded(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return Some(s);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts the exit code, showing both streams when it differs.
+pub fn assert_exit(out: &Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+pub fn parse_json(bytes: &[u8], what: &str) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("{what} is not JSON ({e}):\n{}", String::from_utf8_lossy(bytes)))
+}
+
+// ---------------------------------------------------------------------------
+// An MCP session over a child's stdio
+// ---------------------------------------------------------------------------
+
+/// `whale mcp` as a child process spoken to in newline-delimited JSON-RPC.
+///
+/// A reader thread forwards every stdout line; replies are buffered by id so
+/// pipelined requests can be answered in any order. Messages without a
+/// matching id (notifications, errors with `id: null`) are kept in
+/// [`Mcp::unmatched`]. The child is killed when the value is dropped.
+pub struct Mcp {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    /// Every stdout line received so far, verbatim.
+    pub raw: Vec<String>,
+    /// Replies received but not yet claimed, by serialized id.
+    replies: HashMap<String, Value>,
+    /// Messages that are not replies to a request (or have a null id).
+    pub unmatched: Vec<Value>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    next_id: i64,
+}
+
+impl Mcp {
+    /// Spawns `whale --db <db> mcp ARGS` with extra environment variables.
+    pub fn spawn(w: &Whale, args: &[&str], env: &[(&str, &str)]) -> Mcp {
+        let mut full = vec!["mcp"];
+        full.extend_from_slice(args);
+        let mut cmd = w.command(&full);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Mcp::from_command(cmd)
+    }
+
+    /// Spawns an arbitrary prepared command that speaks MCP on stdio.
+    pub fn from_command(mut cmd: Command) -> Mcp {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn whale mcp");
+        let stdin = child.stdin.take();
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                match line {
+                    Ok(l) => {
+                        if tx.send(l).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        let mut err = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(&buf[..n]);
+            }
+        });
+        Mcp {
+            child,
+            stdin,
+            lines,
+            raw: Vec::new(),
+            replies: HashMap::new(),
+            unmatched: Vec::new(),
+            stderr,
+            next_id: 1,
+        }
+    }
+
+    /// What the child wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+
+    /// Writes one line (a newline is appended).
+    pub fn send_raw(&mut self, line: &str) {
+        self.send_bytes(line.as_bytes());
+    }
+
+    /// Writes one line of arbitrary bytes (a newline is appended).
+    pub fn send_bytes(&mut self, line: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin already closed");
+        stdin
+            .write_all(line)
+            .and_then(|_| stdin.write_all(b"\n"))
+            .and_then(|_| stdin.flush())
+            .expect("write to whale mcp");
+    }
+
+    /// Writes one JSON-RPC message.
+    pub fn send(&mut self, msg: &Value) {
+        self.send_raw(&msg.to_string());
+    }
+
+    /// Sends a notification (no reply expected).
+    pub fn notify(&mut self, method: &str, params: Value) {
+        let mut msg = json!({"jsonrpc": "2.0", "method": method});
+        if !params.is_null() {
+            msg["params"] = params;
+        }
+        self.send(&msg);
+    }
+
+    /// Sends a request with the next id without waiting; returns the id.
+    pub fn send_request(&mut self, method: &str, params: Value) -> Value {
+        let id = json!(self.next_id);
+        self.next_id += 1;
+        let mut msg = json!({"jsonrpc": "2.0", "id": id, "method": method});
+        if !params.is_null() {
+            msg["params"] = params;
+        }
+        self.send(&msg);
+        id
+    }
+
+    /// Sends a request and waits for its reply (the whole JSON-RPC message).
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params);
+        self.response(&id, TIMEOUT)
+    }
+
+    /// The next stdout message, or `None` after `timeout` or at EOF.
+    pub fn next_message(&mut self, timeout: Duration) -> Option<Value> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => {
+                self.raw.push(line.clone());
+                Some(serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!(
+                        "whale mcp wrote a non-JSON line to stdout ({e}): {line}\nstderr:\n{}",
+                        self.stderr()
+                    )
+                }))
+            }
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Waits for the reply to request `id`, buffering any other message.
+    pub fn response(&mut self, id: &Value, timeout: Duration) -> Value {
+        self.try_response(id, timeout).unwrap_or_else(|| {
+            panic!(
+                "no reply to request {id} within {timeout:?}; stdout so far:\n{}\nstderr:\n{}",
+                self.raw.join("\n"),
+                self.stderr()
+            )
+        })
+    }
+
+    /// Like [`Mcp::response`] but `None` when no reply came (timeout or EOF).
+    pub fn try_response(&mut self, id: &Value, timeout: Duration) -> Option<Value> {
+        let key = id.to_string();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = self.replies.remove(&key) {
+                return Some(v);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let msg = self.next_message(left)?;
+            self.file(msg);
+        }
+    }
+
+    /// Waits for the next message that is not a reply to a request with a
+    /// non-null id (e.g. an error answered with `id: null`).
+    pub fn next_unmatched(&mut self, timeout: Duration) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !self.unmatched.is_empty() {
+                return Some(self.unmatched.remove(0));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let msg = self.next_message(left)?;
+            self.file(msg);
+        }
+    }
+
+    fn file(&mut self, msg: Value) {
+        let is_reply = msg.get("result").is_some() || msg.get("error").is_some();
+        match msg.get("id") {
+            Some(id) if is_reply && !id.is_null() => {
+                self.replies.insert(id.to_string(), msg);
+            }
+            _ => self.unmatched.push(msg),
+        }
+    }
+
+    /// The `initialize` handshake followed by `notifications/initialized`;
+    /// returns the initialize result.
+    pub fn initialize(&mut self, protocol_version: &str) -> Value {
+        let reply = self.request(
+            "initialize",
+            json!({
+                "protocolVersion": protocol_version,
+                "capabilities": {},
+                "clientInfo": {"name": "whale-tests", "version": "0"}
+            }),
+        );
+        let result = reply
+            .get("result")
+            .unwrap_or_else(|| panic!("initialize failed: {reply}\nstderr:\n{}", self.stderr()))
+            .clone();
+        self.notify("notifications/initialized", Value::Null);
+        result
+    }
+
+    /// A started session: spawned and initialized with 2025-11-25.
+    pub fn started(mut self) -> Mcp {
+        self.initialize("2025-11-25");
+        self
+    }
+
+    /// `tools/call` and its reply (the whole JSON-RPC message).
+    pub fn call_reply(&mut self, name: &str, args: Value) -> Value {
+        self.request("tools/call", json!({"name": name, "arguments": args}))
+    }
+
+    /// `tools/call` and its result; panics on a JSON-RPC error (a tool
+    /// failure is a result with `isError: true`, returned normally).
+    pub fn call(&mut self, name: &str, args: Value) -> Value {
+        let reply = self.call_reply(name, args);
+        match reply.get("result") {
+            Some(r) => r.clone(),
+            None => panic!("tools/call {name} got a JSON-RPC error: {reply}"),
+        }
+    }
+
+    /// `tools/call` that must succeed; returns `structuredContent`.
+    pub fn call_ok(&mut self, name: &str, args: Value) -> Value {
+        let r = self.call(name, args.clone());
+        assert_ne!(
+            r["isError"],
+            json!(true),
+            "{name} {args} failed: {}",
+            error_text(&r)
+        );
+        r.get("structuredContent")
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} result lacks structuredContent: {r}"))
+    }
+
+    /// `tools/call` that must fail as a tool error; returns its text.
+    pub fn call_err(&mut self, name: &str, args: Value) -> String {
+        let r = self.call(name, args.clone());
+        assert_eq!(r["isError"], json!(true), "{name} {args} should have failed: {r}");
+        error_text(&r)
+    }
+
+    /// Closes stdin (EOF) and waits for the exit; kills and panics after
+    /// [`TIMEOUT`].
+    pub fn close(mut self) -> ExitStatus {
+        drop(self.stdin.take());
+        match wait_bounded(&mut self.child, TIMEOUT) {
+            Some(s) => s,
+            None => panic!(
+                "whale mcp did not exit within {TIMEOUT:?} of stdin EOF\nstderr:\n{}",
+                self.stderr()
+            ),
+        }
+    }
+
+    /// Closes stdin and asserts a clean exit (code 0).
+    pub fn finish(self) {
+        let status = self.close();
+        assert_eq!(status.code(), Some(0), "whale mcp exit status {status:?}");
+    }
+
+    /// SIGKILL (no chance to flush anything), then reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Mcp {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The text of a tool result's content blocks, joined.
+pub fn error_text(result: &Value) -> String {
+    result["content"]
+        .as_array()
+        .map(|blocks| {
+            blocks
+                .iter()
+                .filter_map(|b| b["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------
+// Store data helpers (through the product's own tools)
+// ---------------------------------------------------------------------------
+
+/// A variant with stock at the store's default location.
+#[derive(Debug, Clone)]
+pub struct StockedVariant {
+    pub variant_id: String,
+    pub sku: String,
+    pub location_id: String,
+    pub available: i64,
+}
+
+/// Finds an active product's variant with at least `min` units at the
+/// default location, through any door: `call(tool, action, input)` returns
+/// the action's structured result.
+pub fn stocked_variant(call: impl FnMut(&str, &str, Value) -> Value, min: i64) -> StockedVariant {
+    stocked_variants(call, min, 1).remove(0)
+}
+
+/// `n` distinct variants of active products, each with at least `min` units
+/// at the default location.
+pub fn stocked_variants(
+    mut call: impl FnMut(&str, &str, Value) -> Value,
+    min: i64,
+    n: usize,
+) -> Vec<StockedVariant> {
+    let locations = call("locations", "list_locations", json!({}));
+    let location_id = locations["locations"]
+        .as_array()
+        .expect("locations list")
+        .iter()
+        .find(|l| l["is_default"] == json!(true))
+        .and_then(|l| l["id"].as_str())
+        .expect("a default location")
+        .to_string();
+    let products = call("products", "list_products", json!({"limit": 100}));
+    let mut found = Vec::new();
+    for p in products["items"].as_array().expect("product items") {
+        if p["status"] != json!("active") || p["available"].as_i64().unwrap_or(0) < min {
+            continue;
+        }
+        let levels = call("inventory", "get_levels", json!({"product_id": p["id"]}));
+        for v in levels["variants"].as_array().expect("variants") {
+            let here = v["levels"]
+                .as_array()
+                .expect("levels")
+                .iter()
+                .find(|l| l["location_id"] == json!(location_id))
+                .and_then(|l| l["available"].as_i64())
+                .unwrap_or(0);
+            if here >= min {
+                found.push(StockedVariant {
+                    variant_id: v["variant_id"].as_str().expect("variant_id").to_string(),
+                    sku: v["sku"].as_str().expect("sku").to_string(),
+                    location_id: location_id.clone(),
+                    available: here,
+                });
+                if found.len() == n {
+                    return found;
+                }
+            }
+        }
+    }
+    panic!("fewer than {n} active variants with {min} units at the default location");
+}
+
+/// Units of `variant_id` at `location_id`, through `call`.
+pub fn stock_at(
+    mut call: impl FnMut(&str, &str, Value) -> Value,
+    variant_id: &str,
+    location_id: &str,
+) -> i64 {
+    let levels = call("inventory", "get_levels", json!({"variant_id": variant_id}));
+    levels["variants"][0]["levels"]
+        .as_array()
+        .expect("levels")
+        .iter()
+        .find(|l| l["location_id"] == json!(location_id))
+        .and_then(|l| l["available"].as_i64())
+        .unwrap_or_else(|| panic!("no level at {location_id}: {levels}"))
+}
+
+/// An order input for `qty` units of one variant (paid).
+pub fn order_input(variant_id: &str, qty: i64) -> Value {
+    json!({"items": [{"variant_id": variant_id, "quantity": qty}], "paid": true})
+}
+
+/// One action as `tools list --json` describes it: `(name, effect, idempotent)`.
+pub type ActionInfo = (String, String, bool);
+/// One tool and its actions, in registry order.
+pub type ToolInfo = (String, Vec<ActionInfo>);
+
+/// The registry as `whale tools list --json` shows it, in its order.
+pub fn registry(w: &Whale) -> Vec<ToolInfo> {
+    let v = w.json(&["tools", "list", "--json"]);
+    v["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().expect("name").to_string(),
+                t["actions"]
+                    .as_array()
+                    .expect("actions")
+                    .iter()
+                    .map(|a| {
+                        (
+                            a["name"].as_str().expect("action name").to_string(),
+                            a["effect"].as_str().expect("effect").to_string(),
+                            a["idempotent"].as_bool().expect("idempotent"),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,1239 @@
+//! MCP over stdio, spoken as raw newline-delimited JSON-RPC to `whale mcp`.
+//!
+//! Covers the handshake (session revisions and the stateless 2026-07-28
+//! `server/discover`), tools/list in grouped and flat mode and across pages,
+//! both spellings of tools/call, input errors that change nothing, scope
+//! enforcement and filtering, sandbox and store isolation, revocation during
+//! a session, order semantics (cents, cancel, refunds), and protocol hygiene
+//! (garbage, non-UTF-8 and oversized lines, cancellation, clean exit).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Mcp, TIMEOUT, Whale, error_text, order_input, registry, stocked_variant};
+use serde_json::{Value, json};
+
+/// The seven built-in tools this suite knows by name.
+const KNOWN_TOOLS: [&str; 7] = [
+    "products",
+    "orders",
+    "customers",
+    "inventory",
+    "locations",
+    "store",
+    "audit_trail",
+];
+
+/// Every tool over `tools/list`, following `nextCursor` to the end.
+fn list_all(m: &mut Mcp) -> (Vec<Value>, usize) {
+    let mut tools = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let params = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        let reply = m.request("tools/list", params);
+        let result = reply
+            .get("result")
+            .unwrap_or_else(|| panic!("tools/list failed: {reply}"));
+        tools.extend(result["tools"].as_array().expect("tools array").iter().cloned());
+        pages += 1;
+        assert!(pages < 1000, "tools/list never ends");
+        match result.get("nextCursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return (tools, pages),
+        }
+    }
+}
+
+fn names(tools: &[Value]) -> Vec<String> {
+    tools
+        .iter()
+        .map(|t| t["name"].as_str().expect("tool name").to_string())
+        .collect()
+}
+
+/// `call` through an MCP session, returning structured content.
+fn via(m: &mut Mcp) -> impl FnMut(&str, &str, Value) -> Value + '_ {
+    move |tool, action, mut input| {
+        input["action"] = json!(action);
+        m.call_ok(tool, input)
+    }
+}
+
+fn orders_total(m: &mut Mcp) -> i64 {
+    m.call_ok("orders", json!({"action": "list_orders", "limit": 1}))["total"]
+        .as_i64()
+        .expect("orders total")
+}
+
+// ---------------------------------------------------------------------------
+// Handshake
+// ---------------------------------------------------------------------------
+
+#[test]
+fn initialize_echoes_each_session_protocol_version() {
+    let w = Whale::new();
+    for version in ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"] {
+        let mut m = w.mcp(&[]);
+        let result = m.initialize(version);
+        assert_eq!(result["protocolVersion"], json!(version), "{result}");
+        assert_eq!(result["serverInfo"]["name"], json!("whale"), "{result}");
+        assert!(
+            result["capabilities"]["tools"].is_object(),
+            "tools capability missing: {result}"
+        );
+        // The session works after the handshake.
+        let reply = m.request("tools/list", json!({}));
+        assert!(!reply["result"]["tools"].as_array().expect("tools").is_empty());
+        m.finish();
+    }
+}
+
+#[test]
+fn initialize_with_an_unknown_version_falls_back_to_a_supported_one() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]);
+    let result = m.initialize("2099-01-01");
+    let v = result["protocolVersion"].as_str().expect("protocolVersion");
+    assert!(
+        ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"].contains(&v),
+        "server answered with {v}, which has no initialize handshake"
+    );
+    m.finish();
+}
+
+#[test]
+fn ping_works_before_and_after_initialize() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]);
+    let before = m.request("ping", Value::Null);
+    assert_eq!(before["result"], json!({}), "{before}");
+    m.initialize("2025-11-25");
+    let after = m.request("ping", Value::Null);
+    assert_eq!(after["result"], json!({}), "{after}");
+    let unknown = m.request("no/such/method", json!({}));
+    assert_eq!(unknown["error"]["code"], json!(-32601), "{unknown}");
+    m.finish();
+}
+
+/// The stateless revision: `server/discover` needs the per-request `_meta`
+/// (protocol version and client capabilities); with it the server lists its
+/// versions, and later requests carrying `_meta` work without `initialize`.
+#[test]
+fn stateless_discover_then_calls_with_request_meta() {
+    let w = Whale::new();
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "whale-tests", "version": "0"}
+    });
+    let mut m = w.mcp(&[]);
+
+    // Without `_meta` the opener is refused, naming what is missing.
+    let bare = m.request("server/discover", json!({}));
+    assert_eq!(bare["error"]["code"], json!(-32602), "{bare}");
+    let msg = bare["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("io.modelcontextprotocol/protocolVersion"), "{msg}");
+
+    let found = m.request("server/discover", json!({"_meta": meta}));
+    let result = found
+        .get("result")
+        .unwrap_or_else(|| panic!("server/discover failed: {found}"));
+    let versions: Vec<&str> = result["supportedVersions"]
+        .as_array()
+        .expect("supportedVersions")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for v in ["2024-11-05", "2025-11-25", "2026-07-28"] {
+        assert!(versions.contains(&v), "{v} not in {versions:?}");
+    }
+    assert!(result["capabilities"]["tools"].is_object(), "{result}");
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        json!("whale"),
+        "{result}"
+    );
+
+    // Stateless requests: tools/list and tools/call with `_meta` on each.
+    let listed = m.request("tools/list", json!({"_meta": meta}));
+    let tools = names(
+        listed["result"]["tools"]
+            .as_array()
+            .expect("stateless tools/list"),
+    );
+    assert!(tools.iter().any(|t| t == "store"), "{tools:?}");
+    let called = m.request(
+        "tools/call",
+        json!({"name": "store", "arguments": {"action": "get_settings"}, "_meta": meta}),
+    );
+    let r = &called["result"];
+    assert_ne!(r["isError"], json!(true), "{called}");
+    assert_eq!(r["structuredContent"]["store_id"], json!("demo"), "{called}");
+    assert!(
+        r["_meta"]["whale/executionId"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("exec_"))
+    );
+    let flat = m.request(
+        "tools/call",
+        json!({"name": "products_list_products", "arguments": {"limit": 1}, "_meta": meta}),
+    );
+    assert_eq!(
+        flat["result"]["structuredContent"]["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{flat}"
+    );
+
+    // A stateless request without `_meta` is refused, not served silently.
+    let no_meta = m.request(
+        "tools/call",
+        json!({"name": "store_get_settings", "arguments": {}}),
+    );
+    assert_eq!(no_meta["error"]["code"], json!(-32602), "{no_meta}");
+    m.finish();
+}
+
+/// A discover probe does not commit the session to the stateless lifecycle:
+/// `initialize` still works afterwards.
+#[test]
+fn discover_then_initialize_still_works() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let found = m.request("server/discover", json!({"_meta": meta}));
+    assert!(found.get("result").is_some(), "{found}");
+    let init = m.initialize("2025-06-18");
+    assert_eq!(init["protocolVersion"], json!("2025-06-18"));
+    let s = m.call_ok("store_get_settings", json!({}));
+    assert_eq!(s["store_id"], json!("demo"));
+    m.finish();
+}
+
+// ---------------------------------------------------------------------------
+// tools/list
+// ---------------------------------------------------------------------------
+
+#[test]
+fn grouped_tools_list_matches_the_registry_with_schemas_and_annotations() {
+    let w = Whale::new();
+    let reg = registry(&w);
+    let mut m = w.mcp(&[]).started();
+    let (tools, pages) = list_all(&mut m);
+    assert_eq!(pages, 1, "the default page size holds every tool");
+
+    let expected: Vec<String> = reg.iter().map(|(t, _)| t.clone()).collect();
+    assert_eq!(
+        names(&tools),
+        expected,
+        "grouped tools/list differs from `tools list --json`"
+    );
+    for k in KNOWN_TOOLS {
+        assert!(expected.iter().any(|t| t == k), "tool {k} missing");
+    }
+
+    for (tool, (name, actions)) in tools.iter().zip(&reg) {
+        let schema = &tool["inputSchema"];
+        assert_eq!(schema["type"], json!("object"), "{name}");
+        let want: Vec<&str> = actions.iter().map(|(a, _, _)| a.as_str()).collect();
+        let got: Vec<&str> = schema["properties"]["action"]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: no action enum"))
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(got, want, "{name}: action enum");
+        assert!(
+            schema["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&json!("action"))),
+            "{name}: `action` is not required"
+        );
+        assert_eq!(
+            tool["outputSchema"]["type"],
+            json!("object"),
+            "{name}: outputSchema"
+        );
+        assert!(
+            tool["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{name}: description"
+        );
+
+        let ann = &tool["annotations"];
+        let all_read = actions.iter().all(|(_, e, _)| e == "read");
+        let any_destructive = actions.iter().any(|(_, e, _)| e == "destructive");
+        let all_idempotent = actions.iter().all(|(_, _, i)| *i);
+        assert_eq!(ann["readOnlyHint"], json!(all_read), "{name}: readOnlyHint");
+        assert_eq!(
+            ann["destructiveHint"],
+            json!(any_destructive),
+            "{name}: destructiveHint"
+        );
+        assert_eq!(
+            ann["idempotentHint"],
+            json!(all_idempotent),
+            "{name}: idempotentHint"
+        );
+        assert_eq!(ann["openWorldHint"], json!(false), "{name}: openWorldHint");
+    }
+    let by = |n: &str| tools.iter().find(|t| t["name"] == json!(n)).expect(n).clone();
+    assert_eq!(by("audit_trail")["annotations"]["readOnlyHint"], json!(true));
+    assert_eq!(by("orders")["annotations"]["destructiveHint"], json!(true));
+    assert_eq!(by("orders")["annotations"]["readOnlyHint"], json!(false));
+
+    // Deterministic: the same list again, and from a second session.
+    let (again, _) = list_all(&mut m);
+    assert_eq!(again, tools);
+    m.finish();
+    let mut other = w.mcp(&[]).started();
+    assert_eq!(list_all(&mut other).0, tools);
+    other.finish();
+}
+
+#[test]
+fn flat_tools_list_has_one_tool_per_action_with_per_action_hints() {
+    let w = Whale::new();
+    let reg = registry(&w);
+    let mut m = w.mcp(&["--tool-mode", "flat"]).started();
+    let (tools, _) = list_all(&mut m);
+    let expected: Vec<String> = reg
+        .iter()
+        .flat_map(|(t, actions)| actions.iter().map(move |(a, _, _)| format!("{t}_{a}")))
+        .collect();
+    assert_eq!(names(&tools), expected);
+    let effects: Vec<(&str, bool)> = reg
+        .iter()
+        .flat_map(|(_, actions)| actions.iter().map(|(_, e, i)| (e.as_str(), *i)))
+        .collect();
+    for (tool, (effect, idempotent)) in tools.iter().zip(effects) {
+        let name = tool["name"].as_str().unwrap_or_default();
+        let ann = &tool["annotations"];
+        assert_eq!(ann["readOnlyHint"], json!(effect == "read"), "{name}");
+        assert_eq!(ann["destructiveHint"], json!(effect == "destructive"), "{name}");
+        assert_eq!(ann["idempotentHint"], json!(idempotent), "{name}");
+        assert!(
+            tool["inputSchema"]["properties"].get("action").is_none(),
+            "{name} has an action parameter"
+        );
+        assert_eq!(tool["inputSchema"]["type"], json!("object"), "{name}");
+        assert!(tool["outputSchema"].is_object(), "{name}: outputSchema");
+    }
+    let by = |n: &str| tools.iter().find(|t| t["name"] == json!(n)).expect(n).clone();
+    assert_eq!(
+        by("orders_create_order")["annotations"]["readOnlyHint"],
+        json!(false)
+    );
+    assert_eq!(
+        by("orders_list_orders")["annotations"]["readOnlyHint"],
+        json!(true)
+    );
+    assert_eq!(
+        by("orders_cancel_order")["annotations"]["destructiveHint"],
+        json!(true)
+    );
+    assert_eq!(
+        by("orders_create_order")["annotations"]["destructiveHint"],
+        json!(false)
+    );
+    let required = by("orders_create_order")["inputSchema"]["required"].clone();
+    assert!(
+        required.as_array().is_some_and(|r| r.contains(&json!("items"))),
+        "{required}"
+    );
+    m.finish();
+}
+
+#[test]
+fn paged_tools_list_collects_the_same_tools_as_one_page() {
+    let w = Whale::new();
+    for mode in ["grouped", "flat"] {
+        let mut one = w.mcp(&["--tool-mode", mode]).started();
+        let (whole, pages) = list_all(&mut one);
+        assert_eq!(pages, 1);
+        one.finish();
+
+        let mut paged = w.mcp(&["--tool-mode", mode, "--page-size", "2"]).started();
+        let first = paged.request("tools/list", json!({}));
+        assert_eq!(
+            first["result"]["tools"].as_array().map(Vec::len),
+            Some(2),
+            "{mode}: first page"
+        );
+        assert!(
+            first["result"]["nextCursor"].is_string(),
+            "{mode}: first page has no nextCursor"
+        );
+        let (collected, pages) = list_all(&mut paged);
+        assert_eq!(pages, whole.len().div_ceil(2), "{mode}: number of pages");
+        assert_eq!(
+            collected, whole,
+            "{mode}: paged list differs from the single page"
+        );
+
+        let bad = paged.request("tools/list", json!({"cursor": "not-a-cursor"}));
+        assert_eq!(bad["error"]["code"], json!(-32602), "{mode}: {bad}");
+        paged.finish();
+    }
+}
+
+#[test]
+fn tool_filters_limit_what_is_listed_and_callable() {
+    let w = Whale::new();
+
+    let mut ro = w.mcp(&["--read-only"]).started();
+    let (tools, _) = list_all(&mut ro);
+    for t in &tools {
+        assert_eq!(
+            t["annotations"]["readOnlyHint"],
+            json!(true),
+            "--read-only lists {}",
+            t["name"]
+        );
+    }
+    let before = orders_total(&mut ro);
+    // A write by either spelling is not offered.
+    let text = ro.call_err(
+        "orders",
+        json!({"action": "create_order", "items": [{"sku": "x", "quantity": 1}]}),
+    );
+    assert!(text.contains("action"), "{text}");
+    let flat = ro.call_reply(
+        "orders_create_order",
+        json!({"items": [{"sku": "x", "quantity": 1}]}),
+    );
+    assert_eq!(flat["error"]["code"], json!(-32602), "{flat}");
+    assert_eq!(orders_total(&mut ro), before);
+    ro.finish();
+
+    let mut some = w.mcp(&["--tools", "orders,store"]).started();
+    assert_eq!(names(&list_all(&mut some).0), ["orders", "store"]);
+    let hidden = some.call_reply("products_list_products", json!({}));
+    assert_eq!(hidden["error"]["code"], json!(-32602), "{hidden}");
+    some.finish();
+
+    let mut cat = w
+        .mcp(&["--categories", "platform", "--tool-mode", "flat"])
+        .started();
+    for n in names(&list_all(&mut cat).0) {
+        assert!(
+            n.starts_with("store_") || n.starts_with("audit_trail_"),
+            "{n} is not a platform tool"
+        );
+    }
+    cat.finish();
+
+    let bad = w.run(&["mcp", "--tools", "nope"]);
+    common::assert_exit(&bad, 2, "mcp --tools nope");
+    let bad = w.run(&["mcp", "--categories", "nope"]);
+    common::assert_exit(&bad, 2, "mcp --categories nope");
+}
+
+// ---------------------------------------------------------------------------
+// tools/call
+// ---------------------------------------------------------------------------
+
+#[test]
+fn both_spellings_work_in_both_modes_and_are_audited() {
+    let w = Whale::new();
+    let mut exec_ids = Vec::new();
+    for mode in ["grouped", "flat"] {
+        let mut m = w.mcp(&["--tool-mode", mode]).started();
+        let grouped = m.call("store", json!({"action": "get_settings"}));
+        let flat = m.call("store_get_settings", json!({}));
+        for r in [&grouped, &flat] {
+            assert_ne!(r["isError"], json!(true), "{mode}: {r}");
+            assert_eq!(r["structuredContent"]["store_id"], json!("demo"), "{mode}: {r}");
+            // The text rendering carries the same data.
+            let text: Value = serde_json::from_str(&error_text(r)).expect("text content is JSON");
+            assert_eq!(text, r["structuredContent"], "{mode}");
+            let id = r["_meta"]["whale/executionId"]
+                .as_str()
+                .expect("whale/executionId");
+            assert!(id.starts_with("exec_"), "{id}");
+            exec_ids.push(id.to_string());
+        }
+        assert_eq!(grouped["structuredContent"], flat["structuredContent"], "{mode}");
+
+        let g = m.call_ok("products", json!({"action": "list_products", "limit": 3}));
+        let f = m.call_ok("products_list_products", json!({"limit": 3}));
+        assert_eq!(g["items"].as_array().map(Vec::len), Some(3));
+        assert_eq!(g, f, "{mode}: the two spellings disagree");
+        m.finish();
+    }
+    let unique: std::collections::HashSet<_> = exec_ids.iter().collect();
+    assert_eq!(unique.len(), exec_ids.len(), "execution ids repeat: {exec_ids:?}");
+    // Reads are audited (written behind, flushed at exit).
+    for id in &exec_ids {
+        let e = w.json(&["executions", "show", id, "--json"]);
+        assert_eq!(e["id"], json!(id));
+        assert_eq!(e["tool"], json!("store"));
+        assert_eq!(e["action"], json!("get_settings"));
+        assert_eq!(e["status"], json!("success"));
+        assert_eq!(e["agent_name"], json!("local-owner"));
+    }
+}
+
+#[test]
+fn invalid_input_names_the_field_and_changes_nothing() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    let mut two = common::stocked_variants(via(&mut m), 1, 2);
+    let (plenty, scarce) = (two.remove(0), two.remove(0));
+    let orders_before = orders_total(&mut m);
+    let stock_before = common::stock_at(via(&mut m), &plenty.variant_id, &plenty.location_id);
+    let scarce_before = common::stock_at(via(&mut m), &scarce.variant_id, &scarce.location_id);
+    assert!(
+        scarce_before < 1000,
+        "the over-order below must pass the schema (max 1000)"
+    );
+
+    // quantity below the minimum
+    let t = m.call_err(
+        "orders",
+        json!({"action": "create_order", "items": [{"variant_id": plenty.variant_id, "quantity": 0}]}),
+    );
+    assert!(t.contains("invalid input at `items[0].quantity`"), "{t}");
+    // wrong type
+    let t = m.call_err(
+        "orders_create_order",
+        json!({"items": [{"variant_id": plenty.variant_id, "quantity": "two"}]}),
+    );
+    assert!(t.contains("items[0].quantity"), "{t}");
+    // unknown parameter
+    let t = m.call_err(
+        "orders_create_order",
+        json!({"items": [{"variant_id": plenty.variant_id, "quantity": 1}], "bogus": true}),
+    );
+    assert!(t.contains("bogus"), "{t}");
+    // missing required parameter
+    let t = m.call_err("orders_create_order", json!({}));
+    assert!(t.contains("items"), "{t}");
+    // grouped call without / with a wrong action
+    let t = m.call_err("orders", json!({"items": []}));
+    assert!(t.contains("`action`"), "{t}");
+    let t = m.call_err("orders", json!({"action": "fly"}));
+    assert!(t.contains("`action`") && t.contains("fly"), "{t}");
+    // unknown variant
+    let t = m.call_err(
+        "orders_create_order",
+        json!({"items": [{"sku": "NOPE-NOPE", "quantity": 1}]}),
+    );
+    assert!(t.contains("items[0]"), "{t}");
+    // Valid first line, impossible second line: the whole order is refused
+    // and the first line's stock is not taken.
+    let t = m.call_err(
+        "orders_create_order",
+        json!({"items": [
+            {"variant_id": plenty.variant_id, "quantity": 1},
+            {"variant_id": scarce.variant_id, "quantity": scarce_before + 1}
+        ]}),
+    );
+    assert!(t.contains("insufficient stock"), "{t}");
+    // A coupon that is expired / disabled.
+    for code in ["SPRING25", "BULK50"] {
+        let t = m.call_err(
+            "orders_create_order",
+            json!({"items": [{"variant_id": plenty.variant_id, "quantity": 1}], "coupon_code": code}),
+        );
+        assert!(t.contains(code), "{t}");
+    }
+
+    assert_eq!(orders_total(&mut m), orders_before, "a refused order was created");
+    assert_eq!(
+        common::stock_at(via(&mut m), &plenty.variant_id, &plenty.location_id),
+        stock_before
+    );
+    assert_eq!(
+        common::stock_at(via(&mut m), &scarce.variant_id, &scarce.location_id),
+        scarce_before
+    );
+    m.finish();
+
+    // Every failure is audited as an error; no create_order succeeded.
+    let errors = w.executions(&["--tool", "orders", "--status", "error"]);
+    let failed: Vec<&Value> = errors["executions"]
+        .as_array()
+        .expect("executions")
+        .iter()
+        .collect();
+    assert!(
+        failed.len() >= 10,
+        "expected ≥10 failed orders calls, got {}",
+        failed.len()
+    );
+    assert!(failed.iter().any(|e| e["error_code"] == json!("invalid_input")));
+    assert!(failed.iter().any(|e| e["error_code"] == json!("conflict")));
+    let ok = w.executions(&["--tool", "orders", "--status", "success"]);
+    assert!(
+        !ok["executions"]
+            .as_array()
+            .expect("executions")
+            .iter()
+            .any(|e| e["action"] == json!("create_order")),
+        "a create_order succeeded: {ok}"
+    );
+}
+
+#[test]
+fn unknown_tool_is_a_protocol_error_and_the_session_continues() {
+    let w = Whale::new();
+    for mode in ["grouped", "flat"] {
+        let mut m = w.mcp(&["--tool-mode", mode]).started();
+        for name in ["nope", "orders_fly", "ordersx"] {
+            let reply = m.call_reply(name, json!({}));
+            assert_eq!(reply["error"]["code"], json!(-32602), "{mode} {name}: {reply}");
+            assert!(
+                reply["error"]["message"]
+                    .as_str()
+                    .is_some_and(|s| s.contains(name)),
+                "{mode}: error does not name {name}: {reply}"
+            );
+        }
+        assert_eq!(
+            m.call_ok("store_get_settings", json!({}))["store_id"],
+            json!("demo")
+        );
+        m.finish();
+    }
+}
+
+#[test]
+fn garbage_lines_get_errors_and_the_server_keeps_serving() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+
+    m.send_raw("this is not json");
+    let e = m.next_unmatched(TIMEOUT).expect("a reply to the garbage line");
+    assert_eq!(e["jsonrpc"], json!("2.0"), "{e}");
+    assert_eq!(e["error"]["code"], json!(-32700), "{e}");
+    assert!(e["id"].is_null(), "{e}");
+
+    m.send_raw("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"); // truncated JSON
+    let e = m.next_unmatched(TIMEOUT).expect("a reply to truncated JSON");
+    assert_eq!(e["error"]["code"], json!(-32700), "{e}");
+
+    // Valid JSON that is not a JSON-RPC request: invalid request, same id.
+    m.send_raw(r#"{"jsonrpc":"2.0","id":"odd","method":42}"#);
+    let e = m.response(&json!("odd"), TIMEOUT);
+    assert_eq!(e["error"]["code"], json!(-32600), "{e}");
+
+    // Blank lines are ignored; the session is intact.
+    m.send_raw("");
+    m.send_raw("   ");
+    let s = m.call_ok("store_get_settings", json!({}));
+    assert_eq!(s["store_id"], json!("demo"));
+    let listed = m.request("tools/list", json!({}));
+    assert!(listed["result"]["tools"].is_array());
+    m.finish();
+}
+
+/// A line that is not UTF-8 is a parse error like any other garbage; it
+/// must not end the session.
+#[test]
+fn a_line_that_is_not_utf8_gets_a_parse_error_and_the_session_continues() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    m.send_bytes(b"\xff\xfe not utf-8");
+    m.send_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":77,\"method\":\"ping\",\"params\":{\"x\":\"\xe9\"}}");
+    let id = m.send_request("ping", Value::Null);
+    let reply = m.try_response(&id, TIMEOUT).unwrap_or_else(|| {
+        panic!(
+            "the server stopped serving after a non-UTF-8 line; stderr:\n{}",
+            m.stderr()
+        )
+    });
+    assert_eq!(reply["result"], json!({}), "{reply}");
+    let e = m
+        .next_unmatched(TIMEOUT)
+        .expect("an error reply to the non-UTF-8 line");
+    assert_eq!(e["error"]["code"], json!(-32700), "{e}");
+    m.finish();
+}
+
+/// An oversized message is refused, and only that message: the request
+/// after it is still answered. Sizes around the 16 MiB line limit.
+#[test]
+fn an_oversized_line_is_refused_and_the_next_message_is_still_served() {
+    let w = Whale::new();
+    const MIB: usize = 1024 * 1024;
+    for size in [17 * MIB, 16 * MIB] {
+        let mut m = w.mcp(&[]).started();
+        // A valid ping padded with spaces to exactly `size` bytes (newline excluded).
+        let head = r#"{"jsonrpc":"2.0","id":"big","method":"ping"}"#;
+        let mut line = String::with_capacity(size);
+        line.push_str(&head[..head.len() - 1]);
+        line.push_str(&" ".repeat(size - head.len()));
+        line.push('}');
+        assert_eq!(line.len(), size);
+        m.send_raw(&line);
+        // Two pings follow; once the second is answered the first must
+        // have been too (it was not swallowed with the big line).
+        let first = m.send_request("ping", Value::Null);
+        let second = m.send_request("ping", Value::Null);
+        let reply = m.response(&second, TIMEOUT);
+        assert_eq!(reply["result"], json!({}), "{reply}");
+        let reply = m.try_response(&first, Duration::from_secs(5)).unwrap_or_else(|| {
+            panic!(
+                "the request right after a {size}-byte line was swallowed; stderr:\n{}",
+                m.stderr()
+            )
+        });
+        assert_eq!(reply["result"], json!({}), "{reply}");
+        // The big line got exactly one answer: refused as too large (null
+        // id) or, if under the limit, served as the ping it is.
+        let big = m.try_response(&json!("big"), Duration::from_millis(500));
+        let refused = m
+            .unmatched
+            .iter()
+            .filter(|e| e["error"]["code"] == json!(-32600))
+            .count();
+        assert_eq!(
+            big.is_some() as usize + refused,
+            1,
+            "{size} bytes: answered {big:?}, refusals {refused}"
+        );
+        m.finish();
+    }
+}
+
+#[test]
+fn pipelined_requests_are_all_answered_and_matched_by_id() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let params = if i % 2 == 0 {
+            json!({"name": "products_list_products", "arguments": {"limit": 1 + i % 5}})
+        } else {
+            json!({"name": "store", "arguments": {"action": "get_settings"}})
+        };
+        ids.push((i, m.send_request("tools/call", params)));
+    }
+    for (i, id) in ids.iter().rev() {
+        let reply = m.response(id, TIMEOUT);
+        let r = &reply["result"];
+        assert_ne!(r["isError"], json!(true), "{reply}");
+        if i % 2 == 0 {
+            assert_eq!(
+                r["structuredContent"]["items"].as_array().map(Vec::len),
+                Some(1 + i % 5),
+                "{reply}"
+            );
+        } else {
+            assert_eq!(r["structuredContent"]["store_id"], json!("demo"), "{reply}");
+        }
+    }
+    m.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Scopes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn missing_write_scope_is_refused_named_audited_and_changes_nothing() {
+    let w = Whale::new();
+    let (_, key) = w.create_key_as("reader-bot", "orders:read products:read", false, &[]);
+    let variant = {
+        let mut owner = w.mcp(&[]).started();
+        let v = stocked_variant(via(&mut owner), 1);
+        owner.finish();
+        v
+    };
+    let mut m = w.mcp_key(&[], &key).started();
+    let before = orders_total(&mut m);
+    let t = m.call_err(
+        "orders",
+        json!({"action": "create_order", "items": [{"variant_id": variant.variant_id, "quantity": 1}]}),
+    );
+    assert!(t.contains("insufficient scope"), "{t}");
+    assert!(t.contains("`orders:write`"), "{t}");
+    assert_eq!(
+        orders_total(&mut m),
+        before,
+        "an order was created without orders:write"
+    );
+    // A tool it has no scope for at all.
+    let t = m.call_err("customers", json!({"action": "list_customers"}));
+    assert!(t.contains("`customers:read`"), "{t}");
+    m.finish();
+
+    let errors = w.executions(&["--status", "error", "--agent", "reader-bot"]);
+    let rows: Vec<&Value> = errors["executions"]
+        .as_array()
+        .expect("executions")
+        .iter()
+        .filter(|e| e["tool"] == json!("orders") && e["action"] == json!("create_order"))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        1,
+        "expected one audit row for the refused create_order: {errors}"
+    );
+    assert_eq!(rows[0]["status"], json!("error"));
+    assert_eq!(rows[0]["error_code"], json!("insufficient_scope"));
+    assert_eq!(rows[0]["agent_name"], json!("reader-bot"));
+    assert!(
+        rows[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("orders:write")),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[0]["output"].is_null());
+}
+
+#[test]
+fn tools_list_shows_only_what_the_key_may_do() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("orders:read products:read", false);
+
+    let mut g = w.mcp_key(&[], &key).started();
+    let (tools, _) = list_all(&mut g);
+    assert_eq!(
+        names(&tools),
+        ["orders", "products"],
+        "a reader sees only the tools it has scopes for"
+    );
+    let orders = tools
+        .iter()
+        .find(|t| t["name"] == json!("orders"))
+        .expect("orders");
+    let actions: Vec<&str> = orders["inputSchema"]["properties"]["action"]["enum"]
+        .as_array()
+        .expect("enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(actions, ["list_orders", "get_order"]);
+    assert_eq!(
+        orders["annotations"]["readOnlyHint"],
+        json!(true),
+        "only reads are offered"
+    );
+    g.finish();
+
+    let mut f = w.mcp_key(&["--tool-mode", "flat"], &key).started();
+    let flat = names(&list_all(&mut f).0);
+    assert!(flat.contains(&"orders_list_orders".to_string()), "{flat:?}");
+    assert!(!flat.contains(&"orders_create_order".to_string()), "{flat:?}");
+    assert!(!flat.iter().any(|n| n.starts_with("customers_")), "{flat:?}");
+    assert!(!flat.iter().any(|n| n.starts_with("products_create")), "{flat:?}");
+    f.finish();
+
+    // A bare resource grants read and write.
+    let (_, writer) = w.create_key("orders", false);
+    let mut o = w.mcp_key(&[], &writer).started();
+    let (tools, _) = list_all(&mut o);
+    assert_eq!(names(&tools), ["orders"]);
+    let n = tools[0]["inputSchema"]["properties"]["action"]["enum"]
+        .as_array()
+        .map(Vec::len);
+    let all = registry(&w)
+        .into_iter()
+        .find(|(t, _)| t == "orders")
+        .map(|(_, a)| a.len());
+    assert_eq!(n, all, "orders (bare) grants every orders action");
+    o.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Isolation: sandbox mode and stores
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_test_key_works_only_on_test_data() {
+    let w = Whale::new();
+    let (_, test_key) = w.create_key_as("sandbox-bot", "orders products inventory", true, &[]);
+
+    let mut owner = w.mcp(&[]).started();
+    let live_total = orders_total(&mut owner);
+    let live_order = owner.call_ok("orders_list_orders", json!({"limit": 1}))["items"][0]["id"]
+        .as_str()
+        .expect("a live order")
+        .to_string();
+
+    let mut t = w.mcp_key(&[], &test_key).started();
+    let test_total = orders_total(&mut t);
+    let v = stocked_variant(via(&mut t), 1);
+    let created = t.call_ok("orders_create_order", order_input(&v.variant_id, 1));
+    let order_id = created["id"].as_str().expect("order id").to_string();
+    assert_eq!(created["items"][0]["variant_id"], json!(v.variant_id));
+
+    // Visible to the test key…
+    let got = t.call_ok("orders_get_order", json!({"order_id": order_id}));
+    assert_eq!(got["id"], json!(order_id));
+    assert_eq!(orders_total(&mut t), test_total + 1);
+    // …but not to live mode, whose data is unchanged.
+    assert_eq!(orders_total(&mut owner), live_total);
+    let text = owner.call_err("orders_get_order", json!({"order_id": order_id}));
+    assert!(text.contains("not found"), "{text}");
+    // And live data is not visible to the test key.
+    let text = t.call_err("orders_get_order", json!({"order_id": live_order}));
+    assert!(text.contains("not found"), "{text}");
+    // Nor can the test key sell a live variant.
+    let live_variant = stocked_variant(via(&mut owner), 1);
+    let text = t.call_err("orders_create_order", order_input(&live_variant.variant_id, 1));
+    assert!(text.contains("items[0]"), "{text}");
+    t.finish();
+    owner.finish();
+
+    // The audit trail keeps the modes apart too.
+    let test_rows = w.executions(&["--test", "--tool", "orders", "--status", "success"]);
+    assert!(
+        test_rows["executions"]
+            .as_array()
+            .expect("executions")
+            .iter()
+            .any(|e| e["action"] == json!("create_order") && e["output"]["id"] == json!(order_id)),
+        "{test_rows}"
+    );
+    let live_rows = w.executions(&["--tool", "orders", "--status", "success"]);
+    assert!(
+        !live_rows["executions"]
+            .as_array()
+            .expect("executions")
+            .iter()
+            .any(|e| e["action"] == json!("create_order")),
+        "{live_rows}"
+    );
+}
+
+#[test]
+fn stores_are_isolated_from_each_other() {
+    let w = Whale::new();
+    let created = w.run(&["stores", "create", "other", "--name", "Other", "--seed"]);
+    common::assert_exit(&created, 0, "stores create other");
+    let scopes = "orders products platform:read";
+    let (_, other_key) = w.create_key_as("other-bot", scopes, false, &["--store", "other"]);
+    let (_, demo_key) = w.create_key_as("demo-bot", scopes, false, &[]);
+
+    let mut demo = w.mcp_key(&[], &demo_key).started();
+    let mut other = w.mcp_key(&[], &other_key).started();
+
+    let demo_ids: Vec<String> = demo.call_ok("orders_list_orders", json!({"limit": 100}))["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|o| o["id"].as_str().expect("id").to_string())
+        .collect();
+    let other_page = other.call_ok("orders_list_orders", json!({"limit": 100}));
+    let other_ids: Vec<String> = other_page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|o| o["id"].as_str().expect("id").to_string())
+        .collect();
+    assert!(!demo_ids.is_empty() && !other_ids.is_empty());
+    assert!(
+        demo_ids.iter().all(|id| !other_ids.contains(id)),
+        "stores share order ids"
+    );
+
+    for id in demo_ids.iter().take(5) {
+        let t = other.call_err("orders_get_order", json!({"order_id": id}));
+        assert!(t.contains("not found"), "store `other` read demo order {id}: {t}");
+    }
+    for id in other_ids.iter().take(5) {
+        let t = demo.call_err("orders_get_order", json!({"order_id": id}));
+        assert!(
+            t.contains("not found"),
+            "store `demo` read other's order {id}: {t}"
+        );
+    }
+    let settings = other.call_ok("store", json!({"action": "get_settings"}));
+    assert_eq!(settings["store_id"], json!("other"));
+    assert_eq!(
+        demo.call_ok("store_get_settings", json!({}))["store_id"],
+        json!("demo")
+    );
+    demo.finish();
+    other.finish();
+
+    // A key used with an explicit other store is refused at start (exit 3).
+    for args in [vec!["--store", "demo", "mcp"], vec!["mcp"]] {
+        let env: Vec<(&str, &str)> = if args.len() == 1 {
+            vec![("WHALETOOLS_API_KEY", &other_key), ("WHALE_STORE", "demo")]
+        } else {
+            vec![("WHALETOOLS_API_KEY", &other_key)]
+        };
+        let out = w.run_env(&args, &env);
+        common::assert_exit(&out, 3, &format!("{args:?} with another store's key"));
+        assert!(common::stderr(&out).contains("other"), "{}", common::stderr(&out));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Credentials during a session
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_key_revoked_mid_session_is_refused_on_the_next_call() {
+    let w = Whale::new();
+    let (id, key) = w.create_key("orders:read", false);
+    let mut m = w.mcp_key(&[], &key).started();
+    let page = m.call_ok("orders_list_orders", json!({"limit": 1}));
+    assert!(page["total"].as_i64().is_some());
+
+    let out = w.run(&["keys", "revoke", &id]);
+    common::assert_exit(&out, 0, "keys revoke");
+
+    let r = m.call("orders_list_orders", json!({"limit": 1}));
+    assert_eq!(r["isError"], json!(true), "a revoked key still works: {r}");
+    let text = error_text(&r);
+    assert!(text.contains("revoked"), "{text}");
+    assert!(!text.contains(&key), "the error leaks the key: {text}");
+    m.finish();
+}
+
+#[test]
+fn a_bad_key_is_refused_before_serving() {
+    let w = Whale::new();
+    let (id, key) = w.create_key("orders:read", false);
+    for (bad, why) in [("wt_live_nope", "malformed"), ("not-a-key", "malformed")] {
+        let out = w.run_env(&["mcp"], &[("WHALETOOLS_API_KEY", bad)]);
+        common::assert_exit(&out, 3, &format!("mcp with a {why} key"));
+        assert!(
+            common::stdout(&out).is_empty(),
+            "stdout must stay clean: {}",
+            common::stdout(&out)
+        );
+        assert!(
+            common::stderr(&out).contains("WHALETOOLS_API_KEY"),
+            "{}",
+            common::stderr(&out)
+        );
+    }
+    common::assert_exit(&w.run(&["keys", "revoke", &id]), 0, "keys revoke");
+    let out = w.run_env(&["mcp"], &[("WHALETOOLS_API_KEY", &key)]);
+    common::assert_exit(&out, 3, "mcp with a revoked key");
+    assert!(
+        common::stderr(&out).contains("revoked"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Protocol hygiene
+// ---------------------------------------------------------------------------
+
+#[test]
+fn stdout_is_only_json_rpc_even_with_debug_logs_and_eof_exits_zero() {
+    let w = Whale::new();
+    let mut m = Mcp::spawn(&w, &[], &[("RUST_LOG", "debug")]);
+    m.initialize("2025-11-25");
+    m.request("tools/list", json!({}));
+    m.call_ok("store_get_settings", json!({}));
+    m.call_err("orders_get_order", json!({"order_id": "nope"}));
+    m.call_reply("nope", json!({}));
+    m.send_raw("garbage");
+    m.request("ping", Value::Null);
+    m.notify("notifications/cancelled", json!({"requestId": 12345}));
+    let last = m.request("ping", Value::Null);
+    assert_eq!(last["result"], json!({}));
+    // Drain whatever else is pending (e.g. the parse error).
+    while m.next_message(Duration::from_millis(200)).is_some() {}
+    let raw = m.raw.clone();
+    let logs = m.stderr();
+    let status = m.close();
+    assert_eq!(status.code(), Some(0), "exit on stdin EOF: {status:?}");
+    assert!(raw.len() >= 7, "too few stdout lines: {raw:?}");
+    for line in &raw {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("non-JSON stdout line ({e}): {line}"));
+        assert_eq!(v["jsonrpc"], json!("2.0"), "{line}");
+    }
+    assert!(
+        logs.to_lowercase().contains("debug"),
+        "RUST_LOG=debug produced no debug logs on stderr"
+    );
+}
+
+#[test]
+fn eof_before_initialize_exits_zero() {
+    let w = Whale::new();
+    let m = w.mcp(&[]);
+    let status = m.close();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
+fn cancelling_an_unknown_request_is_harmless() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    m.notify(
+        "notifications/cancelled",
+        json!({"requestId": 999_999, "reason": "test"}),
+    );
+    m.notify("notifications/cancelled", json!({"requestId": "nope"}));
+    let s = m.call_ok("store_get_settings", json!({}));
+    assert_eq!(s["store_id"], json!("demo"));
+    // Cancel a request that has already been answered.
+    let id = m.send_request(
+        "tools/call",
+        json!({"name": "store_get_settings", "arguments": {}}),
+    );
+    let reply = m.response(&id, TIMEOUT);
+    assert!(reply.get("result").is_some());
+    m.notify("notifications/cancelled", json!({"requestId": id}));
+    let again = m.call_ok("products_list_products", json!({"limit": 1}));
+    assert_eq!(again["items"].as_array().map(Vec::len), Some(1));
+    m.finish();
+}
+
+// ---------------------------------------------------------------------------
+// Order semantics through the protocol
+// ---------------------------------------------------------------------------
+
+/// Money is integer cents and adds up; cancelling restocks and refunds what
+/// was paid; a refund can never exceed what is left to refund.
+#[test]
+fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    let v = stocked_variant(via(&mut m), 3);
+    let stock = |m: &mut Mcp| common::stock_at(via(m), &v.variant_id, &v.location_id);
+    let before = stock(&mut m);
+
+    let o = m.call_ok(
+        "orders_create_order",
+        json!({"items": [{"variant_id": v.variant_id, "quantity": 2}], "coupon_code": "save5",
+               "shipping_address": {"country": "US", "region": "NY"}, "shipping_cents": 500}),
+    );
+    for k in [
+        "subtotal_cents",
+        "discount_cents",
+        "tax_cents",
+        "shipping_cents",
+        "total_cents",
+        "paid_cents",
+    ] {
+        assert!(o[k].is_i64(), "{k} is not an integer: {}", o[k]);
+    }
+    let cents = |k: &str| o[k].as_i64().expect(k);
+    let line = &o["items"][0];
+    assert_eq!(line["quantity"], json!(2));
+    assert_eq!(
+        line["total_cents"].as_i64(),
+        line["unit_price_cents"].as_i64().map(|p| p * 2)
+    );
+    assert_eq!(
+        cents("subtotal_cents"),
+        line["total_cents"].as_i64().expect("line total")
+    );
+    assert!(cents("discount_cents") > 0, "SAVE5 gave no discount: {o}");
+    assert_eq!(
+        o["coupon_code"],
+        json!("SAVE5"),
+        "coupon codes are case-insensitive"
+    );
+    assert!(cents("tax_cents") > 0, "no tax for a NY address: {o}");
+    assert_eq!(
+        cents("total_cents"),
+        cents("subtotal_cents") - cents("discount_cents") + cents("tax_cents") + cents("shipping_cents"),
+        "{o}"
+    );
+    assert_eq!(cents("paid_cents"), cents("total_cents"));
+    assert_eq!(o["status"], json!("paid"));
+    assert_eq!(stock(&mut m), before - 2, "stock not taken");
+    let id = o["id"].as_str().expect("order id").to_string();
+
+    // Refunds: above what was paid is refused; a partial one is recorded.
+    let t = m.call_err(
+        "orders_refund_order",
+        json!({"order_id": id, "amount_cents": cents("paid_cents") + 1}),
+    );
+    assert!(t.contains("amount_cents"), "{t}");
+    let r = m.call_ok(
+        "orders_refund_order",
+        json!({"order_id": id, "amount_cents": 100}),
+    );
+    assert_eq!(r["amount_cents"], json!(100));
+    assert_eq!(r["remaining_refundable_cents"], json!(cents("paid_cents") - 100));
+    assert_eq!(r["order"]["status"], json!("partially_refunded"));
+
+    // A coupon limited per customer needs a customer.
+    let t = m.call_err(
+        "orders_create_order",
+        json!({"items": [{"variant_id": v.variant_id, "quantity": 1}], "coupon_code": "WELCOME10"}),
+    );
+    assert!(t.contains("WELCOME10"), "{t}");
+
+    // Cancel a fresh order: stock comes back, the payment is refunded.
+    let o2 = m.call_ok("orders_create_order", order_input(&v.variant_id, 1));
+    let id2 = o2["id"].as_str().expect("order id").to_string();
+    assert_eq!(stock(&mut m), before - 3);
+    let c = m.call_ok("orders", json!({"action": "cancel_order", "order_id": id2}));
+    assert_eq!(c["status"], json!("cancelled"));
+    assert_eq!(c["refunded_cents"], c["paid_cents"]);
+    assert_eq!(stock(&mut m), before - 2, "cancel did not restock");
+    let t = m.call_err("orders_cancel_order", json!({"order_id": id2}));
+    assert!(t.contains("cancelled"), "{t}");
+    let t = m.call_err("orders_refund_order", json!({"order_id": id2}));
+    assert!(t.contains("nothing left to refund"), "{t}");
+    assert_eq!(stock(&mut m), before - 2, "a refused cancel changed stock");
+    m.finish();
+}
+
+/// SIGTERM (how hosts stop servers) is a clean shutdown: the written-behind
+/// audit rows of reads are flushed before the process exits.
+#[cfg(unix)]
+#[test]
+fn sigterm_flushes_pending_read_audit_rows() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    // Pipelined reads; SIGTERM right after the last answer, inside the
+    // write-behind window of the last batch.
+    let requests: Vec<Value> = (0..50)
+        .map(|_| {
+            m.send_request(
+                "tools/call",
+                json!({"name": "store_get_settings", "arguments": {}}),
+            )
+        })
+        .collect();
+    let ids: Vec<String> = requests
+        .iter()
+        .map(|id| {
+            let reply = m.response(id, TIMEOUT);
+            reply["result"]["_meta"]["whale/executionId"]
+                .as_str()
+                .expect("execution id")
+                .to_string()
+        })
+        .collect();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &m.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let status = m.close();
+    assert!(
+        status.success(),
+        "SIGTERM should end whale mcp cleanly: {status:?}"
+    );
+    let rows = w.executions(&["--tool", "store"]);
+    let logged: std::collections::HashSet<&str> = rows["executions"]
+        .as_array()
+        .expect("executions")
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    let lost: Vec<&String> = ids.iter().filter(|id| !logged.contains(id.as_str())).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} audit rows lost on SIGTERM: {lost:?}",
+        lost.len(),
+        ids.len()
+    );
+}
