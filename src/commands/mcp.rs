@@ -61,7 +61,7 @@ pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
             // stdin closed before initialize, or a first message that was not
             // initialize: nothing more to serve.
             tracing::warn!(error = %e, "MCP session did not start");
-            let _ = writer.join();
+            writer.finish();
             return Ok(());
         }
     };
@@ -79,7 +79,7 @@ pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
         }
     }
     app.shutdown();
-    let _ = writer.join();
+    writer.finish();
     Ok(())
 }
 

@@ -10,52 +10,49 @@
 //! Only JSON-RPC is written to stdout; logs go to stderr.
 
 use std::io::{BufRead, BufWriter, Write};
-use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 
 use rmcp::RoleServer;
-use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
-use rmcp::transport::Transport;
-use serde_json::{Value, json};
+use rmcp::service::RxJsonRpcMessage;
+use serde_json::Value;
 use tokio::sync::mpsc;
+
+use super::channel::{ChannelTransport, Out, error_reply, pair};
 
 /// Lines longer than this are refused (protects memory from a runaway peer).
 const MAX_LINE: usize = 16 * 1024 * 1024;
 
-enum Out {
-    Msg(Box<TxJsonRpcMessage<RoleServer>>),
-    Raw(Value),
+/// The stdout writer thread; [`Writer::finish`] after the service ended
+/// waits until every reply has reached stdout.
+pub struct Writer {
+    thread: JoinHandle<()>,
+    closer: mpsc::UnboundedSender<Out>,
 }
 
-pub struct StdioTransport {
-    rx: mpsc::Receiver<RxJsonRpcMessage<RoleServer>>,
-    tx: std_mpsc::Sender<Out>,
+impl Writer {
+    pub fn finish(self) {
+        let _ = self.closer.send(Out::Close);
+        let _ = self.thread.join();
+    }
 }
 
-/// The transport, and the writer thread to join after the service ends so
-/// every reply reaches stdout before the process exits.
-pub fn transport() -> (StdioTransport, JoinHandle<()>) {
-    let (out_tx, out_rx) = std_mpsc::channel::<Out>();
-    let (in_tx, in_rx) = mpsc::channel(256);
-    let writer = std::thread::Builder::new()
+pub fn transport() -> (ChannelTransport, Writer) {
+    let (transport, ends) = pair(256);
+    let thread = std::thread::Builder::new()
         .name("whale-stdout".into())
-        .spawn(move || write_loop(out_rx))
+        .spawn(move || write_loop(ends.outgoing))
         .expect("spawn stdout thread");
-    let errors = out_tx.clone();
+    let closer = ends.errors.clone();
+    let (incoming, errors) = (ends.incoming, ends.errors);
+    // The reader blocks on stdin until EOF; it is never joined.
     std::thread::Builder::new()
         .name("whale-stdin".into())
-        .spawn(move || read_loop(in_tx, errors))
+        .spawn(move || read_loop(incoming, errors))
         .expect("spawn stdin thread");
-    (
-        StdioTransport {
-            rx: in_rx,
-            tx: out_tx,
-        },
-        writer,
-    )
+    (transport, Writer { thread, closer })
 }
 
-fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: std_mpsc::Sender<Out>) {
+fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::UnboundedSender<Out>) {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut line: Vec<u8> = Vec::new();
@@ -73,7 +70,7 @@ fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: std_mpsc::S
         }
         let complete = line.last() == Some(&b'\n');
         if !complete && line.len() > MAX_LINE {
-            let _ = errors.send(Out::Raw(error_reply(Value::Null, -32600, "message too large")));
+            let _ = errors.send(error_reply(Value::Null, -32600, "message too large"));
             let mut rest = Vec::new();
             match input.read_until(b'\n', &mut rest) {
                 Ok(_) => continue,
@@ -100,61 +97,36 @@ fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: std_mpsc::S
                     },
                 };
                 tracing::warn!(error = %e, "unreadable JSON-RPC message");
-                let _ = errors.send(Out::Raw(reply));
+                let _ = errors.send(reply);
             }
         }
     }
 }
 
-fn error_reply(id: Value, code: i64, message: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
-}
-
-fn write_loop(rx: std_mpsc::Receiver<Out>) {
+fn write_loop(mut rx: mpsc::UnboundedReceiver<Out>) {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let write = |out: &mut BufWriter<std::io::StdoutLock<'_>>, item: Out| -> std::io::Result<()> {
-        match item {
-            Out::Msg(m) => serde_json::to_writer(&mut *out, &m)?,
-            Out::Raw(v) => serde_json::to_writer(&mut *out, &v)?,
+    // Ok(true) once the door said the service has ended.
+    let write = |out: &mut BufWriter<std::io::StdoutLock<'_>>, item: Out| -> std::io::Result<bool> {
+        if let Out::Close = item {
+            return Ok(true);
         }
-        out.write_all(b"\n")
+        serde_json::to_writer(&mut *out, &item)?;
+        out.write_all(b"\n")?;
+        Ok(false)
     };
-    while let Ok(first) = rx.recv() {
+    while let Some(first) = rx.blocking_recv() {
         let mut result = write(&mut out, first);
         // Batch every reply that is already waiting into one flush.
-        while result.is_ok() {
+        while let Ok(false) = result {
             match rx.try_recv() {
                 Ok(next) => result = write(&mut out, next),
                 Err(_) => break,
             }
         }
-        if result.and_then(|_| out.flush()).is_err() {
-            return; // stdout closed: nobody is listening
+        let closing = matches!(result, Ok(true));
+        if result.and_then(|_| out.flush()).is_err() || closing {
+            return; // finished, or stdout closed: nobody is listening
         }
-    }
-}
-
-impl Transport<RoleServer> for StdioTransport {
-    type Error = std::io::Error;
-
-    fn send(
-        &mut self,
-        item: TxJsonRpcMessage<RoleServer>,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        let r = self
-            .tx
-            .send(Out::Msg(Box::new(item)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdout writer stopped"));
-        std::future::ready(r)
-    }
-
-    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
-        self.rx.recv()
-    }
-
-    async fn close(&mut self) -> Result<(), Self::Error> {
-        self.rx.close();
-        Ok(())
     }
 }
