@@ -40,6 +40,13 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
         }
         'whale;mcp' {
             [CompletionResult]::new('--transport', '--transport', [CompletionResultType]::ParameterName, 'How clients reach the server')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on in HTTP mode (0 picks a free one)')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Address to bind in HTTP mode; anything but loopback exposes the server')
+            [CompletionResult]::new('--allowed-host', '--allowed-host', [CompletionResultType]::ParameterName, 'Also accept this Host name (a deployment''s DNS name; repeatable)')
+            [CompletionResult]::new('--allowed-origin', '--allowed-origin', [CompletionResultType]::ParameterName, 'Accept browser requests from this Origin, e.g. https://app.example.com (repeatable)')
+            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Requests per minute per credential in HTTP mode (a key''s own --rate-limit wins)')
+            [CompletionResult]::new('--max-body', '--max-body', [CompletionResultType]::ParameterName, 'Largest request body accepted in HTTP mode, in bytes')
+            [CompletionResult]::new('--public-url', '--public-url', [CompletionResultType]::ParameterName, 'The URL clients use to reach this server, when it sits behind a proxy')
             [CompletionResult]::new('--tools', '--tools', [CompletionResultType]::ParameterName, 'Only these tools (comma-separated names)')
             [CompletionResult]::new('--categories', '--categories', [CompletionResultType]::ParameterName, 'Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)')
             [CompletionResult]::new('--tool-mode', '--tool-mode', [CompletionResultType]::ParameterName, 'How tools are listed to clients')
@@ -67,6 +74,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Agent name the key acts as (recorded in the audit trail)')
             [CompletionResult]::new('--scopes', '--scopes', [CompletionResultType]::ParameterName, 'Scopes, space- or comma-separated: `products:read orders` (bare resource = read and write)')
             [CompletionResult]::new('--expires-in', '--expires-in', [CompletionResultType]::ParameterName, 'Expire after this long (e.g. 30d, 12h)')
+            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Requests per minute this key may make in HTTP mode (default: the server''s --rate-limit)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('--test', '--test', [CompletionResultType]::ParameterName, 'Create a sandbox key (wt_test_) that sees only test data')

@@ -888,7 +888,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__keys__subcmd__create)
-            opts="-h --agent --scopes --test --expires-in --json --db --store --help"
+            opts="-h --agent --scopes --test --expires-in --rate-limit --json --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -903,6 +903,10 @@ _whale() {
                     return 0
                     ;;
                 --expires-in)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1102,14 +1106,42 @@ _whale() {
             return 0
             ;;
         whale__subcmd__mcp)
-            opts="-h --transport --tools --categories --read-only --tool-mode --page-size --db --store --help"
+            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --transport)
-                    COMPREPLY=($(compgen -W "stdio" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "stdio sse http" -- "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allowed-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allowed-origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --tools)

@@ -37,7 +37,16 @@ complete -c whale -n "__fish_whale_needs_command" -f -a "install" -d 'Add whale 
 complete -c whale -n "__fish_whale_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c whale -n "__fish_whale_needs_command" -f -a "man" -d 'Print the man page (or write all of them with --out)'
 complete -c whale -n "__fish_whale_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c whale -n "__fish_whale_using_subcommand mcp" -l transport -d 'How clients reach the server' -r -f -a "stdio\t'JSON-RPC over stdin/stdout, for a host that launches whale'"
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l transport -d 'How clients reach the server' -r -f -a "stdio\t'JSON-RPC over stdin/stdout, for a host that launches whale'
+sse\t'HTTP server: Streamable HTTP at /mcp and legacy HTTP+SSE at /sse + /messages'
+http\t'Same as sse (both transports on one port)'"
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l port -d 'Port to listen on in HTTP mode (0 picks a free one)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l host -d 'Address to bind in HTTP mode; anything but loopback exposes the server' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l allowed-host -d 'Also accept this Host name (a deployment\'s DNS name; repeatable)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l allowed-origin -d 'Accept browser requests from this Origin, e.g. https://app.example.com (repeatable)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l rate-limit -d 'Requests per minute per credential in HTTP mode (a key\'s own --rate-limit wins)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l max-body -d 'Largest request body accepted in HTTP mode, in bytes' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l public-url -d 'The URL clients use to reach this server, when it sits behind a proxy' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l tools -d 'Only these tools (comma-separated names)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l categories -d 'Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l tool-mode -d 'How tools are listed to clients' -r -f -a "grouped\t'One MCP tool per whale tool, with an `action` argument'
@@ -58,6 +67,7 @@ complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_su
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l agent -d 'Agent name the key acts as (recorded in the audit trail)' -r
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l scopes -d 'Scopes, space- or comma-separated: `products:read orders` (bare resource = read and write)' -r
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l expires-in -d 'Expire after this long (e.g. 30d, 12h)' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l rate-limit -d 'Requests per minute this key may make in HTTP mode (default: the server\'s --rate-limit)' -r
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from create" -l test -d 'Create a sandbox key (wt_test_) that sees only test data'

@@ -77,6 +77,10 @@ pub enum ToolMode {
 pub enum Transport {
     /// JSON-RPC over stdin/stdout, for a host that launches whale
     Stdio,
+    /// HTTP server: Streamable HTTP at /mcp and legacy HTTP+SSE at /sse + /messages
+    Sse,
+    /// Same as sse (both transports on one port)
+    Http,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +88,27 @@ pub struct McpArgs {
     /// How clients reach the server
     #[arg(long, value_enum, default_value_t = Transport::Stdio)]
     pub transport: Transport,
+    /// Port to listen on in HTTP mode (0 picks a free one)
+    #[arg(long, default_value_t = 3100)]
+    pub port: u16,
+    /// Address to bind in HTTP mode; anything but loopback exposes the server
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Also accept this Host name (a deployment's DNS name; repeatable)
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+    /// Accept browser requests from this Origin, e.g. https://app.example.com (repeatable)
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// Requests per minute per credential in HTTP mode (a key's own --rate-limit wins)
+    #[arg(long, default_value_t = 600, value_name = "N")]
+    pub rate_limit: u32,
+    /// Largest request body accepted in HTTP mode, in bytes
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub max_body: usize,
+    /// The URL clients use to reach this server, when it sits behind a proxy
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// Only these tools (comma-separated names)
     #[arg(long, value_delimiter = ',', value_name = "TOOLS")]
     pub tools: Option<Vec<String>>,
@@ -117,6 +142,9 @@ pub enum KeysCmd {
         /// Expire after this long (e.g. 30d, 12h)
         #[arg(long, value_name = "DURATION")]
         expires_in: Option<String>,
+        /// Requests per minute this key may make in HTTP mode (default: the server's --rate-limit)
+        #[arg(long, value_name = "N")]
+        rate_limit: Option<i64>,
         /// Print the key and its metadata as JSON
         #[arg(long)]
         json: bool,

@@ -10,6 +10,7 @@ mod commands;
 mod error;
 mod pipeline;
 mod printer;
+mod ratelimit;
 mod settings;
 mod store;
 mod tools;

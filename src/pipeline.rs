@@ -22,7 +22,7 @@
 //! A door never checks a scope or writes an audit row; it only translates.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -70,6 +70,16 @@ pub struct Pipeline {
     registry: Arc<Registry>,
     audit: AuditWriter,
     timeout: Duration,
+    /// Calls between stage 1 and their outcome (graceful shutdown waits for 0).
+    in_flight: AtomicUsize,
+}
+
+/// Counts a call in flight until dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 const RUNNING: u8 = 0;
@@ -84,7 +94,13 @@ impl Pipeline {
             registry,
             audit,
             timeout,
+            in_flight: AtomicUsize::new(0),
         }
+    }
+
+    /// Calls running now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
     }
 
     pub fn registry(&self) -> &Registry {
@@ -128,6 +144,7 @@ impl Pipeline {
                     scopes: ScopeSet::parse(&row.scopes)
                         .unwrap_or_else(|_| ScopeSet::parse("platform:read").expect("static scope parses")),
                     key_id: Some(row.id),
+                    rate_limit_per_min: row.rate_limit_per_min,
                 })
             }
         }
@@ -167,6 +184,8 @@ impl Pipeline {
     ) -> Result<CallOutcome, CallError> {
         let started = Instant::now();
         let created_at = now_ms();
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let _in_flight = InFlight(&self.in_flight);
 
         // 1. resolve the caller
         let principal = self.resolve(cred)?;
@@ -715,6 +734,7 @@ mod tests {
                     hint: &crate::auth::keys::hint(&key),
                     hash: &crate::auth::keys::hash(&key),
                     expires_at: None,
+                    rate_limit_per_min: None,
                 },
             )
             .unwrap();

@@ -34,6 +34,8 @@ pub struct Principal {
     pub agent_name: String,
     pub scopes: ScopeSet,
     pub key_id: Option<String>,
+    /// Requests per minute in HTTP mode, when the key sets its own.
+    pub rate_limit_per_min: Option<i64>,
 }
 
 impl Principal {
@@ -47,6 +49,7 @@ impl Principal {
             agent_name: "local-owner".into(),
             scopes: ScopeSet::all(),
             key_id: None,
+            rate_limit_per_min: None,
         }
     }
 }

@@ -17,6 +17,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
             scopes,
             test,
             expires_in,
+            rate_limit,
             json,
         } => {
             let agent = agent.trim();
@@ -30,7 +31,12 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                 .transpose()?
                 .map(|d| now_ms() + d);
             let mode = if test { Mode::Test } else { Mode::Live };
-            let (id, secret) = create(app, agent, mode, &scopes.to_string(), expires_at)?;
+            if rate_limit == Some(0) {
+                return Err(CliError::Usage(
+                    "--rate-limit must be at least 1 request per minute".into(),
+                ));
+            }
+            let (id, secret) = create(app, agent, mode, &scopes.to_string(), expires_at, rate_limit)?;
             report_new(app, &id, &secret, json, "Created")
         }
         KeysCmd::List { all, json } => {
@@ -103,6 +109,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                         hint: &keys::hint(&secret),
                         hash: &keys::hash(&secret),
                         expires_at: old.expires_at,
+                        rate_limit_per_min: old.rate_limit_per_min,
                     },
                 )?;
                 db::revoke(tx, &old.id, now + grace_ms, Some(&new_id))?;
@@ -132,13 +139,14 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
     }
 }
 
-/// Creates a key and returns (id, secret). Used by tests of other commands too.
+/// Creates a key and returns (id, secret).
 pub fn create(
     app: &App,
     agent: &str,
     mode: Mode,
     scopes: &str,
     expires_at: Option<i64>,
+    rate_limit_per_min: Option<i64>,
 ) -> Result<(String, crate::auth::Secret), CliError> {
     let secret = keys::generate(mode);
     let id = app.db.write(|tx| -> Result<_, CliError> {
@@ -152,6 +160,7 @@ pub fn create(
                 hint: &keys::hint(&secret),
                 hash: &keys::hash(&secret),
                 expires_at,
+                rate_limit_per_min,
             },
         )?)
     })?;

@@ -3,10 +3,10 @@
 use rmcp::ServiceExt;
 
 use crate::app::App;
-use crate::cli::McpArgs;
+use crate::cli::{McpArgs, Transport};
 use crate::error::CliError;
 use crate::tools::{Category, ToolFilter};
-use crate::transport::{mcp::WhaleServer, stdio};
+use crate::transport::{http, mcp::WhaleServer, stdio};
 
 pub fn filter(app: &App, args: &McpArgs) -> Result<ToolFilter, CliError> {
     let categories = args
@@ -48,12 +48,21 @@ pub fn filter(app: &App, args: &McpArgs) -> Result<ToolFilter, CliError> {
 
 pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
     let filter = filter(app, &args)?;
+    if args.transport != Transport::Stdio {
+        return serve_http(app, args, filter).await;
+    }
     // Refuse a bad credential before the host starts talking to us: the
     // reason lands in the host's MCP log (stderr) instead of every call.
     let (cred, principal) = app.credential()?;
     tracing::info!(store = %principal.scope.store_id, mode = %principal.scope.mode, agent = %principal.agent_name, "serving MCP over stdio");
 
-    let server = WhaleServer::new(app.pipeline.clone(), cred, filter, args.tool_mode, args.page_size);
+    let server = WhaleServer::new(
+        app.pipeline.clone(),
+        Some(cred),
+        filter,
+        args.tool_mode,
+        args.page_size,
+    );
     let (transport, writer) = stdio::transport();
     let running = match server.serve(transport).await {
         Ok(r) => r,
@@ -83,7 +92,7 @@ pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -100,4 +109,55 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), CliError> {
+    if crate::settings::api_key().is_some() {
+        tracing::warn!(
+            "{} is ignored in HTTP mode: every request brings its own credential",
+            crate::settings::WHALETOOLS_API_KEY
+        );
+    }
+    for o in &args.allowed_origins {
+        if !(o.starts_with("http://") || o.starts_with("https://")) {
+            return Err(CliError::Usage(format!(
+                "--allowed-origin `{o}`: give scheme://host[:port], e.g. https://app.example.com"
+            )));
+        }
+    }
+    // Loopback binds answer loopback names only (DNS-rebinding defence); a
+    // public bind also answers its own address and the --allowed-host names,
+    // and any Host when bound to all interfaces with none named.
+    let mut hosts: Vec<String> = args
+        .allowed_hosts
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    if !args.host.is_unspecified() {
+        hosts.push(args.host.to_string());
+    }
+    if args.host.is_unspecified() && args.allowed_hosts.is_empty() {
+        tracing::warn!("bound to all interfaces with no --allowed-host: any Host header is accepted");
+        hosts.clear();
+    } else if hosts.is_empty() {
+        hosts.push("localhost".into());
+    }
+    let opts = http::HttpOptions {
+        addr: std::net::SocketAddr::new(args.host, args.port),
+        policy: http::Policy {
+            hosts,
+            origins: args.allowed_origins.clone(),
+        },
+        max_body: args.max_body,
+        rate_limit_per_min: args.rate_limit,
+        public_url: args.public_url.clone(),
+        filter,
+        tool_mode: args.tool_mode,
+        page_size: args.page_size,
+    };
+    http::serve(app.pipeline.clone(), app.db.clone(), opts)
+        .await
+        .map_err(|e| CliError::Runtime(format!("HTTP server on {}:{}: {e}", args.host, args.port)))?;
+    app.shutdown();
+    Ok(())
 }

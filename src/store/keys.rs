@@ -19,6 +19,8 @@ pub struct KeyRow {
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub replaced_by: Option<String>,
+    /// Requests per minute in HTTP mode; None = the server default.
+    pub rate_limit_per_min: Option<i64>,
 }
 
 impl KeyRow {
@@ -45,12 +47,13 @@ impl KeyRow {
             "last_used_at": self.last_used_at.map(rfc3339),
             "revoked_at": self.revoked_at.map(rfc3339),
             "replaced_by": self.replaced_by,
+            "rate_limit_per_min": self.rate_limit_per_min,
         })
     }
 }
 
 const SELECT: &str = "SELECT k.id, k.store_id, k.mode, k.agent_id, a.name, k.hint, k.scopes, k.created_at,
-        k.expires_at, k.last_used_at, k.revoked_at, k.replaced_by
+        k.expires_at, k.last_used_at, k.revoked_at, k.replaced_by, k.rate_limit_per_min
    FROM api_keys k JOIN agents a ON a.id = k.agent_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
@@ -68,6 +71,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
         last_used_at: r.get(9)?,
         revoked_at: r.get(10)?,
         replaced_by: r.get(11)?,
+        rate_limit_per_min: r.get(12)?,
     })
 }
 
@@ -96,14 +100,16 @@ pub struct NewKey<'a> {
     pub hint: &'a str,
     pub hash: &'a [u8],
     pub expires_at: Option<i64>,
+    pub rate_limit_per_min: Option<i64>,
 }
 
 pub fn insert(conn: &Connection, k: &NewKey<'_>) -> rusqlite::Result<String> {
     let agent_id = ensure_agent(conn, k.store_id, k.agent_name)?;
     let id = new_id("key");
     conn.execute(
-        "INSERT INTO api_keys (id, store_id, mode, agent_id, hint, key_hash, scopes, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO api_keys (id, store_id, mode, agent_id, hint, key_hash, scopes, created_at, expires_at,
+            rate_limit_per_min)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             id,
             k.store_id,
@@ -113,7 +119,8 @@ pub fn insert(conn: &Connection, k: &NewKey<'_>) -> rusqlite::Result<String> {
             k.hash,
             k.scopes,
             now_ms(),
-            k.expires_at
+            k.expires_at,
+            k.rate_limit_per_min
         ],
     )?;
     Ok(id)

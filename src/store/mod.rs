@@ -32,7 +32,10 @@ use serde::{Deserialize, Serialize};
 
 /// Schema changes, applied in order at start; `PRAGMA user_version` records
 /// how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_key_rate_limit.sql"),
+];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_MAX_IDLE: usize = 8;

@@ -21,10 +21,14 @@ const INSTRUCTIONS: &str = "whale gives you audited access to a commerce store. 
 minor units (cents). Every call is checked against your credential's scopes and recorded in the audit \
 trail. Tools that failed return isError with a message saying what to fix.";
 
+/// One MCP session's view of whale. Over stdio and legacy SSE the
+/// credential is fixed for the session; over Streamable HTTP each request
+/// carries its own (put into the request by the HTTP auth layer, which also
+/// binds the session to it).
 #[derive(Clone)]
 pub struct WhaleServer {
     pipeline: Arc<Pipeline>,
-    cred: Credential,
+    cred: Option<Credential>,
     filter: ToolFilter,
     mode: ToolMode,
     page_size: usize,
@@ -34,7 +38,7 @@ pub struct WhaleServer {
 impl WhaleServer {
     pub fn new(
         pipeline: Arc<Pipeline>,
-        cred: Credential,
+        cred: Option<Credential>,
         filter: ToolFilter,
         mode: ToolMode,
         page_size: usize,
@@ -51,11 +55,23 @@ impl WhaleServer {
 
     /// The caller's tool list; the scopes of a credential never change, so
     /// it is built once per session.
-    fn listing(&self) -> Result<Arc<Vec<rmcp::model::Tool>>, McpError> {
+    /// The session's credential, or the one the HTTP layer attached to this
+    /// request.
+    fn credential(&self, ext: &rmcp::model::Extensions) -> Result<Credential, McpError> {
+        if let Some(c) = &self.cred {
+            return Ok(c.clone());
+        }
+        ext.get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Credential>())
+            .cloned()
+            .ok_or_else(|| McpError::invalid_request("the request carries no credential", None))
+    }
+
+    fn listing(&self, cred: &Credential) -> Result<Arc<Vec<rmcp::model::Tool>>, McpError> {
         // Resolve every time, so a key revoked mid-session lists nothing.
         let principal = self
             .pipeline
-            .resolve(&self.cred)
+            .resolve(cred)
             .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
         if let Some(l) = self.listing.get() {
             return Ok(l.clone());
@@ -134,9 +150,10 @@ impl ServerHandler for WhaleServer {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let all = self.listing()?;
+        let cred = self.credential(&context.extensions)?;
+        let all = self.listing(&cred)?;
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
             Some(c) => c
@@ -158,6 +175,7 @@ impl ServerHandler for WhaleServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        let cred = self.credential(&context.extensions)?;
         let name = request.name.to_string();
         let call = CallRequest {
             name: name.clone(),
@@ -165,7 +183,7 @@ impl ServerHandler for WhaleServer {
         };
         let outcome = match self
             .pipeline
-            .call(&self.cred, &self.filter, call, context.ct.clone())
+            .call(&cred, &self.filter, call, context.ct.clone())
             .await
         {
             Ok(o) => o,

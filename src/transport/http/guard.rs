@@ -1,0 +1,227 @@
+//! The checks every MCP and REST request passes before it reaches a door,
+//! in this order: Host and Origin (DNS-rebinding and cross-site defence),
+//! body size, no credentials in the query string, the Bearer credential
+//! (resolved through the pipeline's stage 1), the client's rate limit. The
+//! resolved `Credential` and `Principal` ride on in the request extensions.
+//!
+//! Scopes are not checked here: that is the pipeline's job.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::HttpState;
+use super::error::HttpError;
+use crate::auth::{AuthError, Credential, Principal, Secret};
+
+/// Query parameters that would carry a credential in a URL.
+const TOKEN_PARAMS: &[&str] = &[
+    "access_token",
+    "token",
+    "api_key",
+    "apikey",
+    "key",
+    "authorization",
+];
+
+pub async fn guard(State(s): State<Arc<HttpState>>, mut req: Request, next: Next) -> Response {
+    match check(&s, &mut req) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
+    check_host_and_origin(s, req.headers())?;
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > s.max_body
+    {
+        return Err(HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("the request body is {len} bytes; the limit is {}", s.max_body),
+        ));
+    }
+    if let Some(q) = req.uri().query()
+        && form_urlencoded::parse(q.as_bytes())
+            .any(|(k, _)| TOKEN_PARAMS.contains(&k.to_ascii_lowercase().as_str()))
+    {
+        return Err(HttpError::bad_request(
+            "credentials in the query string are refused; send `Authorization: Bearer <token>`",
+        ));
+    }
+    let (cred, principal) = authenticate(s, req.headers())?;
+    let client = fingerprint(&principal);
+    if let Err(wait) = s.limiter.check(&client, principal.rate_limit_per_min) {
+        let mut e = HttpError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests for this credential; retry in {wait} s"),
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
+    }
+    req.extensions_mut().insert(cred);
+    req.extensions_mut().insert(principal);
+    Ok(())
+}
+
+/// Who a session belongs to: the key (never the raw token).
+pub fn fingerprint(p: &Principal) -> String {
+    p.key_id
+        .clone()
+        .unwrap_or_else(|| format!("owner:{}", p.scope.store_id))
+}
+
+fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<(Credential, Principal), HttpError> {
+    let challenge = |error: Option<&str>| {
+        let mut v = format!(
+            "Bearer resource_metadata=\"{}\"",
+            s.resource_metadata_url(headers)
+        );
+        if let Some(e) = error {
+            v.push_str(&format!(", error=\"{e}\""));
+        }
+        v
+    };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        let mut e = HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request",
+            "this endpoint needs `Authorization: Bearer <token>` (an API key)",
+        );
+        e.www_authenticate = Some(challenge(None));
+        return Err(e);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let invalid = |description: String| {
+        let mut e = HttpError::new(StatusCode::UNAUTHORIZED, "invalid_token", description);
+        e.www_authenticate = Some(challenge(Some("invalid_token")));
+        e
+    };
+    let Some(token) = token else {
+        return Err(invalid(
+            "the Authorization header must be `Bearer <token>`".into(),
+        ));
+    };
+    let cred = Credential::ApiKey(Secret::new(token));
+    match s.pipeline.resolve(&cred) {
+        Ok(p) => Ok((cred, p)),
+        Err(AuthError::Db(e)) => {
+            tracing::error!(error = %e, "credential lookup failed");
+            Err(HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "credentials cannot be checked right now",
+            ))
+        }
+        Err(e) => Err(invalid(e.to_string())),
+    }
+}
+
+fn check_host_and_origin(s: &HttpState, headers: &HeaderMap) -> Result<(), HttpError> {
+    if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok())
+        && !s.policy.host_allowed(host)
+    {
+        return Err(HttpError::forbidden(format!(
+            "Host `{host}` is not served here; start whale with --allowed-host {}",
+            host_name(host)
+        )));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        if !s.policy.origin_allowed(origin) {
+            return Err(HttpError::forbidden(format!(
+                "Origin `{origin}` is not allowed; start whale with --allowed-origin {origin}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The host part of a `Host` header (`[::1]:3100` → `::1`).
+pub fn host_name(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, p)| {
+        if p.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            authority
+        }
+    })
+}
+
+/// Which Host and Origin values the server answers.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Host names (ports ignored); empty = any host.
+    pub hosts: Vec<String>,
+    /// Exact origins (`scheme://host[:port]`) beside the loopback ones.
+    pub origins: Vec<String>,
+}
+
+const LOOPBACK: &[&str] = &["localhost", "127.0.0.1", "::1"];
+
+impl Policy {
+    pub fn host_allowed(&self, authority: &str) -> bool {
+        let name = host_name(authority).to_ascii_lowercase();
+        self.hosts.is_empty() || LOOPBACK.contains(&name.as_str()) || self.hosts.contains(&name)
+    }
+
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        if self
+            .origins
+            .iter()
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+        {
+            return true;
+        }
+        // Pages served from this machine (any port) may talk to a local server.
+        let Some((scheme, authority)) = origin.split_once("://") else {
+            return false;
+        };
+        matches!(scheme, "http" | "https") && LOOPBACK.contains(&host_name(authority))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_origins() {
+        let p = Policy {
+            hosts: vec!["whale.example.com".into()],
+            origins: vec!["https://app.example.com".into()],
+        };
+        assert!(p.host_allowed("127.0.0.1:3100"));
+        assert!(p.host_allowed("[::1]:3100"));
+        assert!(p.host_allowed("whale.example.com"));
+        assert!(!p.host_allowed("evil.example:3100"));
+        assert!(p.origin_allowed("http://localhost:5173"));
+        assert!(p.origin_allowed("https://app.example.com"));
+        assert!(!p.origin_allowed("https://evil.example"));
+        assert!(!p.origin_allowed("null"));
+        let open = Policy {
+            hosts: vec![],
+            origins: vec![],
+        };
+        assert!(open.host_allowed("anything:1"));
+        assert_eq!(host_name("a.b:80"), "a.b");
+    }
+}

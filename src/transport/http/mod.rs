@@ -1,0 +1,283 @@
+//! HTTP mode (`whale mcp --transport sse|http`): one axum app on one port
+//! serving both MCP transports — Streamable HTTP at `/mcp` (rmcp's service)
+//! and the legacy HTTP+SSE pair `/sse` + `/messages` (our adapter) — the
+//! REST API, `/openapi.json`, `/health` and the RFC 9728 metadata.
+//!
+//! Every MCP and REST route passes [`guard::guard`] (Host/Origin, body size,
+//! Bearer credential, rate limit). `/mcp` sessions are bound to the
+//! credential that created them; both transports end in the same
+//! `WhaleServer` and so the same pipeline as stdio.
+
+mod error;
+mod guard;
+mod rest;
+mod sse;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+pub use guard::Policy;
+
+use crate::auth::Principal;
+use crate::cli::ToolMode;
+use crate::pipeline::Pipeline;
+use crate::ratelimit::RateLimiter;
+use crate::store::Db;
+use crate::tools::ToolFilter;
+use crate::transport::mcp::WhaleServer;
+use error::HttpError;
+
+pub struct HttpOptions {
+    pub addr: SocketAddr,
+    pub policy: Policy,
+    pub max_body: usize,
+    pub rate_limit_per_min: u32,
+    /// Base URL clients reach us at, when behind a proxy (else from Host).
+    pub public_url: Option<String>,
+    pub filter: ToolFilter,
+    pub tool_mode: ToolMode,
+    pub page_size: usize,
+}
+
+pub struct HttpState {
+    pipeline: Arc<Pipeline>,
+    db: Arc<Db>,
+    filter: ToolFilter,
+    tool_mode: ToolMode,
+    page_size: usize,
+    policy: Policy,
+    max_body: usize,
+    limiter: RateLimiter,
+    public_url: Option<String>,
+    /// `Mcp-Session-Id` → the credential fingerprint that created it.
+    bindings: Mutex<HashMap<String, String>>,
+    legacy: sse::LegacySessions,
+    /// Cancelled when the server shuts down: ends SSE streams.
+    shutdown: CancellationToken,
+}
+
+impl HttpState {
+    fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(u) = &self.public_url {
+            return u.trim_end_matches('/').to_string();
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        format!("http://{host}")
+    }
+    fn resource_metadata_url(&self, headers: &HeaderMap) -> String {
+        format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            self.base_url(headers)
+        )
+    }
+    fn bindings(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.bindings.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Binds Streamable HTTP sessions to their creator: a request naming a
+/// session created by another credential is refused; a session id is never
+/// a credential.
+async fn bind_session(
+    State(s): State<Arc<HttpState>>,
+    Extension(principal): Extension<Principal>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let me = guard::fingerprint(&principal);
+    let asked = req
+        .headers()
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(id) = &asked
+        && let Some(owner) = s.bindings().get(id)
+        && *owner != me
+    {
+        return HttpError::forbidden("this session belongs to another credential").into_response();
+    }
+    let deleting = req.method() == Method::DELETE;
+    let resp = next.run(req).await;
+    match (
+        &asked,
+        resp.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()),
+    ) {
+        (None, Some(created)) if resp.status().is_success() => {
+            s.bindings().insert(created.to_string(), me);
+        }
+        (Some(id), _) if deleting && resp.status().is_success() => {
+            s.bindings().remove(id);
+        }
+        _ => {}
+    }
+    resp
+}
+
+pub fn router(
+    pipeline: Arc<Pipeline>,
+    db: Arc<Db>,
+    opts: &HttpOptions,
+    rmcp_ct: CancellationToken,
+    shutdown: CancellationToken,
+) -> Router {
+    let state = Arc::new(HttpState {
+        pipeline: pipeline.clone(),
+        db,
+        filter: opts.filter.clone(),
+        tool_mode: opts.tool_mode,
+        page_size: opts.page_size,
+        policy: opts.policy.clone(),
+        max_body: opts.max_body,
+        limiter: RateLimiter::new(opts.rate_limit_per_min),
+        public_url: opts.public_url.clone(),
+        bindings: Mutex::new(HashMap::new()),
+        legacy: sse::LegacySessions::default(),
+        shutdown,
+    });
+
+    // Host/Origin are checked by our guard (before auth), so rmcp's own
+    // checks are off rather than configured twice.
+    let config = StreamableHttpServerConfig::default()
+        .disable_allowed_hosts()
+        .disable_allowed_origins()
+        .with_max_request_body_bytes(opts.max_body)
+        .with_cancellation_token(rmcp_ct);
+    let (filter, mode, page) = (opts.filter.clone(), opts.tool_mode, opts.page_size);
+    let mcp = StreamableHttpService::new(
+        move || {
+            Ok(WhaleServer::new(
+                pipeline.clone(),
+                None,
+                filter.clone(),
+                mode,
+                page,
+            ))
+        },
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let mcp = Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(state.clone(), bind_session));
+
+    let guarded = Router::new()
+        .route("/sse", get(sse::open))
+        .route("/messages", axum::routing::post(sse::post))
+        .route(
+            "/v1/stores/{store_id}/tool-executions",
+            get(rest::list_executions),
+        )
+        .route(
+            "/v1/stores/{store_id}/tool-executions/{exec_id}",
+            get(rest::get_execution),
+        )
+        .merge(mcp)
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard));
+
+    let open = Router::new()
+        .route("/health", get(rest::health))
+        .route("/openapi.json", get(rest::openapi))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(rest::protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(rest::protected_resource),
+        );
+
+    let policy = opts.policy.clone();
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::AllowOrigin::predicate(
+            move |origin: &HeaderValue, _| origin.to_str().is_ok_and(|o| policy.origin_allowed(o)),
+        ))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static(SESSION_HEADER),
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static(SESSION_HEADER),
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+        ])
+        .max_age(Duration::from_secs(600));
+
+    guarded
+        .merge(open)
+        .fallback(|| async { HttpError::not_found("no such endpoint").into_response() })
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.max_body))
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Serves until SIGINT/SIGTERM, then stops taking connections, lets calls in
+/// flight finish (bounded), closes sessions and flushes the audit trail.
+pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> std::io::Result<()> {
+    let rmcp_ct = CancellationToken::new();
+    let shutdown = CancellationToken::new();
+    let app = router(pipeline.clone(), db, &opts, rmcp_ct.clone(), shutdown.clone());
+    let listener = tokio::net::TcpListener::bind(opts.addr).await?;
+    let local = listener.local_addr()?;
+    crate::printer::err(&format!(
+        "whale: serving MCP on http://{local}/mcp (legacy SSE: /sse)"
+    ));
+    if !local.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {local}, beyond this machine, over plain HTTP: put TLS (a reverse proxy) in front"
+        );
+    }
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        // Without it, streamed replies stall ~40 ms (Nagle + delayed ACK).
+        let _ = tcp.set_nodelay(true);
+    });
+    let signal = {
+        let shutdown = shutdown.clone();
+        async move {
+            crate::commands::mcp::shutdown_signal().await;
+            tracing::info!("signal received; finishing calls in flight");
+            shutdown.cancel();
+        }
+    };
+    let drain = {
+        let shutdown = shutdown.clone();
+        let pipeline = pipeline.clone();
+        async move {
+            shutdown.cancelled().await;
+            // Let calls in flight answer, then end the MCP sessions (their
+            // open GET streams would otherwise hold the server up).
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while pipeline.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            rmcp_ct.cancel();
+        }
+    };
+    tokio::spawn(drain);
+    axum::serve(listener, app).with_graceful_shutdown(signal).await?;
+    pipeline.audit().flush();
+    Ok(())
+}

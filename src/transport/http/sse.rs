@@ -1,0 +1,159 @@
+//! The legacy HTTP+SSE transport (MCP 2024-11-05), which rmcp no longer
+//! ships: `GET /sse` opens a session whose first event is `endpoint` with the
+//! URL to POST to; `POST /messages?sessionId=…` answers 202 and the reply
+//! travels as an `event: message` on that stream. Each session is the same
+//! rmcp handler fed through an in-memory channel pair. The session belongs
+//! to the credential that opened it: every POST is authenticated again (by
+//! the guard) and must be the same key. Closing the stream ends the session.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use rmcp::RoleServer;
+use rmcp::ServiceExt;
+use rmcp::service::RxJsonRpcMessage;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::HttpState;
+use super::error::HttpError;
+use super::guard::fingerprint;
+use crate::auth::{Credential, Principal};
+use crate::transport::channel;
+use crate::transport::mcp::WhaleServer;
+
+pub struct LegacySession {
+    incoming: mpsc::Sender<RxJsonRpcMessage<RoleServer>>,
+    owner: String,
+}
+
+#[derive(Default)]
+pub struct LegacySessions(Mutex<HashMap<String, LegacySession>>);
+
+impl LegacySessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LegacySession>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// Removes the session and stops its service when the stream is dropped
+/// (client gone, or server shutting down).
+struct SessionGuard {
+    id: String,
+    state: Arc<HttpState>,
+    ct: CancellationToken,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.state.legacy.lock().remove(&self.id);
+        self.ct.cancel();
+        tracing::debug!(session = %self.id, "legacy SSE session closed");
+    }
+}
+
+pub async fn open(
+    State(s): State<Arc<HttpState>>,
+    Extension(cred): Extension<Credential>,
+    Extension(principal): Extension<Principal>,
+) -> Response {
+    let id = crate::store::new_id("sse");
+    let (transport, ends) = channel::pair(64);
+    let ct = s.shutdown.child_token();
+    let server = WhaleServer::new(
+        s.pipeline.clone(),
+        Some(cred),
+        s.filter.clone(),
+        s.tool_mode,
+        s.page_size,
+    );
+    let service_ct = ct.clone();
+    tokio::spawn(async move {
+        // initialize arrives on a later POST; serving waits for it.
+        match server.serve_with_ct(transport, service_ct).await {
+            Ok(running) => {
+                let _ = running.waiting().await;
+            }
+            Err(e) => tracing::debug!(error = %e, "legacy SSE session ended before initialize"),
+        }
+    });
+    s.legacy.lock().insert(
+        id.clone(),
+        LegacySession {
+            incoming: ends.incoming,
+            owner: fingerprint(&principal),
+        },
+    );
+    let guard = SessionGuard {
+        id: id.clone(),
+        state: s.clone(),
+        ct: ct.clone(),
+    };
+    let endpoint = Event::default()
+        .event("endpoint")
+        .data(format!("/messages?sessionId={id}"));
+    let first = futures::stream::once(async move { Ok::<_, Infallible>(endpoint) });
+    let messages = futures::stream::unfold((ends.outgoing, guard), |(mut rx, guard)| async move {
+        let next = tokio::select! {
+            m = rx.recv() => m,
+            _ = guard.ct.cancelled() => None,
+        };
+        let out = next?;
+        let data = serde_json::to_string(&out).unwrap_or_default();
+        Some((Ok(Event::default().event("message").data(data)), (rx, guard)))
+    });
+    use futures::StreamExt;
+    Sse::new(first.chain(messages))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct SessionQuery {
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+}
+
+pub async fn post(
+    State(s): State<Arc<HttpState>>,
+    Extension(principal): Extension<Principal>,
+    Query(q): Query<SessionQuery>,
+    body: Bytes,
+) -> Response {
+    let Some(id) = q.session_id else {
+        return HttpError::bad_request("missing `sessionId`; use the URL of the `endpoint` event")
+            .into_response();
+    };
+    let incoming = {
+        let sessions = s.legacy.lock();
+        match sessions.get(&id) {
+            None => return HttpError::not_found("unknown or closed session").into_response(),
+            Some(sess) if sess.owner != fingerprint(&principal) => {
+                return HttpError::forbidden("this session belongs to another credential").into_response();
+            }
+            Some(sess) => sess.incoming.clone(),
+        }
+    };
+    let msg: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
+        Ok(m) => m,
+        Err(e) => {
+            return HttpError::bad_request(format!("the body is not a JSON-RPC message: {e}")).into_response();
+        }
+    };
+    if incoming.send(msg).await.is_err() {
+        return HttpError::not_found("the session has ended").into_response();
+    }
+    StatusCode::ACCEPTED.into_response()
+}
