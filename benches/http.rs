@@ -1,0 +1,2 @@
+//! HTTP benchmark (being written).
+fn main() {}
