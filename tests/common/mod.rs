@@ -723,3 +723,125 @@ pub fn registry(w: &Whale) -> Vec<ToolInfo> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// HTTP mode: `whale mcp --transport sse` as a server on a loopback port
+// ---------------------------------------------------------------------------
+
+/// A running `whale mcp --transport sse --port 0`: the port it chose (read
+/// from its stderr banner), its stderr so far, and SIGTERM. Killed on drop.
+pub struct HttpServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base: String,
+    pub port: u16,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Whale {
+    /// Spawns `whale --db <db> mcp --transport sse --port 0 EXTRA...` and
+    /// waits (bounded by [`TIMEOUT`]) for its banner
+    /// `whale: serving MCP on http://127.0.0.1:PORT/mcp …`.
+    pub fn serve_http(&self, extra: &[&str]) -> HttpServer {
+        let mut args = vec!["mcp", "--transport", "sse", "--port", "0"];
+        args.extend_from_slice(extra);
+        let mut cmd = self.command(&args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn whale mcp --transport sse");
+        let err = child.stderr.take().expect("stderr");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        let (tx, lines) = channel::<String>();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(err);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        sink.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend_from_slice(&line);
+                        let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
+                    }
+                }
+            }
+        });
+        let deadline = Instant::now() + TIMEOUT;
+        let port = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match lines.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "whale mcp --transport sse printed no banner within {TIMEOUT:?}\nstderr:\n{}",
+                        String::from_utf8_lossy(&stderr.lock().unwrap_or_else(|p| p.into_inner()))
+                    );
+                }
+            };
+            if let Some(rest) = line.split("serving MCP on http://127.0.0.1:").nth(1) {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                break digits
+                    .parse::<u16>()
+                    .unwrap_or_else(|e| panic!("port in banner {line:?}: {e}"));
+            }
+        };
+        HttpServer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            stderr,
+        }
+    }
+}
+
+impl HttpServer {
+    /// `base` + `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+
+    /// Sends SIGTERM (a graceful shutdown request).
+    #[cfg(unix)]
+    #[allow(unsafe_code)] // one libc call on our own child's pid
+    pub fn sigterm(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t");
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our
+        // own child, not yet reaped (reaping happens only in `wait`/drop).
+        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill(SIGTERM) failed");
+    }
+
+    /// Waits for the exit, at most `timeout`.
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_bounded(&mut self.child, timeout)
+    }
+
+    /// Has the server exited already (without waiting)?
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

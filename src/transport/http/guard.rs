@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -28,10 +29,32 @@ const TOKEN_PARAMS: &[&str] = &[
 ];
 
 pub async fn guard(State(s): State<Arc<HttpState>>, mut req: Request, next: Next) -> Response {
-    match check(&s, &mut req) {
+    if let Err(e) = check(&s, &mut req) {
+        return e.into_response();
+    }
+    // A body without Content-Length (chunked) is bounded here too, so every
+    // oversized request gets the same JSON 413.
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, s.max_body).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Err(_) => too_large(s.max_body).into_response(),
+    }
+}
+
+/// Routes that need no credential still answer only allowed Hosts.
+pub async fn host_only(State(s): State<Arc<HttpState>>, req: Request, next: Next) -> Response {
+    match check_host_and_origin(&s, req.headers()) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
+}
+
+fn too_large(max: usize) -> HttpError {
+    HttpError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request",
+        format!("the request body is larger than the limit of {max} bytes"),
+    )
 }
 
 fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
@@ -43,11 +66,7 @@ fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
         .and_then(|v| v.parse::<usize>().ok())
         && len > s.max_body
     {
-        return Err(HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            format!("the request body is {len} bytes; the limit is {}", s.max_body),
-        ));
+        return Err(too_large(s.max_body));
     }
     if let Some(q) = req.uri().query()
         && form_urlencoded::parse(q.as_bytes())

@@ -64,8 +64,9 @@ pub struct HttpState {
     /// `Mcp-Session-Id` → the credential fingerprint that created it.
     bindings: Mutex<HashMap<String, String>>,
     legacy: sse::LegacySessions,
-    /// Cancelled when the server shuts down: ends SSE streams.
-    shutdown: CancellationToken,
+    /// Cancelled once calls in flight have answered at shutdown: ends the
+    /// legacy SSE sessions (rmcp's own sessions share the token).
+    sessions_ct: CancellationToken,
 }
 
 impl HttpState {
@@ -134,8 +135,7 @@ pub fn router(
     pipeline: Arc<Pipeline>,
     db: Arc<Db>,
     opts: &HttpOptions,
-    rmcp_ct: CancellationToken,
-    shutdown: CancellationToken,
+    sessions_ct: CancellationToken,
 ) -> Router {
     let state = Arc::new(HttpState {
         pipeline: pipeline.clone(),
@@ -149,7 +149,7 @@ pub fn router(
         public_url: opts.public_url.clone(),
         bindings: Mutex::new(HashMap::new()),
         legacy: sse::LegacySessions::default(),
-        shutdown,
+        sessions_ct: sessions_ct.clone(),
     });
 
     // Host/Origin are checked by our guard (before auth), so rmcp's own
@@ -158,7 +158,7 @@ pub fn router(
         .disable_allowed_hosts()
         .disable_allowed_origins()
         .with_max_request_body_bytes(opts.max_body)
-        .with_cancellation_token(rmcp_ct);
+        .with_cancellation_token(sessions_ct);
     let (filter, mode, page) = (opts.filter.clone(), opts.tool_mode, opts.page_size);
     let mcp = StreamableHttpService::new(
         move || {
@@ -201,7 +201,8 @@ pub fn router(
         .route(
             "/.well-known/oauth-protected-resource/mcp",
             get(rest::protected_resource),
-        );
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), guard::host_only));
 
     let policy = opts.policy.clone();
     let cors = tower_http::cors::CorsLayer::new()
@@ -227,7 +228,6 @@ pub fn router(
     guarded
         .merge(open)
         .fallback(|| async { HttpError::not_found("no such endpoint").into_response() })
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(opts.max_body))
         .layer(cors)
         .with_state(state)
 }
@@ -237,7 +237,7 @@ pub fn router(
 pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> std::io::Result<()> {
     let rmcp_ct = CancellationToken::new();
     let shutdown = CancellationToken::new();
-    let app = router(pipeline.clone(), db, &opts, rmcp_ct.clone(), shutdown.clone());
+    let app = router(pipeline.clone(), db, &opts, rmcp_ct.clone());
     let listener = tokio::net::TcpListener::bind(opts.addr).await?;
     let local = listener.local_addr()?;
     crate::printer::err(&format!(
@@ -266,8 +266,8 @@ pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> s
         let pipeline = pipeline.clone();
         async move {
             shutdown.cancelled().await;
-            // Let calls in flight answer, then end the MCP sessions (their
-            // open GET streams would otherwise hold the server up).
+            // Let calls in flight answer (over either transport), then end
+            // the MCP sessions: their open streams would hold the server up.
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             while pipeline.in_flight() > 0 && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;

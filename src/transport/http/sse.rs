@@ -71,7 +71,7 @@ pub async fn open(
 ) -> Response {
     let id = crate::store::new_id("sse");
     let (transport, ends) = channel::pair(64);
-    let ct = s.shutdown.child_token();
+    let ct = s.sessions_ct.child_token();
     let server = WhaleServer::new(
         s.pipeline.clone(),
         Some(cred),
@@ -107,6 +107,7 @@ pub async fn open(
     let first = futures::stream::once(async move { Ok::<_, Infallible>(endpoint) });
     let messages = futures::stream::unfold((ends.outgoing, guard), |(mut rx, guard)| async move {
         let next = tokio::select! {
+            biased; // replies already queued go out before the stream ends
             m = rx.recv() => m,
             _ = guard.ct.cancelled() => None,
         };
@@ -149,7 +150,8 @@ pub async fn post(
     let msg: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
         Ok(m) => m,
         Err(e) => {
-            return HttpError::bad_request(format!("the body is not a JSON-RPC message: {e}")).into_response();
+            return HttpError::bad_request(format!("the body is not a JSON-RPC message: {e}"))
+                .into_response();
         }
     };
     if incoming.send(msg).await.is_err() {
