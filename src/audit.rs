@@ -71,6 +71,13 @@ impl Drop for AuditWriter {
 }
 
 fn run(db: Arc<Db>, rx: Receiver<Msg>) {
+    let mut conn = match db.relaxed_connection() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(error = %e, "audit writer cannot open its connection; using the pool");
+            None
+        }
+    };
     let mut batch: Vec<(Box<ExecutionRow>, Option<String>)> = Vec::with_capacity(MAX_BATCH);
     let mut waiters = Vec::new();
     loop {
@@ -99,7 +106,7 @@ fn run(db: Arc<Db>, rx: Receiver<Msg>) {
             };
         }
         if !batch.is_empty() {
-            write_batch(&db, &batch);
+            write_batch(&db, conn.as_mut(), &batch);
             batch.clear();
         }
         for w in waiters.drain(..) {
@@ -108,9 +115,13 @@ fn run(db: Arc<Db>, rx: Receiver<Msg>) {
     }
 }
 
-fn write_batch(db: &Db, batch: &[(Box<ExecutionRow>, Option<String>)]) {
+fn write_batch(
+    db: &Db,
+    conn: Option<&mut rusqlite::Connection>,
+    batch: &[(Box<ExecutionRow>, Option<String>)],
+) {
     let now = now_ms();
-    let result = db.write(|tx| -> Result<(), crate::store::DbError> {
+    let write = |tx: &rusqlite::Transaction<'_>| -> Result<(), crate::store::DbError> {
         for (row, _) in batch {
             crate::store::audit::insert(tx, row)?;
         }
@@ -121,7 +132,17 @@ fn write_batch(db: &Db, batch: &[(Box<ExecutionRow>, Option<String>)]) {
             keys::touch(tx, k, now)?;
         }
         Ok(())
-    });
+    };
+    let result = match conn {
+        Some(conn) => conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(crate::store::DbError::from)
+            .and_then(|tx| {
+                write(&tx)?;
+                tx.commit().map_err(crate::store::DbError::from)
+            }),
+        None => db.write(write),
+    };
     if let Err(e) = result {
         tracing::error!(error = %e, rows = batch.len(), "could not write audit rows");
     }

@@ -68,7 +68,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
         None => settings::default_db_path()?,
     };
     let app = app::App::open(&db_path, cli.store.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // stdio serves one client: one thread runs the protocol and the reads,
+    // with no cross-thread hand-offs on the way (see transport/stdio.rs).
+    let single = matches!(&cli.command, Command::Mcp(a) if a.transport == cli::Transport::Stdio);
+    let mut builder = if single {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;

@@ -22,7 +22,7 @@
 //! A door never checks a scope or writes an audit row; it only translates.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -72,6 +72,8 @@ pub struct Pipeline {
     timeout: Duration,
     /// Calls between stage 1 and their outcome (graceful shutdown waits for 0).
     in_flight: AtomicUsize,
+    /// Run reads on the calling task instead of the blocking pool.
+    inline_reads: AtomicBool,
 }
 
 /// Counts a call in flight until dropped.
@@ -95,7 +97,14 @@ impl Pipeline {
             audit,
             timeout,
             in_flight: AtomicUsize::new(0),
+            inline_reads: AtomicBool::new(false),
         }
+    }
+
+    /// Reads run on the calling task (for a door with one client, stdio,
+    /// whose runtime has nothing else to do meanwhile).
+    pub fn set_inline_reads(&self, on: bool) {
+        self.inline_reads.store(on, Ordering::Relaxed);
     }
 
     /// Calls running now.
@@ -236,35 +245,17 @@ impl Pipeline {
             input: input.clone(),
             state: state.clone(),
             attempt: attempt.clone(),
+            deadline: started + self.timeout,
+            cancel: cancel.clone(),
         };
-        let mut handle = tokio::task::spawn_blocking(move || job.run());
-        let stop = |to: u8| {
-            state
-                .compare_exchange(RUNNING, to, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        };
-        // When the deadline or the client stops the call first, the job sees
-        // it before committing and rolls back; when the job is already
-        // committing, it has won and its result stands.
-        let joined = tokio::select! {
-            r = &mut handle => Some(r),
-            _ = tokio::time::sleep(self.timeout) => {
-                if stop(TIMED_OUT) { None } else { Some((&mut handle).await) }
-            }
-            _ = cancel.cancelled() => {
-                if stop(CANCELLED) { None } else { Some((&mut handle).await) }
-            }
-        };
-        let result = match joined {
-            Some(Ok(r)) => r,
-            Some(Err(join)) => {
-                tracing::error!(error = %join, tool = tool.name, action = action.name, "tool panicked");
-                Err(ToolError::Internal(
-                    "the tool failed unexpectedly; nothing was changed".into(),
-                ))
-            }
-            None if state.load(Ordering::Acquire) == CANCELLED => Err(ToolError::Cancelled),
-            None => Err(ToolError::Timeout(self.timeout.as_millis() as u64)),
+        let result = if !write && self.inline_reads.load(Ordering::Relaxed) {
+            // A read runs right here: microseconds of SQLite work, where a
+            // hop to the blocking pool and back would cost more than the
+            // work. The statement interrupt enforces deadline and cancel.
+            let deadline = job.deadline;
+            self.explain_stop(job.run(), deadline, &cancel)
+        } else {
+            self.run_blocking(job, state, cancel).await
         };
 
         // 5. audit (a successful write committed its row already)
@@ -287,6 +278,61 @@ impl Pipeline {
             duration: started.elapsed(),
             result,
         })
+    }
+
+    /// Runs a job on the blocking pool, racing it against the deadline and
+    /// the client's cancellation.
+    async fn run_blocking(
+        &self,
+        job: Job,
+        state: Arc<AtomicU8>,
+        cancel: CancellationToken,
+    ) -> Result<Value, ToolError> {
+        let (tool, action, deadline) = (job.tool_name, job.action_name, job.deadline);
+        let mut handle = tokio::task::spawn_blocking(move || job.run());
+        let stop = |to: u8| {
+            state
+                .compare_exchange(RUNNING, to, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        };
+        // When the deadline or the client stops the call first, the job sees
+        // it before committing and rolls back; when the job is already
+        // committing, it has won and its result stands.
+        let joined = tokio::select! {
+            r = &mut handle => Some(r),
+            _ = tokio::time::sleep(self.timeout) => {
+                if stop(TIMED_OUT) { None } else { Some((&mut handle).await) }
+            }
+            _ = cancel.cancelled() => {
+                if stop(CANCELLED) { None } else { Some((&mut handle).await) }
+            }
+        };
+        match joined {
+            Some(Ok(r)) => self.explain_stop(r, deadline, &cancel),
+            Some(Err(join)) => {
+                tracing::error!(error = %join, tool, action, "tool panicked");
+                Err(ToolError::Internal(
+                    "the tool failed unexpectedly; nothing was changed".into(),
+                ))
+            }
+            None if state.load(Ordering::Acquire) == CANCELLED => Err(ToolError::Cancelled),
+            None => Err(ToolError::Timeout(self.timeout.as_millis() as u64)),
+        }
+    }
+
+    /// A job that stopped itself (its statement interrupted at the deadline
+    /// or on cancellation) reports why, not the interrupt.
+    fn explain_stop(
+        &self,
+        r: Result<Value, ToolError>,
+        deadline: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<Value, ToolError> {
+        match r {
+            Err(_) if cancel.is_cancelled() => Err(ToolError::Cancelled),
+            Err(_) if Instant::now() >= deadline => Err(ToolError::Timeout(self.timeout.as_millis() as u64)),
+            r => r,
+        }
     }
 
     /// Audits a failed call and builds its outcome.
@@ -422,6 +468,8 @@ struct Job {
     input: Value,
     state: Arc<AtomicU8>,
     attempt: Attempt,
+    deadline: Instant,
+    cancel: CancellationToken,
 }
 
 impl Job {
@@ -431,8 +479,12 @@ impl Job {
         let principal = &self.attempt.principal;
         let scope = &principal.scope;
         let stopped = {
-            let state = self.state.clone();
-            move || state.load(Ordering::Acquire) >= TIMED_OUT
+            let (state, deadline, cancel) = (self.state.clone(), self.deadline, self.cancel.clone());
+            move || {
+                state.load(Ordering::Acquire) >= TIMED_OUT
+                    || cancel.is_cancelled()
+                    || Instant::now() >= deadline
+            }
         };
         // The handler aborts a running statement once the call is stopped;
         // the pool clears it when the connection goes back.
@@ -716,6 +768,44 @@ mod tests {
                 .unwrap();
             assert!(ok.result.is_ok(), "{:?}", ok.result);
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_inline_read_meets_its_deadline_too() {
+        let f = fixture(150);
+        f.pipeline.set_inline_reads(true);
+        let out = f
+            .pipeline
+            .call(
+                &owner(),
+                &ToolFilter::default(),
+                req("testing_endless_read", json!({})),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(out.result, Err(ToolError::Timeout(150))),
+            "{:?}",
+            out.result
+        );
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let out = f
+            .pipeline
+            .call(
+                &owner(),
+                &ToolFilter::default(),
+                req("testing_endless_read", json!({})),
+                cancel,
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(out.result, Err(ToolError::Cancelled)),
+            "{:?}",
+            out.result
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,6 +54,7 @@ pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
     // Refuse a bad credential before the host starts talking to us: the
     // reason lands in the host's MCP log (stderr) instead of every call.
     let (cred, principal) = app.credential()?;
+    app.pipeline.set_inline_reads(true);
     tracing::info!(store = %principal.scope.store_id, mode = %principal.scope.mode, agent = %principal.agent_name, "serving MCP over stdio");
 
     let server = WhaleServer::new(

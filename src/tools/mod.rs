@@ -102,7 +102,9 @@ pub struct Action {
     pub input_schema: Arc<Map<String, Value>>,
     pub output_schema: Arc<Map<String, Value>>,
     pub example: Value,
-    validator: jsonschema::Validator,
+    /// Compiled on first use: building all of them costs most of a cold
+    /// start, and `initialize` needs none (a registry test builds them all).
+    validator: std::sync::OnceLock<jsonschema::Validator>,
     handler: Handler,
 }
 
@@ -121,10 +123,6 @@ impl Action {
     {
         let input_schema = schema_for::<I>();
         let output_schema = schema_for::<O>();
-        let validator = jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft202012)
-            .build(&Value::Object(input_schema.clone()))
-            .unwrap_or_else(|e| panic!("input schema of `{name}` is not valid JSON Schema: {e}"));
         Action {
             name,
             description,
@@ -133,7 +131,7 @@ impl Action {
             input_schema: Arc::new(input_schema),
             output_schema: Arc::new(output_schema),
             example,
-            validator,
+            validator: std::sync::OnceLock::new(),
             handler: Box::new(move |ctx, input| {
                 let typed: I = serde_json::from_value(input).map_err(|e| {
                     // The schema accepted it, so this is a rule schemars could
@@ -155,7 +153,13 @@ impl Action {
 
     /// Checks `input` against the input schema; the error names the field.
     pub fn validate(&self, input: &Value) -> Result<(), ToolError> {
-        let Some(err) = self.validator.iter_errors(input).next() else {
+        let validator = self.validator.get_or_init(|| {
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .build(&Value::Object((*self.input_schema).clone()))
+                .unwrap_or_else(|e| panic!("input schema of `{}` is not valid JSON Schema: {e}", self.name))
+        });
+        let Some(err) = validator.iter_errors(input).next() else {
             return Ok(());
         };
         let mut field = pointer_to_field(err.instance_path().as_str());
