@@ -74,6 +74,8 @@ pub struct Pipeline {
     in_flight: AtomicUsize,
     /// Run reads on the calling task instead of the blocking pool.
     inline_reads: AtomicBool,
+    /// Stores the local owner was found to have.
+    known_stores: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Counts a call in flight until dropped.
@@ -98,6 +100,7 @@ impl Pipeline {
             timeout,
             in_flight: AtomicUsize::new(0),
             inline_reads: AtomicBool::new(false),
+            known_stores: Default::default(),
         }
     }
 
@@ -123,9 +126,21 @@ impl Pipeline {
     pub fn resolve(&self, cred: &Credential) -> Result<Principal, AuthError> {
         match cred {
             Credential::LocalOwner { store_id, mode } => {
-                let conn = self.db.conn()?;
-                if !stores::exists(&conn, store_id).map_err(crate::store::DbError::from)? {
-                    return Err(AuthError::NoStore(store_id.clone()));
+                // Stores are never removed, so one look per store suffices.
+                let known = self
+                    .known_stores
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains(store_id);
+                if !known {
+                    let conn = self.db.conn()?;
+                    if !stores::exists(&conn, store_id).map_err(crate::store::DbError::from)? {
+                        return Err(AuthError::NoStore(store_id.clone()));
+                    }
+                    self.known_stores
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(store_id.clone());
                 }
                 Ok(Principal::local_owner(store_id, *mode))
             }

@@ -172,8 +172,13 @@ impl Db {
             idle: Mutex::new(Vec::new()),
         };
         let mut conn = db.connect()?;
-        migrate(&mut conn, path)?;
-        seed::ensure_demo(&mut conn)?;
+        // The common case — schema current, demo seeded — needs no write lock.
+        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let seeded = current as usize == MIGRATIONS.len() && stores::exists(&conn, "demo")?;
+        if !seeded {
+            migrate(&mut conn, path)?;
+            seed::ensure_demo(&mut conn)?;
+        }
         db.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
         Ok(db)
     }
