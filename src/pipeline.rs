@@ -32,7 +32,7 @@ use crate::audit::{AuditWriter, redact};
 use crate::auth::{AuthError, Credential, Principal, ScopeSet, keys};
 use crate::error::ToolError;
 use crate::store::audit::ExecutionRow;
-use crate::store::{Db, Scope, Scoped, new_id, now_ms, stores};
+use crate::store::{Db, Scope, Scoped, new_time_id, now_ms, stores};
 use crate::tools::{Action, Ctx, Registry, Tool, ToolFilter};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -214,7 +214,7 @@ impl Pipeline {
         // 1. resolve the caller
         let principal = self.resolve(cred)?;
         let attempt = Attempt {
-            exec_id: new_id("exec"),
+            exec_id: new_time_id("exec"),
             principal,
             started,
             created_at,
@@ -625,7 +625,7 @@ mod tests {
     }
 
     fn fixture(timeout_ms: u64) -> Fixture {
-        let dir = std::env::temp_dir().join(new_id("whale-pipeline"));
+        let dir = std::env::temp_dir().join(crate::store::new_id("whale-pipeline"));
         let db = Arc::new(Db::open(&dir.join("w.db")).unwrap());
         let pipeline = Pipeline::new(
             db.clone(),

@@ -48,13 +48,15 @@ pub fn filter(app: &App, args: &McpArgs) -> Result<ToolFilter, CliError> {
 
 pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
     let filter = filter(app, &args)?;
+    // Reads are microseconds of SQLite work: running them on the calling
+    // task costs less than a hop to the blocking pool and back (measured).
+    app.pipeline.set_inline_reads(true);
     if args.transport != Transport::Stdio {
         return serve_http(app, args, filter).await;
     }
     // Refuse a bad credential before the host starts talking to us: the
     // reason lands in the host's MCP log (stderr) instead of every call.
     let (cred, principal) = app.credential()?;
-    app.pipeline.set_inline_reads(true);
     tracing::info!(store = %principal.scope.store_id, mode = %principal.scope.mode, agent = %principal.agent_name, "serving MCP over stdio");
 
     let server = WhaleServer::new(

@@ -342,6 +342,28 @@ pub fn parse_duration_ms(s: &str) -> Option<i64> {
 
 const ID_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
+/// A new id that sorts by creation time (`exec_` + 9 base-36 digits of the
+/// millisecond clock + 8 random): rows keyed by it append to the index
+/// instead of landing at random pages — the audit table's inserts.
+pub fn new_time_id(prefix: &str) -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    let mut t = now_ms().max(0) as u64;
+    let mut clock = [b'0'; 9];
+    for slot in clock.iter_mut().rev() {
+        *slot = ID_ALPHABET[(t % 36) as usize];
+        t /= 36;
+    }
+    let mut s = String::with_capacity(prefix.len() + 18);
+    s.push_str(prefix);
+    s.push('_');
+    s.push_str(std::str::from_utf8(&clock).unwrap_or("000000000"));
+    for _ in 0..8 {
+        s.push(ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char);
+    }
+    s
+}
+
 /// A new random id such as `ord_8k2m4n6p0q1r`.
 pub fn new_id(prefix: &str) -> String {
     use rand::RngExt;
