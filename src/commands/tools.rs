@@ -100,8 +100,8 @@ pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliErro
                     "name": format!("{}_{}", t.name, a.name),
                     "effect": a.effect,
                     "example": a.example,
-                    "inputSchema": *a.input_schema,
-                    "outputSchema": *a.output_schema,
+                    "inputSchema": *a.input_schema(),
+                    "outputSchema": *a.output_schema(),
                 }),
                 None => {
                     let all: Vec<_> = t.actions.iter().collect();
@@ -468,9 +468,9 @@ fn catalog_markdown(registry: &Registry) -> String {
                 },
                 crate::auth::ScopeSet::needed(t.resource, !a.effect.is_read())
             );
-            let props = a.input_schema.get("properties").and_then(Value::as_object);
+            let props = a.input_schema().get("properties").and_then(Value::as_object);
             let required: Vec<&str> = a
-                .input_schema
+                .input_schema()
                 .get("required")
                 .and_then(Value::as_array)
                 .map(|r| r.iter().filter_map(Value::as_str).collect())

@@ -15,7 +15,7 @@ pub mod operations;
 pub mod platform;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -94,13 +94,18 @@ pub struct Ctx<'a> {
 
 type Handler = Box<dyn Fn(&Ctx<'_>, Value) -> Result<Value, ToolError> + Send + Sync>;
 
+/// A JSON Schema object, shared.
+pub type Schema = Arc<Map<String, Value>>;
+
 pub struct Action {
     pub name: &'static str,
     pub description: &'static str,
     pub effect: Effect,
     pub idempotent: bool,
-    pub input_schema: Arc<Map<String, Value>>,
-    pub output_schema: Arc<Map<String, Value>>,
+    /// Input and output JSON Schemas, generated on first use (start-up
+    /// needs none of them: `initialize` lists no tools).
+    schemas: OnceLock<(Schema, Schema)>,
+    make_schemas: fn() -> (Map<String, Value>, Map<String, Value>),
     pub example: Value,
     /// Compiled on first use: building all of them costs most of a cold
     /// start, and `initialize` needs none (a registry test builds them all).
@@ -121,15 +126,13 @@ impl Action {
         I: DeserializeOwned + JsonSchema + 'static,
         O: Serialize + JsonSchema + 'static,
     {
-        let input_schema = schema_for::<I>();
-        let output_schema = schema_for::<O>();
         Action {
             name,
             description,
             effect,
             idempotent: effect.is_read(),
-            input_schema: Arc::new(input_schema),
-            output_schema: Arc::new(output_schema),
+            schemas: OnceLock::new(),
+            make_schemas: || (schema_for::<I>(), schema_for::<O>()),
             example,
             validator: std::sync::OnceLock::new(),
             handler: Box::new(move |ctx, input| {
@@ -145,6 +148,19 @@ impl Action {
         }
     }
 
+    pub fn input_schema(&self) -> &Schema {
+        &self.schemas().0
+    }
+    pub fn output_schema(&self) -> &Schema {
+        &self.schemas().1
+    }
+    fn schemas(&self) -> &(Schema, Schema) {
+        self.schemas.get_or_init(|| {
+            let (i, o) = (self.make_schemas)();
+            (Arc::new(i), Arc::new(o))
+        })
+    }
+
     /// Marks a write as idempotent (repeating it leaves the same state).
     pub fn idempotent(mut self) -> Action {
         self.idempotent = true;
@@ -156,7 +172,7 @@ impl Action {
         let validator = self.validator.get_or_init(|| {
             jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
-                .build(&Value::Object((*self.input_schema).clone()))
+                .build(&Value::Object((**self.input_schema()).clone()))
                 .unwrap_or_else(|e| panic!("input schema of `{}` is not valid JSON Schema: {e}", self.name))
         });
         let Some(err) = validator.iter_errors(input).next() else {
@@ -172,7 +188,7 @@ impl Action {
             }
             K::AdditionalProperties { unexpected } => {
                 let known: Vec<&String> = self
-                    .input_schema
+                    .input_schema()
                     .get("properties")
                     .and_then(Value::as_object)
                     .map(|p| p.keys().collect())
@@ -307,7 +323,7 @@ impl Tool {
             .iter()
             .map(|a| {
                 let required: Vec<&str> = a
-                    .input_schema
+                    .input_schema()
                     .get("required")
                     .and_then(Value::as_array)
                     .map(|r| r.iter().filter_map(Value::as_str).collect())
@@ -326,7 +342,7 @@ impl Tool {
         );
         let mut used_by: Vec<(String, Vec<&str>)> = Vec::new();
         for a in actions {
-            if let Some(p) = a.input_schema.get("properties").and_then(Value::as_object) {
+            if let Some(p) = a.input_schema().get("properties").and_then(Value::as_object) {
                 for (k, v) in p {
                     if let Some(entry) = used_by.iter_mut().find(|(name, _)| name == k) {
                         entry.1.push(a.name);
@@ -366,7 +382,7 @@ impl Tool {
     pub fn grouped_output_schema(&self, actions: &[&Action]) -> Map<String, Value> {
         let outs: Vec<Value> = actions
             .iter()
-            .map(|a| Value::Object((*a.output_schema).clone()))
+            .map(|a| Value::Object((**a.output_schema()).clone()))
             .collect();
         let mut m = Map::new();
         m.insert("type".into(), json!("object"));
@@ -501,20 +517,20 @@ mod tests {
                     t.name,
                     a.name
                 );
-                assert_eq!(a.input_schema.get("type"), Some(&json!("object")));
-                assert_eq!(a.output_schema.get("type"), Some(&json!("object")));
+                assert_eq!(a.input_schema().get("type"), Some(&json!("object")));
+                assert_eq!(a.output_schema().get("type"), Some(&json!("object")));
                 if a.effect.is_read() {
                     assert!(a.idempotent, "reads are idempotent");
                 }
                 a.validate(&a.example)
                     .unwrap_or_else(|e| panic!("example of {}.{} does not validate: {e}", t.name, a.name));
-                let no_refs = serde_json::to_string(&*a.input_schema).unwrap();
+                let no_refs = serde_json::to_string(&**a.input_schema()).unwrap();
                 assert!(!no_refs.contains("$ref"), "{}.{} schema has $ref", t.name, a.name);
             }
             // Shared parameter names mean the same type in every action.
             let mut seen: HashMap<String, Value> = HashMap::new();
             for a in &t.actions {
-                if let Some(p) = a.input_schema.get("properties").and_then(Value::as_object) {
+                if let Some(p) = a.input_schema().get("properties").and_then(Value::as_object) {
                     for (k, v) in p {
                         // Optional (nullable) and required uses of a name agree.
                         let ty = match v.get("type") {

@@ -127,10 +127,10 @@ pub fn mcp_tools(visible: &[(&Tool, Vec<&Action>)], mode: ToolMode) -> Vec<rmcp:
                         rmcp::model::Tool::new(
                             format!("{}_{}", tool.name, a.name),
                             a.description,
-                            a.input_schema.clone(),
+                            a.input_schema().clone(),
                         )
                         .with_title(title)
-                        .with_raw_output_schema(a.output_schema.clone())
+                        .with_raw_output_schema(a.output_schema().clone())
                         .with_annotations(annotations),
                     );
                 }
