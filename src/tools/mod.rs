@@ -96,6 +96,7 @@ type Handler = Box<dyn Fn(&Ctx<'_>, Value) -> Result<Value, ToolError> + Send + 
 
 /// A JSON Schema object, shared.
 pub type Schema = Arc<Map<String, Value>>;
+type MakeSchemas = fn() -> (Map<String, Value>, Map<String, Value>);
 
 pub struct Action {
     pub name: &'static str,
@@ -105,7 +106,7 @@ pub struct Action {
     /// Input and output JSON Schemas, generated on first use (start-up
     /// needs none of them: `initialize` lists no tools).
     schemas: OnceLock<(Schema, Schema)>,
-    make_schemas: fn() -> (Map<String, Value>, Map<String, Value>),
+    make_schemas: MakeSchemas,
     pub example: Value,
     /// Compiled on first use: building all of them costs most of a cold
     /// start, and `initialize` needs none (a registry test builds them all).
