@@ -84,7 +84,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         match cli.command {
             Command::Mcp(args) => commands::mcp::run(&app, args).await,
             Command::Keys(cmd) => commands::keys::run(&app, cmd),
-            Command::Tools(cmd) => commands::tools::run(&app, cmd, &db_path).await,
+            Command::Tools(cmd) => commands::tools::run(&app, cmd).await,
             Command::Executions(cmd) => commands::executions::run(&app, cmd),
             Command::Stores(cmd) => commands::stores::run(&app, cmd),
             Command::Completions { .. } | Command::Man { .. } | Command::Install(_) => Ok(()),

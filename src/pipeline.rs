@@ -654,6 +654,11 @@ mod tests {
         db.conn().unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
+    /// Rows `slow_write` inserted (and that survived).
+    fn slow_rows(db: &Db) -> i64 {
+        scalar(db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'")
+    }
+
     fn audit_status(db: &Db, id: &str) -> (String, Option<String>) {
         db.conn()
             .unwrap()
@@ -681,10 +686,7 @@ mod tests {
         assert!(out.result.is_ok());
         // No flush: the row was committed in the write's own transaction.
         assert_eq!(audit_status(&f.db, &out.exec_id), ("success".into(), None));
-        assert_eq!(
-            scalar(&f.db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'"),
-            1
-        );
+        assert_eq!(slow_rows(&f.db), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -707,10 +709,7 @@ mod tests {
         );
         // Give the abandoned job time to reach its commit point and roll back.
         tokio::time::sleep(Duration::from_millis(800)).await;
-        assert_eq!(
-            scalar(&f.db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'"),
-            0
-        );
+        assert_eq!(slow_rows(&f.db), 0);
         f.pipeline.audit().flush();
         assert_eq!(
             audit_status(&f.db, &out.exec_id),
@@ -743,10 +742,7 @@ mod tests {
             out.result
         );
         tokio::time::sleep(Duration::from_millis(700)).await;
-        assert_eq!(
-            scalar(&f.db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'"),
-            0
-        );
+        assert_eq!(slow_rows(&f.db), 0);
         f.pipeline.audit().flush();
         assert_eq!(
             audit_status(&f.db, &out.exec_id),
@@ -857,10 +853,7 @@ mod tests {
             .unwrap();
         let err = out.result.unwrap_err();
         assert!(err.to_string().contains("products:write"), "{err}");
-        assert_eq!(
-            scalar(&f.db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'"),
-            0
-        );
+        assert_eq!(slow_rows(&f.db), 0);
         f.pipeline.audit().flush();
         assert_eq!(
             audit_status(&f.db, &out.exec_id),
@@ -912,10 +905,7 @@ mod tests {
             )
             .await;
         assert!(matches!(unknown, Err(CallError::UnknownTool(_))));
-        assert_eq!(
-            scalar(&f.db, "SELECT count(*) FROM preferences WHERE key LIKE 'slow-%'"),
-            0
-        );
+        assert_eq!(slow_rows(&f.db), 0);
         f.pipeline.audit().flush();
         assert_eq!(
             scalar(&f.db, "SELECT count(*) FROM executions WHERE status = 'error'"),

@@ -16,7 +16,7 @@ use crate::printer;
 use crate::store::{Db, Mode, Scope, Scoped};
 use crate::tools::{Category, Registry, ToolFilter};
 
-pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliError> {
+pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
     let registry = app.pipeline.registry();
     match cmd {
         ToolsCmd::List {
@@ -119,7 +119,7 @@ pub async fn run(app: &App, cmd: ToolsCmd, db_path: &Path) -> Result<(), CliErro
             printer::out(&catalog_markdown(registry));
             Ok(())
         }
-        ToolsCmd::Test { all: true, json, .. } => test_all(app, db_path, json).await,
+        ToolsCmd::Test { all: true, json, .. } => test_all(app, json).await,
         ToolsCmd::Test {
             tool,
             action,
@@ -279,16 +279,16 @@ fn report(o: &CallOutcome, json: bool) {
 /// Runs every action's example input on the test mode of a scratch copy of
 /// the store — a fresh copy per action, so examples cannot disturb each
 /// other and the real database is never touched.
-async fn test_all(app: &App, db_path: &Path, json: bool) -> Result<(), CliError> {
+async fn test_all(app: &App, json: bool) -> Result<(), CliError> {
     app.require_store()?;
     let scratch = std::env::temp_dir().join(crate::store::new_id("whale-tools-test"));
     std::fs::create_dir_all(&scratch)?;
-    let result = run_all(app, db_path, &scratch, json).await;
+    let result = run_all(app, &scratch, json).await;
     let _ = std::fs::remove_dir_all(&scratch);
     result
 }
 
-async fn run_all(app: &App, _db_path: &Path, scratch: &Path, json: bool) -> Result<(), CliError> {
+async fn run_all(app: &App, scratch: &Path, json: bool) -> Result<(), CliError> {
     let base = scratch.join("base.db");
     app.db.snapshot_to(&base)?;
     let cred = Credential::LocalOwner {
