@@ -66,7 +66,7 @@ impl App {
     /// belongs to another store than an explicit `--store`.
     pub fn credential(&self) -> Result<(Credential, Principal), CliError> {
         let cred = crate::settings::credential(&self.store_id);
-        let principal = self.pipeline.resolve(&cred).map_err(|e| match e {
+        let principal = self.pipeline.resolve_local(&cred).map_err(|e| match e {
             AuthError::NoStore(_) => CliError::Usage(e.to_string()),
             AuthError::Db(e) => CliError::Runtime(e.to_string()),
             e => CliError::Auth(format!("{e} (from {})", crate::settings::WHALETOOLS_API_KEY)),

@@ -134,7 +134,12 @@ fn write_batch(
         for (row, _) in batch {
             crate::store::audit::insert(tx, row)?;
         }
-        let mut touched: Vec<&str> = batch.iter().filter_map(|(_, k)| k.as_deref()).collect();
+        // API keys record their last use; OAuth grants (`grt_…`) do not.
+        let mut touched: Vec<&str> = batch
+            .iter()
+            .filter_map(|(_, k)| k.as_deref())
+            .filter(|k| k.starts_with("key_"))
+            .collect();
         touched.sort_unstable();
         touched.dedup();
         for k in touched {

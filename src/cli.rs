@@ -49,6 +49,12 @@ pub enum Command {
     /// List, create and choose stores
     #[command(subcommand)]
     Stores(StoresCmd),
+    /// People who sign in on the OAuth authorization page (store members)
+    #[command(subcommand)]
+    Users(UsersCmd),
+    /// OAuth clients: machine agents (client_credentials) and registered apps
+    #[command(subcommand)]
+    Clients(ClientsCmd),
     /// Add whale to a desktop host's MCP configuration
     Install(InstallArgs),
     /// Print a shell completion script
@@ -124,6 +130,34 @@ pub struct McpArgs {
     /// Tools per tools/list page
     #[arg(long, default_value_t = 100, value_name = "N", hide = true)]
     pub page_size: usize,
+    /// Lifetime of OAuth access tokens issued by the embedded authorization server
+    #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = parse_duration)]
+    pub access_token_ttl: std::time::Duration,
+    /// Lifetime of OAuth refresh tokens (each use rotates the token)
+    #[arg(long, default_value = "30d", value_name = "DURATION", value_parser = parse_duration)]
+    pub refresh_token_ttl: std::time::Duration,
+    /// Trust this external OAuth authorization server instead of the embedded one
+    /// (tokens are checked by RFC 7662 introspection; API keys keep working)
+    #[arg(long, value_name = "URL")]
+    pub auth_server: Option<String>,
+    /// Introspection endpoint of --auth-server (default: from its RFC 8414 metadata)
+    #[arg(long, value_name = "URL", requires = "auth_server")]
+    pub introspection_endpoint: Option<String>,
+    /// Client id whale introspects with at --auth-server (its secret comes from
+    /// WHALE_INTROSPECTION_CLIENT_SECRET)
+    #[arg(long, value_name = "ID", requires = "auth_server", env = crate::settings::WHALE_INTROSPECTION_CLIENT_ID)]
+    pub introspection_client_id: Option<String>,
+    /// Accept http:// and loopback client ID metadata documents (local development only)
+    #[arg(long, hide = true)]
+    pub insecure_client_metadata: bool,
+}
+
+/// `90s`, `30m`, `1h`, `30d` → a duration.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::store::parse_duration_ms(s)
+        .filter(|&ms| ms > 0)
+        .map(|ms| std::time::Duration::from_millis(ms as u64))
+        .ok_or_else(|| format!("`{s}` is not a duration; use e.g. 90s, 30m, 1h, 30d"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -300,6 +334,62 @@ pub enum StoresCmd {
     },
     /// Make a store the default for later commands
     Use { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCmd {
+    /// Add a person who may sign in and grant agents access to stores
+    Add {
+        /// Email address they sign in with
+        email: String,
+        /// Display name (default: the part of the email before @)
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of stdin instead of prompting
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users and the stores they belong to
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password
+    Passwd {
+        email: String,
+        /// Read the password from the first line of stdin instead of prompting
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCmd {
+    /// Create a confidential client for a machine agent (client_credentials); the secret is shown once
+    Create {
+        /// Name recorded as the agent in the audit trail
+        name: String,
+        /// The most it may ask for, e.g. "products:read orders"
+        #[arg(long)]
+        scopes: String,
+        /// Bind it to the store's test mode instead of live
+        #[arg(long)]
+        test: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List OAuth clients (registered, metadata-document and machine clients)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a client and every token issued to it
+    Revoke {
+        /// The client_id
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

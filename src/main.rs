@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod commands;
 mod error;
+mod oauth;
 mod pipeline;
 mod printer;
 mod ratelimit;
@@ -87,6 +88,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Tools(cmd) => commands::tools::run(&app, cmd).await,
             Command::Executions(cmd) => commands::executions::run(&app, cmd),
             Command::Stores(cmd) => commands::stores::run(&app, cmd),
+            Command::Users(cmd) => commands::users::run(&app, cmd),
+            Command::Clients(cmd) => commands::clients::run(&app, cmd),
             Command::Completions { .. } | Command::Man { .. } | Command::Install(_) => Ok(()),
         }
     });

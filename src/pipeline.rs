@@ -76,6 +76,8 @@ pub struct Pipeline {
     inline_reads: AtomicBool,
     /// Stores the local owner was found to have.
     known_stores: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The external authorization server, when whale is a pure resource server.
+    external: std::sync::OnceLock<Arc<crate::oauth::external::Introspector>>,
 }
 
 /// Counts a call in flight until dropped.
@@ -101,8 +103,16 @@ impl Pipeline {
             in_flight: AtomicUsize::new(0),
             inline_reads: AtomicBool::new(false),
             known_stores: Default::default(),
+            external: std::sync::OnceLock::new(),
         }
     }
+
+    /// Validates OAuth tokens by introspection at an external authorization
+    /// server from now on (HTTP mode with `--auth-server`).
+    pub fn set_external(&self, ext: Arc<crate::oauth::external::Introspector>) {
+        let _ = self.external.set(ext);
+    }
+
 
     /// Reads run on the calling task (for a door with one client, stdio,
     /// whose runtime has nothing else to do meanwhile).
@@ -122,9 +132,26 @@ impl Pipeline {
         &self.audit
     }
 
-    /// Stage 1: who is calling.
-    pub fn resolve(&self, cred: &Credential) -> Result<Principal, AuthError> {
+    /// Stage 1: who is calling. Tokens of an external authorization server
+    /// are introspected (cached up to a minute); everything else is looked
+    /// up in the database.
+    pub async fn resolve(&self, cred: &Credential) -> Result<Principal, AuthError> {
+        if let (Credential::Token { token, resource }, Some(ext)) = (cred, self.external.get()) {
+            return ext.resolve(token, resource.as_deref()).await;
+        }
+        self.resolve_local(cred)
+    }
+
+    /// Stage 1 for credentials this database knows (the CLI's only kind).
+    pub fn resolve_local(&self, cred: &Credential) -> Result<Principal, AuthError> {
         match cred {
+            Credential::Token { token, resource } => {
+                if self.external.get().is_some() {
+                    return Err(AuthError::IntrospectionFailed);
+                }
+                let conn = self.db.conn()?;
+                crate::oauth::resolve_access(&conn, token, resource.as_deref())
+            }
             Credential::LocalOwner { store_id, mode } => {
                 // Stores are never removed, so one look per store suffices.
                 let known = self
@@ -212,7 +239,7 @@ impl Pipeline {
         let _in_flight = InFlight(&self.in_flight);
 
         // 1. resolve the caller
-        let principal = self.resolve(cred)?;
+        let principal = self.resolve(cred).await?;
         let attempt = Attempt {
             exec_id: new_time_id("exec"),
             principal,
@@ -860,7 +887,7 @@ mod tests {
             ("error".into(), Some("insufficient_scope".into()))
         );
         // The read-only key does not even see the write action.
-        let principal = f.pipeline.resolve(&cred).unwrap();
+        let principal = f.pipeline.resolve_local(&cred).unwrap();
         let visible = f.pipeline.visible(&principal, &ToolFilter::default());
         let names: Vec<&str> = visible[0].1.iter().map(|a| a.name).collect();
         assert_eq!(names, ["endless_read"]);

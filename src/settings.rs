@@ -16,6 +16,10 @@ pub const WHALE_STORE: &str = "WHALE_STORE";
 pub const WHALETOOLS_API_KEY: &str = "WHALETOOLS_API_KEY";
 /// Per-call execution deadline in milliseconds (default 30000).
 pub const WHALE_TOOL_TIMEOUT_MS: &str = "WHALE_TOOL_TIMEOUT_MS";
+/// Client id whale introspects tokens with at an external authorization server.
+pub const WHALE_INTROSPECTION_CLIENT_ID: &str = "WHALE_INTROSPECTION_CLIENT_ID";
+/// Its secret (never a flag: flags show up in process listings).
+pub const WHALE_INTROSPECTION_CLIENT_SECRET: &str = "WHALE_INTROSPECTION_CLIENT_SECRET";
 /// Log filter for stderr (tracing's EnvFilter syntax).
 pub const RUST_LOG: &str = "RUST_LOG";
 
@@ -64,4 +68,12 @@ pub fn credential(store_id: &str) -> Credential {
             mode: crate::store::Mode::Live,
         },
     }
+}
+
+/// The introspection client secret for `--auth-server`, if set.
+pub fn introspection_secret() -> Option<Secret> {
+    std::env::var(WHALE_INTROSPECTION_CLIENT_SECRET)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Secret::new)
 }

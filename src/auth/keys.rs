@@ -32,33 +32,47 @@ fn checksum(body: &str) -> String {
 
 /// A fresh key for `mode`.
 pub fn generate(mode: Mode) -> Secret {
+    generate_with(prefix(mode))
+}
+
+/// A fresh secret of the same shape under another prefix (OAuth tokens,
+/// codes and client secrets: `wo_at_`, `wo_rt_`, `wo_ac_`, `wo_cs_`).
+pub fn generate_with(prefix: &str) -> Secret {
     use rand::RngExt;
     let mut rng = rand::rng();
     let body: String = (0..RANDOM_LEN)
         .map(|_| BASE62[rng.random_range(0..62)] as char)
         .collect();
-    Secret::new(format!("{}{body}{}", prefix(mode), checksum(&body)))
+    Secret::new(format!("{prefix}{body}{}", checksum(&body)))
+}
+
+/// Whether `s` is a well-formed secret under `prefix` (length, alphabet,
+/// checksum) — refused before any lookup otherwise.
+pub fn well_formed(prefix: &str, s: &str) -> bool {
+    let Some(rest) = s.strip_prefix(prefix) else {
+        return false;
+    };
+    if rest.len() != RANDOM_LEN + CHECK_LEN || !rest.bytes().all(|b| BASE62.contains(&b)) {
+        return false;
+    }
+    let (body, check) = rest.split_at(RANDOM_LEN);
+    checksum(body) == check
 }
 
 /// The mode a well-formed key belongs to, or `None` when the prefix,
 /// length, alphabet or checksum is wrong.
 pub fn parse(key: &str) -> Option<Mode> {
-    let (mode, rest) = if let Some(r) = key.strip_prefix("wt_live_") {
-        (Mode::Live, r)
-    } else if let Some(r) = key.strip_prefix("wt_test_") {
-        (Mode::Test, r)
-    } else {
-        return None;
-    };
-    if rest.len() != RANDOM_LEN + CHECK_LEN || !rest.bytes().all(|b| BASE62.contains(&b)) {
-        return None;
-    }
-    let (body, check) = rest.split_at(RANDOM_LEN);
-    (checksum(body) == check).then_some(mode)
+    [Mode::Live, Mode::Test]
+        .into_iter()
+        .find(|&m| well_formed(prefix(m), key))
 }
 
 pub fn hash(key: &Secret) -> Vec<u8> {
-    Sha256::digest(key.expose().as_bytes()).to_vec()
+    hash_str(key.expose())
+}
+
+pub fn hash_str(s: &str) -> Vec<u8> {
+    Sha256::digest(s.as_bytes()).to_vec()
 }
 
 /// What listings show instead of the key: `wt_live_AbCd…9xYz`.

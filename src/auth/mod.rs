@@ -1,6 +1,7 @@
 //! Who is calling: scopes, the resolved [`Principal`], and API keys.
 
 pub mod keys;
+pub mod password;
 pub mod scopes;
 
 pub use scopes::ScopeSet;
@@ -15,6 +16,25 @@ pub enum Credential {
     LocalOwner { store_id: String, mode: Mode },
     /// An API key (`wt_live_…` / `wt_test_…`).
     ApiKey(Secret),
+    /// An OAuth access token (issued here, or by the external authorization
+    /// server), presented to `resource` — the protected resource the request
+    /// reached, whose audience the token must carry (none from the CLI).
+    Token { token: Secret, resource: Option<String> },
+}
+
+impl Credential {
+    /// A bearer string from an HTTP request: an API key by its shape, else
+    /// an OAuth access token for `resource`.
+    pub fn bearer(token: &str, resource: String) -> Credential {
+        if token.starts_with("wt_live_") || token.starts_with("wt_test_") {
+            Credential::ApiKey(Secret::new(token))
+        } else {
+            Credential::Token {
+                token: Secret::new(token),
+                resource: Some(resource),
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Credential {
@@ -22,6 +42,7 @@ impl std::fmt::Debug for Credential {
         match self {
             Credential::LocalOwner { store_id, mode } => write!(f, "LocalOwner({store_id}, {mode})"),
             Credential::ApiKey(s) => write!(f, "ApiKey({s:?})"),
+            Credential::Token { resource, .. } => write!(f, "Token(****, {resource:?})"),
         }
     }
 }
@@ -91,6 +112,18 @@ pub enum AuthError {
     Expired(String),
     #[error("store `{0}` does not exist; `whale stores list` shows the stores")]
     NoStore(String),
+    #[error("the access token is not known (revoked, expired long ago, or from another server)")]
+    UnknownToken,
+    #[error("the access token expired; refresh it or sign in again")]
+    TokenExpired,
+    #[error("the access token was revoked; sign in again")]
+    TokenRevoked,
+    #[error("the access token was issued for another resource (`{0}`), not this server")]
+    WrongAudience(String),
+    #[error("the authorization server's answer names no store (`store_id`) or an unknown mode")]
+    NoStoreClaim,
+    #[error("the token could not be checked with the authorization server")]
+    IntrospectionFailed,
     #[error(transparent)]
     Db(#[from] crate::store::DbError),
 }

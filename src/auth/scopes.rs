@@ -92,6 +92,37 @@ impl ScopeSet {
             })
     }
 
+    /// Whether every grant of `other` is also granted here.
+    pub fn covers(&self, other: &ScopeSet) -> bool {
+        if self.all {
+            return true;
+        }
+        if other.all {
+            return false;
+        }
+        other.grants.iter().all(|(r, a)| match a {
+            Access::Both => self.allows(r, false) && self.allows(r, true),
+            Access::Read => self.allows(r, false),
+            Access::Write => self.allows(r, true),
+        })
+    }
+
+    /// Each grant as a scope string (`products`, `orders:read`, ...); the
+    /// local owner's set lists every resource.
+    pub fn items(&self) -> Vec<String> {
+        if self.all {
+            return KNOWN_RESOURCES.iter().map(|r| r.to_string()).collect();
+        }
+        self.grants
+            .iter()
+            .map(|(r, a)| match a {
+                Access::Both => r.clone(),
+                Access::Read => format!("{r}:read"),
+                Access::Write => format!("{r}:write"),
+            })
+            .collect()
+    }
+
     /// The scope string a caller lacks for this access.
     pub fn needed(resource: &str, write: bool) -> String {
         format!("{resource}:{}", if write { "write" } else { "read" })

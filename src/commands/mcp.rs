@@ -145,7 +145,45 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
     } else if hosts.is_empty() {
         hosts.push("localhost".into());
     }
+    let auth = match &args.auth_server {
+        None => http::AuthMode::Embedded(crate::oauth::AuthConfig {
+            access_ttl: args.access_token_ttl,
+            refresh_ttl: args.refresh_token_ttl,
+            insecure_client_metadata: args.insecure_client_metadata,
+            ..Default::default()
+        }),
+        Some(issuer) => {
+            let client_id = args.introspection_client_id.clone().ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--auth-server needs --introspection-client-id (or {}) and {}",
+                    crate::settings::WHALE_INTROSPECTION_CLIENT_ID,
+                    crate::settings::WHALE_INTROSPECTION_CLIENT_SECRET
+                ))
+            })?;
+            let client_secret = crate::settings::introspection_secret().ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--auth-server needs the introspection client secret in {}",
+                    crate::settings::WHALE_INTROSPECTION_CLIENT_SECRET
+                ))
+            })?;
+            let ext = crate::oauth::external::Introspector::new(
+                crate::oauth::external::ExternalConfig {
+                    issuer: issuer.clone(),
+                    introspection_endpoint: args.introspection_endpoint.clone(),
+                    client_id,
+                    client_secret,
+                },
+                app.db.clone(),
+            )
+            .await
+            .map_err(CliError::Runtime)?;
+            let issuer = ext.issuer.clone();
+            app.pipeline.set_external(std::sync::Arc::new(ext));
+            http::AuthMode::External { issuer }
+        }
+    };
     let opts = http::HttpOptions {
+        auth,
         addr: std::net::SocketAddr::new(args.host, args.port),
         policy: http::Policy {
             hosts,

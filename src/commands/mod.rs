@@ -1,4 +1,5 @@
 //! One module per subcommand. Each calls App services; none writes SQL.
+pub mod clients;
 pub mod docs;
 pub mod executions;
 pub mod install;
@@ -6,3 +7,4 @@ pub mod keys;
 pub mod mcp;
 pub mod stores;
 pub mod tools;
+pub mod users;

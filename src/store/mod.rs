@@ -17,11 +17,13 @@ pub mod customers;
 pub mod inventory;
 pub mod keys;
 pub mod locations;
+pub mod oauth;
 pub mod orders;
 pub mod products;
 pub mod seed;
 pub mod settings;
 pub mod stores;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -35,6 +37,7 @@ use serde::{Deserialize, Serialize};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_key_rate_limit.sql"),
+    include_str!("migrations/0003_oauth.sql"),
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

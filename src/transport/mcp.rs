@@ -67,11 +67,12 @@ impl WhaleServer {
             .ok_or_else(|| McpError::invalid_request("the request carries no credential", None))
     }
 
-    fn listing(&self, cred: &Credential) -> Result<Arc<Vec<rmcp::model::Tool>>, McpError> {
+    async fn listing(&self, cred: &Credential) -> Result<Arc<Vec<rmcp::model::Tool>>, McpError> {
         // Resolve every time, so a key revoked mid-session lists nothing.
         let principal = self
             .pipeline
             .resolve(cred)
+            .await
             .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
         if let Some(l) = self.listing.get() {
             return Ok(l.clone());
@@ -153,7 +154,7 @@ impl ServerHandler for WhaleServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let cred = self.credential(&context.extensions)?;
-        let all = self.listing(&cred)?;
+        let all = self.listing(&cred).await?;
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
             Some(c) => c

@@ -30,6 +30,8 @@
 
 #![allow(dead_code)] // each test crate uses a different part of the harness
 
+pub mod http_client;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;

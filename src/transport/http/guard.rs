@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::HttpState;
 use super::error::HttpError;
-use crate::auth::{AuthError, Credential, Principal, Secret};
+use crate::auth::{AuthError, Credential, Principal};
 
 /// Query parameters that would carry a credential in a URL.
 const TOKEN_PARAMS: &[&str] = &[
@@ -29,7 +29,7 @@ const TOKEN_PARAMS: &[&str] = &[
 ];
 
 pub async fn guard(State(s): State<Arc<HttpState>>, mut req: Request, next: Next) -> Response {
-    if let Err(e) = check(&s, &mut req) {
+    if let Err(e) = check(&s, &mut req).await {
         return e.into_response();
     }
     // A body without Content-Length (chunked) is bounded here too, so every
@@ -57,7 +57,7 @@ fn too_large(max: usize) -> HttpError {
     )
 }
 
-fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
+async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
     check_host_and_origin(s, req.headers())?;
     if let Some(len) = req
         .headers()
@@ -76,7 +76,7 @@ fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
             "credentials in the query string are refused; send `Authorization: Bearer <token>`",
         ));
     }
-    let (cred, principal) = authenticate(s, req.headers())?;
+    let (cred, principal) = authenticate(s, req.headers()).await?;
     let client = fingerprint(&principal);
     if let Err(wait) = s.limiter.check(&client, principal.rate_limit_per_min) {
         let mut e = HttpError::new(
@@ -99,7 +99,7 @@ pub fn fingerprint(p: &Principal) -> String {
         .unwrap_or_else(|| format!("owner:{}", p.scope.store_id))
 }
 
-fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<(Credential, Principal), HttpError> {
+async fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<(Credential, Principal), HttpError> {
     let challenge = |error: Option<&str>| {
         let mut v = format!(
             "Bearer resource_metadata=\"{}\"",
@@ -114,7 +114,7 @@ fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<(Credential, Princ
         let mut e = HttpError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_request",
-            "this endpoint needs `Authorization: Bearer <token>` (an API key)",
+            "this endpoint needs `Authorization: Bearer <token>` (an API key or an OAuth access token)",
         );
         e.www_authenticate = Some(challenge(None));
         return Err(e);
@@ -135,8 +135,8 @@ fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<(Credential, Princ
             "the Authorization header must be `Bearer <token>`".into(),
         ));
     };
-    let cred = Credential::ApiKey(Secret::new(token));
-    match s.pipeline.resolve(&cred) {
+    let cred = Credential::bearer(token, s.resource_url(headers));
+    match s.pipeline.resolve(&cred).await {
         Ok(p) => Ok((cred, p)),
         Err(AuthError::Db(e)) => {
             tracing::error!(error = %e, "credential lookup failed");
@@ -145,6 +145,15 @@ fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<(Credential, Princ
                 "temporarily_unavailable",
                 "credentials cannot be checked right now",
             ))
+        }
+        Err(AuthError::IntrospectionFailed) => {
+            let mut e = HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the token could not be checked with the authorization server; access is denied until it can",
+            );
+            e.retry_after = Some(5);
+            Err(e)
         }
         Err(e) => Err(invalid(e.to_string())),
     }

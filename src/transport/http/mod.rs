@@ -10,6 +10,7 @@
 
 mod error;
 mod guard;
+mod oauth;
 mod rest;
 mod sse;
 
@@ -49,6 +50,16 @@ pub struct HttpOptions {
     pub filter: ToolFilter,
     pub tool_mode: ToolMode,
     pub page_size: usize,
+    pub auth: AuthMode,
+}
+
+/// Who issues the OAuth tokens the server accepts (API keys always work).
+pub enum AuthMode {
+    /// The embedded authorization server.
+    Embedded(crate::oauth::AuthConfig),
+    /// An external one, trusted through introspection (already set on the
+    /// pipeline); its issuer URL is named in the RFC 9728 metadata.
+    External { issuer: String },
 }
 
 pub struct HttpState {
@@ -67,6 +78,10 @@ pub struct HttpState {
     /// Cancelled once calls in flight have answered at shutdown: ends the
     /// legacy SSE sessions (rmcp's own sessions share the token).
     sessions_ct: CancellationToken,
+    /// The embedded authorization server (None with `--auth-server`).
+    auth: Option<Arc<crate::oauth::AuthServer>>,
+    /// The issuer named in the protected-resource metadata when external.
+    external_issuer: Option<String>,
 }
 
 impl HttpState {
@@ -79,6 +94,10 @@ impl HttpState {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("127.0.0.1");
         format!("http://{host}")
+    }
+    /// The protected resource (RFC 8707 audience) a request reached.
+    fn resource_url(&self, headers: &HeaderMap) -> String {
+        format!("{}/mcp", self.base_url(headers))
     }
     fn resource_metadata_url(&self, headers: &HeaderMap) -> String {
         format!(
@@ -137,6 +156,14 @@ pub fn router(
     opts: &HttpOptions,
     sessions_ct: CancellationToken,
 ) -> Router {
+    let scopes = rest::supported_scopes(pipeline.registry());
+    let (auth, external_issuer) = match &opts.auth {
+        AuthMode::Embedded(cfg) => (
+            Some(Arc::new(crate::oauth::AuthServer::new(db.clone(), cfg.clone(), scopes))),
+            None,
+        ),
+        AuthMode::External { issuer } => (None, Some(issuer.clone())),
+    };
     let state = Arc::new(HttpState {
         pipeline: pipeline.clone(),
         db,
@@ -150,6 +177,8 @@ pub fn router(
         bindings: Mutex::new(HashMap::new()),
         legacy: sse::LegacySessions::default(),
         sessions_ct: sessions_ct.clone(),
+        auth,
+        external_issuer,
     });
 
     // Host/Origin are checked by our guard (before auth), so rmcp's own
@@ -202,6 +231,17 @@ pub fn router(
             "/.well-known/oauth-protected-resource/mcp",
             get(rest::protected_resource),
         )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
+        .route("/register", axum::routing::post(oauth::register))
+        .route("/authorize", get(oauth::authorize))
+        .route("/authorize/login", axum::routing::post(oauth::login))
+        .route("/authorize/consent", axum::routing::post(oauth::consent))
+        .route("/token", axum::routing::post(oauth::token))
+        .route("/revoke", axum::routing::post(oauth::revoke))
+        .route("/introspect", axum::routing::post(oauth::introspect))
         .layer(middleware::from_fn_with_state(state.clone(), guard::host_only));
 
     let policy = opts.policy.clone();

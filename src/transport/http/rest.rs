@@ -151,10 +151,9 @@ pub async fn health(State(s): State<Arc<HttpState>>) -> Response {
 
 /// RFC 9728 metadata: the resource, how to present a token, and the scopes
 /// this server actually enforces.
-pub async fn protected_resource(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    let mut scopes: Vec<String> = s
-        .pipeline
-        .registry()
+/// The scopes this server enforces: each tool resource, bare and split.
+pub fn supported_scopes(registry: &crate::tools::Registry) -> Vec<String> {
+    let mut scopes: Vec<String> = registry
         .tools()
         .iter()
         .flat_map(|t| {
@@ -167,9 +166,16 @@ pub async fn protected_resource(State(s): State<Arc<HttpState>>, headers: Header
         .collect();
     scopes.sort();
     scopes.dedup();
+    scopes
+}
+
+pub async fn protected_resource(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    let scopes = supported_scopes(s.pipeline.registry());
     let base = s.base_url(&headers);
+    let issuer = s.external_issuer.clone().unwrap_or_else(|| base.clone());
     axum::Json(json!({
         "resource": format!("{base}/mcp"),
+        "authorization_servers": [issuer],
         "scopes_supported": scopes,
         "bearer_methods_supported": ["header"],
         "resource_name": "whale",

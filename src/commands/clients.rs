@@ -1,0 +1,107 @@
+//! `whale clients`: OAuth clients of the embedded authorization server —
+//! machine agents created here (confidential, bound to a store, for the
+//! client_credentials grant), and the apps that registered themselves.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::auth::ScopeSet;
+use crate::cli::ClientsCmd;
+use crate::error::CliError;
+use crate::oauth::AuthServer;
+use crate::printer;
+use crate::store::{Mode, oauth as db, rfc3339};
+
+pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
+    match cmd {
+        ClientsCmd::Create {
+            name,
+            scopes,
+            test,
+            json,
+        } => {
+            app.require_store()?;
+            let name = name.trim();
+            if name.is_empty() || name.len() > 100 {
+                return Err(CliError::Usage("the name must be 1–100 characters".into()));
+            }
+            let scopes = ScopeSet::parse(&scopes).map_err(CliError::Usage)?;
+            let mode = if test { Mode::Test } else { Mode::Live };
+            let (id, secret) = AuthServer::create_admin_client(&app.db, name, &app.store_id, mode, &scopes)?;
+            if json {
+                printer::json(&json!({
+                    "client_id": id,
+                    "client_secret": secret.expose(),
+                    "name": name,
+                    "store_id": app.store_id,
+                    "mode": mode,
+                    "scopes": scopes.to_string(),
+                }));
+            } else {
+                printer::out(&format!(
+                    "Created client {id} for store `{}` ({mode}), scopes: {scopes}\n\n  client_id:     {id}\n  client_secret: {}\n\n\
+                     The secret is shown once. Get tokens with:\n  curl -u '{id}:<secret>' -d grant_type=client_credentials <server>/token",
+                    app.store_id,
+                    secret.expose()
+                ));
+            }
+            Ok(())
+        }
+        ClientsCmd::List { json } => {
+            let conn = app.db.conn()?;
+            let clients = db::clients(&conn)?;
+            let view: Vec<serde_json::Value> = clients
+                .iter()
+                .map(|c| {
+                    json!({
+                        "client_id": c.id,
+                        "kind": c.kind,
+                        "name": c.name,
+                        "confidential": !c.is_public(),
+                        "grant_types": c.grant_types,
+                        "redirect_uris": c.redirect_uris,
+                        "store_id": c.store_id,
+                        "mode": c.mode,
+                        "scopes": c.scopes,
+                        "created_at": rfc3339(c.created_at),
+                        "revoked": c.revoked_at.is_some(),
+                    })
+                })
+                .collect();
+            if json {
+                printer::json(&json!({"clients": view}));
+                return Ok(());
+            }
+            if clients.is_empty() {
+                printer::out("No OAuth clients yet. Apps register themselves; create a machine client with `whale clients create NAME --scopes ...`.");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = clients
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.id.clone(),
+                        c.kind.clone(),
+                        c.name.clone(),
+                        c.store_id.clone().unwrap_or_else(|| "-".into()),
+                        c.scopes.clone().unwrap_or_else(|| "-".into()),
+                        if c.revoked_at.is_some() { "revoked" } else { "active" }.into(),
+                    ]
+                })
+                .collect();
+            printer::table(&["CLIENT ID", "KIND", "NAME", "STORE", "SCOPES", "STATUS"], &rows);
+            Ok(())
+        }
+        ClientsCmd::Revoke { id } => {
+            let conn = app.db.conn()?;
+            if db::revoke_client(&conn, &id)? {
+                printer::out(&format!("Revoked client {id} and every token issued to it."));
+                Ok(())
+            } else {
+                Err(CliError::Usage(format!(
+                    "no active client `{id}`; `whale clients list` shows them"
+                )))
+            }
+        }
+    }
+}

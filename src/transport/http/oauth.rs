@@ -1,0 +1,305 @@
+//! The HTTP door of the embedded authorization server: thin axum handlers
+//! over [`crate::oauth::AuthServer`], which holds every rule.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use base64::Engine;
+
+use super::HttpState;
+use super::error::HttpError;
+use crate::oauth::{AuthServer, AuthorizeFailure, AuthorizeQuery, LoginOutcome, OAuthError, pages};
+
+const CSRF_COOKIE: &str = "whale_csrf";
+
+fn auth(s: &HttpState) -> Result<&Arc<AuthServer>, HttpError> {
+    s.auth
+        .as_ref()
+        .ok_or_else(|| HttpError::not_found("this server has no embedded authorization server"))
+}
+
+impl From<OAuthError> for HttpError {
+    fn from(e: OAuthError) -> Self {
+        let mut h = HttpError::new(e.status, e.error, e.description);
+        if e.status == StatusCode::UNAUTHORIZED {
+            h.www_authenticate = Some("Basic realm=\"whale\"".into());
+        }
+        h
+    }
+}
+
+pub async fn metadata(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    match auth(&s) {
+        Ok(a) => axum::Json(a.metadata(&s.base_url(&headers))).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// RFC 7591 dynamic client registration.
+pub async fn register(State(s): State<Arc<HttpState>>, body: Bytes) -> Response {
+    let result = (|| {
+        let a = auth(&s)?;
+        let req: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                format!("the body must be a JSON object ({e})"),
+            )
+        })?;
+        Ok::<_, HttpError>(a.register(&req)?)
+    })();
+    match result {
+        Ok(v) => (StatusCode::CREATED, no_store(), axum::Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+/// An HTML page that may not be framed, cached, or leak its URL onward.
+/// `form_target` is the origin a form on it may end up at (the client's
+/// redirect URI, after consent).
+fn html(status: StatusCode, body: String, form_target: Option<&str>, cookie: Option<String>) -> Response {
+    let mut resp = (status, Html(body)).into_response();
+    let h = resp.headers_mut();
+    let form_action = match form_target {
+        Some(t) => format!("'self' {t}"),
+        None => "'self'".into(),
+    };
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        h.insert(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    html(status, pages::error(message), None, None)
+}
+
+/// The origin (or private-use scheme) of a redirect URI, for CSP.
+fn csp_source(redirect_uri: &str) -> Option<String> {
+    let u = url::Url::parse(redirect_uri).ok()?;
+    match u.scheme() {
+        "http" | "https" => Some(u.origin().ascii_serialization()),
+        s => Some(format!("{s}:")),
+    }
+}
+
+pub async fn authorize(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Query(q): Query<AuthorizeQuery>,
+) -> Response {
+    let a = match auth(&s) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let issuer = s.base_url(&headers);
+    match a.begin(&q, &issuer).await {
+        Ok(p) => {
+            let secure = if issuer.starts_with("https://") { "; Secure" } else { "" };
+            let cookie = format!(
+                "{CSRF_COOKIE}={}; Path=/authorize; HttpOnly; SameSite=Strict; Max-Age=600{secure}",
+                p.csrf
+            );
+            html(StatusCode::OK, pages::login(&p, None), None, Some(cookie))
+        }
+        Err(AuthorizeFailure::Show(m)) => error_page(StatusCode::BAD_REQUEST, &m),
+        Err(AuthorizeFailure::Redirect(url)) => Redirect::to(&url).into_response(),
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A form body, refusing repeated parameters (RFC 6749 §3.1, §3.2).
+fn form(body: &[u8]) -> Result<HashMap<String, String>, HttpError> {
+    let mut out = HashMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(HttpError::bad_request(format!(
+                "parameter `{k}` is repeated"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn field<'a>(f: &'a HashMap<String, String>, k: &str) -> &'a str {
+    f.get(k).map(String::as_str).unwrap_or("")
+}
+
+pub async fn login(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let a = match auth(&s) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let f = match form(&body) {
+        Ok(f) => f,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
+    };
+    let outcome = a
+        .login(
+            field(&f, "request_id"),
+            field(&f, "csrf"),
+            cookie(&headers, CSRF_COOKIE).as_deref(),
+            field(&f, "email"),
+            field(&f, "password"),
+        )
+        .await;
+    match outcome {
+        Ok(LoginOutcome::Consent(p)) => {
+            let target = csp_source(&p.redirect_uri);
+            html(StatusCode::OK, pages::consent(&p), target.as_deref(), None)
+        }
+        Ok(LoginOutcome::Retry(p, message)) => html(
+            StatusCode::UNAUTHORIZED,
+            pages::login(&p, Some(&message)),
+            None,
+            None,
+        ),
+        Err(m) => error_page(StatusCode::BAD_REQUEST, &m),
+    }
+}
+
+pub async fn consent(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let a = match auth(&s) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let f = match form(&body) {
+        Ok(f) => f,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
+    };
+    let approve = match field(&f, "decision") {
+        "approve" => true,
+        "deny" => false,
+        _ => return error_page(StatusCode::BAD_REQUEST, "choose Allow or Deny"),
+    };
+    match a.decide(
+        field(&f, "request_id"),
+        field(&f, "csrf"),
+        cookie(&headers, CSRF_COOKIE).as_deref(),
+        f.get("store").map(String::as_str),
+        approve,
+    ) {
+        // 303: the browser follows with a GET.
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(m) => error_page(StatusCode::BAD_REQUEST, &m),
+    }
+}
+
+/// HTTP Basic client credentials (RFC 6749 §2.3.1: both parts form-encoded).
+fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, HttpError> {
+    let Some(v) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || {
+        let mut e = HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "the Authorization header must be `Basic base64(client_id:client_secret)`",
+        );
+        e.www_authenticate = Some("Basic realm=\"whale\"".into());
+        e
+    };
+    let v = v.to_str().map_err(|_| bad())?;
+    let Some(b64) = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")) else {
+        return Err(bad());
+    };
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (id, secret) = raw.split_once(':').ok_or_else(bad)?;
+    let dec = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((dec(id), dec(secret))))
+}
+
+fn form_and_basic(headers: &HeaderMap, body: &[u8]) -> Result<(HashMap<String, String>, Option<(String, String)>), HttpError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(HttpError::bad_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    Ok((form(body)?, basic(headers)?))
+}
+
+pub async fn token(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let a = auth(&s)?;
+        let (f, basic) = form_and_basic(&headers, &body)?;
+        Ok::<_, HttpError>(a.token(&f, basic, &s.base_url(&headers)).await?)
+    }
+    .await;
+    match result {
+        Ok(v) => (StatusCode::OK, no_store(), axum::Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn revoke(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let a = auth(&s)?;
+        let (f, basic) = form_and_basic(&headers, &body)?;
+        a.revoke(&f, basic).await?;
+        Ok::<_, HttpError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => (StatusCode::OK, no_store()).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub async fn introspect(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let a = auth(&s)?;
+        let (f, basic) = form_and_basic(&headers, &body)?;
+        Ok::<_, HttpError>(a.introspect(&f, basic).await?)
+    }
+    .await;
+    match result {
+        Ok(v) => (StatusCode::OK, no_store(), axum::Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
