@@ -32,6 +32,8 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('tools', 'tools', [CompletionResultType]::ParameterValue, 'List tools, show schemas, and run tools through the pipeline')
             [CompletionResult]::new('executions', 'executions', [CompletionResultType]::ParameterValue, 'The audit trail: every tool execution')
             [CompletionResult]::new('stores', 'stores', [CompletionResultType]::ParameterValue, 'List, create and choose stores')
+            [CompletionResult]::new('users', 'users', [CompletionResultType]::ParameterValue, 'People who sign in on the OAuth authorization page (store members)')
+            [CompletionResult]::new('clients', 'clients', [CompletionResultType]::ParameterValue, 'OAuth clients: machine agents (client_credentials) and registered apps')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Add whale to a desktop host''s MCP configuration')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write all of them with --out)')
@@ -51,9 +53,16 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--categories', '--categories', [CompletionResultType]::ParameterName, 'Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)')
             [CompletionResult]::new('--tool-mode', '--tool-mode', [CompletionResultType]::ParameterName, 'How tools are listed to clients')
             [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Tools per tools/list page')
+            [CompletionResult]::new('--access-token-ttl', '--access-token-ttl', [CompletionResultType]::ParameterName, 'Lifetime of OAuth access tokens issued by the embedded authorization server')
+            [CompletionResult]::new('--refresh-token-ttl', '--refresh-token-ttl', [CompletionResultType]::ParameterName, 'Lifetime of OAuth refresh tokens (each use rotates the token)')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Trust this external OAuth authorization server instead of the embedded one (tokens are checked by RFC 7662 introspection; API keys keep working)')
+            [CompletionResult]::new('--introspection-endpoint', '--introspection-endpoint', [CompletionResultType]::ParameterName, 'Introspection endpoint of --auth-server (default: from its RFC 8414 metadata)')
+            [CompletionResult]::new('--introspection-client-id', '--introspection-client-id', [CompletionResultType]::ParameterName, 'Client id whale introspects with at --auth-server (its secret comes from WHALE_INTROSPECTION_CLIENT_SECRET)')
+            [CompletionResult]::new('--introspection-cache-ttl', '--introspection-cache-ttl', [CompletionResultType]::ParameterName, 'How long an active introspection answer is trusted (at most 60s)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('--read-only', '--read-only', [CompletionResultType]::ParameterName, 'Expose only actions that read')
+            [CompletionResult]::new('--insecure-client-metadata', '--insecure-client-metadata', [CompletionResultType]::ParameterName, 'Accept http:// and loopback client ID metadata documents (local development only)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
@@ -341,6 +350,117 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
         'whale;stores;help;help' {
             break
         }
+        'whale;users' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a person who may sign in and grant agents access to stores')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users and the stores they belong to')
+            [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Set a user''s password')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'whale;users;add' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Display name (default: the part of the email before @)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin instead of prompting')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;users;list' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;users;passwd' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of stdin instead of prompting')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;users;help' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a person who may sign in and grant agents access to stores')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users and the stores they belong to')
+            [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Set a user''s password')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'whale;users;help;add' {
+            break
+        }
+        'whale;users;help;list' {
+            break
+        }
+        'whale;users;help;passwd' {
+            break
+        }
+        'whale;users;help;help' {
+            break
+        }
+        'whale;clients' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a confidential client for a machine agent (client_credentials); the secret is shown once')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List OAuth clients (registered, metadata-document and machine clients)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a client and every token issued to it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'whale;clients;create' {
+            [CompletionResult]::new('--scopes', '--scopes', [CompletionResultType]::ParameterName, 'The most it may ask for, e.g. "products:read orders"')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--test', '--test', [CompletionResultType]::ParameterName, 'Bind it to the store''s test mode instead of live')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;clients;list' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;clients;revoke' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;clients;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a confidential client for a machine agent (client_credentials); the secret is shown once')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List OAuth clients (registered, metadata-document and machine clients)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a client and every token issued to it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'whale;clients;help;create' {
+            break
+        }
+        'whale;clients;help;list' {
+            break
+        }
+        'whale;clients;help;revoke' {
+            break
+        }
+        'whale;clients;help;help' {
+            break
+        }
         'whale;install' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to edit (default: the host''s usual location)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Server name in the host''s config')
@@ -372,6 +492,8 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('tools', 'tools', [CompletionResultType]::ParameterValue, 'List tools, show schemas, and run tools through the pipeline')
             [CompletionResult]::new('executions', 'executions', [CompletionResultType]::ParameterValue, 'The audit trail: every tool execution')
             [CompletionResult]::new('stores', 'stores', [CompletionResultType]::ParameterValue, 'List, create and choose stores')
+            [CompletionResult]::new('users', 'users', [CompletionResultType]::ParameterValue, 'People who sign in on the OAuth authorization page (store members)')
+            [CompletionResult]::new('clients', 'clients', [CompletionResultType]::ParameterValue, 'OAuth clients: machine agents (client_credentials) and registered apps')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Add whale to a desktop host''s MCP configuration')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write all of them with --out)')
@@ -451,6 +573,36 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;help;stores;use' {
+            break
+        }
+        'whale;help;users' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a person who may sign in and grant agents access to stores')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users and the stores they belong to')
+            [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Set a user''s password')
+            break
+        }
+        'whale;help;users;add' {
+            break
+        }
+        'whale;help;users;list' {
+            break
+        }
+        'whale;help;users;passwd' {
+            break
+        }
+        'whale;help;clients' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a confidential client for a machine agent (client_credentials); the secret is shown once')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List OAuth clients (registered, metadata-document and machine clients)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a client and every token issued to it')
+            break
+        }
+        'whale;help;clients;create' {
+            break
+        }
+        'whale;help;clients;list' {
+            break
+        }
+        'whale;help;clients;revoke' {
             break
         }
         'whale;help;install' {

@@ -16,6 +16,9 @@ _whale() {
             ",$1")
                 cmd="whale"
                 ;;
+            whale,clients)
+                cmd="whale__subcmd__clients"
+                ;;
             whale,completions)
                 cmd="whale__subcmd__completions"
                 ;;
@@ -43,6 +46,33 @@ _whale() {
             whale,tools)
                 cmd="whale__subcmd__tools"
                 ;;
+            whale,users)
+                cmd="whale__subcmd__users"
+                ;;
+            whale__subcmd__clients,create)
+                cmd="whale__subcmd__clients__subcmd__create"
+                ;;
+            whale__subcmd__clients,help)
+                cmd="whale__subcmd__clients__subcmd__help"
+                ;;
+            whale__subcmd__clients,list)
+                cmd="whale__subcmd__clients__subcmd__list"
+                ;;
+            whale__subcmd__clients,revoke)
+                cmd="whale__subcmd__clients__subcmd__revoke"
+                ;;
+            whale__subcmd__clients__subcmd__help,create)
+                cmd="whale__subcmd__clients__subcmd__help__subcmd__create"
+                ;;
+            whale__subcmd__clients__subcmd__help,help)
+                cmd="whale__subcmd__clients__subcmd__help__subcmd__help"
+                ;;
+            whale__subcmd__clients__subcmd__help,list)
+                cmd="whale__subcmd__clients__subcmd__help__subcmd__list"
+                ;;
+            whale__subcmd__clients__subcmd__help,revoke)
+                cmd="whale__subcmd__clients__subcmd__help__subcmd__revoke"
+                ;;
             whale__subcmd__executions,help)
                 cmd="whale__subcmd__executions__subcmd__help"
                 ;;
@@ -66,6 +96,9 @@ _whale() {
                 ;;
             whale__subcmd__executions__subcmd__help,stats)
                 cmd="whale__subcmd__executions__subcmd__help__subcmd__stats"
+                ;;
+            whale__subcmd__help,clients)
+                cmd="whale__subcmd__help__subcmd__clients"
                 ;;
             whale__subcmd__help,completions)
                 cmd="whale__subcmd__help__subcmd__completions"
@@ -93,6 +126,18 @@ _whale() {
                 ;;
             whale__subcmd__help,tools)
                 cmd="whale__subcmd__help__subcmd__tools"
+                ;;
+            whale__subcmd__help,users)
+                cmd="whale__subcmd__help__subcmd__users"
+                ;;
+            whale__subcmd__help__subcmd__clients,create)
+                cmd="whale__subcmd__help__subcmd__clients__subcmd__create"
+                ;;
+            whale__subcmd__help__subcmd__clients,list)
+                cmd="whale__subcmd__help__subcmd__clients__subcmd__list"
+                ;;
+            whale__subcmd__help__subcmd__clients,revoke)
+                cmd="whale__subcmd__help__subcmd__clients__subcmd__revoke"
                 ;;
             whale__subcmd__help__subcmd__executions,list)
                 cmd="whale__subcmd__help__subcmd__executions__subcmd__list"
@@ -138,6 +183,15 @@ _whale() {
                 ;;
             whale__subcmd__help__subcmd__tools,test)
                 cmd="whale__subcmd__help__subcmd__tools__subcmd__test"
+                ;;
+            whale__subcmd__help__subcmd__users,add)
+                cmd="whale__subcmd__help__subcmd__users__subcmd__add"
+                ;;
+            whale__subcmd__help__subcmd__users,list)
+                cmd="whale__subcmd__help__subcmd__users__subcmd__list"
+                ;;
+            whale__subcmd__help__subcmd__users,passwd)
+                cmd="whale__subcmd__help__subcmd__users__subcmd__passwd"
                 ;;
             whale__subcmd__keys,create)
                 cmd="whale__subcmd__keys__subcmd__create"
@@ -229,6 +283,30 @@ _whale() {
             whale__subcmd__tools__subcmd__help,test)
                 cmd="whale__subcmd__tools__subcmd__help__subcmd__test"
                 ;;
+            whale__subcmd__users,add)
+                cmd="whale__subcmd__users__subcmd__add"
+                ;;
+            whale__subcmd__users,help)
+                cmd="whale__subcmd__users__subcmd__help"
+                ;;
+            whale__subcmd__users,list)
+                cmd="whale__subcmd__users__subcmd__list"
+                ;;
+            whale__subcmd__users,passwd)
+                cmd="whale__subcmd__users__subcmd__passwd"
+                ;;
+            whale__subcmd__users__subcmd__help,add)
+                cmd="whale__subcmd__users__subcmd__help__subcmd__add"
+                ;;
+            whale__subcmd__users__subcmd__help,help)
+                cmd="whale__subcmd__users__subcmd__help__subcmd__help"
+                ;;
+            whale__subcmd__users__subcmd__help,list)
+                cmd="whale__subcmd__users__subcmd__help__subcmd__list"
+                ;;
+            whale__subcmd__users__subcmd__help,passwd)
+                cmd="whale__subcmd__users__subcmd__help__subcmd__passwd"
+                ;;
             *)
                 ;;
         esac
@@ -236,8 +314,170 @@ _whale() {
 
     case "${cmd}" in
         whale)
-            opts="-h -V --db --store --help --version mcp keys tools executions stores install completions man help"
+            opts="-h -V --db --store --help --version mcp keys tools executions stores users clients install completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__clients)
+            opts="-h --db --store --help create list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__clients__subcmd__create)
+            opts="-h --scopes --test --json --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --scopes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__clients__subcmd__help)
+            opts="create list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__clients__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__clients__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__clients__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__clients__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__clients__subcmd__list)
+            opts="-h --json --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__clients__subcmd__revoke)
+            opts="-h --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -486,8 +726,64 @@ _whale() {
             return 0
             ;;
         whale__subcmd__help)
-            opts="mcp keys tools executions stores install completions man help"
+            opts="mcp keys tools executions stores users clients install completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__clients)
+            opts="create list revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__clients__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__clients__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__clients__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -835,6 +1131,62 @@ _whale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        whale__subcmd__help__subcmd__users)
+            opts="add list passwd"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__users__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__users__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__users__subcmd__passwd)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         whale__subcmd__install)
             opts="-h --print --config --name --db --store --help claude cursor"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1106,7 +1458,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__mcp)
-            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --db --store --help"
+            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --access-token-ttl --refresh-token-ttl --auth-server --introspection-endpoint --introspection-client-id --introspection-cache-ttl --insecure-client-metadata --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1157,6 +1509,30 @@ _whale() {
                     return 0
                     ;;
                 --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --access-token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refresh-token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --introspection-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --introspection-client-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --introspection-cache-ttl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1584,6 +1960,168 @@ _whale() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__users)
+            opts="-h --db --store --help add list passwd help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__users__subcmd__add)
+            opts="-h --name --password-stdin --json --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__users__subcmd__help)
+            opts="add list passwd help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__users__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__users__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__users__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__users__subcmd__help__subcmd__passwd)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__users__subcmd__list)
+            opts="-h --json --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__users__subcmd__passwd)
+            opts="-h --password-stdin --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -33,6 +33,8 @@ complete -c whale -n "__fish_whale_needs_command" -f -a "keys" -d 'Create, list,
 complete -c whale -n "__fish_whale_needs_command" -f -a "tools" -d 'List tools, show schemas, and run tools through the pipeline'
 complete -c whale -n "__fish_whale_needs_command" -f -a "executions" -d 'The audit trail: every tool execution'
 complete -c whale -n "__fish_whale_needs_command" -f -a "stores" -d 'List, create and choose stores'
+complete -c whale -n "__fish_whale_needs_command" -f -a "users" -d 'People who sign in on the OAuth authorization page (store members)'
+complete -c whale -n "__fish_whale_needs_command" -f -a "clients" -d 'OAuth clients: machine agents (client_credentials) and registered apps'
 complete -c whale -n "__fish_whale_needs_command" -f -a "install" -d 'Add whale to a desktop host\'s MCP configuration'
 complete -c whale -n "__fish_whale_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c whale -n "__fish_whale_needs_command" -f -a "man" -d 'Print the man page (or write all of them with --out)'
@@ -52,9 +54,16 @@ complete -c whale -n "__fish_whale_using_subcommand mcp" -l categories -d 'Only 
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l tool-mode -d 'How tools are listed to clients' -r -f -a "grouped\t'One MCP tool per whale tool, with an `action` argument'
 flat\t'One MCP tool per action, named `{tool}_{action}`'"
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l page-size -d 'Tools per tools/list page' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l access-token-ttl -d 'Lifetime of OAuth access tokens issued by the embedded authorization server' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l refresh-token-ttl -d 'Lifetime of OAuth refresh tokens (each use rotates the token)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l auth-server -d 'Trust this external OAuth authorization server instead of the embedded one (tokens are checked by RFC 7662 introspection; API keys keep working)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l introspection-endpoint -d 'Introspection endpoint of --auth-server (default: from its RFC 8414 metadata)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l introspection-client-id -d 'Client id whale introspects with at --auth-server (its secret comes from WHALE_INTROSPECTION_CLIENT_SECRET)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l introspection-cache-ttl -d 'How long an active introspection answer is trusted (at most 60s)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l read-only -d 'Expose only actions that read'
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l insecure-client-metadata -d 'Accept http:// and loopback client ID metadata documents (local development only)'
 complete -c whale -n "__fish_whale_using_subcommand mcp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_subcommand_from create list rotate revoke help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand keys; and not __fish_seen_subcommand_from create list rotate revoke help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
@@ -194,6 +203,55 @@ complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subc
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a store'
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from help" -f -a "use" -d 'Make a store the default for later commands'
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -f -a "add" -d 'Add a person who may sign in and grant agents access to stores'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -f -a "list" -d 'List users and the stores they belong to'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -f -a "passwd" -d 'Set a user\'s password'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l name -d 'Display name (default: the part of the email before @)' -r
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l password-stdin -d 'Read the password from the first line of stdin instead of prompting'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l json
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from passwd" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from passwd" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from passwd" -l password-stdin -d 'Read the password from the first line of stdin instead of prompting'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a person who may sign in and grant agents access to stores'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "list" -d 'List users and the stores they belong to'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "passwd" -d 'Set a user\'s password'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -f -a "create" -d 'Create a confidential client for a machine agent (client_credentials); the secret is shown once'
+complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -f -a "list" -d 'List OAuth clients (registered, metadata-document and machine clients)'
+complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -f -a "revoke" -d 'Revoke a client and every token issued to it'
+complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l scopes -d 'The most it may ask for, e.g. "products:read orders"' -r
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l test -d 'Bind it to the store\'s test mode instead of live'
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l json
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from revoke" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from revoke" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a confidential client for a machine agent (client_credentials); the secret is shown once'
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "list" -d 'List OAuth clients (registered, metadata-document and machine clients)'
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a client and every token issued to it'
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand install" -l config -d 'Config file to edit (default: the host\'s usual location)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand install" -l name -d 'Server name in the host\'s config' -r
 complete -c whale -n "__fish_whale_using_subcommand install" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
@@ -207,15 +265,17 @@ complete -c whale -n "__fish_whale_using_subcommand man" -l out -d 'Write whale.
 complete -c whale -n "__fish_whale_using_subcommand man" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand man" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand man" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "mcp" -d 'Serve the store\'s tools over MCP (stdio for desktop hosts)'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "keys" -d 'Create, list, rotate and revoke API keys'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "tools" -d 'List tools, show schemas, and run tools through the pipeline'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "executions" -d 'The audit trail: every tool execution'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "stores" -d 'List, create and choose stores'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "install" -d 'Add whale to a desktop host\'s MCP configuration'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "man" -d 'Print the man page (or write all of them with --out)'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores install completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "mcp" -d 'Serve the store\'s tools over MCP (stdio for desktop hosts)'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "keys" -d 'Create, list, rotate and revoke API keys'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "tools" -d 'List tools, show schemas, and run tools through the pipeline'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "executions" -d 'The audit trail: every tool execution'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "stores" -d 'List, create and choose stores'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "users" -d 'People who sign in on the OAuth authorization page (store members)'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "clients" -d 'OAuth clients: machine agents (client_credentials) and registered apps'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "install" -d 'Add whale to a desktop host\'s MCP configuration'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "man" -d 'Print the man page (or write all of them with --out)'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "create" -d 'Create an API key (shown once) for one agent of the store'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "list" -d 'List the store\'s keys (never the keys themselves)'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "rotate" -d 'Issue a replacement with the same agent and scopes, and revoke the old key'
@@ -231,3 +291,9 @@ complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcom
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from stores" -f -a "list" -d 'List stores'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from stores" -f -a "create" -d 'Create a store'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from stores" -f -a "use" -d 'Make a store the default for later commands'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "add" -d 'Add a person who may sign in and grant agents access to stores'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "list" -d 'List users and the stores they belong to'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "passwd" -d 'Set a user\'s password'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "create" -d 'Create a confidential client for a machine agent (client_credentials); the secret is shown once'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "list" -d 'List OAuth clients (registered, metadata-document and machine clients)'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "revoke" -d 'Revoke a client and every token issued to it'

@@ -147,6 +147,9 @@ pub struct McpArgs {
     /// WHALE_INTROSPECTION_CLIENT_SECRET)
     #[arg(long, value_name = "ID", requires = "auth_server", env = crate::settings::WHALE_INTROSPECTION_CLIENT_ID)]
     pub introspection_client_id: Option<String>,
+    /// How long an active introspection answer is trusted (at most 60s)
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration, requires = "auth_server")]
+    pub introspection_cache_ttl: std::time::Duration,
     /// Accept http:// and loopback client ID metadata documents (local development only)
     #[arg(long, hide = true)]
     pub insecure_client_metadata: bool,

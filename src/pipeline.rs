@@ -113,7 +113,6 @@ impl Pipeline {
         let _ = self.external.set(ext);
     }
 
-
     /// Reads run on the calling task (for a door with one client, stdio,
     /// whose runtime has nothing else to do meanwhile).
     pub fn set_inline_reads(&self, on: bool) {

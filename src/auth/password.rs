@@ -20,11 +20,7 @@ pub fn hash(password: &str) -> Result<String, String> {
 /// Whether `password` matches the stored PHC string (a malformed string
 /// never matches).
 pub fn verify(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 /// A fixed hash to verify against when the user does not exist, so a

@@ -73,7 +73,9 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
                 return Ok(());
             }
             if clients.is_empty() {
-                printer::out("No OAuth clients yet. Apps register themselves; create a machine client with `whale clients create NAME --scopes ...`.");
+                printer::out(
+                    "No OAuth clients yet. Apps register themselves; create a machine client with `whale clients create NAME --scopes ...`.",
+                );
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = clients
@@ -85,7 +87,12 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
                         c.name.clone(),
                         c.store_id.clone().unwrap_or_else(|| "-".into()),
                         c.scopes.clone().unwrap_or_else(|| "-".into()),
-                        if c.revoked_at.is_some() { "revoked" } else { "active" }.into(),
+                        if c.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        }
+                        .into(),
                     ]
                 })
                 .collect();

@@ -153,6 +153,12 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
             ..Default::default()
         }),
         Some(issuer) => {
+            if args.introspection_cache_ttl > crate::oauth::external::MAX_CACHE {
+                return Err(CliError::Usage(
+                    "--introspection-cache-ttl may be at most 60s: a revoked token must stop working within a minute"
+                        .into(),
+                ));
+            }
             let client_id = args.introspection_client_id.clone().ok_or_else(|| {
                 CliError::Usage(format!(
                     "--auth-server needs --introspection-client-id (or {}) and {}",
@@ -172,6 +178,7 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
                     introspection_endpoint: args.introspection_endpoint.clone(),
                     client_id,
                     client_secret,
+                    cache_ttl: args.introspection_cache_ttl,
                 },
                 app.db.clone(),
             )

@@ -23,9 +23,7 @@ pub fn run(app: &App, cmd: UsersCmd) -> Result<(), CliError> {
             app.require_store()?;
             let email = email.trim().to_string();
             if !valid_email(&email) {
-                return Err(CliError::Usage(format!(
-                    "`{email}` is not an email address"
-                )));
+                return Err(CliError::Usage(format!("`{email}` is not an email address")));
             }
             let existing = {
                 let conn = app.db.conn()?;
@@ -48,16 +46,24 @@ pub fn run(app: &App, cmd: UsersCmd) -> Result<(), CliError> {
                 db::add_member(&conn, &app.store_id, &id)?
             };
             if json {
-                printer::json(&json!({"id": id, "email": email, "store": app.store_id, "created": created, "added_to_store": added}));
+                printer::json(
+                    &json!({"id": id, "email": email, "store": app.store_id, "created": created, "added_to_store": added}),
+                );
             } else if created {
                 printer::out(&format!(
                     "Added {email} ({id}) to store `{}`. They can now sign in when an agent asks for access.",
                     app.store_id
                 ));
             } else if added {
-                printer::out(&format!("{email} already existed; added to store `{}`.", app.store_id));
+                printer::out(&format!(
+                    "{email} already existed; added to store `{}`.",
+                    app.store_id
+                ));
             } else {
-                printer::out(&format!("{email} is already a member of store `{}`; nothing changed.", app.store_id));
+                printer::out(&format!(
+                    "{email} is already a member of store `{}`; nothing changed.",
+                    app.store_id
+                ));
             }
             Ok(())
         }
@@ -87,7 +93,10 @@ pub fn run(app: &App, cmd: UsersCmd) -> Result<(), CliError> {
             printer::table(&["ID", "EMAIL", "NAME", "STORES", "CREATED"], &rows);
             Ok(())
         }
-        UsersCmd::Passwd { email, password_stdin } => {
+        UsersCmd::Passwd {
+            email,
+            password_stdin,
+        } => {
             let user = {
                 let conn = app.db.conn()?;
                 db::by_email(&conn, email.trim())?

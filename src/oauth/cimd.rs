@@ -62,14 +62,12 @@ impl Fetcher {
             .to_string();
         let port = url.port_or_known_default().unwrap_or(443);
         let lookup_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        let addrs: Vec<SocketAddr> = tokio::time::timeout(
-            TIMEOUT,
-            tokio::net::lookup_host((lookup_host.as_str(), port)),
-        )
-        .await
-        .map_err(|_| fail("DNS lookup timed out".into()))?
-        .map_err(|e| fail(format!("DNS lookup failed ({e})")))?
-        .collect();
+        let addrs: Vec<SocketAddr> =
+            tokio::time::timeout(TIMEOUT, tokio::net::lookup_host((lookup_host.as_str(), port)))
+                .await
+                .map_err(|_| fail("DNS lookup timed out".into()))?
+                .map_err(|e| fail(format!("DNS lookup failed ({e})")))?
+                .collect();
         if addrs.is_empty() {
             return Err(fail("the host has no address".into()));
         }
@@ -147,7 +145,9 @@ fn validate(client_id: &str, doc: &Value, body: &[u8]) -> Result<ClientDoc, Stri
         .iter()
         .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
     {
-        return Err(format!("grant type `{g}` is not available to metadata-document clients"));
+        return Err(format!(
+            "grant type `{g}` is not available to metadata-document clients"
+        ));
     }
     let name = doc
         .get("client_name")

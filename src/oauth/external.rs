@@ -26,6 +26,8 @@ pub struct ExternalConfig {
     pub introspection_endpoint: Option<String>,
     pub client_id: String,
     pub client_secret: Secret,
+    /// How long an active answer is trusted (capped at [`MAX_CACHE`]).
+    pub cache_ttl: Duration,
 }
 
 pub struct Introspector {
@@ -33,6 +35,7 @@ pub struct Introspector {
     endpoint: String,
     client_id: String,
     client_secret: Secret,
+    cache_ttl: Duration,
     http: reqwest::Client,
     db: Arc<Db>,
     cache: Mutex<HashMap<Vec<u8>, (Principal, Instant)>>,
@@ -75,6 +78,7 @@ impl Introspector {
             endpoint,
             client_id: cfg.client_id,
             client_secret: cfg.client_secret,
+            cache_ttl: cfg.cache_ttl.min(MAX_CACHE),
             http,
             db,
             cache: Mutex::new(HashMap::new()),
@@ -111,7 +115,7 @@ impl Introspector {
         let (principal, exp) = self.principal(&body, resource)?;
         let ttl = exp
             .map(|e| Duration::from_millis((e * 1000 - now_ms()).max(0) as u64))
-            .map_or(MAX_CACHE, |d| d.min(MAX_CACHE));
+            .map_or(self.cache_ttl, |d| d.min(self.cache_ttl));
         let mut cache = self.cache();
         if cache.len() >= MAX_ENTRIES {
             let now = Instant::now();
@@ -162,7 +166,10 @@ impl Introspector {
             .transpose()
             .map_err(|_| AuthError::UnknownToken)?
             .ok_or(AuthError::UnknownToken)?;
-        let client = body.get("client_id").and_then(Value::as_str).unwrap_or("oauth-client");
+        let client = body
+            .get("client_id")
+            .and_then(Value::as_str)
+            .unwrap_or("oauth-client");
         let sub = body.get("sub").and_then(Value::as_str).unwrap_or("");
         let name = body
             .get("username")

@@ -370,7 +370,9 @@ impl AuthServer {
                 .ok_or_else(|| "the client could not be stored".into());
         }
         stored.ok_or_else(|| {
-            format!("unknown client `{client_id}`: register it first (RFC 7591) or use a client ID metadata URL")
+            format!(
+                "unknown client `{client_id}`: register it first (RFC 7591) or use a client ID metadata URL"
+            )
         })
     }
 
@@ -556,7 +558,9 @@ impl AuthServer {
         if !constant_eq(p.csrf.as_bytes(), csrf.as_bytes())
             || !cookie.is_some_and(|c| constant_eq(c.as_bytes(), csrf.as_bytes()))
         {
-            return Err("the form could not be verified (CSRF check failed); start again from the application".into());
+            return Err(
+                "the form could not be verified (CSRF check failed); start again from the application".into(),
+            );
         }
         Ok(p.clone())
     }
@@ -886,7 +890,8 @@ impl AuthServer {
                 "client_credentials needs a confidential client (one with a secret, from `whale clients create`)",
             ));
         }
-        let (Some(store_id), Some(mode), Some(granted)) = (&client.store_id, client.mode, &client.scopes) else {
+        let (Some(store_id), Some(mode), Some(granted)) = (&client.store_id, client.mode, &client.scopes)
+        else {
             return Err(OAuthError::bad(
                 "unauthorized_client",
                 "this client is not bound to a store; create machine clients with `whale clients create`",
@@ -1122,7 +1127,8 @@ fn pkce_ok(verifier: &str, challenge: &str) -> bool {
     {
         return false;
     }
-    let derived = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let derived =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     constant_eq(derived.as_bytes(), challenge.as_bytes())
 }
 

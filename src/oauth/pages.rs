@@ -90,7 +90,13 @@ pub fn consent(p: &Pending) -> String {
         .scopes
         .split(' ')
         .filter(|s| !s.is_empty())
-        .map(|s| format!("<li>{} <span class=\"muted\">({})</span></li>", escape(&describe_scope(s)), escape(s)))
+        .map(|s| {
+            format!(
+                "<li>{} <span class=\"muted\">({})</span></li>",
+                escape(&describe_scope(s)),
+                escape(s)
+            )
+        })
         .collect();
     let store = if p.stores.len() == 1 {
         format!(
@@ -155,7 +161,13 @@ pub fn error(message: &str) -> String {
 mod tests {
     #[test]
     fn escapes_markup() {
-        assert_eq!(super::escape("<a href='x'>&\""), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
-        assert_eq!(super::describe_scope("orders:read"), "See orders, refunds and fulfilment");
+        assert_eq!(
+            super::escape("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+        );
+        assert_eq!(
+            super::describe_scope("orders:read"),
+            "See orders, refunds and fulfilment"
+        );
     }
 }

@@ -62,6 +62,9 @@ const CLEARED_ENV: &[&str] = &[
     "WHALE_DB",
     "RUST_LOG",
     "WHALE_TOOL_TIMEOUT_MS",
+    "WHALE_INTROSPECTION_CLIENT_ID",
+    "WHALE_INTROSPECTION_CLIENT_SECRET",
+    "DBUS_SESSION_BUS_ADDRESS",
 ];
 
 // ---------------------------------------------------------------------------
@@ -127,6 +130,15 @@ impl Whale {
             cmd.env(k, v);
         }
         run_bounded(cmd, &format!("whale {}", args.join(" ")))
+    }
+
+    /// Runs `whale ARGS` with `input` on its stdin (bounded by [`TIMEOUT`]).
+    pub fn run_input(&self, args: &[&str], input: &str) -> Output {
+        run_bounded_input(
+            self.command(args),
+            &format!("whale {}", args.join(" ")),
+            Some(input),
+        )
     }
 
     /// Runs `whale ARGS`, asserts exit 0 and parses stdout as JSON.
@@ -221,11 +233,25 @@ impl Drop for Whale {
 
 /// Runs `cmd` to completion, reading stdout and stderr on threads; kills it
 /// and panics if it does not exit within [`TIMEOUT`].
-pub fn run_bounded(mut cmd: Command, what: &str) -> Output {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+pub fn run_bounded(cmd: Command, what: &str) -> Output {
+    run_bounded_input(cmd, what, None)
+}
+
+/// [`run_bounded`] with `input` written to the child's stdin.
+pub fn run_bounded_input(mut cmd: Command, what: &str, input: Option<&str>) -> Output {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin
+            .write_all(input.as_bytes())
+            .unwrap_or_else(|e| panic!("{what}: write stdin: {e}"));
+    }
     let out = drain(child.stdout.take().expect("stdout"));
     let err = drain(child.stderr.take().expect("stderr"));
     let status = wait_bounded(&mut child, TIMEOUT).unwrap_or_else(|| {
@@ -745,9 +771,17 @@ impl Whale {
     /// waits (bounded by [`TIMEOUT`]) for its banner
     /// `whale: serving MCP on http://127.0.0.1:PORT/mcp …`.
     pub fn serve_http(&self, extra: &[&str]) -> HttpServer {
+        self.serve_http_env(extra, &[])
+    }
+
+    /// [`Whale::serve_http`] with extra environment variables.
+    pub fn serve_http_env(&self, extra: &[&str], env: &[(&str, &str)]) -> HttpServer {
         let mut args = vec!["mcp", "--transport", "sse", "--port", "0"];
         args.extend_from_slice(extra);
         let mut cmd = self.command(&args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

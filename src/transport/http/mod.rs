@@ -159,7 +159,11 @@ pub fn router(
     let scopes = rest::supported_scopes(pipeline.registry());
     let (auth, external_issuer) = match &opts.auth {
         AuthMode::Embedded(cfg) => (
-            Some(Arc::new(crate::oauth::AuthServer::new(db.clone(), cfg.clone(), scopes))),
+            Some(Arc::new(crate::oauth::AuthServer::new(
+                db.clone(),
+                cfg.clone(),
+                scopes,
+            ))),
             None,
         ),
         AuthMode::External { issuer } => (None, Some(issuer.clone())),
@@ -231,10 +235,7 @@ pub fn router(
             "/.well-known/oauth-protected-resource/mcp",
             get(rest::protected_resource),
         )
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(oauth::metadata),
-        )
+        .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
         .route("/register", axum::routing::post(oauth::register))
         .route("/authorize", get(oauth::authorize))
         .route("/authorize/login", axum::routing::post(oauth::login))

@@ -16,6 +16,9 @@ use crate::oauth::{AuthServer, AuthorizeFailure, AuthorizeQuery, LoginOutcome, O
 
 const CSRF_COOKIE: &str = "whale_csrf";
 
+/// Client id and secret from an HTTP Basic header, when one was sent.
+type Basic = Option<(String, String)>;
+
 fn auth(s: &HttpState) -> Result<&Arc<AuthServer>, HttpError> {
     s.auth
         .as_ref()
@@ -119,7 +122,11 @@ pub async fn authorize(
     let issuer = s.base_url(&headers);
     match a.begin(&q, &issuer).await {
         Ok(p) => {
-            let secure = if issuer.starts_with("https://") { "; Secure" } else { "" };
+            let secure = if issuer.starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
             let cookie = format!(
                 "{CSRF_COOKIE}={}; Path=/authorize; HttpOnly; SameSite=Strict; Max-Age=600{secure}",
                 p.csrf
@@ -147,9 +154,7 @@ fn form(body: &[u8]) -> Result<HashMap<String, String>, HttpError> {
     let mut out = HashMap::new();
     for (k, v) in form_urlencoded::parse(body) {
         if out.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(HttpError::bad_request(format!(
-                "parameter `{k}` is repeated"
-            )));
+            return Err(HttpError::bad_request(format!("parameter `{k}` is repeated")));
         }
     }
     Ok(out)
@@ -220,7 +225,7 @@ pub async fn consent(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: 
 }
 
 /// HTTP Basic client credentials (RFC 6749 §2.3.1: both parts form-encoded).
-fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, HttpError> {
+fn basic(headers: &HeaderMap) -> Result<Basic, HttpError> {
     let Some(v) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -251,7 +256,10 @@ fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, HttpError> {
     Ok(Some((dec(id), dec(secret))))
 }
 
-fn form_and_basic(headers: &HeaderMap, body: &[u8]) -> Result<(HashMap<String, String>, Option<(String, String)>), HttpError> {
+fn form_and_basic(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(HashMap<String, String>, Basic), HttpError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -1,0 +1,1166 @@
+//! The embedded OAuth 2.1 authorization server from the outside: a whale
+//! HTTP server on 127.0.0.1 and a test that plays both the client (RFC 7591
+//! registration, PKCE, the token endpoint) and the browser (following the
+//! authorize redirect, posting the login and consent forms, carrying the
+//! CSRF cookie). Tokens are then used on `/mcp` and the REST API exactly as
+//! API keys are.
+//!
+//! Every negative case checks that nothing was issued: the code and token
+//! tables are read straight from the database file.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::http_client::*;
+use common::{HttpServer, TIMEOUT, Whale, stderr};
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, Response};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const EMAIL: &str = "owner@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+const REDIRECT: &str = "http://127.0.0.1/callback";
+
+// ===========================================================================
+// Helpers
+// ===========================================================================
+
+fn add_user(w: &Whale, email: &str, password: &str, store: &str) {
+    let out = w.run_input(
+        &["--store", store, "users", "add", email, "--password-stdin"],
+        &format!("{password}\n"),
+    );
+    assert!(out.status.success(), "users add: {}", stderr(&out));
+}
+
+/// A server with the owner as a member of `demo`.
+fn server(extra: &[&str]) -> (Whale, HttpServer) {
+    let w = Whale::new();
+    add_user(&w, EMAIL, PASSWORD, "demo");
+    let s = w.serve_http(extra);
+    (w, s)
+}
+
+fn count(w: &Whale, table: &str) -> i64 {
+    w.sqlite()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .expect("count")
+}
+
+/// Nothing issued: no code, no token.
+fn assert_nothing_issued(w: &Whale, what: &str) {
+    assert_eq!(count(w, "oauth_codes"), 0, "{what}: a code was issued");
+    assert_eq!(count(w, "oauth_tokens"), 0, "{what}: a token was issued");
+}
+
+fn pkce() -> (String, String) {
+    let verifier: String = (0..64)
+        .map(|i| {
+            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"[(i * 7 + nanos()) % 66]
+                as char
+        })
+        .collect();
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn nanos() -> usize {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as usize)
+        .unwrap_or(7)
+}
+
+/// RFC 7591 registration of a public client; its client_id.
+fn register(s: &HttpServer, name: &str, redirect: &str) -> String {
+    let resp = http()
+        .post(s.url("/register"))
+        .json(
+            &json!({"client_name": name, "redirect_uris": [redirect], "token_endpoint_auth_method": "none"}),
+        )
+        .send()
+        .expect("POST /register");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body: Value = resp.json().expect("registration JSON");
+    assert!(
+        body.get("client_secret").is_none(),
+        "a public client got a secret: {body}"
+    );
+    body["client_id"].as_str().expect("client_id").to_string()
+}
+
+fn query(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn location(resp: &Response) -> String {
+    header_str(resp.headers(), "location")
+}
+
+/// The authorization request of a test client.
+struct AuthRequest {
+    client_id: String,
+    redirect_uri: String,
+    challenge: Option<String>,
+    method: Option<&'static str>,
+    scope: &'static str,
+    state: &'static str,
+    resource: Option<String>,
+}
+
+impl AuthRequest {
+    fn new(client_id: &str, challenge: &str) -> AuthRequest {
+        AuthRequest {
+            client_id: client_id.into(),
+            redirect_uri: "http://127.0.0.1:45678/callback".into(),
+            challenge: Some(challenge.into()),
+            method: Some("S256"),
+            scope: "products platform:read orders:read",
+            state: "st-123",
+            resource: None,
+        }
+    }
+
+    fn url(&self, s: &HttpServer) -> String {
+        let mut u = url::Url::parse(&s.url("/authorize")).expect("url");
+        {
+            let mut q = u.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &self.client_id)
+                .append_pair("redirect_uri", &self.redirect_uri)
+                .append_pair("scope", self.scope)
+                .append_pair("state", self.state);
+            if let Some(c) = &self.challenge {
+                q.append_pair("code_challenge", c);
+            }
+            if let Some(m) = self.method {
+                q.append_pair("code_challenge_method", m);
+            }
+            if let Some(r) = &self.resource {
+                q.append_pair("resource", r);
+            }
+        }
+        u.to_string()
+    }
+}
+
+/// The browser: follows nothing by itself, keeps the CSRF cookie.
+struct Browser {
+    http: Client,
+    cookies: Vec<String>,
+}
+
+impl Browser {
+    fn new() -> Browser {
+        Browser {
+            http: http(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn keep_cookies(&mut self, resp: &Response) {
+        for v in resp.headers().get_all("set-cookie") {
+            let pair = v
+                .to_str()
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            self.cookies.push(pair);
+        }
+    }
+
+    fn get(&mut self, url: &str) -> Response {
+        let resp = self.http.get(url).send().expect("GET");
+        self.keep_cookies(&resp);
+        resp
+    }
+
+    fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> Response {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", self.cookies.join("; "))
+            .body(body)
+            .send()
+            .expect("POST form")
+    }
+}
+
+/// The value of a hidden (or any) input named `name` in a page.
+fn input_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no input `{name}` in page:\n{html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap_or("").to_string()
+}
+
+/// Signs in on the page at `authorize_url` and answers the consent;
+/// returns the redirect back to the client (the `Location`).
+fn sign_in_and_decide(
+    s: &HttpServer,
+    authorize_url: &str,
+    email: &str,
+    password: &str,
+    decision: &str,
+) -> String {
+    let mut b = Browser::new();
+    let page = b.get(authorize_url);
+    assert_eq!(page.status(), StatusCode::OK, "authorize page");
+    assert_eq!(header_str(page.headers(), "x-frame-options"), "DENY");
+    assert!(header_str(page.headers(), "content-security-policy").contains("frame-ancestors 'none'"));
+    let html = page.text().expect("page");
+    let id = input_value(&html, "request_id");
+    let csrf = input_value(&html, "csrf");
+    let consent = b.post_form(
+        &s.url("/authorize/login"),
+        &[
+            ("request_id", &id),
+            ("csrf", &csrf),
+            ("email", email),
+            ("password", password),
+        ],
+    );
+    assert_eq!(consent.status(), StatusCode::OK, "login");
+    let html = consent.text().expect("consent page");
+    assert!(
+        html.contains("See and change products"),
+        "scopes in plain words: {html}"
+    );
+    let store = input_value(&html, "store");
+    let back = b.post_form(
+        &s.url("/authorize/consent"),
+        &[
+            ("request_id", &id),
+            ("csrf", &csrf),
+            ("store", &store),
+            ("decision", decision),
+        ],
+    );
+    assert!(back.status().is_redirection(), "consent: {}", back.status());
+    location(&back)
+}
+
+fn token(s: &HttpServer, form: &[(&str, &str)]) -> Response {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    http()
+        .post(s.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .expect("POST /token")
+}
+
+/// A registered client that went through the whole browser flow: its id,
+/// its verifier and the code.
+struct Authorized {
+    client_id: String,
+    verifier: String,
+    redirect_uri: String,
+    code: String,
+}
+
+fn authorize(s: &HttpServer) -> Authorized {
+    let client_id = register(s, "Test Agent", REDIRECT);
+    let (verifier, challenge) = pkce();
+    let req = AuthRequest::new(&client_id, &challenge);
+    let back = sign_in_and_decide(s, &req.url(s), EMAIL, PASSWORD, "approve");
+    assert!(back.starts_with("http://127.0.0.1:45678/callback?"), "{back}");
+    let q = query(&back);
+    assert_eq!(q.get("state").map(String::as_str), Some("st-123"), "state echoed");
+    assert_eq!(q.get("iss"), Some(&s.base), "RFC 9207 iss");
+    Authorized {
+        client_id,
+        verifier,
+        redirect_uri: req.redirect_uri,
+        code: q["code"].clone(),
+    }
+}
+
+fn exchange(s: &HttpServer, a: &Authorized) -> Response {
+    token(
+        s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &a.code),
+            ("redirect_uri", &a.redirect_uri),
+            ("client_id", &a.client_id),
+            ("code_verifier", &a.verifier),
+        ],
+    )
+}
+
+fn tokens(s: &HttpServer) -> (Authorized, Value) {
+    let a = authorize(s);
+    let resp = exchange(s, &a);
+    assert_eq!(header_str(resp.headers(), "cache-control"), "no-store");
+    let t = ok_json(resp, "code exchange");
+    (a, t)
+}
+
+fn refresh(s: &HttpServer, client_id: &str, rt: &str) -> Response {
+    token(
+        s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("client_id", client_id),
+        ],
+    )
+}
+
+fn tools_list_status(s: &HttpServer, bearer_token: &str) -> (StatusCode, String) {
+    let resp = http()
+        .post(s.url("/mcp"))
+        .header("authorization", format!("Bearer {bearer_token}"))
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+            .to_string(),
+        )
+        .send()
+        .expect("POST /mcp");
+    let status = resp.status();
+    (status, resp.text().unwrap_or_default())
+}
+
+// ===========================================================================
+// Discovery and the happy path
+// ===========================================================================
+
+#[test]
+fn metadata_documents_name_each_other() {
+    let (_w, s) = server(&[]);
+    let prm = ok_json(
+        http()
+            .get(s.url("/.well-known/oauth-protected-resource/mcp"))
+            .send()
+            .unwrap(),
+        "PRM",
+    );
+    assert_eq!(prm["authorization_servers"], json!([s.base]));
+    let md = ok_json(
+        http()
+            .get(s.url("/.well-known/oauth-authorization-server"))
+            .send()
+            .unwrap(),
+        "AS metadata",
+    );
+    assert_eq!(md["issuer"], json!(s.base));
+    assert_eq!(md["code_challenge_methods_supported"], json!(["S256"]));
+    for (k, path) in [
+        ("authorization_endpoint", "/authorize"),
+        ("token_endpoint", "/token"),
+        ("registration_endpoint", "/register"),
+        ("revocation_endpoint", "/revoke"),
+        ("introspection_endpoint", "/introspect"),
+    ] {
+        assert_eq!(md[k], json!(s.url(path)), "{k}");
+    }
+    let grants = md["grant_types_supported"].as_array().unwrap();
+    for g in ["authorization_code", "refresh_token", "client_credentials"] {
+        assert!(grants.contains(&json!(g)), "{g}");
+    }
+    assert!(
+        md["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("products:read"))
+    );
+}
+
+#[test]
+fn browser_flow_gives_tokens_that_work_like_api_keys() {
+    let (w, s) = server(&[]);
+    let (_a, t) = tokens(&s);
+    assert_eq!(t["token_type"], "Bearer");
+    assert_eq!(t["store_id"], "demo");
+    assert!(t["expires_in"].as_i64().unwrap() > 0);
+    let at = t["access_token"].as_str().unwrap();
+    assert!(t["refresh_token"].as_str().unwrap().starts_with("wo_rt_"));
+
+    // MCP: the token's scopes decide what is listed and callable.
+    let mut mcp = Streamable::open(&s, at);
+    let names: Vec<String> = mcp
+        .tools()
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(names.contains(&"products".to_string()), "{names:?}");
+    assert!(
+        !names.contains(&"customers".to_string()),
+        "no customers scope: {names:?}"
+    );
+    let settings = mcp.call_ok("store", json!({"action": "get_settings"}));
+    assert!(settings.is_object());
+    let denied = mcp.call(
+        "orders",
+        json!({"action": "cancel_order", "order_id": "ord_x", "reason": "x"}),
+    );
+    assert_eq!(
+        denied["isError"],
+        json!(true),
+        "orders:write is not granted: {denied}"
+    );
+
+    // Audit: the agent is the OAuth client's name.
+    // (reads are audited write-behind: wait for the batch)
+    wait_until("the audit rows of the OAuth client", || {
+        w.executions(&["--agent", "Test Agent"])["total"]
+            .as_i64()
+            .unwrap()
+            >= 2
+    });
+
+    // REST accepts the token as well (its store in the path).
+    let resp = http()
+        .get(s.url("/v1/stores/demo/tool-executions?limit=1"))
+        .header("authorization", format!("Bearer {at}"))
+        .send()
+        .unwrap();
+    let page = ok_json(resp, "REST tool-executions with an OAuth token");
+    assert_eq!(page["executions"][0]["agent_name"], json!("Test Agent"), "{page}");
+    let resp = http()
+        .get(s.url("/v1/stores/other/tool-executions"))
+        .header("authorization", format!("Bearer {at}"))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "another store's path");
+
+    // Nothing secret was stored in the clear.
+    let conn = w.sqlite();
+    let leaked: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM oauth_tokens WHERE instr(CAST(token_hash AS TEXT), 'wo_') > 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leaked, 0);
+    assert!(!s.stderr().contains(at), "the token reached the log");
+}
+
+#[test]
+fn deny_redirects_with_access_denied_and_issues_nothing() {
+    let (w, s) = server(&[]);
+    let client_id = register(&s, "Denied", REDIRECT);
+    let (_v, challenge) = pkce();
+    let back = sign_in_and_decide(
+        &s,
+        &AuthRequest::new(&client_id, &challenge).url(&s),
+        EMAIL,
+        PASSWORD,
+        "deny",
+    );
+    let q = query(&back);
+    assert_eq!(q.get("error").map(String::as_str), Some("access_denied"));
+    assert_eq!(q.get("state").map(String::as_str), Some("st-123"));
+    assert_nothing_issued(&w, "deny");
+}
+
+#[test]
+fn wrong_password_and_missing_csrf_cookie_are_refused() {
+    let (w, s) = server(&[]);
+    let client_id = register(&s, "Pw", REDIRECT);
+    let (_v, challenge) = pkce();
+    let url = AuthRequest::new(&client_id, &challenge).url(&s);
+    let mut b = Browser::new();
+    let html = b.get(&url).text().unwrap();
+    let id = input_value(&html, "request_id");
+    let csrf = input_value(&html, "csrf");
+    let resp = b.post_form(
+        &s.url("/authorize/login"),
+        &[
+            ("request_id", &id),
+            ("csrf", &csrf),
+            ("email", EMAIL),
+            ("password", "wrong password!"),
+        ],
+    );
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.text().unwrap().contains("Wrong email or password"));
+    // A forged post without the browser's cookie (cross-site) fails CSRF.
+    let mut other = Browser::new();
+    let resp = other.post_form(
+        &s.url("/authorize/login"),
+        &[
+            ("request_id", &id),
+            ("csrf", &csrf),
+            ("email", EMAIL),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().unwrap().contains("CSRF"));
+    assert_nothing_issued(&w, "wrong password");
+}
+
+// ===========================================================================
+// Negative cases at /authorize and /token: nothing issued
+// ===========================================================================
+
+#[test]
+fn pkce_missing_or_plain_is_refused_at_authorize() {
+    let (w, s) = server(&[]);
+    let client_id = register(&s, "NoPkce", REDIRECT);
+    let mut req = AuthRequest::new(&client_id, "x");
+    req.challenge = None;
+    req.method = None;
+    let resp = Browser::new().get(&req.url(&s));
+    assert!(resp.status().is_redirection());
+    let q = query(&location(&resp));
+    assert_eq!(q["error"], "invalid_request");
+    assert!(q["error_description"].contains("PKCE"));
+
+    let (verifier, _) = pkce();
+    let mut req = AuthRequest::new(&client_id, &verifier[..43]);
+    req.method = Some("plain");
+    let resp = Browser::new().get(&req.url(&s));
+    let q = query(&location(&resp));
+    assert_eq!(q["error"], "invalid_request");
+    assert!(q["error_description"].contains("plain"));
+    assert_nothing_issued(&w, "PKCE");
+}
+
+#[test]
+fn unregistered_redirect_uri_is_never_redirected_to() {
+    let (w, s) = server(&[]);
+    let client_id = register(&s, "Redirects", REDIRECT);
+    let (_v, challenge) = pkce();
+    for bad in [
+        "http://127.0.0.1:45678/elsewhere",
+        "https://evil.example/callback",
+        "http://localhost:45678/callback",
+    ] {
+        let mut req = AuthRequest::new(&client_id, &challenge);
+        req.redirect_uri = bad.into();
+        let resp = Browser::new().get(&req.url(&s));
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert!(location(&resp).is_empty(), "{bad}: redirected");
+        assert!(resp.text().unwrap().contains("not registered"));
+    }
+    assert_nothing_issued(&w, "redirect_uri");
+}
+
+#[test]
+fn wrong_verifier_and_reused_code_issue_nothing_and_revoke() {
+    let (w, s) = server(&[]);
+    // Wrong verifier: refused, and the code is burned.
+    let mut a = authorize(&s);
+    let right = std::mem::replace(&mut a.verifier, pkce().0);
+    let (_, body) = expect_error(
+        exchange(&s, &a),
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "wrong verifier",
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("code_verifier")
+    );
+    a.verifier = right;
+    expect_error(
+        exchange(&s, &a),
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "burned code",
+    );
+    assert_eq!(count(&w, "oauth_tokens"), 0);
+
+    // A redirect_uri that differs from the authorization request.
+    let mut b = authorize(&s);
+    b.redirect_uri = "http://127.0.0.1:45679/callback".into();
+    expect_error(
+        exchange(&s, &b),
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "redirect mismatch",
+    );
+    assert_eq!(count(&w, "oauth_tokens"), 0);
+
+    // Reuse of a good code: refused, and the first tokens are revoked.
+    let c = authorize(&s);
+    let t = ok_json(exchange(&s, &c), "first exchange");
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(tools_list_status(&s, at).0, StatusCode::OK);
+    let (_, body) = expect_error(
+        exchange(&s, &c),
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "reuse",
+    );
+    assert!(body["error_description"].as_str().unwrap().contains("revoked"));
+    assert_eq!(tools_list_status(&s, at).0, StatusCode::UNAUTHORIZED);
+    let (status, _) = (
+        refresh(&s, &c.client_id, t["refresh_token"].as_str().unwrap()).status(),
+        (),
+    );
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the refresh token died with the grant"
+    );
+}
+
+#[test]
+fn refresh_rotates_and_reuse_revokes_the_family() {
+    let (_w, s) = server(&[]);
+    let (a, t1) = tokens(&s);
+    let rt1 = t1["refresh_token"].as_str().unwrap();
+    let t2 = ok_json(refresh(&s, &a.client_id, rt1), "refresh");
+    let rt2 = t2["refresh_token"].as_str().unwrap();
+    assert_ne!(rt1, rt2, "rotated");
+    let at2 = t2["access_token"].as_str().unwrap();
+    assert_eq!(tools_list_status(&s, at2).0, StatusCode::OK);
+    // The old refresh token again: refused, and the whole family ends.
+    expect_error(
+        refresh(&s, &a.client_id, rt1),
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "reuse",
+    );
+    assert_eq!(tools_list_status(&s, at2).0, StatusCode::UNAUTHORIZED);
+    expect_error(
+        refresh(&s, &a.client_id, rt2),
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "family",
+    );
+}
+
+#[test]
+fn twenty_parallel_refreshes_at_most_one_succeeds() {
+    let (w, s) = server(&[]);
+    let (a, t) = tokens(&s);
+    let rt = t["refresh_token"].as_str().unwrap().to_string();
+    let before = count(&w, "oauth_tokens");
+    let barrier = Arc::new(Barrier::new(20));
+    let ok = Arc::new(Mutex::new(0));
+    std::thread::scope(|scope| {
+        for _ in 0..20 {
+            let (barrier, ok, rt, client, s) =
+                (barrier.clone(), ok.clone(), rt.clone(), a.client_id.clone(), &s);
+            scope.spawn(move || {
+                barrier.wait();
+                if refresh(s, &client, &rt).status() == StatusCode::OK {
+                    *ok.lock().unwrap() += 1;
+                }
+            });
+        }
+    });
+    let ok = *ok.lock().unwrap();
+    assert!(ok <= 1, "{ok} refreshes of one token succeeded");
+    assert!(count(&w, "oauth_tokens") <= before + 2, "at most one new pair");
+}
+
+#[test]
+fn expired_revoked_and_foreign_audience_tokens_are_refused() {
+    let w = Whale::new();
+    add_user(&w, EMAIL, PASSWORD, "demo");
+    let s = w.serve_http(&["--access-token-ttl", "1s"]);
+    let (a, t) = tokens(&s);
+    let at = t["access_token"].as_str().unwrap();
+    // A second server on the same database is another resource: the token
+    // was issued for the first one's audience.
+    let other = w.serve_http(&[]);
+    let (status, body) = tools_list_status(&other, at);
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("another resource"), "{body}");
+
+    std::thread::sleep(Duration::from_millis(1300));
+    let (status, body) = tools_list_status(&s, at);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("expired"), "{body}");
+
+    // Refresh brings a working token; revoking it (RFC 7009) ends it.
+    let t2 = ok_json(
+        refresh(&s, &a.client_id, t["refresh_token"].as_str().unwrap()),
+        "refresh",
+    );
+    let at2 = t2["access_token"].as_str().unwrap();
+    assert_eq!(tools_list_status(&s, at2).0, StatusCode::OK);
+    let resp = http()
+        .post(s.url("/revoke"))
+        .form(&[("token", at2), ("client_id", a.client_id.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (status, body) = tools_list_status(&s, at2);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("revoked"), "{body}");
+}
+
+#[test]
+fn resource_for_another_server_is_refused_at_authorize() {
+    let (w, s) = server(&[]);
+    let client_id = register(&s, "Aud", REDIRECT);
+    let (_v, challenge) = pkce();
+    let mut req = AuthRequest::new(&client_id, &challenge);
+    req.resource = Some("https://other.example/mcp".into());
+    let q = query(&location(&Browser::new().get(&req.url(&s))));
+    assert_eq!(q["error"], "invalid_target");
+    assert_nothing_issued(&w, "resource");
+}
+
+#[test]
+fn client_credentials_for_machine_clients_only() {
+    let (w, s) = server(&[]);
+    let created = w.json(&[
+        "clients",
+        "create",
+        "nightly-sync",
+        "--scopes",
+        "products:read",
+        "--json",
+    ]);
+    let id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    let resp = http()
+        .post(s.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    let t = ok_json(resp, "client_credentials");
+    assert!(t.get("refresh_token").is_none());
+    let at = t["access_token"].as_str().unwrap();
+    let mut mcp = Streamable::open(&s, at);
+    let names: Vec<Value> = mcp.tools().iter().map(|t| t["name"].clone()).collect();
+    assert_eq!(names, vec![json!("products")]);
+
+    // More than the client may have.
+    let resp = http()
+        .post(s.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "orders")])
+        .send()
+        .unwrap();
+    expect_error(
+        resp,
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+        "scope above the client's",
+    );
+    // A wrong secret.
+    let resp = http()
+        .post(s.url("/token"))
+        .basic_auth(id, Some("wo_cs_wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_client", "wrong secret");
+    // A public client may not.
+    let public = register(&s, "Public", REDIRECT);
+    let before = count(&w, "oauth_tokens");
+    let resp = token(
+        &s,
+        &[("grant_type", "client_credentials"), ("client_id", &public)],
+    );
+    expect_error(
+        resp,
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        "public client",
+    );
+    assert_eq!(count(&w, "oauth_tokens"), before);
+}
+
+#[test]
+fn introspection_needs_a_confidential_client_and_reports_the_store() {
+    let (w, s) = server(&[]);
+    let (a, t) = tokens(&s);
+    let at = t["access_token"].as_str().unwrap();
+    // A public client cannot introspect.
+    let resp = http()
+        .post(s.url("/introspect"))
+        .form(&[("token", at), ("client_id", a.client_id.as_str())])
+        .send()
+        .unwrap();
+    expect_error(
+        resp,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "public introspection",
+    );
+    let rs = w.json(&[
+        "clients",
+        "create",
+        "resource-server",
+        "--scopes",
+        "platform:read",
+        "--json",
+    ]);
+    let (id, secret) = (
+        rs["client_id"].as_str().unwrap(),
+        rs["client_secret"].as_str().unwrap(),
+    );
+    let v = ok_json(
+        http()
+            .post(s.url("/introspect"))
+            .basic_auth(id, Some(secret))
+            .form(&[("token", at)])
+            .send()
+            .unwrap(),
+        "introspect",
+    );
+    assert_eq!(v["active"], json!(true));
+    assert_eq!(v["store_id"], "demo");
+    assert_eq!(v["client_id"], json!(a.client_id));
+    assert_eq!(v["aud"], json!(s.url("/mcp")));
+    for k in ["scope", "sub", "exp"] {
+        assert!(!v[k].is_null(), "{k}: {v}");
+    }
+    let v = ok_json(
+        http()
+            .post(s.url("/introspect"))
+            .basic_auth(id, Some(secret))
+            .form(&[("token", "wo_at_unknown")])
+            .send()
+            .unwrap(),
+        "introspect unknown",
+    );
+    assert_eq!(v, json!({"active": false}));
+}
+
+#[test]
+fn token_in_a_query_string_is_refused() {
+    let (_w, s) = server(&[]);
+    let (_a, t) = tokens(&s);
+    let at = t["access_token"].as_str().unwrap();
+    let resp = http()
+        .post(format!("{}?access_token={at}", s.url("/mcp")))
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn registration_rejects_unsafe_metadata() {
+    let (w, s) = server(&[]);
+    for (body, what) in [
+        (
+            json!({"redirect_uris": ["http://evil.example/cb"]}),
+            "plain http off loopback",
+        ),
+        (json!({"redirect_uris": []}), "no redirect"),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"]}),
+            "cc via DCR",
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+            "auth method",
+        ),
+    ] {
+        let resp = http().post(s.url("/register")).json(&body).send().unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{what}");
+    }
+    assert_eq!(count(&w, "oauth_clients"), 0);
+}
+
+#[test]
+fn client_id_metadata_documents_are_fetched_and_ssrf_guarded() {
+    // Without the development flag a loopback document is refused.
+    let (_w, s) = server(&[]);
+    let doc_server = DocServer::start();
+    let client_id = doc_server.url();
+    let (_v, challenge) = pkce();
+    let mut req = AuthRequest::new(&client_id, &challenge);
+    req.redirect_uri = "http://127.0.0.1:45678/callback".into();
+    let resp = Browser::new().get(&req.url(&s));
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let text = resp.text().unwrap();
+    assert!(text.contains("https"), "{text}");
+    assert_eq!(doc_server.hits(), 0, "the guard fetched nothing");
+
+    // With it (local development), the document is fetched once and cached.
+    let (w2, s2) = server(&["--insecure-client-metadata"]);
+    let back = sign_in_and_decide(&s2, &req.url(&s2), EMAIL, PASSWORD, "approve");
+    assert!(query(&back).contains_key("code"), "{back}");
+    let again = Browser::new().get(&req.url(&s2));
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(doc_server.hits(), 1, "cached");
+    let kind: String = w2
+        .sqlite()
+        .query_row(
+            "SELECT kind FROM oauth_clients WHERE id = ?1",
+            [&client_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kind, "metadata");
+}
+
+/// A one-document HTTP server on loopback serving a client metadata
+/// document whose client_id is its own URL.
+struct DocServer {
+    port: u16,
+    hits: Arc<Mutex<usize>>,
+}
+
+impl DocServer {
+    fn start() -> DocServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(Mutex::new(0));
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut stream = stream;
+                stream.set_read_timeout(Some(TIMEOUT)).ok();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                *h.lock().unwrap() += 1;
+                let body = json!({
+                    "client_id": format!("http://127.0.0.1:{port}/client.json"),
+                    "client_name": "Doc Client",
+                    "redirect_uris": ["http://127.0.0.1/callback"],
+                })
+                .to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        DocServer { port, hits }
+    }
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/client.json", self.port)
+    }
+    fn hits(&self) -> usize {
+        *self.hits.lock().unwrap()
+    }
+}
+
+// ===========================================================================
+// External authorization server mode
+// ===========================================================================
+
+/// A fake RFC 7662 endpoint: tokens it knows are active until revoked;
+/// `down` makes it answer 503.
+struct FakeIntrospection {
+    port: u16,
+    active: Arc<Mutex<HashMap<String, Value>>>,
+    down: Arc<Mutex<bool>>,
+    calls: Arc<Mutex<usize>>,
+}
+
+impl FakeIntrospection {
+    fn start() -> FakeIntrospection {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let active: Arc<Mutex<HashMap<String, Value>>> = Arc::default();
+        let down = Arc::new(Mutex::new(false));
+        let calls = Arc::new(Mutex::new(0));
+        let (a, d, c) = (active.clone(), down.clone(), calls.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (a, d, c) = (a.clone(), d.clone(), c.clone());
+                std::thread::spawn(move || serve_introspection(stream, &a, &d, &c));
+            }
+        });
+        FakeIntrospection {
+            port,
+            active,
+            down,
+            calls,
+        }
+    }
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+fn serve_introspection(
+    mut stream: std::net::TcpStream,
+    active: &Mutex<HashMap<String, Value>>,
+    down: &Mutex<bool>,
+    calls: &Mutex<usize>,
+) {
+    stream.set_read_timeout(Some(TIMEOUT)).ok();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut len = 0usize;
+    let mut auth = String::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let l = line.trim_end().to_ascii_lowercase();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        if l.starts_with("authorization:") {
+            auth = line.trim_end().to_string();
+        }
+    }
+    let mut body = vec![0u8; len];
+    let _ = reader.read_exact(&mut body);
+    *calls.lock().unwrap() += 1;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("whale-rs:rs-secret")
+    );
+    let (status, out) = if *down.lock().unwrap() {
+        (
+            "503 Service Unavailable",
+            json!({"error": "temporarily_unavailable"}),
+        )
+    } else if !auth.ends_with(&expected) {
+        ("401 Unauthorized", json!({"error": "invalid_client"}))
+    } else {
+        let token = form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let v = active
+            .lock()
+            .unwrap()
+            .get(&token)
+            .cloned()
+            .unwrap_or(json!({"active": false}));
+        ("200 OK", v)
+    };
+    let out = out.to_string();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{out}",
+        out.len()
+    );
+}
+
+#[test]
+fn external_authorization_server_by_introspection() {
+    let fake = FakeIntrospection::start();
+    let w = Whale::new();
+    let mut cmd_env = vec![("WHALE_INTROSPECTION_CLIENT_SECRET", "rs-secret")];
+    cmd_env.push(("WHALE_INTROSPECTION_CLIENT_ID", "whale-rs"));
+    let s = serve_with_env(
+        &w,
+        &[
+            "--auth-server",
+            &fake.url(),
+            "--introspection-endpoint",
+            &format!("{}/introspect", fake.url()),
+            "--introspection-cache-ttl",
+            "1s",
+        ],
+        &cmd_env,
+    );
+    // RFC 9728 names the external server; the embedded one is off.
+    let prm = ok_json(
+        http()
+            .get(s.url("/.well-known/oauth-protected-resource"))
+            .send()
+            .unwrap(),
+        "PRM",
+    );
+    assert_eq!(prm["authorization_servers"], json!([fake.url()]));
+    let resp = http()
+        .get(s.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    fake.active.lock().unwrap().insert(
+        "ext-token-1".into(),
+        json!({"active": true, "scope": "products:read", "client_id": "corp-agent", "sub": "u1",
+               "exp": exp, "aud": s.url("/mcp"), "store_id": "demo"}),
+    );
+    let mut mcp = Streamable::open(&s, "ext-token-1");
+    let names: Vec<Value> = mcp.tools().iter().map(|t| t["name"].clone()).collect();
+    assert_eq!(names, vec![json!("products")]);
+    mcp.call_ok("products", json!({"action": "list_products", "limit": 2}));
+    wait_until("the audit row of the external client", || {
+        w.executions(&["--agent", "corp-agent"])["total"]
+            .as_i64()
+            .unwrap()
+            >= 1
+    });
+
+    // Revoked at the authorization server: refused once the cache (1 s here,
+    // never more than 60 s) runs out.
+    fake.active.lock().unwrap().remove("ext-token-1");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = tools_list_status(&s, "ext-token-1");
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a revoked token still works");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Introspection down: denied, not waved through.
+    fake.active.lock().unwrap().insert(
+        "ext-token-2".into(),
+        json!({"active": true, "scope": "products", "client_id": "c", "exp": exp, "store_id": "demo"}),
+    );
+    *fake.down.lock().unwrap() = true;
+    let (status, body) = tools_list_status(&s, "ext-token-2");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    // A token for another audience.
+    *fake.down.lock().unwrap() = false;
+    fake.active.lock().unwrap().insert(
+        "ext-token-3".into(),
+        json!({"active": true, "scope": "products", "client_id": "c", "exp": exp,
+               "aud": "https://other.example/mcp", "store_id": "demo"}),
+    );
+    assert_eq!(tools_list_status(&s, "ext-token-3").0, StatusCode::UNAUTHORIZED);
+    // No store in the answer: refused.
+    fake.active.lock().unwrap().insert(
+        "ext-token-4".into(),
+        json!({"active": true, "scope": "products", "client_id": "c", "exp": exp}),
+    );
+    assert_eq!(tools_list_status(&s, "ext-token-4").0, StatusCode::UNAUTHORIZED);
+    assert!(*fake.calls.lock().unwrap() >= 4);
+    // API keys keep working beside it.
+    let (_id, key) = w.create_key("products:read", false);
+    assert_eq!(tools_list_status(&s, &key).0, StatusCode::OK);
+}
+
+fn serve_with_env(w: &Whale, extra: &[&str], env: &[(&str, &str)]) -> HttpServer {
+    w.serve_http_env(extra, env)
+}
