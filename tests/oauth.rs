@@ -1164,3 +1164,101 @@ fn external_authorization_server_by_introspection() {
 fn serve_with_env(w: &Whale, extra: &[&str], env: &[(&str, &str)]) -> HttpServer {
     w.serve_http_env(extra, env)
 }
+
+// ===========================================================================
+// A real browser
+// ===========================================================================
+
+/// A loopback redirect target: answers every request with a small page and
+/// hands the request's path and query to the test.
+fn redirect_target() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            stream.set_read_timeout(Some(TIMEOUT)).ok();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let body = "<!doctype html><title>done</title>signed in";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let target = first.split(' ').nth(1).unwrap_or("").to_string();
+            if tx.send(target).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn login_and_consent_pages_in_headless_chromium() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/browser_login.mjs");
+    assert!(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/clients/node_modules/playwright-core")
+            .exists(),
+        "playwright-core is missing: run `npm ci --prefix tests/clients` (.ci/run does)"
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Chromium is missing: `apt-get install chromium` (.ci/run does)"
+    );
+    let (w, s) = server(&[]);
+    let (port, hits) = redirect_target();
+    let client_id = register(&s, "Browser Agent", REDIRECT);
+    let (verifier, challenge) = pkce();
+    let mut req = AuthRequest::new(&client_id, &challenge);
+    req.redirect_uri = format!("http://127.0.0.1:{port}/callback");
+    let profile = std::env::temp_dir().join(format!("whale-chromium-{}-{}", std::process::id(), nanos()));
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(&script)
+        .arg(req.url(&s))
+        .arg(EMAIL)
+        .arg(PASSWORD)
+        .arg("approve")
+        .arg(&profile)
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    let out = common::run_bounded(cmd, "node browser_login.mjs");
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(
+        out.status.success(),
+        "the browser run failed:\n{}\n{}",
+        common::stdout(&out),
+        stderr(&out)
+    );
+    let report: Value = common::parse_json(&out.stdout, "browser report");
+    assert_eq!(report["title"], "Sign in to whale");
+    let scopes: Vec<String> = serde_json::from_value(report["scopes"].clone()).unwrap();
+    assert!(
+        scopes.iter().any(|s| s.starts_with("See and change products")),
+        "{scopes:?}"
+    );
+    let target = hits.recv_timeout(TIMEOUT).expect("the browser reached the redirect URI");
+    let q = query(&format!("http://127.0.0.1{target}"));
+    assert_eq!(q["state"], "st-123");
+    let t = ok_json(
+        token(
+            &s,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &q["code"]),
+                ("redirect_uri", &req.redirect_uri),
+                ("client_id", &client_id),
+                ("code_verifier", &verifier),
+            ],
+        ),
+        "exchange the browser's code",
+    );
+    assert_eq!(t["store_id"], "demo");
+    assert_eq!(count(&w, "oauth_codes"), 1);
+}
