@@ -107,6 +107,11 @@ impl Pipeline {
         }
     }
 
+    /// The external authorization server's introspector, when set.
+    pub fn external(&self) -> Option<&crate::oauth::external::Introspector> {
+        self.external.get().map(|e| e.as_ref())
+    }
+
     /// Validates OAuth tokens by introspection at an external authorization
     /// server from now on (HTTP mode with `--auth-server`).
     pub fn set_external(&self, ext: Arc<crate::oauth::external::Introspector>) {

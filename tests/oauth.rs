@@ -1141,6 +1141,14 @@ fn external_authorization_server_by_introspection() {
     *fake.down.lock().unwrap() = true;
     let (status, body) = tools_list_status(&s, "ext-token-2");
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let health = http().get(s.url("/health")).send().unwrap();
+    assert_eq!(
+        health.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "health while introspection fails"
+    );
+    let health: Value = health.json().unwrap();
+    assert_eq!(health["oauth"]["introspection"], "failing", "{health}");
     // A token for another audience.
     *fake.down.lock().unwrap() = false;
     fake.active.lock().unwrap().insert(
@@ -1156,6 +1164,11 @@ fn external_authorization_server_by_introspection() {
     );
     assert_eq!(tools_list_status(&s, "ext-token-4").0, StatusCode::UNAUTHORIZED);
     assert!(*fake.calls.lock().unwrap() >= 4);
+    let health = ok_json(
+        http().get(s.url("/health")).send().unwrap(),
+        "health once it answers",
+    );
+    assert_eq!(health["oauth"]["mode"], "external");
     // API keys keep working beside it.
     let (_id, key) = w.create_key("products:read", false);
     assert_eq!(tools_list_status(&s, &key).0, StatusCode::OK);
@@ -1243,7 +1256,9 @@ fn login_and_consent_pages_in_headless_chromium() {
         scopes.iter().any(|s| s.starts_with("See and change products")),
         "{scopes:?}"
     );
-    let target = hits.recv_timeout(TIMEOUT).expect("the browser reached the redirect URI");
+    let target = hits
+        .recv_timeout(TIMEOUT)
+        .expect("the browser reached the redirect URI");
     let q = query(&format!("http://127.0.0.1{target}"));
     assert_eq!(q["state"], "st-123");
     let t = ok_json(
@@ -1261,4 +1276,136 @@ fn login_and_consent_pages_in_headless_chromium() {
     );
     assert_eq!(t["store_id"], "demo");
     assert_eq!(count(&w, "oauth_codes"), 1);
+}
+
+#[test]
+fn a_member_of_several_stores_chooses_one_and_only_theirs() {
+    let (w, s) = server(&[]);
+    let out = w.run(&["stores", "create", "shop2", "--name", "Second Shop"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.run(&["stores", "create", "shop3", "--name", "Not Theirs"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    add_user(&w, EMAIL, PASSWORD, "shop2");
+    let client_id = register(&s, "Chooser", REDIRECT);
+    let (verifier, challenge) = pkce();
+    let req = AuthRequest::new(&client_id, &challenge);
+    let url = format!("{}&store=shop2", req.url(&s));
+
+    let login = |b: &mut Browser| {
+        let html = b.get(&url).text().unwrap();
+        let (id, csrf) = (input_value(&html, "request_id"), input_value(&html, "csrf"));
+        let consent = b.post_form(
+            &s.url("/authorize/login"),
+            &[
+                ("request_id", &id),
+                ("csrf", &csrf),
+                ("email", EMAIL),
+                ("password", PASSWORD),
+            ],
+        );
+        (id, csrf, consent.text().unwrap())
+    };
+    // A store the user does not belong to is refused.
+    let mut b = Browser::new();
+    let (id, csrf, html) = login(&mut b);
+    assert!(html.contains("<option value=\"shop2\" selected>"), "{html}");
+    assert!(html.contains("<option value=\"demo\">"), "{html}");
+    assert!(!html.contains("shop3"), "{html}");
+    let resp = b.post_form(
+        &s.url("/authorize/consent"),
+        &[
+            ("request_id", &id),
+            ("csrf", &csrf),
+            ("store", "shop3"),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_nothing_issued(&w, "foreign store");
+
+    let mut b = Browser::new();
+    let (id, csrf, _) = login(&mut b);
+    let resp = b.post_form(
+        &s.url("/authorize/consent"),
+        &[
+            ("request_id", &id),
+            ("csrf", &csrf),
+            ("store", "shop2"),
+            ("decision", "approve"),
+        ],
+    );
+    let q = query(&location(&resp));
+    let t = ok_json(
+        token(
+            &s,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &q["code"]),
+                ("redirect_uri", &req.redirect_uri),
+                ("client_id", &client_id),
+                ("code_verifier", &verifier),
+            ],
+        ),
+        "exchange",
+    );
+    assert_eq!(t["store_id"], "shop2");
+    let mut mcp = Streamable::open(&s, t["access_token"].as_str().unwrap());
+    let settings = mcp.call_ok("store", json!({"action": "get_settings"}));
+    assert_eq!(settings["name"], "Second Shop", "{settings}");
+}
+
+#[test]
+fn users_and_clients_from_the_shell() {
+    let w = Whale::new();
+    // Too short a password changes nothing (exit 2).
+    let out = w.run_input(&["users", "add", "a@example.com", "--password-stdin"], "short\n");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("at least 10"));
+    let out = w.run_input(
+        &["users", "add", "not-an-email", "--password-stdin"],
+        "long enough pw\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    // No terminal and no --password-stdin: a clear usage error.
+    let out = w.run(&["users", "add", "a@example.com"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--password-stdin"), "{}", stderr(&out));
+    assert_eq!(w.json(&["users", "list", "--json"])["users"], json!([]));
+
+    add_user(&w, "a@example.com", "long enough pw", "demo");
+    let users = w.json(&["users", "list", "--json"]);
+    assert_eq!(users["users"][0]["email"], "a@example.com");
+    assert_eq!(users["users"][0]["stores"], json!(["demo"]));
+    let hash_before: String = w
+        .sqlite()
+        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert!(hash_before.starts_with("$argon2id$"));
+    assert!(!hash_before.contains("long enough pw"));
+    let out = w.run_input(
+        &["users", "passwd", "A@EXAMPLE.COM", "--password-stdin"],
+        "another long pw\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hash_after: String = w
+        .sqlite()
+        .query_row("SELECT password_hash FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_ne!(hash_before, hash_after);
+
+    // Machine clients: the secret is shown once and stored as a hash.
+    let c = w.json(&["clients", "create", "bot", "--scopes", "products:read", "--json"]);
+    let secret = c["client_secret"].as_str().unwrap();
+    assert!(secret.starts_with("wo_cs_"));
+    let listed = w.json(&["clients", "list", "--json"]);
+    assert!(!listed.to_string().contains(secret));
+    assert_eq!(listed["clients"][0]["kind"], "admin");
+    let out = w.run(&["clients", "revoke", c["client_id"].as_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(
+        w.json(&["clients", "list", "--json"])["clients"][0]["revoked"],
+        json!(true)
+    );
+    let out = w.run(&["clients", "create", "bad", "--scopes", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
 }

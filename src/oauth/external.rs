@@ -6,6 +6,7 @@
 //! and `mode` members.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,8 @@ pub struct Introspector {
     http: reqwest::Client,
     db: Arc<Db>,
     cache: Mutex<HashMap<Vec<u8>, (Principal, Instant)>>,
+    /// Whether the last introspection call got an answer (for /health).
+    last_ok: AtomicBool,
 }
 
 impl Introspector {
@@ -82,7 +85,13 @@ impl Introspector {
             http,
             db,
             cache: Mutex::new(HashMap::new()),
+            last_ok: AtomicBool::new(true),
         })
+    }
+
+    /// Whether the authorization server answered the last introspection.
+    pub fn healthy(&self) -> bool {
+        self.last_ok.load(Ordering::Relaxed)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Principal, Instant)>> {
@@ -105,13 +114,19 @@ impl Introspector {
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e.without_url(), "token introspection failed");
+                self.last_ok.store(false, Ordering::Relaxed);
                 AuthError::IntrospectionFailed
             })?;
         if !resp.status().is_success() {
             tracing::warn!(status = %resp.status(), "token introspection refused");
+            self.last_ok.store(false, Ordering::Relaxed);
             return Err(AuthError::IntrospectionFailed);
         }
-        let body: Value = resp.json().await.map_err(|_| AuthError::IntrospectionFailed)?;
+        let body: Value = resp.json().await.map_err(|_| {
+            self.last_ok.store(false, Ordering::Relaxed);
+            AuthError::IntrospectionFailed
+        })?;
+        self.last_ok.store(true, Ordering::Relaxed);
         let (principal, exp) = self.principal(&body, resource)?;
         let ttl = exp
             .map(|e| Duration::from_millis((e * 1000 - now_ms()).max(0) as u64))

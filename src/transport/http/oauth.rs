@@ -258,10 +258,7 @@ fn basic(headers: &HeaderMap) -> Result<Basic, HttpError> {
     Ok(Some((dec(id), dec(secret))))
 }
 
-fn form_and_basic(
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(HashMap<String, String>, Basic), HttpError> {
+fn form_and_basic(headers: &HeaderMap, body: &[u8]) -> Result<(HashMap<String, String>, Basic), HttpError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -129,19 +129,29 @@ pub async fn health(State(s): State<Arc<HttpState>>) -> Response {
     })
     .await
     .unwrap_or(false);
-    let status = if db_ok { "ok" } else { "degraded" };
+    // API keys and embedded OAuth tokens are checked against the database;
+    // external tokens also need the introspection endpoint to answer.
+    let external = s.pipeline.external();
+    let introspection_ok = external.is_none_or(|e| e.healthy());
+    let auth_ok = db_ok && introspection_ok;
+    let status = if auth_ok { "ok" } else { "degraded" };
+    let oauth = match (external, &s.external_issuer) {
+        (Some(_), Some(issuer)) => json!({"mode": "external", "issuer": issuer,
+            "introspection": if introspection_ok { "ok" } else { "failing" }}),
+        _ => json!({"mode": "embedded"}),
+    };
     let body = json!({
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "checks": {
             "database": if db_ok { "ok" } else { "unavailable" },
-            // API keys are checked against the database: auth works when it does.
-            "auth": if db_ok { "ok" } else { "unavailable" },
+            "auth": if auth_ok { "ok" } else { "unavailable" },
         },
-        "auth_methods": ["api_key"],
+        "auth_methods": ["api_key", "oauth"],
+        "oauth": oauth,
         "sessions": {"legacy_sse": s.legacy.len()},
     });
-    let code = if db_ok {
+    let code = if auth_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -149,8 +159,6 @@ pub async fn health(State(s): State<Arc<HttpState>>) -> Response {
     (code, axum::Json(body)).into_response()
 }
 
-/// RFC 9728 metadata: the resource, how to present a token, and the scopes
-/// this server actually enforces.
 /// The scopes this server enforces: each tool resource, bare and split.
 pub fn supported_scopes(registry: &crate::tools::Registry) -> Vec<String> {
     let mut scopes: Vec<String> = registry
@@ -169,6 +177,8 @@ pub fn supported_scopes(registry: &crate::tools::Registry) -> Vec<String> {
     scopes
 }
 
+/// RFC 9728 metadata: the resource, its authorization server, how to
+/// present a token, and the scopes this server actually enforces.
 pub async fn protected_resource(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
     let scopes = supported_scopes(s.pipeline.registry());
     let base = s.base_url(&headers);
