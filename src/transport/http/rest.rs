@@ -219,12 +219,21 @@ pub async fn openapi(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Res
         r["200"] = ok;
         r
     };
+    let base = s.base_url(&headers);
+    let issuer = s.external_issuer.clone().unwrap_or_else(|| base.clone());
+    let scope_words: serde_json::Map<String, Value> = supported_scopes(s.pipeline.registry())
+        .into_iter()
+        .map(|sc| {
+            let words = crate::oauth::pages::describe_scope(&sc);
+            (sc, Value::String(words))
+        })
+        .collect();
     axum::Json(json!({
         "openapi": "3.1.0",
         "info": {"title": "whale REST API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "The audit trail of a whale store. Authenticate with `Authorization: Bearer <API key>`."},
-        "servers": [{"url": s.base_url(&headers)}],
-        "security": [{"bearer": []}],
+                 "description": "The audit trail of a whale store. Authenticate with `Authorization: Bearer <token>`: an API key or an OAuth 2.1 access token (see /.well-known/oauth-protected-resource)."},
+        "servers": [{"url": base}],
+        "security": [{"bearer": []}, {"oauth2": ["platform:read"]}],
         "paths": {
             "/v1/stores/{storeId}/tool-executions": {"get": {
                 "operationId": "listToolExecutions",
@@ -252,7 +261,15 @@ pub async fn openapi(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Res
                 "responses": {"200": {"description": "Healthy"}, "503": {"description": "Degraded"}}}}
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API key (wt_live_… / wt_test_…)"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key (wt_live_… / wt_test_…)"},
+                "oauth2": {"type": "oauth2", "description": "Tokens of the authorization server named in the RFC 9728 metadata",
+                    "flows": {
+                        "authorizationCode": {"authorizationUrl": format!("{issuer}/authorize"), "tokenUrl": format!("{issuer}/token"),
+                            "refreshUrl": format!("{issuer}/token"), "scopes": scope_words.clone()},
+                        "clientCredentials": {"tokenUrl": format!("{issuer}/token"), "scopes": scope_words}
+                    }}
+            },
             "schemas": {"Executions": executions, "Execution": execution, "Error": error}
         }
     }))
