@@ -87,6 +87,7 @@ impl App {
 
     /// Writes every queued audit row before the process exits.
     pub fn shutdown(&self) {
-        self.pipeline.audit().flush();
+        self.pipeline.audit().stop();
+        self.db.close();
     }
 }

@@ -24,6 +24,8 @@ const QUEUE: usize = 8192;
 enum Msg {
     Row(Box<ExecutionRow>, Option<String>),
     Flush(std::sync::mpsc::Sender<()>),
+    /// Flush, close the connection and end the thread.
+    Stop,
 }
 
 #[derive(Clone)]
@@ -52,6 +54,18 @@ impl AuditWriter {
         }
     }
 
+    /// Writes what is queued, closes the writer's connection and ends its
+    /// thread (at process exit: the database's last connection to close
+    /// checkpoints the WAL, so the next process opens a small file).
+    pub fn stop(&self) {
+        let handle = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle
+            && self.tx.send(Msg::Stop).is_ok()
+        {
+            let _ = h.join();
+        }
+    }
+
     /// Blocks until every row queued before this call is committed.
     pub fn flush(&self) {
         let (done_tx, done_rx) = std::sync::mpsc::channel();
@@ -71,13 +85,10 @@ impl Drop for AuditWriter {
 }
 
 fn run(db: Arc<Db>, rx: Receiver<Msg>) {
-    let mut conn = match db.relaxed_connection() {
-        Ok(c) => Some(c),
-        Err(e) => {
-            tracing::error!(error = %e, "audit writer cannot open its connection; using the pool");
-            None
-        }
-    };
+    // Opened on the first batch: a process that audits nothing (or not yet)
+    // does not pay for a second connection at start.
+    let mut conn: Option<rusqlite::Connection> = None;
+    let mut opened = false;
     let mut batch: Vec<(Box<ExecutionRow>, Option<String>)> = Vec::with_capacity(MAX_BATCH);
     let mut waiters = Vec::new();
     loop {
@@ -90,6 +101,7 @@ fn run(db: Arc<Db>, rx: Receiver<Msg>) {
         // one per call, measured to matter under load), then take again.
         // A backlog is written at once, in batches of MAX_BATCH.
         // Returns true on a flush request (it ends the batch).
+        let mut stop = false;
         let mut take = |msg: Msg, batch: &mut Vec<_>| match msg {
             Msg::Row(r, k) => {
                 batch.push((r, k));
@@ -97,6 +109,10 @@ fn run(db: Arc<Db>, rx: Receiver<Msg>) {
             }
             Msg::Flush(w) => {
                 waiters.push(w);
+                true
+            }
+            Msg::Stop => {
+                stop = true;
                 true
             }
         };
@@ -115,11 +131,24 @@ fn run(db: Arc<Db>, rx: Receiver<Msg>) {
             }
         }
         if !batch.is_empty() {
+            if !opened {
+                opened = true;
+                conn = db
+                    .relaxed_connection()
+                    .map_err(|e| tracing::error!(error = %e, "audit writer cannot open its connection; using the pool"))
+                    .ok();
+            }
             write_batch(&db, conn.as_mut(), &batch);
             batch.clear();
         }
         for w in waiters.drain(..) {
             let _ = w.send(());
+        }
+        if stop {
+            if let Some(c) = conn.take() {
+                let _ = c.close();
+            }
+            return;
         }
     }
 }

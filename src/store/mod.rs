@@ -240,6 +240,16 @@ impl Db {
         })
     }
 
+    /// Closes the idle connections. When they are the last ones, SQLite
+    /// checkpoints the WAL into the database and removes it, so the next
+    /// process starts without replaying it.
+    pub fn close(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        for conn in idle {
+            let _ = conn.close();
+        }
+    }
+
     /// A connection of its own (not pooled) whose commits do not wait for
     /// fsync: for the audit writer, whose rows are written behind anyway. In
     /// WAL mode a process crash still loses nothing it committed.
