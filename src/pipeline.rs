@@ -237,13 +237,26 @@ impl Pipeline {
         req: CallRequest,
         cancel: CancellationToken,
     ) -> Result<CallOutcome, CallError> {
+        // 1. resolve the caller
+        let principal = self.resolve(cred).await?;
+        self.call_as(principal, filter, req, cancel).await
+    }
+
+    /// Stages 2–5 for a caller that stage 1 ([`Pipeline::resolve`]) resolved
+    /// for this very request — the HTTP guard resolves every request before
+    /// it reaches a door, and resolving twice would only repeat the lookup.
+    /// An unknown tool is an `Err` (with its audit row written).
+    pub async fn call_as(
+        &self,
+        principal: Principal,
+        filter: &ToolFilter,
+        req: CallRequest,
+        cancel: CancellationToken,
+    ) -> Result<CallOutcome, CallError> {
         let started = Instant::now();
         let created_at = now_ms();
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         let _in_flight = InFlight(&self.in_flight);
-
-        // 1. resolve the caller
-        let principal = self.resolve(cred).await?;
         let attempt = Attempt {
             exec_id: new_time_id("exec"),
             principal,

@@ -1409,3 +1409,36 @@ fn users_and_clients_from_the_shell() {
     let out = w.run(&["clients", "create", "bad", "--scopes", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn both_transports_accept_tokens_and_keep_sessions_across_a_refresh() {
+    let (_w, s) = server(&[]);
+    let (a, t) = tokens(&s);
+    let at = t["access_token"].as_str().unwrap();
+    let mut legacy = Legacy::open(&s, at);
+    let mut streamable = Streamable::open(&s, at);
+    legacy.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    streamable.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    // The client refreshes mid-session: same grant, so the sessions stay
+    // its own, and the new token is what each request is checked against.
+    let t2 = ok_json(
+        refresh(&s, &a.client_id, t["refresh_token"].as_str().unwrap()),
+        "refresh",
+    );
+    let at2 = t2["access_token"].as_str().unwrap().to_string();
+    let revoke = http()
+        .post(s.url("/revoke"))
+        .form(&[("token", at), ("client_id", a.client_id.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(revoke.status(), StatusCode::OK);
+    legacy.key = at2.clone();
+    streamable.key = at2;
+    legacy.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    streamable.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    // The revoked first token no longer gets in.
+    let resp = legacy
+        .post_as(at, &json!({"jsonrpc": "2.0", "id": 99, "method": "tools/list"}))
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}

@@ -12,7 +12,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
-use crate::auth::Credential;
+use crate::auth::{Credential, Principal};
 use crate::cli::ToolMode;
 use crate::pipeline::{CallError, CallRequest, Pipeline};
 use crate::tools::{Action, Effect, Tool, ToolFilter};
@@ -53,27 +53,40 @@ impl WhaleServer {
         }
     }
 
-    /// The caller's tool list; the scopes of a credential never change, so
-    /// it is built once per session.
-    /// The session's credential, or the one the HTTP layer attached to this
-    /// request.
-    fn credential(&self, ext: &rmcp::model::Extensions) -> Result<Credential, McpError> {
+    /// Who is calling: the session's credential (stdio), or what the HTTP
+    /// layer attached to this request — the principal its guard resolved
+    /// through the pipeline's stage 1 for this very request.
+    fn caller(&self, ext: &rmcp::model::Extensions) -> Result<Caller, McpError> {
         if let Some(c) = &self.cred {
-            return Ok(c.clone());
+            return Ok(Caller::Credential(c.clone()));
         }
-        ext.get::<http::request::Parts>()
+        let parts = ext.get::<http::request::Parts>();
+        if let Some(p) = parts.and_then(|p| p.extensions.get::<Principal>()) {
+            return Ok(Caller::Resolved(p.clone()));
+        }
+        parts
             .and_then(|p| p.extensions.get::<Credential>())
             .cloned()
+            .map(Caller::Credential)
             .ok_or_else(|| McpError::invalid_request("the request carries no credential", None))
     }
 
-    async fn listing(&self, cred: &Credential) -> Result<Arc<Vec<rmcp::model::Tool>>, McpError> {
-        // Resolve every time, so a key revoked mid-session lists nothing.
-        let principal = self
-            .pipeline
-            .resolve(cred)
-            .await
-            .map_err(|e| McpError::invalid_request(e.to_string(), None))?;
+    async fn principal(&self, caller: Caller) -> Result<Principal, McpError> {
+        match caller {
+            Caller::Resolved(p) => Ok(p),
+            // Resolve every time, so a key revoked mid-session lists nothing.
+            Caller::Credential(c) => self
+                .pipeline
+                .resolve(&c)
+                .await
+                .map_err(|e| McpError::invalid_request(e.to_string(), None)),
+        }
+    }
+
+    /// The caller's tool list; the scopes of a session's credential never
+    /// change, so it is built once per session.
+    async fn listing(&self, caller: Caller) -> Result<Arc<Vec<rmcp::model::Tool>>, McpError> {
+        let principal = self.principal(caller).await?;
         if let Some(l) = self.listing.get() {
             return Ok(l.clone());
         }
@@ -81,6 +94,12 @@ impl WhaleServer {
         let tools = mcp_tools(&visible, self.mode);
         Ok(self.listing.get_or_init(|| Arc::new(tools)).clone())
     }
+}
+
+/// A request's caller, before or after stage 1.
+enum Caller {
+    Credential(Credential),
+    Resolved(Principal),
 }
 
 /// The MCP tool list for `visible` in the given mode (also used by the
@@ -153,8 +172,8 @@ impl ServerHandler for WhaleServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let cred = self.credential(&context.extensions)?;
-        let all = self.listing(&cred).await?;
+        let caller = self.caller(&context.extensions)?;
+        let all = self.listing(caller).await?;
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
             Some(c) => c
@@ -176,17 +195,24 @@ impl ServerHandler for WhaleServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let cred = self.credential(&context.extensions)?;
-        let name = request.name.to_string();
+        let caller = self.caller(&context.extensions)?;
         let call = CallRequest {
-            name: name.clone(),
+            name: request.name.to_string(),
             arguments: request.arguments,
         };
-        let outcome = match self
-            .pipeline
-            .call(&cred, &self.filter, call, context.ct.clone())
-            .await
-        {
+        let ran = match caller {
+            Caller::Credential(cred) => {
+                self.pipeline
+                    .call(&cred, &self.filter, call, context.ct.clone())
+                    .await
+            }
+            Caller::Resolved(principal) => {
+                self.pipeline
+                    .call_as(principal, &self.filter, call, context.ct.clone())
+                    .await
+            }
+        };
+        let outcome = match ran {
             Ok(o) => o,
             Err(CallError::UnknownTool(n)) => {
                 return Err(McpError::invalid_params(

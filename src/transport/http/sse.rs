@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Extension;
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -27,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::HttpState;
 use super::error::HttpError;
 use super::guard::fingerprint;
-use crate::auth::{Credential, Principal};
+use crate::auth::Principal;
 use crate::transport::channel;
 use crate::transport::mcp::WhaleServer;
 
@@ -64,17 +63,16 @@ impl Drop for SessionGuard {
     }
 }
 
-pub async fn open(
-    State(s): State<Arc<HttpState>>,
-    Extension(cred): Extension<Credential>,
-    Extension(principal): Extension<Principal>,
-) -> Response {
+pub async fn open(State(s): State<Arc<HttpState>>, Extension(principal): Extension<Principal>) -> Response {
     let id = crate::store::new_id("sse");
     let (transport, ends) = channel::pair(64);
     let ct = s.sessions_ct.child_token();
+    // No fixed credential: each POST /messages brings its own, checked by
+    // the guard and carried to the handler with the message (as rmcp's
+    // Streamable HTTP service does), so a refreshed token keeps working.
     let server = WhaleServer::new(
         s.pipeline.clone(),
-        Some(cred),
+        None,
         s.filter.clone(),
         s.tool_mode,
         s.page_size,
@@ -131,8 +129,13 @@ pub async fn post(
     State(s): State<Arc<HttpState>>,
     Extension(principal): Extension<Principal>,
     Query(q): Query<SessionQuery>,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> Response {
+    let (parts, body) = req.into_parts();
+    // The guard has buffered the body (bounded): this does not wait.
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return HttpError::bad_request("the request body could not be read").into_response();
+    };
     let Some(id) = q.session_id else {
         return HttpError::bad_request("missing `sessionId`; use the URL of the `endpoint` event")
             .into_response();
@@ -147,13 +150,23 @@ pub async fn post(
             Some(sess) => sess.incoming.clone(),
         }
     };
-    let msg: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
+    let mut msg: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
         Ok(m) => m,
         Err(e) => {
             return HttpError::bad_request(format!("the body is not a JSON-RPC message: {e}"))
                 .into_response();
         }
     };
+    use rmcp::model::GetExtensions;
+    match &mut msg {
+        rmcp::model::ClientJsonRpcMessage::Request(r) => {
+            r.request.extensions_mut().insert(parts);
+        }
+        rmcp::model::ClientJsonRpcMessage::Notification(n) => {
+            n.notification.extensions_mut().insert(parts);
+        }
+        _ => {}
+    }
     if incoming.send(msg).await.is_err() {
         return HttpError::not_found("the session has ended").into_response();
     }
