@@ -202,15 +202,50 @@ const SECRET_WORDS: &[&str] = &[
     "cvv",
 ];
 
-/// A copy of `v` with the values of secret-looking keys replaced, for the
-/// audit row's input and output.
+/// Prefixes of whale's own secrets (API keys, OAuth tokens, codes, client
+/// secrets): such a string is redacted wherever it appears.
+const SECRET_PREFIXES: &[&str] = &["wt_live_", "wt_test_", "wo_at_", "wo_rt_", "wo_ac_", "wo_cs_"];
+
+fn secret_key(k: &str) -> bool {
+    let k = k.as_bytes();
+    SECRET_WORDS.iter().any(|w| {
+        k.windows(w.len())
+            .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+    })
+}
+
+fn secret_string(s: &str) -> bool {
+    SECRET_PREFIXES.iter().any(|p| s.starts_with(p))
+}
+
+/// Whether anything in `v` would be redacted (a walk, no allocation).
+fn has_secret(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, v)| secret_key(k) || has_secret(v)),
+        Value::Array(a) => a.iter().any(has_secret),
+        Value::String(s) => secret_string(s),
+        _ => false,
+    }
+}
+
+/// `v` as it is stored in an audit row: JSON with the values of
+/// secret-looking keys and whale's own secrets replaced by `[REDACTED]`.
+/// The common case — nothing to hide — is one plain serialization.
+pub fn redacted_json(v: &Value) -> String {
+    if has_secret(v) {
+        redact(v).to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// A copy of `v` with the values of secret-looking keys replaced.
 pub fn redact(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
                 .map(|(k, v)| {
-                    let lower = k.to_ascii_lowercase();
-                    if SECRET_WORDS.iter().any(|w| lower.contains(w)) {
+                    if secret_key(k) {
                         (k.clone(), Value::String("[REDACTED]".into()))
                     } else {
                         (k.clone(), redact(v))
@@ -219,9 +254,7 @@ pub fn redact(v: &Value) -> Value {
                 .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(redact).collect()),
-        Value::String(s) if s.starts_with("wt_live_") || s.starts_with("wt_test_") => {
-            Value::String("[REDACTED]".into())
-        }
+        Value::String(s) if secret_string(s) => Value::String("[REDACTED]".into()),
         other => other.clone(),
     }
 }
@@ -240,5 +273,11 @@ mod tests {
         assert_eq!(r["nested"]["password"], "[REDACTED]");
         assert_eq!(r["nested"]["list"][0]["api_key"], "[REDACTED]");
         assert_eq!(r["note"], "[REDACTED]");
+        assert_eq!(redacted_json(&v), r.to_string());
+        let token = json!({"t": ["wo_rt_abc"], "ACCESS_TOKEN": 1, "plain": "x"});
+        assert_eq!(redact(&token)["t"][0], "[REDACTED]");
+        assert_eq!(redact(&token)["ACCESS_TOKEN"], "[REDACTED]");
+        let clean = json!({"a": [1, {"b": "c"}]});
+        assert_eq!(redacted_json(&clean), clean.to_string());
     }
 }

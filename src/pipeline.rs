@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{AuditWriter, redact};
+use crate::audit::{AuditWriter, redacted_json};
 use crate::auth::{AuthError, Credential, Principal, ScopeSet, keys};
 use crate::error::ToolError;
 use crate::store::audit::ExecutionRow;
@@ -495,7 +495,7 @@ impl Attempt {
     ) -> (ExecutionRow, Option<String>) {
         let p = &self.principal;
         let (status, error_code, error, output) = match outcome {
-            Ok(out) => ("success", None, None, Some(redact(out).to_string())),
+            Ok(out) => ("success", None, None, Some(redacted_json(out))),
             Err((status, code, message)) => (status, Some(code), Some(message), None),
         };
         let row = ExecutionRow {
@@ -510,7 +510,7 @@ impl Attempt {
             error_code,
             error,
             duration_us: self.started.elapsed().as_micros() as i64,
-            input: redact(input).to_string(),
+            input: redacted_json(input),
             output,
             created_at: self.created_at,
         };
