@@ -32,6 +32,9 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('tools', 'tools', [CompletionResultType]::ParameterValue, 'List tools, show schemas, and run tools through the pipeline')
             [CompletionResult]::new('executions', 'executions', [CompletionResultType]::ParameterValue, 'The audit trail: every tool execution')
             [CompletionResult]::new('stores', 'stores', [CompletionResultType]::ParameterValue, 'List, create and choose stores')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in to a remote whale server in the browser (OAuth) and keep the tokens')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke and delete the tokens of a login')
+            [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Show stored logins')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Add whale to a desktop host''s MCP configuration')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write all of them with --out)')
@@ -51,6 +54,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--categories', '--categories', [CompletionResultType]::ParameterName, 'Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)')
             [CompletionResult]::new('--tool-mode', '--tool-mode', [CompletionResultType]::ParameterName, 'How tools are listed to clients')
             [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Tools per tools/list page')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Bridge stdio to this remote whale server (its /mcp endpoint), signed in with `whale login`')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('--read-only', '--read-only', [CompletionResultType]::ParameterName, 'Expose only actions that read')
@@ -341,9 +345,60 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
         'whale;stores;help;help' {
             break
         }
+        'whale;login' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The whale server to sign in to (its base URL)')
+            [CompletionResult]::new('--scopes', '--scopes', [CompletionResultType]::ParameterName, 'Scopes to ask for, space- or comma-separated (default: what the server grants)')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Use this OAuth client id instead of registering one')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the browser to come back')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--no-browser', '--no-browser', [CompletionResultType]::ParameterName, 'Do not open a browser; print the URL to open elsewhere')
+            [CompletionResult]::new('--insecure-storage', '--insecure-storage', [CompletionResultType]::ParameterName, 'Keep the tokens in a file readable only by you (0600) instead of the OS keychain')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;logout' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The server to log out of (needed when several are stored)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Log out of every stored login')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;auth' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'whale;auth;status' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;auth;help' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'whale;auth;help;status' {
+            break
+        }
+        'whale;auth;help;help' {
+            break
+        }
         'whale;install' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to edit (default: the host''s usual location)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Server name in the host''s config')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Connect the host to this remote whale server (sign in first with `whale login`)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('--print', '--print', [CompletionResultType]::ParameterName, 'Print the entry instead of writing it')
@@ -372,6 +427,9 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('tools', 'tools', [CompletionResultType]::ParameterValue, 'List tools, show schemas, and run tools through the pipeline')
             [CompletionResult]::new('executions', 'executions', [CompletionResultType]::ParameterValue, 'The audit trail: every tool execution')
             [CompletionResult]::new('stores', 'stores', [CompletionResultType]::ParameterValue, 'List, create and choose stores')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in to a remote whale server in the browser (OAuth) and keep the tokens')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke and delete the tokens of a login')
+            [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Show stored logins')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Add whale to a desktop host''s MCP configuration')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write all of them with --out)')
@@ -451,6 +509,19 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;help;stores;use' {
+            break
+        }
+        'whale;help;login' {
+            break
+        }
+        'whale;help;logout' {
+            break
+        }
+        'whale;help;auth' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept')
+            break
+        }
+        'whale;help;auth;status' {
             break
         }
         'whale;help;install' {

@@ -16,6 +16,9 @@ _whale() {
             ",$1")
                 cmd="whale"
                 ;;
+            whale,auth)
+                cmd="whale__subcmd__auth"
+                ;;
             whale,completions)
                 cmd="whale__subcmd__completions"
                 ;;
@@ -31,6 +34,12 @@ _whale() {
             whale,keys)
                 cmd="whale__subcmd__keys"
                 ;;
+            whale,login)
+                cmd="whale__subcmd__login"
+                ;;
+            whale,logout)
+                cmd="whale__subcmd__logout"
+                ;;
             whale,man)
                 cmd="whale__subcmd__man"
                 ;;
@@ -42,6 +51,18 @@ _whale() {
                 ;;
             whale,tools)
                 cmd="whale__subcmd__tools"
+                ;;
+            whale__subcmd__auth,help)
+                cmd="whale__subcmd__auth__subcmd__help"
+                ;;
+            whale__subcmd__auth,status)
+                cmd="whale__subcmd__auth__subcmd__status"
+                ;;
+            whale__subcmd__auth__subcmd__help,help)
+                cmd="whale__subcmd__auth__subcmd__help__subcmd__help"
+                ;;
+            whale__subcmd__auth__subcmd__help,status)
+                cmd="whale__subcmd__auth__subcmd__help__subcmd__status"
                 ;;
             whale__subcmd__executions,help)
                 cmd="whale__subcmd__executions__subcmd__help"
@@ -67,6 +88,9 @@ _whale() {
             whale__subcmd__executions__subcmd__help,stats)
                 cmd="whale__subcmd__executions__subcmd__help__subcmd__stats"
                 ;;
+            whale__subcmd__help,auth)
+                cmd="whale__subcmd__help__subcmd__auth"
+                ;;
             whale__subcmd__help,completions)
                 cmd="whale__subcmd__help__subcmd__completions"
                 ;;
@@ -82,6 +106,12 @@ _whale() {
             whale__subcmd__help,keys)
                 cmd="whale__subcmd__help__subcmd__keys"
                 ;;
+            whale__subcmd__help,login)
+                cmd="whale__subcmd__help__subcmd__login"
+                ;;
+            whale__subcmd__help,logout)
+                cmd="whale__subcmd__help__subcmd__logout"
+                ;;
             whale__subcmd__help,man)
                 cmd="whale__subcmd__help__subcmd__man"
                 ;;
@@ -93,6 +123,9 @@ _whale() {
                 ;;
             whale__subcmd__help,tools)
                 cmd="whale__subcmd__help__subcmd__tools"
+                ;;
+            whale__subcmd__help__subcmd__auth,status)
+                cmd="whale__subcmd__help__subcmd__auth__subcmd__status"
                 ;;
             whale__subcmd__help__subcmd__executions,list)
                 cmd="whale__subcmd__help__subcmd__executions__subcmd__list"
@@ -236,8 +269,94 @@ _whale() {
 
     case "${cmd}" in
         whale)
-            opts="-h -V --db --store --help --version mcp keys tools executions stores install completions man help"
+            opts="-h -V --db --store --help --version mcp keys tools executions stores login logout auth install completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__auth)
+            opts="-h --db --store --help status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__auth__subcmd__help)
+            opts="status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__auth__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__auth__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__auth__subcmd__status)
+            opts="-h --json --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -486,8 +605,36 @@ _whale() {
             return 0
             ;;
         whale__subcmd__help)
-            opts="mcp keys tools executions stores install completions man help"
+            opts="mcp keys tools executions stores login logout auth install completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__auth)
+            opts="status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__auth__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -656,6 +803,34 @@ _whale() {
         whale__subcmd__help__subcmd__keys__subcmd__rotate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -836,7 +1011,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__install)
-            opts="-h --print --config --name --db --store --help claude cursor"
+            opts="-h --print --config --name --server --db --store --help claude cursor"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -847,6 +1022,10 @@ _whale() {
                     return 0
                     ;;
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1079,6 +1258,70 @@ _whale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        whale__subcmd__login)
+            opts="-h --server --scopes --client-id --no-browser --insecure-storage --timeout --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scopes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__logout)
+            opts="-h --server --all --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         whale__subcmd__man)
             opts="-h --out --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1106,7 +1349,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__mcp)
-            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --db --store --help"
+            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --server --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1157,6 +1400,10 @@ _whale() {
                     return 0
                     ;;
                 --page-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -15,8 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         orders and manage stock; every call is checked against the caller's scopes and recorded in the audit trail. \
         With no configuration whale runs on an embedded SQLite database holding a seeded `demo` store.",
     after_help = "Environment:\n  \
-        WHALETOOLS_API_KEY      act as this API key (its store, mode and scopes) instead of the local owner;\n                          \
-        with `mcp --server` it is sent instead of the stored login\n  \
+        WHALETOOLS_API_KEY      act as this API key (its store, mode and scopes); wins over stored logins\n  \
         WHALE_TOOL_TIMEOUT_MS   per-call execution deadline (default 30000)\n  \
         WHALE_CREDENTIAL_STORE  where `login` keeps tokens: keychain (default) or file (0600)\n  \
         WHALE_CONFIG_DIR        logins index, file credential store and locks (default: ~/.config/whale)\n  \
