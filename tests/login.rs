@@ -47,6 +47,7 @@ struct Grant {
     redirect_uri: String,
     challenge: String,
     scope: String,
+    store: String,
 }
 
 #[derive(Default)]
@@ -65,6 +66,8 @@ struct FakeState {
     base: String,
     mode: AuthorizeMode,
     expires_in: i64,
+    /// Answer revocation requests with 503.
+    revoke_fails: bool,
     clients: Vec<String>,
     codes: HashMap<String, Grant>,
     /// Valid access tokens and their expiry (unix seconds).
@@ -118,6 +121,7 @@ impl Fake {
             base: base.clone(),
             mode: AuthorizeMode::Approve,
             expires_in: 3600,
+            revoke_fails: false,
             clients: Vec::new(),
             codes: HashMap::new(),
             access: HashMap::new(),
@@ -234,6 +238,7 @@ async fn authorize(State(s): State<Shared>, Query(q): Query<HashMap<String, Stri
                     redirect_uri: redirect.clone(),
                     challenge: get("code_challenge"),
                     scope: get("scope"),
+                    store: q.get("store").cloned().unwrap_or_else(|| "acme".into()),
                 },
             );
             format!("{redirect}?code={code}&state={state}")
@@ -242,7 +247,7 @@ async fn authorize(State(s): State<Shared>, Query(q): Query<HashMap<String, Stri
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
 }
 
-fn issue(st: &mut FakeState, family: u64, scope: &str) -> Value {
+fn issue(st: &mut FakeState, family: u64, scope: &str, store: &str) -> Value {
     let n = st.next;
     st.next += 1;
     let access = format!("at-{n}-secret");
@@ -255,7 +260,7 @@ fn issue(st: &mut FakeState, family: u64, scope: &str) -> Value {
         "expires_in": st.expires_in,
         "refresh_token": refresh,
         "scope": scope,
-        "store_id": "acme",
+        "store_id": store,
         "mode": "live",
     })
 }
@@ -291,7 +296,7 @@ async fn token(State(s): State<Shared>, body: String) -> Response {
                 } else {
                     g.scope
                 };
-                issue(&mut st, family, &scope)
+                issue(&mut st, family, &scope, &g.store)
             }
             "refresh_token" => {
                 st.seen.refresh_grants += 1;
@@ -309,7 +314,7 @@ async fn token(State(s): State<Shared>, body: String) -> Response {
                     return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "refresh token reused");
                 }
                 st.refresh.insert(rt, (family, true));
-                issue(&mut st, family, "products:read orders")
+                issue(&mut st, family, "products:read orders", "acme")
             }
             _ => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "no"),
         }
@@ -329,6 +334,9 @@ async fn token(State(s): State<Shared>, body: String) -> Response {
 async fn revoke(State(s): State<Shared>, body: String) -> Response {
     let f = form(&body);
     let mut st = s.lock().unwrap();
+    if st.revoke_fails {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let token = f.get("token").cloned().unwrap_or_default();
     st.access.remove(&token);
     if let Some((family, _)) = st.refresh.get(&token).copied() {
@@ -652,6 +660,43 @@ fn login_to_file_store_then_status_and_logout() {
     assert!(stderr(&none).contains("not logged in"), "{}", stderr(&none));
     let again = w.run(&["logout"]);
     assert_exit(&again, 1, "logout with nothing stored");
+}
+
+#[test]
+fn several_stores_need_a_choice_and_logout_all_survives_revocation_failure() {
+    let w = Whale::new();
+    let fake = Fake::start();
+    login_ok(&w, &fake, &["--store", "north", "--insecure-storage"]);
+    login_ok(&w, &fake, &["--store", "south", "--insecure-storage"]);
+    let (_, v) = status_json(&w);
+    let stores: Vec<&str> = v["logins"]
+        .as_array()
+        .expect("logins")
+        .iter()
+        .filter_map(|l| l["store_id"].as_str())
+        .collect();
+    assert_eq!(stores, ["north", "south"]);
+
+    // The bridge needs --store when one server has several logins.
+    let out = run_bounded(w.command(&["mcp", "--server", &fake.base]), "ambiguous bridge");
+    assert_exit(&out, 2, "bridge with two logins and no --store");
+    assert!(stderr(&out).contains("--store north") && stderr(&out).contains("--store south"));
+    let mut m = Mcp::from_command(w.command(&["--store", "south", "mcp", "--server", &fake.base]));
+    m.initialize("2025-06-18");
+    m.finish();
+
+    // A revocation failure is a warning; the local delete still happens.
+    fake.with(|st| st.revoke_fails = true);
+    let out = w.run(&["logout", "--all"]);
+    assert_exit(&out, 0, "logout --all");
+    let err = stderr(&out);
+    assert!(err.contains("warning:") && err.contains("503"), "{err}");
+    assert!(
+        err.contains("Logged out of") && err.contains("store north") && err.contains("store south"),
+        "{err}"
+    );
+    assert_no_token_in(&fake, &err, "logout output");
+    assert_eq!(status_json(&w).0, Some(1));
 }
 
 #[test]
