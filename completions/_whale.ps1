@@ -34,6 +34,9 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('stores', 'stores', [CompletionResultType]::ParameterValue, 'List, create and choose stores')
             [CompletionResult]::new('users', 'users', [CompletionResultType]::ParameterValue, 'People who sign in on the OAuth authorization page (store members)')
             [CompletionResult]::new('clients', 'clients', [CompletionResultType]::ParameterValue, 'OAuth clients: machine agents (client_credentials) and registered apps')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in to a remote whale server in the browser (OAuth) and keep the tokens')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke and delete the tokens of a login')
+            [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Show stored logins')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Add whale to a desktop host''s MCP configuration')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write all of them with --out)')
@@ -59,6 +62,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--introspection-endpoint', '--introspection-endpoint', [CompletionResultType]::ParameterName, 'Introspection endpoint of --auth-server (default: from its RFC 8414 metadata)')
             [CompletionResult]::new('--introspection-client-id', '--introspection-client-id', [CompletionResultType]::ParameterName, 'Client id whale introspects with at --auth-server (its secret comes from WHALE_INTROSPECTION_CLIENT_SECRET)')
             [CompletionResult]::new('--introspection-cache-ttl', '--introspection-cache-ttl', [CompletionResultType]::ParameterName, 'How long an active introspection answer is trusted (at most 60s)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Bridge stdio to this remote whale server (its /mcp endpoint), signed in with `whale login`')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('--read-only', '--read-only', [CompletionResultType]::ParameterName, 'Expose only actions that read')
@@ -461,9 +465,60 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
         'whale;clients;help;help' {
             break
         }
+        'whale;login' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The whale server to sign in to (its base URL)')
+            [CompletionResult]::new('--scopes', '--scopes', [CompletionResultType]::ParameterName, 'Scopes to ask for, space- or comma-separated (default: what the server grants)')
+            [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'Use this OAuth client id instead of registering one')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for the browser to come back')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--no-browser', '--no-browser', [CompletionResultType]::ParameterName, 'Do not open a browser; print the URL to open elsewhere')
+            [CompletionResult]::new('--insecure-storage', '--insecure-storage', [CompletionResultType]::ParameterName, 'Keep the tokens in a file readable only by you (0600) instead of the OS keychain')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;logout' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The server to log out of (needed when several are stored)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Log out of every stored login')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;auth' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'whale;auth;status' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'whale;auth;help' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'whale;auth;help;status' {
+            break
+        }
+        'whale;auth;help;help' {
+            break
+        }
         'whale;install' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to edit (default: the host''s usual location)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Server name in the host''s config')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Connect the host to this remote whale server (sign in first with `whale login`)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('--print', '--print', [CompletionResultType]::ParameterName, 'Print the entry instead of writing it')
@@ -494,6 +549,9 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('stores', 'stores', [CompletionResultType]::ParameterValue, 'List, create and choose stores')
             [CompletionResult]::new('users', 'users', [CompletionResultType]::ParameterValue, 'People who sign in on the OAuth authorization page (store members)')
             [CompletionResult]::new('clients', 'clients', [CompletionResultType]::ParameterValue, 'OAuth clients: machine agents (client_credentials) and registered apps')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in to a remote whale server in the browser (OAuth) and keep the tokens')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke and delete the tokens of a login')
+            [CompletionResult]::new('auth', 'auth', [CompletionResultType]::ParameterValue, 'Show stored logins')
             [CompletionResult]::new('install', 'install', [CompletionResultType]::ParameterValue, 'Add whale to a desktop host''s MCP configuration')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write all of them with --out)')
@@ -603,6 +661,19 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;help;clients;revoke' {
+            break
+        }
+        'whale;help;login' {
+            break
+        }
+        'whale;help;logout' {
+            break
+        }
+        'whale;help;auth' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept')
+            break
+        }
+        'whale;help;auth;status' {
             break
         }
         'whale;help;install' {

@@ -16,6 +16,9 @@ _whale() {
             ",$1")
                 cmd="whale"
                 ;;
+            whale,auth)
+                cmd="whale__subcmd__auth"
+                ;;
             whale,clients)
                 cmd="whale__subcmd__clients"
                 ;;
@@ -34,6 +37,12 @@ _whale() {
             whale,keys)
                 cmd="whale__subcmd__keys"
                 ;;
+            whale,login)
+                cmd="whale__subcmd__login"
+                ;;
+            whale,logout)
+                cmd="whale__subcmd__logout"
+                ;;
             whale,man)
                 cmd="whale__subcmd__man"
                 ;;
@@ -48,6 +57,18 @@ _whale() {
                 ;;
             whale,users)
                 cmd="whale__subcmd__users"
+                ;;
+            whale__subcmd__auth,help)
+                cmd="whale__subcmd__auth__subcmd__help"
+                ;;
+            whale__subcmd__auth,status)
+                cmd="whale__subcmd__auth__subcmd__status"
+                ;;
+            whale__subcmd__auth__subcmd__help,help)
+                cmd="whale__subcmd__auth__subcmd__help__subcmd__help"
+                ;;
+            whale__subcmd__auth__subcmd__help,status)
+                cmd="whale__subcmd__auth__subcmd__help__subcmd__status"
                 ;;
             whale__subcmd__clients,create)
                 cmd="whale__subcmd__clients__subcmd__create"
@@ -97,6 +118,9 @@ _whale() {
             whale__subcmd__executions__subcmd__help,stats)
                 cmd="whale__subcmd__executions__subcmd__help__subcmd__stats"
                 ;;
+            whale__subcmd__help,auth)
+                cmd="whale__subcmd__help__subcmd__auth"
+                ;;
             whale__subcmd__help,clients)
                 cmd="whale__subcmd__help__subcmd__clients"
                 ;;
@@ -115,6 +139,12 @@ _whale() {
             whale__subcmd__help,keys)
                 cmd="whale__subcmd__help__subcmd__keys"
                 ;;
+            whale__subcmd__help,login)
+                cmd="whale__subcmd__help__subcmd__login"
+                ;;
+            whale__subcmd__help,logout)
+                cmd="whale__subcmd__help__subcmd__logout"
+                ;;
             whale__subcmd__help,man)
                 cmd="whale__subcmd__help__subcmd__man"
                 ;;
@@ -129,6 +159,9 @@ _whale() {
                 ;;
             whale__subcmd__help,users)
                 cmd="whale__subcmd__help__subcmd__users"
+                ;;
+            whale__subcmd__help__subcmd__auth,status)
+                cmd="whale__subcmd__help__subcmd__auth__subcmd__status"
                 ;;
             whale__subcmd__help__subcmd__clients,create)
                 cmd="whale__subcmd__help__subcmd__clients__subcmd__create"
@@ -314,8 +347,94 @@ _whale() {
 
     case "${cmd}" in
         whale)
-            opts="-h -V --db --store --help --version mcp keys tools executions stores users clients install completions man help"
+            opts="-h -V --db --store --help --version mcp keys tools executions stores users clients login logout auth install completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__auth)
+            opts="-h --db --store --help status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__auth__subcmd__help)
+            opts="status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__auth__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__auth__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__auth__subcmd__status)
+            opts="-h --json --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -726,8 +845,36 @@ _whale() {
             return 0
             ;;
         whale__subcmd__help)
-            opts="mcp keys tools executions stores users clients install completions man help"
+            opts="mcp keys tools executions stores users clients login logout auth install completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__auth)
+            opts="status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__auth__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -952,6 +1099,34 @@ _whale() {
         whale__subcmd__help__subcmd__keys__subcmd__rotate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1188,7 +1363,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__install)
-            opts="-h --print --config --name --db --store --help claude cursor"
+            opts="-h --print --config --name --server --db --store --help claude cursor"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1199,6 +1374,10 @@ _whale() {
                     return 0
                     ;;
                 --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1431,6 +1610,70 @@ _whale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        whale__subcmd__login)
+            opts="-h --server --scopes --client-id --no-browser --insecure-storage --timeout --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scopes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__logout)
+            opts="-h --server --all --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         whale__subcmd__man)
             opts="-h --out --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1458,7 +1701,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__mcp)
-            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --access-token-ttl --refresh-token-ttl --auth-server --introspection-endpoint --introspection-client-id --introspection-cache-ttl --insecure-client-metadata --db --store --help"
+            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --access-token-ttl --refresh-token-ttl --auth-server --introspection-endpoint --introspection-client-id --introspection-cache-ttl --insecure-client-metadata --server --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1533,6 +1776,10 @@ _whale() {
                     return 0
                     ;;
                 --introspection-cache-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -35,6 +35,9 @@ complete -c whale -n "__fish_whale_needs_command" -f -a "executions" -d 'The aud
 complete -c whale -n "__fish_whale_needs_command" -f -a "stores" -d 'List, create and choose stores'
 complete -c whale -n "__fish_whale_needs_command" -f -a "users" -d 'People who sign in on the OAuth authorization page (store members)'
 complete -c whale -n "__fish_whale_needs_command" -f -a "clients" -d 'OAuth clients: machine agents (client_credentials) and registered apps'
+complete -c whale -n "__fish_whale_needs_command" -f -a "login" -d 'Sign in to a remote whale server in the browser (OAuth) and keep the tokens'
+complete -c whale -n "__fish_whale_needs_command" -f -a "logout" -d 'Revoke and delete the tokens of a login'
+complete -c whale -n "__fish_whale_needs_command" -f -a "auth" -d 'Show stored logins'
 complete -c whale -n "__fish_whale_needs_command" -f -a "install" -d 'Add whale to a desktop host\'s MCP configuration'
 complete -c whale -n "__fish_whale_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c whale -n "__fish_whale_needs_command" -f -a "man" -d 'Print the man page (or write all of them with --out)'
@@ -60,6 +63,7 @@ complete -c whale -n "__fish_whale_using_subcommand mcp" -l auth-server -d 'Trus
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l introspection-endpoint -d 'Introspection endpoint of --auth-server (default: from its RFC 8414 metadata)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l introspection-client-id -d 'Client id whale introspects with at --auth-server (its secret comes from WHALE_INTROSPECTION_CLIENT_SECRET)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l introspection-cache-ttl -d 'How long an active introspection answer is trusted (at most 60s)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l server -d 'Bridge stdio to this remote whale server (its /mcp endpoint), signed in with `whale login`' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l read-only -d 'Expose only actions that read'
@@ -252,8 +256,34 @@ complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_sub
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "list" -d 'List OAuth clients (registered, metadata-document and machine clients)'
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a client and every token issued to it'
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand login" -l server -d 'The whale server to sign in to (its base URL)' -r
+complete -c whale -n "__fish_whale_using_subcommand login" -l scopes -d 'Scopes to ask for, space- or comma-separated (default: what the server grants)' -r
+complete -c whale -n "__fish_whale_using_subcommand login" -l client-id -d 'Use this OAuth client id instead of registering one' -r
+complete -c whale -n "__fish_whale_using_subcommand login" -l timeout -d 'Seconds to wait for the browser to come back' -r
+complete -c whale -n "__fish_whale_using_subcommand login" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand login" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand login" -l no-browser -d 'Do not open a browser; print the URL to open elsewhere'
+complete -c whale -n "__fish_whale_using_subcommand login" -l insecure-storage -d 'Keep the tokens in a file readable only by you (0600) instead of the OS keychain'
+complete -c whale -n "__fish_whale_using_subcommand login" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand logout" -l server -d 'The server to log out of (needed when several are stored)' -r
+complete -c whale -n "__fish_whale_using_subcommand logout" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand logout" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand logout" -l all -d 'Log out of every stored login'
+complete -c whale -n "__fish_whale_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept'
+complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l json
+complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept'
+complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand install" -l config -d 'Config file to edit (default: the host\'s usual location)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand install" -l name -d 'Server name in the host\'s config' -r
+complete -c whale -n "__fish_whale_using_subcommand install" -l server -d 'Connect the host to this remote whale server (sign in first with `whale login`)' -r
 complete -c whale -n "__fish_whale_using_subcommand install" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand install" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand install" -l print -d 'Print the entry instead of writing it'
@@ -265,17 +295,20 @@ complete -c whale -n "__fish_whale_using_subcommand man" -l out -d 'Write whale.
 complete -c whale -n "__fish_whale_using_subcommand man" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand man" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand man" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "mcp" -d 'Serve the store\'s tools over MCP (stdio for desktop hosts)'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "keys" -d 'Create, list, rotate and revoke API keys'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "tools" -d 'List tools, show schemas, and run tools through the pipeline'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "executions" -d 'The audit trail: every tool execution'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "stores" -d 'List, create and choose stores'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "users" -d 'People who sign in on the OAuth authorization page (store members)'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "clients" -d 'OAuth clients: machine agents (client_credentials) and registered apps'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "install" -d 'Add whale to a desktop host\'s MCP configuration'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "man" -d 'Print the man page (or write all of them with --out)'
-complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients install completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "mcp" -d 'Serve the store\'s tools over MCP (stdio for desktop hosts)'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "keys" -d 'Create, list, rotate and revoke API keys'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "tools" -d 'List tools, show schemas, and run tools through the pipeline'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "executions" -d 'The audit trail: every tool execution'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "stores" -d 'List, create and choose stores'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "users" -d 'People who sign in on the OAuth authorization page (store members)'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "clients" -d 'OAuth clients: machine agents (client_credentials) and registered apps'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "login" -d 'Sign in to a remote whale server in the browser (OAuth) and keep the tokens'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "logout" -d 'Revoke and delete the tokens of a login'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "auth" -d 'Show stored logins'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "install" -d 'Add whale to a desktop host\'s MCP configuration'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "man" -d 'Print the man page (or write all of them with --out)'
+complete -c whale -n "__fish_whale_using_subcommand help; and not __fish_seen_subcommand_from mcp keys tools executions stores users clients login logout auth install completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "create" -d 'Create an API key (shown once) for one agent of the store'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "list" -d 'List the store\'s keys (never the keys themselves)'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from keys" -f -a "rotate" -d 'Issue a replacement with the same agent and scopes, and revoke the old key'
@@ -297,3 +330,4 @@ complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcom
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "create" -d 'Create a confidential client for a machine agent (client_credentials); the secret is shown once'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "list" -d 'List OAuth clients (registered, metadata-document and machine clients)'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "revoke" -d 'Revoke a client and every token issued to it'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept'

@@ -15,9 +15,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         orders and manage stock; every call is checked against the caller's scopes and recorded in the audit trail. \
         With no configuration whale runs on an embedded SQLite database holding a seeded `demo` store.",
     after_help = "Environment:\n  \
-        WHALETOOLS_API_KEY     act as this API key (its store, mode and scopes) instead of the local owner\n  \
-        WHALE_TOOL_TIMEOUT_MS  per-call execution deadline (default 30000)\n  \
-        RUST_LOG               log filter for stderr (default: warn)\n\n\
+        WHALETOOLS_API_KEY      act as this API key (its store, mode and scopes); wins over stored logins\n  \
+        WHALE_TOOL_TIMEOUT_MS   per-call execution deadline (default 30000)\n  \
+        WHALE_CREDENTIAL_STORE  where `login` keeps tokens: keychain (default) or file (0600)\n  \
+        WHALE_CONFIG_DIR        logins index, file credential store and locks (default: ~/.config/whale)\n  \
+        RUST_LOG                log filter for stderr (default: warn)\n\n\
         Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 auth error, 4 pending approval."
 )]
 pub struct Cli {
@@ -55,6 +57,13 @@ pub enum Command {
     /// OAuth clients: machine agents (client_credentials) and registered apps
     #[command(subcommand)]
     Clients(ClientsCmd),
+    /// Sign in to a remote whale server in the browser (OAuth) and keep the tokens
+    Login(LoginArgs),
+    /// Revoke and delete the tokens of a login
+    Logout(LogoutArgs),
+    /// Show stored logins
+    #[command(subcommand)]
+    Auth(AuthCmd),
     /// Add whale to a desktop host's MCP configuration
     Install(InstallArgs),
     /// Print a shell completion script
@@ -153,6 +162,9 @@ pub struct McpArgs {
     /// Accept http:// and loopback client ID metadata documents (local development only)
     #[arg(long, hide = true)]
     pub insecure_client_metadata: bool,
+    /// Bridge stdio to this remote whale server (its /mcp endpoint), signed in with `whale login`
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
 }
 
 /// `90s`, `30m`, `1h`, `30d` → a duration.
@@ -161,6 +173,47 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         .filter(|&ms| ms > 0)
         .map(|ms| std::time::Duration::from_millis(ms as u64))
         .ok_or_else(|| format!("`{s}` is not a duration; use e.g. 90s, 30m, 1h, 30d"))
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The whale server to sign in to (its base URL)
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:3100")]
+    pub server: String,
+    /// Scopes to ask for, space- or comma-separated (default: what the server grants)
+    #[arg(long)]
+    pub scopes: Option<String>,
+    /// Use this OAuth client id instead of registering one
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Do not open a browser; print the URL to open elsewhere
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Keep the tokens in a file readable only by you (0600) instead of the OS keychain
+    #[arg(long)]
+    pub insecure_storage: bool,
+    /// Seconds to wait for the browser to come back
+    #[arg(long, default_value_t = 300, value_name = "SECS", hide = true)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The server to log out of (needed when several are stored)
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Log out of every stored login
+    #[arg(long, conflicts_with = "server")]
+    pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCmd {
+    /// Every stored login: server, store, scopes, expiry, and where the tokens are kept
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -414,4 +467,7 @@ pub struct InstallArgs {
     /// Server name in the host's config
     #[arg(long, default_value = "whale")]
     pub name: String,
+    /// Connect the host to this remote whale server (sign in first with `whale login`)
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
 }

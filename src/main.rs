@@ -6,6 +6,7 @@ mod app;
 mod audit;
 mod auth;
 mod cli;
+mod client;
 mod commands;
 mod error;
 mod oauth;
@@ -61,8 +62,19 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Command::Completions { shell } => return commands::docs::completions(*shell),
         Command::Man { out } => return commands::docs::man(out.as_deref()),
-        Command::Install(args) => return commands::install::run(args, cli.db.as_deref()),
+        Command::Install(args) => {
+            return commands::install::run(args, cli.db.as_deref(), cli.store.as_deref());
+        }
         _ => {}
+    }
+    // Commands that talk to a remote server and need no local database.
+    let remote = match &cli.command {
+        Command::Login(_) | Command::Logout(_) | Command::Auth(_) => true,
+        Command::Mcp(a) => a.server.is_some(),
+        _ => false,
+    };
+    if remote {
+        return run_remote(cli);
     }
     let db_path = match &cli.db {
         Some(p) => p.clone(),
@@ -90,9 +102,46 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Stores(cmd) => commands::stores::run(&app, cmd),
             Command::Users(cmd) => commands::users::run(&app, cmd),
             Command::Clients(cmd) => commands::clients::run(&app, cmd),
-            Command::Completions { .. } | Command::Man { .. } | Command::Install(_) => Ok(()),
+            Command::Completions { .. }
+            | Command::Man { .. }
+            | Command::Install(_)
+            | Command::Login(_)
+            | Command::Logout(_)
+            | Command::Auth(_) => Ok(()),
         }
     });
     app.shutdown();
+    result
+}
+
+/// Login, logout, auth status and the stdio bridge: no database, a small
+/// multi-threaded runtime (keychain calls and file locks go to its blocking
+/// pool, bounded, so shutdown does not wait on a stuck keychain).
+fn run_remote(cli: Cli) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    let store = cli.store.as_deref();
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Login(args) => commands::auth::login(args, store).await,
+            Command::Logout(args) => commands::auth::logout(args, store).await,
+            Command::Auth(cli::AuthCmd::Status { json }) => commands::auth::status(*json).await,
+            Command::Mcp(args) => {
+                if args.transport != cli::Transport::Stdio {
+                    return Err(CliError::Usage(
+                        "--server bridges stdio to a remote server; it cannot be combined with --transport sse|http"
+                            .into(),
+                    ));
+                }
+                let server = args.server.as_deref().unwrap_or_default();
+                client::bridge::run(server, store).await
+            }
+            _ => Ok(()),
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
 }

@@ -22,6 +22,21 @@ pub const WHALE_INTROSPECTION_CLIENT_ID: &str = "WHALE_INTROSPECTION_CLIENT_ID";
 pub const WHALE_INTROSPECTION_CLIENT_SECRET: &str = "WHALE_INTROSPECTION_CLIENT_SECRET";
 /// Log filter for stderr (tracing's EnvFilter syntax).
 pub const RUST_LOG: &str = "RUST_LOG";
+/// Where `whale login` keeps tokens: `keychain` (the default) or `file`
+/// (same as `--insecure-storage`).
+pub const WHALE_CREDENTIAL_STORE: &str = "WHALE_CREDENTIAL_STORE";
+/// Directory for the login index, the file credential store and lock files
+/// (default: `$XDG_CONFIG_HOME/whale`, else `~/.config/whale` on Unix).
+pub const WHALE_CONFIG_DIR: &str = "WHALE_CONFIG_DIR";
+/// XDG base directories (Unix).
+const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+/// A graphical session on Linux/BSD: `whale login` launches a browser only
+/// when one of these is set.
+const DISPLAY: &str = "DISPLAY";
+const WAYLAND_DISPLAY: &str = "WAYLAND_DISPLAY";
+/// This machine's name, for the OAuth client name (else /proc or "unknown").
+const HOSTNAME: &str = "HOSTNAME";
 
 /// Where the database lives when neither `--db` nor `WHALE_DB` says: the
 /// XDG data directory on every Unix (so macOS users find it where Linux
@@ -29,7 +44,7 @@ pub const RUST_LOG: &str = "RUST_LOG";
 pub fn default_db_path() -> Result<PathBuf, CliError> {
     #[cfg(unix)]
     {
-        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        if let Some(x) = std::env::var_os(XDG_DATA_HOME).filter(|v| !v.is_empty()) {
             return Ok(PathBuf::from(x).join("whale").join("whale.db"));
         }
         if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()) {
@@ -76,4 +91,70 @@ pub fn introspection_secret() -> Option<Secret> {
         .ok()
         .filter(|v| !v.is_empty())
         .map(Secret::new)
+}
+
+/// Where login tokens go, from `WHALE_CREDENTIAL_STORE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialStoreChoice {
+    Keychain,
+    File,
+}
+
+/// `WHALE_CREDENTIAL_STORE`, if set; a value other than `keychain` or
+/// `file` is a usage error.
+pub fn credential_store() -> Result<Option<CredentialStoreChoice>, CliError> {
+    match std::env::var(WHALE_CREDENTIAL_STORE) {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "keychain" => Ok(Some(CredentialStoreChoice::Keychain)),
+            "file" => Ok(Some(CredentialStoreChoice::File)),
+            other => Err(CliError::Usage(format!(
+                "{WHALE_CREDENTIAL_STORE}={other}: expected `keychain` or `file`"
+            ))),
+        },
+    }
+}
+
+/// The directory holding `logins.json`, `credentials.json` and lock files:
+/// `WHALE_CONFIG_DIR`, else the XDG config directory on every Unix, else the
+/// platform's config directory.
+pub fn config_dir() -> Result<PathBuf, CliError> {
+    if let Some(d) = std::env::var_os(WHALE_CONFIG_DIR).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    #[cfg(unix)]
+    {
+        if let Some(x) = std::env::var_os(XDG_CONFIG_HOME).filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(x).join("whale"));
+        }
+        if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()) {
+            return Ok(home.join(".config/whale"));
+        }
+    }
+    directories::ProjectDirs::from("", "", "whale")
+        .map(|d| d.config_dir().to_path_buf())
+        .ok_or_else(|| CliError::Runtime(format!("cannot find a home directory; set {WHALE_CONFIG_DIR}")))
+}
+
+/// Can a browser window be opened here? Always on macOS and Windows; on
+/// other Unix systems only inside a graphical session.
+pub fn has_display() -> bool {
+    if cfg!(any(target_os = "macos", target_os = "windows")) {
+        return true;
+    }
+    [DISPLAY, WAYLAND_DISPLAY]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
+}
+
+/// This machine's name (for the OAuth client name shown on consent pages).
+pub fn hostname() -> String {
+    std::env::var(HOSTNAME)
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown host".into())
 }

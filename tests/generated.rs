@@ -125,6 +125,9 @@ fn help_texts_are_stable() {
         vec!["executions", "list", "--help"],
         vec!["stores", "--help"],
         vec!["install", "--help"],
+        vec!["login", "--help"],
+        vec!["logout", "--help"],
+        vec!["auth", "status", "--help"],
     ] {
         let name = format!("help_{}", args.join("_").replace("--", ""));
         let mut full = args.clone();

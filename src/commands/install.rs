@@ -1,7 +1,8 @@
 //! `whale install claude|cursor`: add whale to a desktop host's MCP config.
 //!
 //! The entry holds no secret: stdio on the local database acts as the local
-//! owner. The file is backed up before it changes; running it twice changes
+//! owner, and with `--server URL` the entry runs the stdio bridge, which
+//! finds the tokens `whale login` stored. The file is backed up before it changes; running it twice changes
 //! nothing the second time.
 
 use std::path::{Path, PathBuf};
@@ -26,12 +27,20 @@ fn default_config(host: Host) -> Result<PathBuf, CliError> {
     })
 }
 
-/// The `mcpServers` entry for this binary.
-pub fn entry(db: Option<&Path>) -> Result<Value, CliError> {
+/// The `mcpServers` entry for this binary: the local database, or the
+/// bridge to `server` (with `store` when given).
+pub fn entry(db: Option<&Path>, server: Option<&str>, store: Option<&str>) -> Result<Value, CliError> {
     let exe = std::env::current_exe()
         .map_err(|e| CliError::Runtime(format!("cannot locate the whale binary: {e}")))?;
     let mut args = vec![json!("mcp")];
-    if let Some(db) = db {
+    if let Some(server) = server {
+        args.push(json!("--server"));
+        args.push(json!(crate::client::oauth::normalize_server(server)?));
+        if let Some(store) = store {
+            args.push(json!("--store"));
+            args.push(json!(store));
+        }
+    } else if let Some(db) = db {
         let abs = std::path::absolute(db)?;
         args.push(json!("--db"));
         args.push(json!(abs.to_string_lossy()));
@@ -39,8 +48,11 @@ pub fn entry(db: Option<&Path>) -> Result<Value, CliError> {
     Ok(json!({"command": exe.to_string_lossy(), "args": args}))
 }
 
-pub fn run(args: &InstallArgs, db: Option<&Path>) -> Result<(), CliError> {
-    let entry = entry(db)?;
+pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result<(), CliError> {
+    let entry = entry(db, args.server.as_deref(), store)?;
+    if let Some(server) = &args.server {
+        remind_login(server, store);
+    }
     if args.print {
         printer::json(&json!({"mcpServers": {args.name.clone(): entry}}));
         return Ok(());
@@ -98,4 +110,21 @@ pub fn run(args: &InstallArgs, db: Option<&Path>) -> Result<(), CliError> {
         }
     ));
     Ok(())
+}
+
+/// The bridge needs a stored login (or an API key in the host's
+/// environment): say so when there is none yet.
+fn remind_login(server: &str, store: Option<&str>) {
+    let Ok(server) = crate::client::oauth::normalize_server(server) else {
+        return;
+    };
+    let logins = crate::client::store::Paths::resolve()
+        .map(crate::client::store::Vault::new)
+        .and_then(|v| v.list())
+        .unwrap_or_default();
+    if crate::client::store::choose(&logins, Some(&server), store).is_err() {
+        printer::err(&format!(
+            "Note: no login for {server} is stored yet; run `whale login --server {server}` before starting the host."
+        ));
+    }
 }

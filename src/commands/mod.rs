@@ -1,4 +1,5 @@
 //! One module per subcommand. Each calls App services; none writes SQL.
+pub mod auth;
 pub mod clients;
 pub mod docs;
 pub mod executions;

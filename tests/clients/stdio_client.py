@@ -1,9 +1,12 @@
 """An independent MCP client for `whale mcp`, built on the official Python SDK.
 
 Usage: stdio_client.py WHALE_BINARY DB_PATH [--tool-mode grouped|flat]
-                       [--lifecycle handshake|discover]
+                       [--lifecycle handshake|discover] [--bridge URL]
 
-Launches `WHALE_BINARY --db DB_PATH mcp --tool-mode MODE` over stdio, opens
+Launches `WHALE_BINARY --db DB_PATH mcp --tool-mode MODE` over stdio (with
+`--bridge URL`: `WHALE_BINARY mcp --server URL`, the stdio bridge to a
+remote whale server, authenticated by the API key in $WHALE_TEST_KEY; the
+tool mode is then the server's), opens
 the session (the `initialize` handshake, or the stateless `server/discover`),
 lists every tool (following pagination), calls `store` (grouped spelling,
 action get_settings) and `products_list_products` (flat spelling) — the SDK
@@ -66,13 +69,14 @@ async def list_all_tools(session: ClientSession) -> list:
     raise CheckFailed("tools/list never ends")
 
 
-async def run(binary: str, db: str, mode: str, lifecycle: str) -> dict:
+async def run(binary: str, db: str, mode: str, lifecycle: str, bridge: str | None) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("WHALETOOLS_API_KEY", "WHALE_STORE", "RUST_LOG")}
-    params = StdioServerParameters(
-        command=binary,
-        args=["--db", db, "mcp", "--tool-mode", mode, "--page-size", "3"],
-        env=env,
-    )
+    if bridge:
+        env["WHALETOOLS_API_KEY"] = os.environ["WHALE_TEST_KEY"]
+        args = ["mcp", "--server", bridge]
+    else:
+        args = ["--db", db, "mcp", "--tool-mode", mode, "--page-size", "3"]
+    params = StdioServerParameters(command=binary, args=args, env=env)
     summary: dict = {"mode": mode, "lifecycle": lifecycle}
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
@@ -156,9 +160,10 @@ def main() -> int:
     parser.add_argument("db")
     parser.add_argument("--tool-mode", default="grouped", choices=["grouped", "flat"])
     parser.add_argument("--lifecycle", default="handshake", choices=["handshake", "discover"])
+    parser.add_argument("--bridge", metavar="URL", help="drive `mcp --server URL` instead of the local database")
     args = parser.parse_args()
     try:
-        summary = asyncio.run(run(args.binary, args.db, args.tool_mode, args.lifecycle))
+        summary = asyncio.run(run(args.binary, args.db, args.tool_mode, args.lifecycle, args.bridge))
     except CheckFailed as e:
         print(f"check failed: {e}", file=sys.stderr)
         return 1

@@ -65,6 +65,10 @@ const CLEARED_ENV: &[&str] = &[
     "WHALE_INTROSPECTION_CLIENT_ID",
     "WHALE_INTROSPECTION_CLIENT_SECRET",
     "DBUS_SESSION_BUS_ADDRESS",
+    "WHALE_CREDENTIAL_STORE",
+    "WHALE_CONFIG_DIR",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
 ];
 
 // ---------------------------------------------------------------------------
@@ -104,7 +108,9 @@ impl Whale {
 
     /// A `whale --db <db> ...` command with a clean environment. HOME and the
     /// XDG directories point into the temp dir so nothing can touch the real
-    /// user's files.
+    /// user's files, and the D-Bus session address points at nothing, so no
+    /// test can reach (or prompt from) a real keychain: the keychain is
+    /// unavailable, as on a headless CI machine.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
         cmd.arg("--db").arg(&self.db).args(args);
@@ -114,6 +120,11 @@ impl Whale {
         cmd.env("XDG_DATA_HOME", self.dir.join("xdg-data"))
             .env("XDG_CONFIG_HOME", self.dir.join("xdg-config"))
             .env("HOME", &self.dir)
+            .env("XDG_RUNTIME_DIR", self.dir.join("xdg-runtime"))
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", self.dir.join("no-dbus-here").display()),
+            )
             .current_dir(&self.dir);
         cmd
     }
