@@ -1442,3 +1442,148 @@ fn both_transports_accept_tokens_and_keep_sessions_across_a_refresh() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 }
+
+// ===========================================================================
+// `whale login` against the real server, then the stdio bridge
+// ===========================================================================
+
+/// Runs `whale login --no-browser --insecure-storage --server BASE EXTRA…`
+/// and plays the browser: the printed URL, the login and consent forms,
+/// then the redirect to whale's loopback listener. Returns whale's output.
+fn whale_login(w: &Whale, s: &HttpServer, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["login", "--no-browser", "--insecure-storage", "--server", &s.base];
+    args.extend_from_slice(extra);
+    let mut cmd = w.command(&args);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn whale login");
+    let mut out = child.stdout.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let err_reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push(line);
+        }
+        all.join("\n")
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        if let Some(url) = line.strip_prefix("Open this URL to sign in: ") {
+            let back = sign_in_and_decide(s, url.trim(), EMAIL, PASSWORD, "approve");
+            assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+            let page = http()
+                .get(&back)
+                .send()
+                .and_then(|r| r.text())
+                .unwrap_or_default();
+            assert!(page.contains("close this tab"), "{page}");
+            break;
+        }
+    }
+    let status = common::wait_bounded(&mut child, TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("whale login did not exit");
+    });
+    std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap().into_bytes(),
+    }
+}
+
+fn python() -> std::path::PathBuf {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(p.exists(), "no Python MCP SDK at {} — run .ci/run", p.display());
+    p
+}
+
+#[test]
+fn whale_login_then_bridge_with_an_independent_client_refresh_and_logout() {
+    let w = Whale::new();
+    add_user(&w, EMAIL, PASSWORD, "demo");
+    let s = w.serve_http(&["--access-token-ttl", "2s"]);
+    let out = whale_login(
+        &w,
+        &s,
+        &["--scopes", "products orders customers inventory platform"],
+    );
+    assert!(out.status.success(), "whale login: {}", stderr(&out));
+    let said = format!("{}{}", common::stdout(&out), stderr(&out));
+    for prefix in ["wo_at_", "wo_rt_", "wo_ac_"] {
+        assert!(!said.contains(prefix), "whale login printed a secret: {said}");
+    }
+
+    let status = w.json(&["auth", "status", "--json"]);
+    let login = &status["logins"][0];
+    assert_eq!(login["store_id"], "demo", "{status}");
+    assert_eq!(login["issuer"], json!(s.base));
+    assert_eq!(login["storage"], "file");
+
+    // The official Python MCP SDK through `whale mcp --server`, on the
+    // stored login (no key anywhere).
+    let run_client = || {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/stdio_client.py");
+        let mut cmd = std::process::Command::new(python());
+        cmd.arg(&script)
+            .arg(common::bin())
+            .arg(&w.db)
+            .args(["--bridge", &s.base])
+            .env_remove("WHALE_TEST_KEY")
+            .env_remove("WHALETOOLS_API_KEY")
+            .env_remove("WHALE_STORE")
+            .env_remove("PYTHONPATH")
+            .env("XDG_CONFIG_HOME", w.dir.join("xdg-config"))
+            .env("HOME", &w.dir)
+            .current_dir(&w.dir);
+        let out = common::run_bounded(cmd, "stdio_client.py --bridge (stored login)");
+        assert!(
+            out.status.success(),
+            "client through the bridge:\n{}\n{}\nserver:\n{}",
+            common::stdout(&out),
+            stderr(&out),
+            s.stderr()
+        );
+        common::parse_json(common::stdout(&out).trim().as_bytes(), "client summary")
+    };
+    let first = run_client();
+    assert_eq!(first["store_id"], "demo");
+    let exec = first["execution_id"].as_str().unwrap();
+    let shown = w.json(&["executions", "show", exec, "--json"]);
+    assert!(
+        shown["agent_name"].as_str().unwrap().starts_with("whale CLI"),
+        "{shown}"
+    );
+
+    // The access token expires (2 s here); the bridge refreshes it by itself.
+    let before = count(&w, "oauth_tokens");
+    std::thread::sleep(Duration::from_millis(2500));
+    let second = run_client();
+    assert_eq!(second["store_id"], "demo");
+    assert!(count(&w, "oauth_tokens") > before, "a refresh issued new tokens");
+
+    // Logout revokes at the server and forgets the login.
+    let out = w.run(&["logout", "--server", &s.base]);
+    assert!(out.status.success(), "logout: {}", stderr(&out));
+    let live: i64 = w
+        .sqlite()
+        .query_row(
+            "SELECT count(*) FROM oauth_tokens WHERE revoked_at IS NULL AND used_at IS NULL AND expires_at > ?1",
+            [std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(live, 0, "tokens still live after logout");
+    let out = w.run(&["auth", "status", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -5,7 +5,8 @@ Usage: stdio_client.py WHALE_BINARY DB_PATH [--tool-mode grouped|flat]
 
 Launches `WHALE_BINARY --db DB_PATH mcp --tool-mode MODE` over stdio (with
 `--bridge URL`: `WHALE_BINARY mcp --server URL`, the stdio bridge to a
-remote whale server, authenticated by the API key in $WHALE_TEST_KEY; the
+remote whale server, authenticated by the API key in $WHALE_TEST_KEY (or,
+without it, by the login `whale login` stored); the
 tool mode is then the server's), opens
 the session (the `initialize` handshake, or the stateless `server/discover`),
 lists every tool (following pagination), calls `store` (grouped spelling,
@@ -72,7 +73,10 @@ async def list_all_tools(session: ClientSession) -> list:
 async def run(binary: str, db: str, mode: str, lifecycle: str, bridge: str | None) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("WHALETOOLS_API_KEY", "WHALE_STORE", "RUST_LOG")}
     if bridge:
-        env["WHALETOOLS_API_KEY"] = os.environ["WHALE_TEST_KEY"]
+        # An API key when the test gives one; otherwise the bridge uses the
+        # login stored by `whale login`.
+        if os.environ.get("WHALE_TEST_KEY"):
+            env["WHALETOOLS_API_KEY"] = os.environ["WHALE_TEST_KEY"]
         args = ["mcp", "--server", bridge]
     else:
         args = ["--db", db, "mcp", "--tool-mode", mode, "--page-size", "3"]
