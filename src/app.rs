@@ -88,6 +88,6 @@ impl App {
     /// Writes every queued audit row before the process exits.
     pub fn shutdown(&self) {
         self.pipeline.audit().stop();
-        self.db.close();
+        self.db.checkpoint();
     }
 }

@@ -8,6 +8,7 @@
 //! arrived), so reads never wait for an fsync. [`AuditWriter::flush`] waits
 //! until everything queued so far is on disk; doors call it on shutdown.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,34 +32,66 @@ enum Msg {
 #[derive(Clone)]
 pub struct AuditWriter {
     tx: SyncSender<Msg>,
-    worker: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    worker: Arc<Worker>,
+}
+
+/// The writer thread, started by the first row: a process that audits
+/// nothing (an `initialize` and out) never pays for the thread.
+struct Worker {
+    db: Arc<Db>,
+    started: AtomicBool,
+    rx: Mutex<Option<Receiver<Msg>>>,
+    handle: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl AuditWriter {
     pub fn start(db: Arc<Db>) -> AuditWriter {
         let (tx, rx) = sync_channel(QUEUE);
-        let handle = std::thread::Builder::new()
-            .name("whale-audit".into())
-            .spawn(move || run(db, rx))
-            .expect("spawn audit thread");
         AuditWriter {
             tx,
-            worker: Arc::new(Mutex::new(Some(handle))),
+            worker: Arc::new(Worker {
+                db,
+                started: AtomicBool::new(false),
+                rx: Mutex::new(Some(rx)),
+                handle: Mutex::new(None),
+            }),
         }
+    }
+
+    fn ensure_started(&self) {
+        if self.worker.started.load(Ordering::Acquire) {
+            return;
+        }
+        let mut handle = self.worker.handle.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rx) = self.worker.rx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let db = self.worker.db.clone();
+            *handle = Some(
+                std::thread::Builder::new()
+                    .name("whale-audit".into())
+                    .spawn(move || run(db, rx))
+                    .expect("spawn audit thread"),
+            );
+        }
+        self.worker.started.store(true, Ordering::Release);
     }
 
     /// Queues a row (and the key whose last-used time it refreshes).
     pub fn record(&self, row: ExecutionRow, key_id: Option<String>) {
+        self.ensure_started();
         if self.tx.send(Msg::Row(Box::new(row), key_id)).is_err() {
             tracing::error!("audit writer stopped; an execution row was lost");
         }
     }
 
     /// Writes what is queued, closes the writer's connection and ends its
-    /// thread (at process exit: the database's last connection to close
-    /// checkpoints the WAL, so the next process opens a small file).
+    /// thread.
     pub fn stop(&self) {
-        let handle = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let handle = self
+            .worker
+            .handle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(h) = handle
             && self.tx.send(Msg::Stop).is_ok()
         {
@@ -68,6 +101,9 @@ impl AuditWriter {
 
     /// Blocks until every row queued before this call is committed.
     pub fn flush(&self) {
+        if !self.worker.started.load(Ordering::Acquire) {
+            return; // nothing was ever queued
+        }
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         if self.tx.send(Msg::Flush(done_tx)).is_ok() {
             let _ = done_rx.recv();

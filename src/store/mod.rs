@@ -240,13 +240,13 @@ impl Db {
         })
     }
 
-    /// Closes the idle connections. When they are the last ones, SQLite
-    /// checkpoints the WAL into the database and removes it, so the next
-    /// process starts without replaying it.
-    pub fn close(&self) {
-        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
-        for conn in idle {
-            let _ = conn.close();
+    /// At process exit: moves the WAL's pages into the database and
+    /// truncates it, so the next process does not replay it on open (a
+    /// closed-and-deleted WAL would instead cost a file create and delete
+    /// per run). Skipped, harmlessly, when another process is reading.
+    pub fn checkpoint(&self) {
+        if let Ok(conn) = self.conn() {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
     }
 
