@@ -93,14 +93,20 @@ fn split_tags(s: &str) -> Vec<String> {
         .collect()
 }
 
+const PMIN: &str = "(SELECT min(v.price_cents) FROM variants v WHERE v.product_id = p.id)";
+const PMAX: &str = "(SELECT max(v.price_cents) FROM variants v WHERE v.product_id = p.id)";
+const VARIANTS: &str = "(SELECT count(*) FROM variants v WHERE v.product_id = p.id)";
+const AVAILABLE: &str = "(SELECT coalesce(sum(l.available), 0) FROM variants v
+      JOIN inventory_levels l ON l.variant_id = v.id WHERE v.product_id = p.id)";
+
 pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<ProductSummary>, i64)> {
+    // Aggregates are correlated subqueries over one product's variants
+    // (indexed by product): only the rows a filter or the page needs are
+    // aggregated, not every variant of the store.
     let mut sql = String::from(
-        " FROM products p JOIN (
-              SELECT v.product_id, min(v.price_cents) AS pmin, max(v.price_cents) AS pmax, count(*) AS n,
-                     coalesce(sum((SELECT sum(available) FROM inventory_levels l WHERE l.variant_id = v.id)), 0) AS avail
-                FROM variants v WHERE v.store_id = ?1 AND v.mode = ?2 GROUP BY v.product_id
-          ) agg ON agg.product_id = p.id
-         WHERE p.store_id = ?1 AND p.mode = ?2 AND p.deleted_at IS NULL",
+        " FROM products p
+         WHERE p.store_id = ?1 AND p.mode = ?2 AND p.deleted_at IS NULL
+           AND EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id)",
     );
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(s.store().to_string()), Box::new(s.mode())];
     let mut n = 2;
@@ -131,17 +137,17 @@ pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<Produ
         push(&mut sql, " AND p.status = ?", Box::new(st.as_str()), &mut args);
     }
     if let Some(min) = q.min_price_cents {
-        push(&mut sql, " AND agg.pmax >= ?", Box::new(min), &mut args);
+        push(&mut sql, &format!(" AND {PMAX} >= ?"), Box::new(min), &mut args);
     }
     if let Some(max) = q.max_price_cents {
-        push(&mut sql, " AND agg.pmin <= ?", Box::new(max), &mut args);
+        push(&mut sql, &format!(" AND {PMIN} <= ?"), Box::new(max), &mut args);
     }
     let conn = s.conn();
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*){sql}"))?
         .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     let select = format!(
-        "SELECT p.id, p.title, p.category, p.status, agg.pmin, agg.pmax, agg.n, agg.avail{sql}
+        "SELECT p.id, p.title, p.category, p.status, {PMIN}, {PMAX}, {VARIANTS}, {AVAILABLE}{sql}
          ORDER BY p.title, p.id LIMIT {} OFFSET {}",
         q.limit, q.offset
     );
