@@ -1587,3 +1587,68 @@ fn whale_login_then_bridge_with_an_independent_client_refresh_and_logout() {
     let out = w.run(&["auth", "status", "--json"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn sign_in_form_posts_from_the_servers_own_origin_and_guessing_is_limited() {
+    let (_w, s) = server(&["--allowed-host", "whale.test"]);
+    let client_id = register(&s, "Origin", REDIRECT);
+    let (_v, challenge) = pkce();
+    let url = AuthRequest::new(&client_id, &challenge).url(&s);
+    let mut b = Browser::new();
+    let html = b.get(&url).text().unwrap();
+    let id = input_value(&html, "request_id");
+    let csrf = input_value(&html, "csrf");
+    let post = |origin: &str, host: &str, password: &str| {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("request_id", id.as_str()),
+                ("csrf", &csrf),
+                ("email", EMAIL),
+                ("password", password),
+            ])
+            .finish();
+        http()
+            .post(s.url("/authorize/login"))
+            .header("host", host)
+            .header("origin", origin)
+            .header("cookie", b.cookies.join("; "))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .unwrap()
+    };
+    // A deployment's own origin (https behind a proxy, or http) is the
+    // form's own page: accepted without --allowed-origin.
+    assert_eq!(
+        post("https://whale.test", "whale.test", "wrong password 1").status(),
+        StatusCode::UNAUTHORIZED,
+        "reached the password check"
+    );
+    // Another site is refused before anything else.
+    assert_eq!(
+        post("https://evil.example", "whale.test", PASSWORD).status(),
+        StatusCode::FORBIDDEN
+    );
+    // Password guessing on one account is bounded (10 a minute), across
+    // authorization requests.
+    let mut limited = false;
+    for i in 0..12 {
+        let mut b2 = Browser::new();
+        let html = b2.get(&url).text().unwrap();
+        let resp = b2.post_form(
+            &s.url("/authorize/login"),
+            &[
+                ("request_id", &input_value(&html, "request_id")),
+                ("csrf", &input_value(&html, "csrf")),
+                ("email", EMAIL),
+                ("password", &format!("guess number {i}")),
+            ],
+        );
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert!(limited, "12 wrong passwords in a row were all checked");
+}

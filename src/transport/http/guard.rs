@@ -170,7 +170,18 @@ fn check_host_and_origin(s: &HttpState, headers: &HeaderMap) -> Result<(), HttpE
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
-        if !s.policy.origin_allowed(origin) {
+        // A page of this server posting to it (the sign-in form) is
+        // same-origin: its authority is the (already checked) Host.
+        let same_origin = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|host| {
+                origin
+                    .strip_prefix("https://")
+                    .or_else(|| origin.strip_prefix("http://"))
+                    .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
+            });
+        if !same_origin && !s.policy.origin_allowed(origin) {
             return Err(HttpError::forbidden(format!(
                 "Origin `{origin}` is not allowed; start whale with --allowed-origin {origin}"
             )));

@@ -15,6 +15,8 @@ use super::error::HttpError;
 use crate::oauth::{AuthServer, AuthorizeFailure, AuthorizeQuery, LoginOutcome, OAuthError, pages};
 
 const CSRF_COOKIE: &str = "whale_csrf";
+/// Sign-in attempts per account per minute (each costs an argon2 hash).
+const LOGIN_ATTEMPTS_PER_MIN: i64 = 10;
 
 /// Client id and secret from an HTTP Basic header, when one was sent.
 type Basic = Option<(String, String)>;
@@ -175,6 +177,17 @@ pub async fn login(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: By
         Ok(f) => f,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
     };
+    // Password guesses per account, whatever the authorization request.
+    let email = field(&f, "email").trim().to_ascii_lowercase();
+    if let Err(wait) = s
+        .limiter
+        .check(&format!("login:{email}"), Some(LOGIN_ATTEMPTS_PER_MIN))
+    {
+        return error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("too many sign-in attempts for this account; try again in {wait} s"),
+        );
+    }
     let outcome = a
         .login(
             field(&f, "request_id"),
