@@ -21,6 +21,18 @@
 //!   acknowledged write after SIGKILL.
 //! - `tests/python_client.rs` — an independent client (the official Python
 //!   MCP SDK, `tests/clients/stdio_client.py`) against `whale mcp`.
+//! - `tests/http.rs` — HTTP mode: both transports (hand-written clients in
+//!   `common/http_client.rs` and the Python SDK), auth, sessions bound to
+//!   credentials, Host/Origin, body limits, rate limits, REST, load and
+//!   graceful shutdown.
+//! - `tests/oauth.rs` — the embedded authorization server with the test as
+//!   browser (and once headless Chromium, `tests/clients/browser_login.mjs`),
+//!   every negative case with nothing issued, client credentials,
+//!   introspection, metadata documents, external-AS mode against a fake
+//!   introspection endpoint, and `whale login` → bridge → refresh → logout.
+//! - `tests/login.rs`, `tests/bridge.rs` — the client side (login, keychain
+//!   or file store, refresh serialization, logout) against a fake
+//!   authorization server, and the stdio bridge against a real server.
 //!
 //! Rules every helper follows: each [`Whale`] owns a fresh temporary
 //! directory and database; children run with `WHALETOOLS_API_KEY`,
