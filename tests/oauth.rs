@@ -1652,3 +1652,25 @@ fn sign_in_form_posts_from_the_servers_own_origin_and_guessing_is_limited() {
     }
     assert!(limited, "12 wrong passwords in a row were all checked");
 }
+
+#[test]
+fn login_registers_again_when_the_server_forgot_the_client() {
+    let w = Whale::new();
+    add_user(&w, EMAIL, PASSWORD, "demo");
+    let s = w.serve_http(&[]);
+    let out = whale_login(&w, &s, &[]);
+    assert!(out.status.success(), "first login: {}", stderr(&out));
+    assert_eq!(count(&w, "oauth_clients"), 1);
+    // The server's registrations are wiped (a restored backup, a new database).
+    let admin = rusqlite::Connection::open(&w.db).unwrap();
+    admin.busy_timeout(TIMEOUT).unwrap();
+    admin.execute("DELETE FROM oauth_clients", []).unwrap();
+    drop(admin);
+    let out = whale_login(&w, &s, &[]);
+    assert!(out.status.success(), "second login: {}", stderr(&out));
+    assert_eq!(count(&w, "oauth_clients"), 1, "registered again");
+    // And a known client is reused, not registered twice.
+    let out = whale_login(&w, &s, &[]);
+    assert!(out.status.success(), "third login: {}", stderr(&out));
+    assert_eq!(count(&w, "oauth_clients"), 1, "reused");
+}

@@ -518,6 +518,23 @@ pub async fn token_request(
     Ok(tr)
 }
 
+/// Whether the authorization server still knows `client_id`: a refresh
+/// with a token that cannot exist is answered `invalid_client` (RFC 6749
+/// §5.2) when the client is unknown and `invalid_grant` otherwise. Used
+/// before reusing a remembered registration (the server's database may
+/// have been reset since).
+pub async fn client_known(http: &reqwest::Client, token_endpoint: &str, client_id: &str) -> bool {
+    let probe = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "whale-client-probe"),
+        ("client_id", client_id),
+    ];
+    !matches!(
+        token_request(http, token_endpoint, &probe).await,
+        Err(TokenError::OAuth { ref error, .. }) if error == "invalid_client"
+    )
+}
+
 /// RFC 7009 revocation of one token (public client: `client_id` in the form).
 pub async fn revoke(
     http: &reqwest::Client,

@@ -69,6 +69,14 @@ pub async fn login(args: &LoginArgs, store_id: Option<&str>) -> Result<(), CliEr
                 v.client_id_for(&i)
             })
             .await?;
+            let known = match known {
+                Some(id) if oauth::client_known(&http, &meta.token_endpoint, &id).await => Some(id),
+                Some(_) => {
+                    tracing::info!("the server no longer knows the remembered client; registering again");
+                    None
+                }
+                None => None,
+            };
             match known {
                 Some(id) => id,
                 None => {
