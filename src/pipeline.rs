@@ -550,13 +550,30 @@ impl Job {
         let mut conn = self.db.conn()?;
         conn.progress_handler(1000, Some(stopped))?;
         if action.effect.is_read() {
-            // A deferred transaction gives the read one consistent snapshot.
-            let tx = conn.transaction()?;
+            // A deferred transaction gives the read one consistent snapshot
+            // (BEGIN/COMMIT from the statement cache: rusqlite's
+            // `Transaction` would parse both again on every call).
+            conn.prepare_cached("BEGIN")?.execute([])?;
             let ctx = Ctx {
-                db: Scoped::new(&tx, scope),
+                db: Scoped::new(&conn, scope),
                 principal,
             };
-            action.run(&ctx, self.input)
+            let out = action.run(&ctx, self.input);
+            let end = if conn.is_autocommit() {
+                None
+            } else {
+                Some("COMMIT")
+            };
+            if let Some(sql) = end {
+                // A read has nothing to keep; COMMIT just ends the snapshot.
+                if let Err(e) = conn.prepare_cached(sql).and_then(|mut s| s.execute([])) {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    if out.is_ok() {
+                        return Err(ToolError::from(e));
+                    }
+                }
+            }
+            out
         } else {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let ctx = Ctx {
