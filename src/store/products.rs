@@ -146,9 +146,13 @@ pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<Produ
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*){sql}"))?
         .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+    // Page first, then aggregate the page's rows only: SQLite computes a
+    // sorted query's result columns for every candidate row.
     let select = format!(
-        "SELECT p.id, p.title, p.category, p.status, {PMIN}, {PMAX}, {VARIANTS}, {AVAILABLE}{sql}
-         ORDER BY p.title, p.id LIMIT {} OFFSET {}",
+        "SELECT p.id, p.title, p.category, p.status, {PMIN}, {PMAX}, {VARIANTS}, {AVAILABLE}
+           FROM (SELECT p.id, p.title, p.category, p.status{sql}
+                  ORDER BY p.title, p.id LIMIT {} OFFSET {}) p
+          ORDER BY p.title, p.id",
         q.limit, q.offset
     );
     let mut stmt = conn.prepare_cached(&select)?;
