@@ -8,9 +8,8 @@
 //! arrived), so reads never wait for an fsync. [`AuditWriter::flush`] waits
 //! until everything queued so far is on disk; doors call it on shutdown.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -31,54 +30,46 @@ enum Msg {
 
 #[derive(Clone)]
 pub struct AuditWriter {
-    tx: SyncSender<Msg>,
     worker: Arc<Worker>,
 }
 
-/// The writer thread, started by the first row: a process that audits
-/// nothing (an `initialize` and out) never pays for the thread.
+/// The writer thread and its queue, both made by the first row: a process
+/// that audits nothing (an `initialize` and out, a `stores list`) pays for
+/// neither the thread nor the queue's buffer.
 struct Worker {
     db: Arc<Db>,
-    started: AtomicBool,
-    rx: Mutex<Option<Receiver<Msg>>>,
+    tx: OnceLock<SyncSender<Msg>>,
     handle: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl AuditWriter {
     pub fn start(db: Arc<Db>) -> AuditWriter {
-        let (tx, rx) = sync_channel(QUEUE);
         AuditWriter {
-            tx,
             worker: Arc::new(Worker {
                 db,
-                started: AtomicBool::new(false),
-                rx: Mutex::new(Some(rx)),
+                tx: OnceLock::new(),
                 handle: Mutex::new(None),
             }),
         }
     }
 
-    fn ensure_started(&self) {
-        if self.worker.started.load(Ordering::Acquire) {
-            return;
-        }
-        let mut handle = self.worker.handle.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(rx) = self.worker.rx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+    /// The queue, starting the thread on first use.
+    fn sender(&self) -> &SyncSender<Msg> {
+        self.worker.tx.get_or_init(|| {
+            let (tx, rx) = sync_channel(QUEUE);
             let db = self.worker.db.clone();
-            *handle = Some(
-                std::thread::Builder::new()
-                    .name("whale-audit".into())
-                    .spawn(move || run(db, rx))
-                    .expect("spawn audit thread"),
-            );
-        }
-        self.worker.started.store(true, Ordering::Release);
+            let handle = std::thread::Builder::new()
+                .name("whale-audit".into())
+                .spawn(move || run(db, rx))
+                .expect("spawn audit thread");
+            *self.worker.handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+            tx
+        })
     }
 
     /// Queues a row (and the key whose last-used time it refreshes).
     pub fn record(&self, row: ExecutionRow, key_id: Option<String>) {
-        self.ensure_started();
-        if self.tx.send(Msg::Row(Box::new(row), key_id)).is_err() {
+        if self.sender().send(Msg::Row(Box::new(row), key_id)).is_err() {
             tracing::error!("audit writer stopped; an execution row was lost");
         }
     }
@@ -92,8 +83,8 @@ impl AuditWriter {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some(h) = handle
-            && self.tx.send(Msg::Stop).is_ok()
+        if let (Some(h), Some(tx)) = (handle, self.worker.tx.get())
+            && tx.send(Msg::Stop).is_ok()
         {
             let _ = h.join();
         }
@@ -101,11 +92,11 @@ impl AuditWriter {
 
     /// Blocks until every row queued before this call is committed.
     pub fn flush(&self) {
-        if !self.worker.started.load(Ordering::Acquire) {
+        let Some(tx) = self.worker.tx.get() else {
             return; // nothing was ever queued
-        }
+        };
         let (done_tx, done_rx) = std::sync::mpsc::channel();
-        if self.tx.send(Msg::Flush(done_tx)).is_ok() {
+        if tx.send(Msg::Flush(done_tx)).is_ok() {
             let _ = done_rx.recv();
         }
     }
