@@ -884,6 +884,24 @@ fn registration_rejects_unsafe_metadata() {
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{what}");
     }
     assert_eq!(count(&w, "oauth_clients"), 0);
+    // Registration creates rows without a credential: bounded per address.
+    let mut limited = None;
+    for i in 0..70 {
+        let resp = http()
+            .post(s.url("/register"))
+            .json(&json!({"client_name": format!("c{i}"), "redirect_uris": [REDIRECT]}))
+            .send()
+            .unwrap();
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(!header_str(resp.headers(), "retry-after").is_empty());
+            limited = Some(i);
+            break;
+        }
+        assert_eq!(resp.status(), StatusCode::CREATED);
+    }
+    let limited = limited.expect("70 registrations in a row were all accepted");
+    assert!(limited <= 60, "limited only after {limited}");
+    assert_eq!(count(&w, "oauth_clients"), limited as i64);
 }
 
 #[test]

@@ -236,8 +236,20 @@ pub fn router(
             get(rest::protected_resource),
         )
         .route("/.well-known/oauth-authorization-server", get(oauth::metadata))
-        .route("/register", axum::routing::post(oauth::register))
-        .route("/authorize", get(oauth::authorize))
+        .route(
+            "/register",
+            axum::routing::post(oauth::register).layer(middleware::from_fn_with_state(
+                state.clone(),
+                oauth::per_peer_limit,
+            )),
+        )
+        .route(
+            "/authorize",
+            get(oauth::authorize).layer(middleware::from_fn_with_state(
+                state.clone(),
+                oauth::per_peer_limit,
+            )),
+        )
         .route("/authorize/login", axum::routing::post(oauth::login))
         .route("/authorize/consent", axum::routing::post(oauth::consent))
         .route("/token", axum::routing::post(oauth::token))
@@ -318,7 +330,9 @@ pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> s
         }
     };
     tokio::spawn(drain);
-    axum::serve(listener, app).with_graceful_shutdown(signal).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(signal)
+        .await?;
     pipeline.audit().flush();
     Ok(())
 }

@@ -44,6 +44,35 @@ pub async fn metadata(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Re
     }
 }
 
+/// Requests per minute one peer address may make to an endpoint that
+/// creates state without a credential (`/register`, `/authorize`).
+const OPEN_ENDPOINT_PER_MIN: i64 = 60;
+
+/// Bounds the unauthenticated endpoints that create state (client rows,
+/// pending sign-ins) per peer address, so one client cannot fill them.
+pub async fn per_peer_limit(
+    State(s): State<Arc<HttpState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let key = format!("peer:{peer}:{}", req.uri().path());
+    if let Err(wait) = s.limiter.check(&key, Some(OPEN_ENDPOINT_PER_MIN)) {
+        let mut e = HttpError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests from this address; retry in {wait} s"),
+        );
+        e.retry_after = Some(wait);
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
 /// RFC 7591 dynamic client registration.
 pub async fn register(State(s): State<Arc<HttpState>>, body: Bytes) -> Response {
     let result = (|| {
