@@ -546,6 +546,78 @@ fn delete_ends_a_streamable_session() {
     Streamable::open(&server, &key).call_ok("products_list_products", json!({"limit": 1}));
 }
 
+#[test]
+fn tools_call_on_a_session_is_answered_as_json_and_the_rest_by_rmcp() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&[]);
+    let s = Streamable::open(&server, &key);
+    // tools/call on a live session: one JSON response (the fast path).
+    let resp = s
+        .post_as(
+            &key,
+            &rpc(
+                7,
+                "tools/call",
+                json!({"name": "products_list_products", "arguments": {"limit": 1}}),
+            ),
+        )
+        .expect("POST tools/call");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(header_str(resp.headers(), "content-type").starts_with("application/json"));
+    let v: Value = resp.json().unwrap();
+    assert_eq!(v["id"], json!(7));
+    assert!(v["result"]["structuredContent"]["items"].is_array(), "{v}");
+    // Same ids and errors as the rmcp path: an unknown tool is -32602,
+    // bad params too, and an isError result names the field.
+    let v: Value = s
+        .post_as(
+            &key,
+            &rpc(8, "tools/call", json!({"name": "nope", "arguments": {}})),
+        )
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["error"]["code"], json!(-32602), "{v}");
+    let v: Value = s
+        .post_as(&key, &rpc(9, "tools/call", json!({"arguments": {}})))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["error"]["code"], json!(-32602), "{v}");
+    let v: Value = s
+        .post_as(
+            &key,
+            &rpc(
+                10,
+                "tools/call",
+                json!({"name": "products_list_products", "arguments": {"limit": "x"}}),
+            ),
+        )
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["result"]["isError"], json!(true), "{v}");
+    assert!(error_text(&v["result"]).contains("limit"), "{v}");
+    // Other requests stay with rmcp (an SSE reply).
+    let resp = s.post_as(&key, &rpc(11, "tools/list", Value::Null)).unwrap();
+    assert!(header_str(resp.headers(), "content-type").starts_with("text/event-stream"));
+    // A call on an unknown session is still rmcp's 404.
+    let mut ghost = Streamable::new(&server, &key);
+    ghost.session = Some("no-such-session".into());
+    let resp = ghost
+        .post_as(
+            &key,
+            &rpc(
+                12,
+                "tools/call",
+                json!({"name": "products_list_products", "arguments": {}}),
+            ),
+        )
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
 // ===========================================================================
 // 4. The guard: Origin, Host, body size, rate limit, query-string tokens
 // ===========================================================================

@@ -96,6 +96,44 @@ impl WhaleServer {
     }
 }
 
+/// What a `tools/call` answers for a pipeline outcome (shared by the rmcp
+/// handler and the HTTP fast path): the result with `structuredContent`
+/// and the execution id in `_meta`, an `isError` result the agent can act
+/// on, or — for an unknown tool — JSON-RPC -32602.
+pub fn call_result(ran: Result<crate::pipeline::CallOutcome, CallError>) -> Result<CallToolResult, McpError> {
+    let outcome = match ran {
+        Ok(o) => o,
+        Err(CallError::UnknownTool(n)) => {
+            return Err(McpError::invalid_params(
+                format!("unknown tool `{n}`; call tools/list for the tools this server offers"),
+                Some(json!({"tool": n})),
+            ));
+        }
+        Err(CallError::Unauthenticated(e)) => {
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "authentication failed: {e}"
+            ))]));
+        }
+    };
+    let mut meta = MetaObject::new();
+    meta.0
+        .insert("whale/executionId".into(), Value::String(outcome.exec_id.clone()));
+    let mut result = match outcome.result {
+        Ok(value) => {
+            let text = serde_json::to_string(&value).unwrap_or_default();
+            let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
+            r.structured_content = Some(value);
+            r
+        }
+        Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
+            "{e} (execution {})",
+            outcome.exec_id
+        ))]),
+    };
+    result.meta = Some(meta);
+    Ok(result)
+}
+
 /// A request's caller, before or after stage 1.
 enum Caller {
     Credential(Credential),
@@ -212,39 +250,7 @@ impl ServerHandler for WhaleServer {
                     .await
             }
         };
-        let outcome = match ran {
-            Ok(o) => o,
-            Err(CallError::UnknownTool(n)) => {
-                return Err(McpError::invalid_params(
-                    format!("unknown tool `{n}`; call tools/list for the tools this server offers"),
-                    Some(json!({"tool": n})),
-                ));
-            }
-            Err(CallError::Unauthenticated(e)) => {
-                return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
-                    "authentication failed: {e}"
-                ))])
-                .into());
-            }
-        };
-        let mut meta = MetaObject::new();
-        meta.0
-            .insert("whale/executionId".into(), Value::String(outcome.exec_id.clone()));
-        let result = match outcome.result {
-            Ok(value) => {
-                let text = serde_json::to_string(&value).unwrap_or_default();
-                let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
-                r.structured_content = Some(value);
-                r
-            }
-            Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
-                "{e} (execution {})",
-                outcome.exec_id
-            ))]),
-        };
-        let mut result = result;
-        result.meta = Some(meta);
-        Ok(result.into())
+        Ok(call_result(ran)?.into())
     }
 
     fn get_tool(&self, _name: &str) -> Option<rmcp::model::Tool> {

@@ -9,6 +9,7 @@
 //! `WhaleServer` and so the same pipeline as stdio.
 
 mod error;
+mod fast;
 mod guard;
 mod oauth;
 mod rest;
@@ -78,6 +79,10 @@ pub struct HttpState {
     /// Cancelled once calls in flight have answered at shutdown: ends the
     /// legacy SSE sessions (rmcp's own sessions share the token).
     sessions_ct: CancellationToken,
+    /// rmcp's Streamable HTTP sessions (the fast path asks whether one lives).
+    sessions: Arc<LocalSessionManager>,
+    /// `tools/call`s running on the fast path, for `notifications/cancelled`.
+    fast_calls: fast::InFlight,
     /// The embedded authorization server (None with `--auth-server`).
     auth: Option<Arc<crate::oauth::AuthServer>>,
     /// The issuer named in the protected-resource metadata when external.
@@ -168,7 +173,10 @@ pub fn router(
         ),
         AuthMode::External { issuer } => (None, Some(issuer.clone())),
     };
+    let sessions = Arc::new(LocalSessionManager::default());
     let state = Arc::new(HttpState {
+        sessions: sessions.clone(),
+        fast_calls: fast::InFlight::default(),
         pipeline: pipeline.clone(),
         db,
         filter: opts.filter.clone(),
@@ -203,11 +211,14 @@ pub fn router(
                 page,
             ))
         },
-        Arc::new(LocalSessionManager::default()),
+        sessions,
         config,
     );
+    // Layers run outside in: the binding check, then the tools/call fast
+    // path, then rmcp.
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(state.clone(), fast::tools_call))
         .layer(middleware::from_fn_with_state(state.clone(), bind_session));
 
     let guarded = Router::new()

@@ -1,0 +1,187 @@
+//! The Streamable HTTP fast path for `tools/call`.
+//!
+//! rmcp's `StreamableHttpService` routes every request of a session through
+//! the session's worker task and answers it as a one-event SSE stream: a
+//! priming event, the message, the end — channel hops, task spawns and
+//! several socket writes per call. A `tools/call` on an established session
+//! needs none of it, so this layer (in front of rmcp, behind the guard and
+//! the session binding) answers it directly with one `application/json`
+//! response, which the transport allows for any request. Everything else —
+//! initialize, lists, notifications, GET streams, DELETE, sessionless and
+//! 2026-07-28 requests, unusual headers — goes to rmcp unchanged.
+//!
+//! The call runs through the same pipeline (`Pipeline::call_as`, with the
+//! principal the guard resolved for this request) and turns into the same
+//! result (`transport::mcp::call_result`) as on the rmcp path.
+//! `notifications/cancelled` for a call in flight here cancels it; a client
+//! that disconnects cancels its call too.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::streamable_http_server::session::SessionManager;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::{HttpState, SESSION_HEADER};
+use crate::auth::Principal;
+use crate::pipeline::CallRequest;
+
+/// Protocol versions whose sessions the fast path serves (the session era;
+/// anything else is rmcp's to judge).
+const VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
+
+/// Calls in flight on the fast path, by session and JSON-RPC id.
+#[derive(Default)]
+pub struct InFlight(Mutex<HashMap<(String, String), CancellationToken>>);
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), CancellationToken>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Removes a call from [`InFlight`] and cancels it if its future is dropped
+/// before it finished (the client went away).
+struct Tracked<'a> {
+    map: &'a InFlight,
+    key: (String, String),
+    ct: CancellationToken,
+    done: bool,
+}
+
+impl Drop for Tracked<'_> {
+    fn drop(&mut self) {
+        self.map.lock().remove(&self.key);
+        if !self.done {
+            self.ct.cancel();
+        }
+    }
+}
+
+fn eligible_headers(headers: &HeaderMap) -> Option<String> {
+    let session = headers.get(SESSION_HEADER)?.to_str().ok()?.to_string();
+    let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
+    if !(accept.contains("application/json") && accept.contains("text/event-stream")) {
+        return None;
+    }
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    if !ct.starts_with("application/json") {
+        return None;
+    }
+    match headers.get("mcp-protocol-version") {
+        None => {}
+        Some(v) => {
+            if !VERSIONS.contains(&v.to_str().ok()?) {
+                return None;
+            }
+        }
+    }
+    Some(session)
+}
+
+/// The id of a JSON-RPC request as a map key (numbers and strings differ).
+fn id_key(id: &Value) -> Option<String> {
+    match id {
+        Value::Number(_) | Value::String(_) => Some(id.to_string()),
+        _ => None,
+    }
+}
+
+pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(session) = eligible_headers(req.headers()) else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    // The guard has buffered the body (bounded): this does not wait.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let pass = |parts, bytes| next.run(Request::from_parts(parts, Body::from(bytes)));
+    let Ok(msg) = serde_json::from_slice::<Value>(&bytes) else {
+        return pass(parts, bytes).await;
+    };
+    if msg.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return pass(parts, bytes).await;
+    }
+    match msg.get("method").and_then(Value::as_str) {
+        Some("tools/call") => {}
+        Some("notifications/cancelled") => {
+            // Ours to cancel if the call runs here; rmcp still gets the
+            // notification (and answers 202).
+            if let Some(id) = msg.pointer("/params/requestId").and_then(id_key)
+                && let Some(ct) = s.fast_calls.lock().get(&(session.clone(), id))
+            {
+                ct.cancel();
+            }
+            return pass(parts, bytes).await;
+        }
+        _ => return pass(parts, bytes).await,
+    }
+    let (Some(id), Some(principal)) = (
+        msg.get("id").cloned(),
+        parts.extensions.get::<Principal>().cloned(),
+    ) else {
+        return pass(parts, bytes).await;
+    };
+    let Some(key) = id_key(&id) else {
+        return pass(parts, bytes).await;
+    };
+    // An unknown or ended session is rmcp's to answer (404).
+    if !s
+        .sessions
+        .has_session(&session.as_str().into())
+        .await
+        .unwrap_or(false)
+    {
+        return pass(parts, bytes).await;
+    }
+    let params: CallToolRequestParams =
+        match msg.get("params").cloned().map(serde_json::from_value).transpose() {
+            Ok(Some(p)) => p,
+            Ok(None) | Err(_) => {
+                return reply(json!({"jsonrpc": "2.0", "id": id, "error": {
+                    "code": -32602,
+                    "message": "invalid params: tools/call needs {\"name\": string, \"arguments\": object}"
+                }}));
+            }
+        };
+    let ct = s.sessions_ct.child_token();
+    s.fast_calls
+        .lock()
+        .insert((session.clone(), key.clone()), ct.clone());
+    let mut tracked = Tracked {
+        map: &s.fast_calls,
+        key: (session, key),
+        ct: ct.clone(),
+        done: false,
+    };
+    let call = CallRequest {
+        name: params.name.to_string(),
+        arguments: params.arguments,
+    };
+    let ran = s.pipeline.call_as(principal, &s.filter, call, ct).await;
+    tracked.done = true;
+    drop(tracked);
+    let body = match crate::transport::mcp::call_result(ran) {
+        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Err(e) => json!({"jsonrpc": "2.0", "id": id, "error": e}),
+    };
+    reply(body)
+}
+
+fn reply(body: Value) -> Response {
+    let mut resp = Response::new(Body::from(serde_json::to_vec(&body).unwrap_or_default()));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
