@@ -75,13 +75,10 @@ fn eligible_headers(headers: &HeaderMap) -> Option<String> {
     if !ct.starts_with("application/json") {
         return None;
     }
-    match headers.get("mcp-protocol-version") {
-        None => {}
-        Some(v) => {
-            if !VERSIONS.contains(&v.to_str().ok()?) {
-                return None;
-            }
-        }
+    if let Some(v) = headers.get("mcp-protocol-version")
+        && !VERSIONS.contains(&v.to_str().ok()?)
+    {
+        return None;
     }
     Some(session)
 }
