@@ -246,7 +246,7 @@ fn secret_string(s: &str) -> bool {
 }
 
 /// Whether anything in `v` would be redacted (a walk, no allocation).
-fn has_secret(v: &Value) -> bool {
+pub fn has_secret(v: &Value) -> bool {
     match v {
         Value::Object(m) => m.iter().any(|(k, v)| secret_key(k) || has_secret(v)),
         Value::Array(a) => a.iter().any(has_secret),

@@ -32,7 +32,7 @@ use crate::audit::{AuditWriter, redacted_json};
 use crate::auth::{AuthError, Credential, Principal, ScopeSet, keys};
 use crate::error::ToolError;
 use crate::store::audit::ExecutionRow;
-use crate::store::{Db, Scope, Scoped, new_time_id, now_ms, stores};
+use crate::store::{ChangeStamp, Db, Scope, Scoped, new_time_id, now_ms, stores};
 use crate::tools::{Action, Ctx, Registry, Tool, ToolFilter};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,6 +54,10 @@ pub struct CallOutcome {
     pub action: Option<&'static str>,
     pub duration: Duration,
     pub result: Result<Value, ToolError>,
+    /// `result`'s success value as JSON text, when the pipeline already
+    /// serialized it for the audit row (doors reuse it instead of
+    /// serializing the same value again).
+    pub text: Option<String>,
 }
 
 /// A call that never reached a tool: the request itself is wrong.
@@ -76,9 +80,28 @@ pub struct Pipeline {
     inline_reads: AtomicBool,
     /// Stores the local owner was found to have.
     known_stores: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Credentials resolved recently, valid while the database has seen no
+    /// commit since (see [`Db::change_stamp`]).
+    resolved: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Resolved>>,
     /// The external authorization server, when whale is a pure resource server.
     external: std::sync::OnceLock<Arc<crate::oauth::external::Introspector>>,
 }
+
+/// A credential resolved while the database was at `stamp`.
+struct Resolved {
+    stamp: ChangeStamp,
+    at: Instant,
+    principal: Principal,
+    revoked_at: Option<i64>,
+    expires_at: Option<i64>,
+    /// OAuth tokens: the audience they were issued for.
+    audience: Option<String>,
+}
+
+/// Upper bound on how long a resolved credential is reused even when the
+/// database reports no commit (belt and braces).
+const RESOLVED_TTL: Duration = Duration::from_secs(5);
+const RESOLVED_MAX: usize = 10_000;
 
 /// Counts a call in flight until dropped.
 struct InFlight<'a>(&'a AtomicUsize);
@@ -104,6 +127,7 @@ impl Pipeline {
             inline_reads: AtomicBool::new(false),
             known_stores: Default::default(),
             external: std::sync::OnceLock::new(),
+            resolved: Default::default(),
         }
     }
 
@@ -153,8 +177,16 @@ impl Pipeline {
                 if self.external.get().is_some() {
                     return Err(AuthError::IntrospectionFailed);
                 }
+                let hash = keys::hash(token);
+                let stamp = self.db.change_stamp();
+                if let Some(p) = self.cached(&hash, stamp.as_ref(), resource.as_deref()) {
+                    return Ok(p);
+                }
                 let conn = self.db.conn()?;
-                crate::oauth::resolve_access(&conn, token, resource.as_deref())
+                let (principal, expires_at, audience) =
+                    crate::oauth::resolve_access(&conn, token, resource.as_deref())?;
+                self.remember(hash, stamp, &principal, None, Some(expires_at), Some(audience));
+                Ok(principal)
             }
             Credential::LocalOwner { store_id, mode } => {
                 // Stores are never removed, so one look per store suffices.
@@ -177,6 +209,12 @@ impl Pipeline {
             }
             Credential::ApiKey(secret) => {
                 let mode = keys::parse(secret.expose()).ok_or(AuthError::Malformed)?;
+                let hash = keys::hash(secret);
+                // Read before the lookup: a commit after it invalidates.
+                let stamp = self.db.change_stamp();
+                if let Some(p) = self.cached(&hash, stamp.as_ref(), None) {
+                    return Ok(p);
+                }
                 let conn = self.db.conn()?;
                 let row = crate::store::keys::by_hash(&conn, &keys::hash(secret))
                     .map_err(crate::store::DbError::from)?
@@ -189,7 +227,8 @@ impl Pipeline {
                     return Err(AuthError::Expired(row.hint));
                 }
                 debug_assert_eq!(mode, row.mode);
-                Ok(Principal {
+                let bounds = (row.revoked_at, row.expires_at);
+                let principal = Principal {
                     scope: Scope {
                         store_id: row.store_id,
                         mode: row.mode,
@@ -200,9 +239,59 @@ impl Pipeline {
                         .unwrap_or_else(|_| ScopeSet::parse("platform:read").expect("static scope parses")),
                     key_id: Some(row.id),
                     rate_limit_per_min: row.rate_limit_per_min,
-                })
+                };
+                self.remember(hash, stamp, &principal, bounds.0, bounds.1, None);
+                Ok(principal)
             }
         }
+    }
+
+    /// A credential resolved earlier, if the database has had no commit
+    /// since (so no key or token row changed), it is not older than
+    /// [`RESOLVED_TTL`], its time bounds still hold, and (tokens) it was
+    /// issued for `resource`. Anything else goes to the database, which
+    /// also gives the precise refusal.
+    fn cached(&self, hash: &[u8], stamp: Option<&ChangeStamp>, resource: Option<&str>) -> Option<Principal> {
+        let stamp = stamp?;
+        let map = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        let r = map.get(hash)?;
+        let now = now_ms();
+        let fresh = r.stamp == *stamp
+            && r.at.elapsed() < RESOLVED_TTL
+            && r.revoked_at.is_none_or(|t| t > now)
+            && r.expires_at.is_none_or(|t| t > now)
+            && match (&r.audience, resource) {
+                (Some(aud), Some(res)) => crate::oauth::same_resource(aud, res),
+                _ => true,
+            };
+        fresh.then(|| r.principal.clone())
+    }
+
+    fn remember(
+        &self,
+        hash: Vec<u8>,
+        stamp: Option<ChangeStamp>,
+        principal: &Principal,
+        revoked_at: Option<i64>,
+        expires_at: Option<i64>,
+        audience: Option<String>,
+    ) {
+        let Some(stamp) = stamp else { return };
+        let mut map = self.resolved.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= RESOLVED_MAX {
+            map.clear();
+        }
+        map.insert(
+            hash,
+            Resolved {
+                stamp,
+                at: Instant::now(),
+                principal: principal.clone(),
+                revoked_at,
+                expires_at,
+                audience,
+            },
+        );
     }
 
     /// The tools and actions `principal` may see under `filter`, in
@@ -318,10 +407,20 @@ impl Pipeline {
         };
 
         // 5. audit (a successful write committed its row already)
+        let mut text = None;
         let result = match result {
             Ok(out) => {
                 if !write {
-                    self.record(attempt.row(tool.name, Some(action.name), &input, Ok(&out)));
+                    // One serialization serves the audit row and the reply,
+                    // unless there is something to redact.
+                    let json = serde_json::to_string(&out).unwrap_or_default();
+                    let audited = if crate::audit::has_secret(&out) {
+                        redacted_json(&out)
+                    } else {
+                        json.clone()
+                    };
+                    self.record(attempt.row(tool.name, Some(action.name), &input, Ok(audited)));
+                    text = Some(json);
                 }
                 Ok(out)
             }
@@ -336,6 +435,7 @@ impl Pipeline {
             action: Some(action.name),
             duration: started.elapsed(),
             result,
+            text,
         })
     }
 
@@ -420,6 +520,7 @@ impl Pipeline {
             action: action.map(|a| a.name),
             duration: attempt.started.elapsed(),
             result: Err(err),
+            text: None,
         }
     }
 
@@ -491,11 +592,11 @@ impl Attempt {
         tool: &str,
         action: Option<&str>,
         input: &Value,
-        outcome: Result<&Value, (&'static str, &'static str, String)>,
+        outcome: Result<String, (&'static str, &'static str, String)>,
     ) -> (ExecutionRow, Option<String>) {
         let p = &self.principal;
         let (status, error_code, error, output) = match outcome {
-            Ok(out) => ("success", None, None, Some(redacted_json(out))),
+            Ok(out) => ("success", None, None, Some(out)),
             Err((status, code, message)) => (status, Some(code), Some(message), None),
         };
         let row = ExecutionRow {
@@ -591,9 +692,9 @@ impl Job {
                 Err(CANCELLED) => return Err(ToolError::Cancelled),
                 Err(_) => return Err(ToolError::Timeout(0)),
             }
-            let (row, key) = self
-                .attempt
-                .row(tool.name, Some(action.name), &self.input, Ok(&out));
+            let (row, key) =
+                self.attempt
+                    .row(tool.name, Some(action.name), &self.input, Ok(redacted_json(&out)));
             crate::store::audit::insert(&tx, &row)?;
             if let Some(key) = key {
                 crate::store::keys::touch(&tx, &key, self.attempt.created_at)?;

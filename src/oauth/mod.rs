@@ -1054,14 +1054,15 @@ struct Grant<'a> {
     refresh: bool,
 }
 
-/// Stage 1 of the pipeline for an OAuth access token issued here.
+/// Stage 1 of the pipeline for an OAuth access token issued here: the
+/// principal, and the token's expiry and audience (for the pipeline's cache).
 /// `resource` is the protected resource the request reached (`…/mcp`);
 /// a token for another audience is refused.
 pub fn resolve_access(
     conn: &rusqlite::Connection,
     token: &Secret,
     resource: Option<&str>,
-) -> Result<Principal, AuthError> {
+) -> Result<(Principal, i64, String), AuthError> {
     if !well_formed(ACCESS_PREFIX, token.expose()) {
         return Err(AuthError::Malformed);
     }
@@ -1081,7 +1082,8 @@ pub fn resolve_access(
     {
         return Err(AuthError::WrongAudience(row.audience));
     }
-    Ok(Principal {
+    let (expires_at, audience) = (row.expires_at, row.audience.clone());
+    let principal = Principal {
         scope: Scope {
             store_id: row.store_id,
             mode: row.mode,
@@ -1093,7 +1095,8 @@ pub fn resolve_access(
         // The grant, not the token: a refreshed token keeps its sessions.
         key_id: Some(row.grant_id),
         rate_limit_per_min: None,
-    })
+    };
+    Ok((principal, expires_at, audience))
 }
 
 /// The audience of a token for `resource` (RFC 8707): this server's MCP

@@ -124,7 +124,12 @@ pub enum DbError {
 pub struct Db {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// The `-shm` file, opened on first use by [`Db::change_stamp`].
+    shm: std::sync::OnceLock<Option<std::fs::File>>,
 }
+
+/// What the WAL-index header said at one moment (both copies).
+pub type ChangeStamp = [u8; 96];
 
 /// A connection borrowed from the pool; returned when dropped.
 pub struct PooledConn<'a> {
@@ -173,6 +178,7 @@ impl Db {
         let db = Db {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
+            shm: std::sync::OnceLock::new(),
         };
         let mut conn = db.connect()?;
         // The common case — schema current, demo seeded — needs no write lock.
@@ -238,6 +244,43 @@ impl Db {
             db: self,
             conn: Some(conn),
         })
+    }
+
+    /// A stamp that changes whenever any connection of any process commits,
+    /// read without a transaction: the WAL-index header at the start of the
+    /// `-shm` file (SQLite's documented WAL format: two copies of a 48-byte
+    /// header, rewritten on every commit; byte 12 is `isInit`). `None` when
+    /// it cannot be read or the two copies differ (a commit in progress) —
+    /// callers then go to the database. Lets hot lookups (credentials) be
+    /// cached without ever serving a row that changed since.
+    pub fn change_stamp(&self) -> Option<ChangeStamp> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            let shm = self
+                .shm
+                .get_or_init(|| {
+                    let mut p = self.path.clone().into_os_string();
+                    p.push("-shm");
+                    std::fs::File::open(p).ok()
+                })
+                .as_ref()?;
+            // The handle must still be the file SQLite uses (it is
+            // recreated when every connection of every process has closed).
+            use std::os::unix::fs::MetadataExt;
+            let mut p = self.path.clone().into_os_string();
+            p.push("-shm");
+            if std::fs::metadata(&p).ok()?.ino() != shm.metadata().ok()?.ino() {
+                return None;
+            }
+            let mut stamp = [0u8; 96];
+            shm.read_exact_at(&mut stamp, 0).ok()?;
+            (stamp[..48] == stamp[48..] && stamp[12] == 1).then_some(stamp)
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
     }
 
     /// At process exit: moves the WAL's pages into the database and
@@ -463,6 +506,39 @@ mod tests {
         assert_eq!(parse_duration_ms("7d"), Some(604_800_000));
         assert_eq!(parse_duration_ms("7x"), None);
         assert_eq!(parse_duration_ms("d"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_change_stamp_moves_with_every_commit_and_only_then() {
+        let dir = std::env::temp_dir().join(new_id("whale-test"));
+        let db = Db::open(&dir.join("w.db")).unwrap();
+        let reads = |db: &Db| {
+            db.conn()
+                .unwrap()
+                .query_row("SELECT count(*) FROM stores", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+        };
+        reads(&db);
+        let a = db.change_stamp().expect("a stamp once the WAL index exists");
+        reads(&db);
+        assert_eq!(db.change_stamp(), Some(a), "reads change nothing");
+        // A commit from another connection (another process would do the same).
+        let other = Db::open(&dir.join("w.db")).unwrap();
+        other
+            .conn()
+            .unwrap()
+            .execute("INSERT INTO preferences (key, value) VALUES ('k', 'v')", [])
+            .unwrap();
+        let b = db.change_stamp().expect("stamp");
+        assert_ne!(a, b, "a commit moves the stamp");
+        other
+            .conn()
+            .unwrap()
+            .execute("UPDATE preferences SET value = 'w' WHERE key = 'k'", [])
+            .unwrap();
+        assert_ne!(db.change_stamp(), Some(b));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

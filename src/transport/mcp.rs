@@ -120,7 +120,9 @@ pub fn call_result(ran: Result<crate::pipeline::CallOutcome, CallError>) -> Resu
         .insert("whale/executionId".into(), Value::String(outcome.exec_id.clone()));
     let mut result = match outcome.result {
         Ok(value) => {
-            let text = serde_json::to_string(&value).unwrap_or_default();
+            let text = outcome
+                .text
+                .unwrap_or_else(|| serde_json::to_string(&value).unwrap_or_default());
             let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
             r.structured_content = Some(value);
             r
