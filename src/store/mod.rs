@@ -126,6 +126,8 @@ pub struct Db {
     idle: Mutex<Vec<Connection>>,
     /// The `-shm` file, opened on first use by [`Db::change_stamp`].
     shm: std::sync::OnceLock<Option<std::fs::File>>,
+    /// When the `-shm` handle was last found to be the live file (ms).
+    shm_checked: std::sync::atomic::AtomicI64,
 }
 
 /// What the WAL-index header said at one moment (both copies).
@@ -179,6 +181,7 @@ impl Db {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
             shm: std::sync::OnceLock::new(),
+            shm_checked: std::sync::atomic::AtomicI64::new(0),
         };
         let mut conn = db.connect()?;
         // The common case — schema current, demo seeded — needs no write lock.
@@ -265,13 +268,19 @@ impl Db {
                     std::fs::File::open(p).ok()
                 })
                 .as_ref()?;
-            // The handle must still be the file SQLite uses (it is
-            // recreated when every connection of every process has closed).
-            use std::os::unix::fs::MetadataExt;
-            let mut p = self.path.clone().into_os_string();
-            p.push("-shm");
-            if std::fs::metadata(&p).ok()?.ino() != shm.metadata().ok()?.ino() {
-                return None;
+            // The handle must still be the file SQLite uses: it is
+            // recreated only after every connection of every process has
+            // closed, which cannot happen while this process keeps one open
+            // — checked again anyway, at most once a second.
+            let now = now_ms();
+            if now - self.shm_checked.load(std::sync::atomic::Ordering::Relaxed) > 1000 {
+                use std::os::unix::fs::MetadataExt;
+                let mut p = self.path.clone().into_os_string();
+                p.push("-shm");
+                if std::fs::metadata(&p).ok()?.ino() != shm.metadata().ok()?.ino() {
+                    return None;
+                }
+                self.shm_checked.store(now, std::sync::atomic::Ordering::Relaxed);
             }
             let mut stamp = [0u8; 96];
             shm.read_exact_at(&mut stamp, 0).ok()?;
