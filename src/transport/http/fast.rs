@@ -104,7 +104,7 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
         return StatusCode::BAD_REQUEST.into_response();
     };
     let pass = |parts, bytes| next.run(Request::from_parts(parts, Body::from(bytes)));
-    let Ok(msg) = serde_json::from_slice::<Value>(&bytes) else {
+    let Ok(mut msg) = serde_json::from_slice::<Value>(&bytes) else {
         return pass(parts, bytes).await;
     };
     if msg.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
@@ -142,17 +142,23 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
     {
         return pass(parts, bytes).await;
     }
-    let params: CallToolRequestParams =
-        match msg.get("params").cloned().map(serde_json::from_value).transpose() {
-            Ok(Some(p)) => p,
-            Ok(None) | Err(_) => {
-                return reply(json!({"jsonrpc": "2.0", "id": id, "error": {
-                    "code": -32602,
-                    "message": "invalid params: tools/call needs {\"name\": string, \"arguments\": object}"
-                }}));
-            }
-        };
-    let ct = s.sessions_ct.child_token();
+    let params: CallToolRequestParams = match msg
+        .get_mut("params")
+        .map(Value::take)
+        .map(serde_json::from_value)
+        .transpose()
+    {
+        Ok(Some(p)) => p,
+        Ok(None) | Err(_) => {
+            return reply(json!({"jsonrpc": "2.0", "id": id, "error": {
+                "code": -32602,
+                "message": "invalid params: tools/call needs {\"name\": string, \"arguments\": object}"
+            }}));
+        }
+    };
+    // Not a child of the server's token: shutdown lets calls in flight
+    // finish rather than cancelling them.
+    let ct = CancellationToken::new();
     s.fast_calls
         .lock()
         .insert((session.clone(), key.clone()), ct.clone());
@@ -169,15 +175,41 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
     let ran = s.pipeline.call_as(principal, &s.filter, call, ct).await;
     tracked.done = true;
     drop(tracked);
+    // Serialized straight from the result (no intermediate JSON tree).
     let body = match crate::transport::mcp::call_result(ran) {
-        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-        Err(e) => json!({"jsonrpc": "2.0", "id": id, "error": e}),
+        Ok(result) => serde_json::to_vec(&Reply {
+            jsonrpc: "2.0",
+            id: &id,
+            result: Some(&result),
+            error: None,
+        }),
+        Err(e) => serde_json::to_vec(&Reply::<()> {
+            jsonrpc: "2.0",
+            id: &id,
+            result: None,
+            error: Some(&e),
+        }),
     };
-    reply(body)
+    respond(body.unwrap_or_default())
+}
+
+/// A JSON-RPC response.
+#[derive(serde::Serialize)]
+struct Reply<'a, T> {
+    jsonrpc: &'static str,
+    id: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a rmcp::ErrorData>,
 }
 
 fn reply(body: Value) -> Response {
-    let mut resp = Response::new(Body::from(serde_json::to_vec(&body).unwrap_or_default()));
+    respond(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn respond(body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
