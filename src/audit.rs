@@ -17,8 +17,11 @@ use serde_json::Value;
 use crate::store::audit::ExecutionRow;
 use crate::store::{Db, keys, now_ms};
 
-const MAX_BATCH: usize = 1024;
-const WINDOW: Duration = Duration::from_millis(20);
+// Small, frequent batches: each row costs a few µs to insert, and a large
+// batch is a burst of CPU that requests on a 2-core machine wait behind
+// (measured: 1024 rows / 20 ms doubled the HTTP p99 against 256 / 5 ms).
+const MAX_BATCH: usize = 256;
+const WINDOW: Duration = Duration::from_millis(5);
 const QUEUE: usize = 8192;
 
 enum Msg {
