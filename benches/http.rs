@@ -104,7 +104,7 @@ fn main() {
     let measure = Duration::from_secs_f64(secs);
     let warmup = (measure / 5).clamp(Duration::from_millis(200), Duration::from_secs(1));
 
-    let dir = TempDir::new();
+    let dir = TempDir::new("http");
     let whale_bin =
         std::env::var_os(WHALE_ENV).map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_whale")), PathBuf::from);
     let db = dir.0.join("whale.db");
@@ -334,11 +334,7 @@ impl ServerProc {
 
     /// Peak resident set size in KiB (VmHWM), Linux only.
     fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        util::peak_rss_kib(self.child.id())
     }
 }
 
@@ -879,14 +875,6 @@ fn load_average() -> Option<f64> {
         .ok()
 }
 
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-fn mib(kib: Option<u64>) -> String {
-    kib.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
-}
-
 struct Ratio {
     name: String,
     key: String,
@@ -1043,31 +1031,14 @@ impl Report {
     }
 }
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!("whale-http-bench-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The reference: a minimal rmcp Streamable HTTP server
 
 #[path = "common/echo.rs"]
 mod echo;
+#[path = "common/util.rs"]
+mod util;
+use util::{TempDir, mib, us};
 
 mod echo_server {
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;

@@ -65,7 +65,7 @@ fn main() {
         Err(_) => DEFAULT_CALLS,
     };
 
-    let dir = TempDir::new();
+    let dir = TempDir::new("stdio");
     let whale = Server::whale(&dir.0.join("whale.db"));
     let echo = Server::echo();
     whale.seed();
@@ -252,11 +252,7 @@ impl Session {
 
     /// Peak resident set size in KiB (VmHWM), Linux only.
     fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        util::peak_rss_kib(self.child.id())
     }
 
     /// Closes stdin (EOF ends an MCP stdio server) and reaps the child,
@@ -393,16 +389,8 @@ struct Report {
     echo_run: Run,
 }
 
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-fn mib(kib: Option<u64>) -> String {
-    kib.map_or("n/a".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
 
 impl Report {
@@ -522,31 +510,14 @@ impl Report {
     }
 }
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!("whale-stdio-bench-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The reference: a minimal rmcp stdio server
 
 #[path = "common/echo.rs"]
 mod echo;
+#[path = "common/util.rs"]
+mod util;
+use util::{TempDir, mib, us};
 
 mod echo_server {
     use rmcp::ServiceExt;
