@@ -780,6 +780,20 @@ mod tests {
         pipeline: Pipeline,
     }
 
+    impl Fixture {
+        /// A call as the local owner, with no filter.
+        async fn call(&self, r: CallRequest) -> CallOutcome {
+            self.call_with(r, CancellationToken::new()).await
+        }
+
+        async fn call_with(&self, r: CallRequest, cancel: CancellationToken) -> CallOutcome {
+            self.pipeline
+                .call(&owner(), &ToolFilter::default(), r, cancel)
+                .await
+                .expect("the call reaches a tool")
+        }
+    }
+
     impl Drop for Fixture {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.dir);
@@ -835,16 +849,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_commits_with_its_audit_row() {
         let f = fixture(5_000);
-        let out = f
-            .pipeline
-            .call(
-                &owner(),
-                &ToolFilter::default(),
-                req("testing_slow_write", json!({"sleep_ms": 0})),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+        let out = f.call(req("testing_slow_write", json!({"sleep_ms": 0}))).await;
         assert!(out.result.is_ok());
         // No flush: the row was committed in the write's own transaction.
         assert_eq!(audit_status(&f.db, &out.exec_id), ("success".into(), None));
@@ -855,15 +860,8 @@ mod tests {
     async fn a_timed_out_write_changes_nothing_and_is_audited() {
         let f = fixture(100);
         let out = f
-            .pipeline
-            .call(
-                &owner(),
-                &ToolFilter::default(),
-                req("testing", json!({"action": "slow_write", "sleep_ms": 600})),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+            .call(req("testing", json!({"action": "slow_write", "sleep_ms": 600})))
+            .await;
         assert!(
             matches!(out.result, Err(ToolError::Timeout(100))),
             "{:?}",
@@ -889,15 +887,8 @@ mod tests {
             trigger.cancel();
         });
         let out = f
-            .pipeline
-            .call(
-                &owner(),
-                &ToolFilter::default(),
-                req("testing_slow_write", json!({"sleep_ms": 500})),
-                cancel,
-            )
-            .await
-            .unwrap();
+            .call_with(req("testing_slow_write", json!({"sleep_ms": 500})), cancel)
+            .await;
         assert!(
             matches!(out.result, Err(ToolError::Cancelled)),
             "{:?}",
@@ -915,30 +906,12 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_endless_query_is_interrupted_and_the_pool_stays_usable() {
         let f = fixture(150);
-        let out = f
-            .pipeline
-            .call(
-                &owner(),
-                &ToolFilter::default(),
-                req("testing_endless_read", json!({})),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+        let out = f.call(req("testing_endless_read", json!({}))).await;
         assert!(matches!(out.result, Err(ToolError::Timeout(_))));
         // The interrupted connection went back to the pool without its
         // handler: later calls on it succeed.
         for _ in 0..4 {
-            let ok = f
-                .pipeline
-                .call(
-                    &owner(),
-                    &ToolFilter::default(),
-                    req("testing_slow_write", json!({"sleep_ms": 0})),
-                    CancellationToken::new(),
-                )
-                .await
-                .unwrap();
+            let ok = f.call(req("testing_slow_write", json!({"sleep_ms": 0}))).await;
             assert!(ok.result.is_ok(), "{:?}", ok.result);
         }
     }
@@ -947,16 +920,7 @@ mod tests {
     async fn an_inline_read_meets_its_deadline_too() {
         let f = fixture(150);
         f.pipeline.set_inline_reads(true);
-        let out = f
-            .pipeline
-            .call(
-                &owner(),
-                &ToolFilter::default(),
-                req("testing_endless_read", json!({})),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+        let out = f.call(req("testing_endless_read", json!({}))).await;
         assert!(
             matches!(out.result, Err(ToolError::Timeout(150))),
             "{:?}",
@@ -964,16 +928,7 @@ mod tests {
         );
         let cancel = CancellationToken::new();
         cancel.cancel();
-        let out = f
-            .pipeline
-            .call(
-                &owner(),
-                &ToolFilter::default(),
-                req("testing_endless_read", json!({})),
-                cancel,
-            )
-            .await
-            .unwrap();
+        let out = f.call_with(req("testing_endless_read", json!({})), cancel).await;
         assert!(
             matches!(out.result, Err(ToolError::Cancelled)),
             "{:?}",
@@ -1032,30 +987,14 @@ mod tests {
     async fn bad_input_and_unknown_names_are_audited_without_running() {
         let f = fixture(5_000);
         let out = f
-            .pipeline
-            .call(
-                &owner(),
-                &ToolFilter::default(),
-                req("testing_slow_write", json!({"sleep_ms": "soon"})),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+            .call(req("testing_slow_write", json!({"sleep_ms": "soon"})))
+            .await;
         assert!(
             matches!(&out.result, Err(ToolError::InvalidInput { field, .. }) if field == "sleep_ms"),
             "{:?}",
             out.result
         );
-        let missing = f
-            .pipeline
-            .call(
-                &owner(),
-                &ToolFilter::default(),
-                req("testing", json!({})),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+        let missing = f.call(req("testing", json!({}))).await;
         assert!(matches!(&missing.result, Err(ToolError::InvalidInput { field, .. }) if field == "action"));
         let unknown = f
             .pipeline

@@ -1280,15 +1280,14 @@ fn login_and_consent_pages_in_headless_chromium() {
     let q = query(&format!("http://127.0.0.1{target}"));
     assert_eq!(q["state"], "st-123");
     let t = ok_json(
-        token(
+        exchange(
             &s,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &q["code"]),
-                ("redirect_uri", &req.redirect_uri),
-                ("client_id", &client_id),
-                ("code_verifier", &verifier),
-            ],
+            &Authorized {
+                client_id: client_id.clone(),
+                verifier: verifier.clone(),
+                redirect_uri: req.redirect_uri.clone(),
+                code: q["code"].clone(),
+            },
         ),
         "exchange the browser's code",
     );
@@ -1354,15 +1353,14 @@ fn a_member_of_several_stores_chooses_one_and_only_theirs() {
     );
     let q = query(&location(&resp));
     let t = ok_json(
-        token(
+        exchange(
             &s,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &q["code"]),
-                ("redirect_uri", &req.redirect_uri),
-                ("client_id", &client_id),
-                ("code_verifier", &verifier),
-            ],
+            &Authorized {
+                client_id: client_id.clone(),
+                verifier: verifier.clone(),
+                redirect_uri: req.redirect_uri.clone(),
+                code: q["code"].clone(),
+            },
         ),
         "exchange",
     );
