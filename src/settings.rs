@@ -42,18 +42,29 @@ const HOSTNAME: &str = "HOSTNAME";
 /// XDG data directory on every Unix (so macOS users find it where Linux
 /// users do), the platform's data directory elsewhere.
 pub fn default_db_path() -> Result<PathBuf, CliError> {
+    whale_dir(XDG_DATA_HOME, ".local/share", |d| d.data_dir())
+        .map(|d| d.join("whale.db"))
+        .ok_or_else(|| CliError::Runtime("cannot find a home directory; pass --db PATH".into()))
+}
+
+/// whale's directory of one XDG kind: `$XDG_…/whale`, else `~/<home_rel>/whale`
+/// on every Unix, else the platform's directory (`platform` of
+/// `ProjectDirs`).
+fn whale_dir(
+    xdg_var: &str,
+    home_rel: &str,
+    platform: fn(&directories::ProjectDirs) -> &std::path::Path,
+) -> Option<PathBuf> {
     #[cfg(unix)]
     {
-        if let Some(x) = std::env::var_os(XDG_DATA_HOME).filter(|v| !v.is_empty()) {
-            return Ok(PathBuf::from(x).join("whale").join("whale.db"));
+        if let Some(x) = std::env::var_os(xdg_var).filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(x).join("whale"));
         }
         if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()) {
-            return Ok(home.join(".local/share/whale/whale.db"));
+            return Some(home.join(home_rel).join("whale"));
         }
     }
-    directories::ProjectDirs::from("", "", "whale")
-        .map(|d| d.data_dir().join("whale.db"))
-        .ok_or_else(|| CliError::Runtime("cannot find a home directory; pass --db PATH".into()))
+    directories::ProjectDirs::from("", "", "whale").map(|d| platform(&d).to_path_buf())
 }
 
 pub fn tool_timeout() -> Duration {
@@ -123,17 +134,7 @@ pub fn config_dir() -> Result<PathBuf, CliError> {
     if let Some(d) = std::env::var_os(WHALE_CONFIG_DIR).filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(d));
     }
-    #[cfg(unix)]
-    {
-        if let Some(x) = std::env::var_os(XDG_CONFIG_HOME).filter(|v| !v.is_empty()) {
-            return Ok(PathBuf::from(x).join("whale"));
-        }
-        if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()) {
-            return Ok(home.join(".config/whale"));
-        }
-    }
-    directories::ProjectDirs::from("", "", "whale")
-        .map(|d| d.config_dir().to_path_buf())
+    whale_dir(XDG_CONFIG_HOME, ".config", |d| d.config_dir())
         .ok_or_else(|| CliError::Runtime(format!("cannot find a home directory; set {WHALE_CONFIG_DIR}")))
 }
 

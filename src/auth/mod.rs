@@ -75,6 +75,15 @@ impl Principal {
     }
 }
 
+/// The PKCE S256 code challenge of a verifier (RFC 7636 §4.2): the
+/// base64url (unpadded) SHA-256 of it. The login client sends it, the
+/// authorization server checks it.
+pub fn pkce_s256(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
 /// A secret string that never prints itself.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

@@ -10,7 +10,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -262,15 +261,11 @@ pub struct Pkce {
 pub fn pkce() -> Pkce {
     // 48 random bytes → 64 characters of the unreserved set.
     let verifier = random_b64(48);
-    let challenge = challenge_for(&verifier);
+    let challenge = crate::auth::pkce_s256(&verifier);
     Pkce {
         verifier: Secret::new(verifier),
         challenge,
     }
-}
-
-pub fn challenge_for(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// The parameters of the authorization request.
@@ -569,13 +564,13 @@ mod tests {
     fn pkce_matches_rfc7636_example() {
         // RFC 7636 Appendix B.
         assert_eq!(
-            challenge_for("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            crate::auth::pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         let p = pkce();
         let len = p.verifier.expose().len();
         assert!((43..=128).contains(&len), "{len}");
-        assert_eq!(p.challenge, challenge_for(p.verifier.expose()));
+        assert_eq!(p.challenge, crate::auth::pkce_s256(p.verifier.expose()));
     }
 
     #[test]

@@ -22,7 +22,6 @@ use std::time::Duration;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::auth::keys::{generate_with, hash_str, well_formed};
 use crate::auth::{AuthError, Principal, ScopeSet, Secret, password};
@@ -1122,7 +1121,6 @@ pub fn same_resource(a: &str, b: &str) -> bool {
 }
 
 fn pkce_ok(verifier: &str, challenge: &str) -> bool {
-    use base64::Engine;
     if !(43..=128).contains(&verifier.len())
         || !verifier
             .bytes()
@@ -1130,9 +1128,7 @@ fn pkce_ok(verifier: &str, challenge: &str) -> bool {
     {
         return false;
     }
-    let derived =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    constant_eq(derived.as_bytes(), challenge.as_bytes())
+    constant_eq(crate::auth::pkce_s256(verifier).as_bytes(), challenge.as_bytes())
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
