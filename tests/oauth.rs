@@ -661,21 +661,49 @@ fn twenty_parallel_refreshes_at_most_one_succeeds() {
     let before = count(&w, "oauth_tokens");
     let barrier = Arc::new(Barrier::new(20));
     let ok = Arc::new(Mutex::new(0));
+    let statuses = Arc::new(Mutex::new(Vec::new()));
     std::thread::scope(|scope| {
         for _ in 0..20 {
-            let (barrier, ok, rt, client, s) =
-                (barrier.clone(), ok.clone(), rt.clone(), a.client_id.clone(), &s);
+            let (barrier, ok, statuses, rt, client, s) = (
+                barrier.clone(),
+                ok.clone(),
+                statuses.clone(),
+                rt.clone(),
+                a.client_id.clone(),
+                &s,
+            );
             scope.spawn(move || {
                 barrier.wait();
-                if refresh(s, &client, &rt).status() == StatusCode::OK {
+                let status = refresh(s, &client, &rt).status();
+                if status == StatusCode::OK {
                     *ok.lock().unwrap() += 1;
                 }
+                statuses.lock().unwrap().push(status);
             });
         }
     });
     let ok = *ok.lock().unwrap();
     assert!(ok <= 1, "{ok} refreshes of one token succeeded");
     assert!(count(&w, "oauth_tokens") <= before + 2, "at most one new pair");
+    // Exactly one wins (the rest are refused, not failed), and the reuse
+    // ends the whole grant, the winner's new tokens included.
+    let statuses = statuses.lock().unwrap().clone();
+    assert_eq!(ok, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|st| *st == StatusCode::OK || *st == StatusCode::BAD_REQUEST),
+        "{statuses:?}"
+    );
+    let live: i64 = w
+        .sqlite()
+        .query_row(
+            "SELECT count(*) FROM oauth_tokens WHERE revoked_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(live, 0, "the reused grant is revoked");
 }
 
 #[test]
