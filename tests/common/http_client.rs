@@ -82,6 +82,17 @@ pub fn expect_error(resp: Response, status: StatusCode, code: &str, what: &str) 
     (headers, body)
 }
 
+/// Asserts that an error body's `error_description` names `word` (the
+/// reason the request was refused, not some other).
+pub fn assert_description_mentions(body: &Value, word: &str, what: &str) {
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains(word)),
+        "{what}: the error does not mention `{word}`: {body}"
+    );
+}
+
 /// Polls `cond` until it holds; panics after [`TIMEOUT`].
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + TIMEOUT;
