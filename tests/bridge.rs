@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::python;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -14,20 +16,6 @@ use common::{HttpServer, Mcp, TIMEOUT, Whale, run_bounded, stderr, stdout};
 use serde_json::{Value, json};
 
 const SCOPES: &str = "products orders customers inventory commerce platform";
-
-fn python() -> PathBuf {
-    #[allow(clippy::disallowed_methods)] // tests read their own configuration
-    let from_env = std::env::var_os("WHALE_TEST_PYTHON").filter(|v| !v.is_empty());
-    let candidate = from_env
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
-    assert!(
-        candidate.exists(),
-        "no Python with the MCP SDK at {} — run .ci/run or set WHALE_TEST_PYTHON",
-        candidate.display()
-    );
-    candidate
-}
 
 fn bridge(w: &Whale, server: &HttpServer, key: &str) -> Mcp {
     let mut cmd = w.command(&["mcp", "--server", &server.base]);

@@ -57,6 +57,8 @@
 
 mod common;
 
+use common::python;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::Command;
@@ -74,21 +76,6 @@ use serde_json::{Value, json};
 // ===========================================================================
 // 1. An independent client: the official Python MCP SDK
 // ===========================================================================
-
-fn python() -> PathBuf {
-    let from_env = std::env::var_os("WHALE_TEST_PYTHON").filter(|v| !v.is_empty());
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidate = from_env
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join(".venv").join("bin").join("python"));
-    assert!(
-        candidate.exists(),
-        "no Python with the MCP SDK at {} — run .ci/run or: python3 -m venv .venv && .venv/bin/pip install mcp \
-         (or set WHALE_TEST_PYTHON to an interpreter that has it)",
-        candidate.display()
-    );
-    candidate
-}
 
 /// Runs `http_client.py BASE TRANSPORT` with a fresh key against a fresh
 /// server, checks its summary and that its two calls were audited.

@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::python;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -1541,12 +1543,6 @@ fn whale_login(w: &Whale, s: &HttpServer, extra: &[&str]) -> std::process::Outpu
         stdout: out_reader.join().unwrap(),
         stderr: err_reader.join().unwrap().into_bytes(),
     }
-}
-
-fn python() -> std::path::PathBuf {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(p.exists(), "no Python MCP SDK at {} — run .ci/run", p.display());
-    p
 }
 
 #[test]

@@ -8,28 +8,13 @@
 
 mod common;
 
+use common::python;
+
 use std::path::PathBuf;
 use std::process::Command;
 
 use common::{Whale, run_bounded, stderr, stdout};
 use serde_json::{Value, json};
-
-fn python() -> PathBuf {
-    // Tests read their own configuration; settings.rs is the binary's.
-    #[allow(clippy::disallowed_methods)]
-    let from_env = std::env::var_os("WHALE_TEST_PYTHON").filter(|v| !v.is_empty());
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidate = from_env
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join(".venv").join("bin").join("python"));
-    assert!(
-        candidate.exists(),
-        "no Python with the MCP SDK at {} — run .ci/run or: python3 -m venv .venv && .venv/bin/pip install mcp \
-         (or set WHALE_TEST_PYTHON to an interpreter that has it)",
-        candidate.display()
-    );
-    candidate
-}
 
 /// Runs the client in `mode`/`lifecycle` against a fresh database and
 /// returns its JSON summary.

@@ -254,6 +254,23 @@ impl Drop for Whale {
 // Running a command with a deadline
 // ---------------------------------------------------------------------------
 
+/// The Python with the official MCP SDK that the independent-client tests
+/// run: `WHALE_TEST_PYTHON`, else `.venv/bin/python` (made by `.ci/run`).
+pub fn python() -> PathBuf {
+    #[allow(clippy::disallowed_methods)] // tests read their own configuration
+    let from_env = std::env::var_os("WHALE_TEST_PYTHON").filter(|v| !v.is_empty());
+    let candidate = from_env
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+    assert!(
+        candidate.exists(),
+        "no Python with the MCP SDK at {} — run .ci/run or: python3 -m venv .venv && .venv/bin/pip install mcp \
+         (or set WHALE_TEST_PYTHON to an interpreter that has it)",
+        candidate.display()
+    );
+    candidate
+}
+
 /// Runs `cmd` to completion, reading stdout and stderr on threads; kills it
 /// and panics if it does not exit within [`TIMEOUT`].
 pub fn run_bounded(cmd: Command, what: &str) -> Output {
