@@ -228,18 +228,17 @@ impl Pipeline {
                 }
                 debug_assert_eq!(mode, row.mode);
                 let bounds = (row.revoked_at, row.expires_at);
-                let principal = Principal {
-                    scope: Scope {
+                let principal = Principal::stored(
+                    Scope {
                         store_id: row.store_id,
                         mode: row.mode,
                     },
-                    agent_id: Some(row.agent_id),
-                    agent_name: row.agent_name,
-                    scopes: ScopeSet::parse(&row.scopes)
-                        .unwrap_or_else(|_| ScopeSet::parse("platform:read").expect("static scope parses")),
-                    key_id: Some(row.id),
-                    rate_limit_per_min: row.rate_limit_per_min,
-                };
+                    row.agent_id,
+                    row.agent_name,
+                    &row.scopes,
+                    row.id,
+                    row.rate_limit_per_min,
+                );
                 self.remember(hash, stamp, &principal, bounds.0, bounds.1, None);
                 Ok(principal)
             }

@@ -60,6 +60,27 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The principal of a stored credential (an API key or an OAuth token
+    /// row). Its scope string was written by [`ScopeSet`]; one that no
+    /// longer parses grants nothing.
+    pub fn stored(
+        scope: Scope,
+        agent_id: String,
+        agent_name: String,
+        scopes: &str,
+        key_id: String,
+        rate_limit_per_min: Option<i64>,
+    ) -> Principal {
+        Principal {
+            scope,
+            agent_id: Some(agent_id),
+            agent_name,
+            scopes: ScopeSet::parse(scopes).unwrap_or_else(|_| ScopeSet::none()),
+            key_id: Some(key_id),
+            rate_limit_per_min,
+        }
+    }
+
     pub fn local_owner(store_id: &str, mode: Mode) -> Principal {
         Principal {
             scope: Scope {

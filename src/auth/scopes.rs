@@ -46,6 +46,14 @@ impl ScopeSet {
         }
     }
 
+    /// No scope at all.
+    pub fn none() -> ScopeSet {
+        ScopeSet {
+            all: false,
+            grants: Vec::new(),
+        }
+    }
+
     /// Parses a space- or comma-separated scope list; unknown resources or
     /// actions are an error that names them.
     pub fn parse(s: &str) -> Result<ScopeSet, String> {

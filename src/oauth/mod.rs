@@ -836,7 +836,7 @@ impl AuthServer {
             let scopes = match form.get("scope").filter(|s| !s.trim().is_empty()) {
                 None => row.scopes.clone(),
                 Some(asked) => {
-                    let have = ScopeSet::parse(&row.scopes).unwrap_or_else(|_| ScopeSet::parse("platform:read").expect("static"));
+                    let have = ScopeSet::parse(&row.scopes).unwrap_or_else(|_| ScopeSet::none());
                     match ScopeSet::parse(asked) {
                         Ok(a) if have.covers(&a) => a.to_string(),
                         _ => {
@@ -1082,19 +1082,18 @@ pub fn resolve_access(
         return Err(AuthError::WrongAudience(row.audience));
     }
     let (expires_at, audience) = (row.expires_at, row.audience.clone());
-    let principal = Principal {
-        scope: Scope {
+    let principal = Principal::stored(
+        Scope {
             store_id: row.store_id,
             mode: row.mode,
         },
-        agent_id: Some(row.agent_id),
-        agent_name: row.client_name,
-        scopes: ScopeSet::parse(&row.scopes)
-            .unwrap_or_else(|_| ScopeSet::parse("platform:read").expect("static scope parses")),
+        row.agent_id,
+        row.client_name,
+        &row.scopes,
         // The grant, not the token: a refreshed token keeps its sessions.
-        key_id: Some(row.grant_id),
-        rate_limit_per_min: None,
-    };
+        row.grant_id,
+        None,
+    );
     Ok((principal, expires_at, audience))
 }
 
