@@ -206,18 +206,15 @@ impl AuthServer {
             if !self.scopes_supported.iter().any(|s| s == resource) {
                 return Err(format!(
                     "scope `{item}` is not served here; supported: {}",
-                    self.scopes_supported
-                        .iter()
-                        .filter(|s| !s.contains(':'))
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                    self.default_scopes()
                 ));
             }
         }
         Ok(set)
     }
 
+    /// Every resource this server serves, as bare scopes (what a request
+    /// without `scope` gets).
     fn default_scopes(&self) -> String {
         self.scopes_supported
             .iter()

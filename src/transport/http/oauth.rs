@@ -18,6 +18,9 @@ const CSRF_COOKIE: &str = "whale_csrf";
 /// Sign-in attempts per account per minute (each costs an argon2 hash).
 const LOGIN_ATTEMPTS_PER_MIN: i64 = 10;
 
+/// A posted form's fields.
+type Form = HashMap<String, String>;
+
 /// Client id and secret from an HTTP Basic header, when one was sent.
 type Basic = Option<(String, String)>;
 
@@ -193,18 +196,25 @@ fn form(body: &[u8]) -> Result<HashMap<String, String>, HttpError> {
     Ok(out)
 }
 
+/// The authorization server and the posted form of a sign-in page, or the
+/// response that refuses them.
+fn page_form<'s>(
+    s: &'s HttpState,
+    body: &[u8],
+) -> Result<(&'s Arc<AuthServer>, Form), Box<Response>> {
+    let a = auth(s).map_err(|e| Box::new(e.into_response()))?;
+    let f = form(body).map_err(|e| Box::new(error_page(StatusCode::BAD_REQUEST, &e.description)))?;
+    Ok((a, f))
+}
+
 fn field<'a>(f: &'a HashMap<String, String>, k: &str) -> &'a str {
     f.get(k).map(String::as_str).unwrap_or("")
 }
 
 pub async fn login(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let a = match auth(&s) {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
-    let f = match form(&body) {
-        Ok(f) => f,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
+    let (a, f) = match page_form(&s, &body) {
+        Ok(v) => v,
+        Err(resp) => return *resp,
     };
     // Password guesses per account, whatever the authorization request.
     let email = field(&f, "email").trim().to_ascii_lowercase();
@@ -242,13 +252,9 @@ pub async fn login(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: By
 }
 
 pub async fn consent(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let a = match auth(&s) {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
-    let f = match form(&body) {
-        Ok(f) => f,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.description),
+    let (a, f) = match page_form(&s, &body) {
+        Ok(v) => v,
+        Err(resp) => return *resp,
     };
     let approve = match field(&f, "decision") {
         "approve" => true,
