@@ -16,9 +16,8 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -422,66 +421,23 @@ async fn mcp_get() -> Response {
 // Driving whale
 // ---------------------------------------------------------------------------
 
-const URL_PREFIX: &str = "Open this URL to sign in: ";
-
 /// Runs `whale login --no-browser --server <fake> EXTRA…`, plays the
 /// browser (GET the printed URL, following the redirect to whale's
 /// callback), and returns whale's output and the page the browser got.
 fn login(w: &Whale, fake: &Fake, extra: &[&str], env: &[(&str, &str)]) -> (Output, Option<String>) {
     let mut args = vec!["login", "--no-browser", "--server", &fake.base];
     args.extend_from_slice(extra);
-    let mut cmd = w.command(&args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn whale login");
-    let mut out = child.stdout.take().expect("stdout");
-    let out_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut out, &mut b);
-        b
-    });
-    let err = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let err_reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            all.push(line);
-        }
-        all.join("\n")
-    });
-    let mut page = None;
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
-        if let Some(url) = line.strip_prefix(URL_PREFIX) {
-            let browser = reqwest::blocking::Client::builder()
-                .timeout(TIMEOUT)
-                .build()
-                .expect("client");
-            page = Some(
-                browser
-                    .get(url.trim())
-                    .send()
-                    .and_then(|r| r.text())
-                    .unwrap_or_else(|e| format!("browser error: {e}")),
-            );
-            break;
-        }
-    }
-    let status = common::wait_bounded(&mut child, TIMEOUT).unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("whale login did not exit");
-    });
-    let output = Output {
-        status,
-        stdout: out_reader.join().expect("stdout"),
-        stderr: err_reader.join().expect("stderr").into_bytes(),
-    };
-    (output, page)
+    w.login_with_browser(&args, env, |url| {
+        let browser = reqwest::blocking::Client::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .expect("client");
+        browser
+            .get(url)
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_else(|e| format!("browser error: {e}"))
+    })
 }
 
 fn login_ok(w: &Whale, fake: &Fake, extra: &[&str]) -> Output {

@@ -1499,50 +1499,19 @@ fn both_transports_accept_tokens_and_keep_sessions_across_a_refresh() {
 fn whale_login(w: &Whale, s: &HttpServer, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["login", "--no-browser", "--insecure-storage", "--server", &s.base];
     args.extend_from_slice(extra);
-    let mut cmd = w.command(&args);
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn whale login");
-    let mut out = child.stdout.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = out.read_to_end(&mut b);
-        b
+    let (out, page) = w.login_with_browser(&args, &[], |url| {
+        let back = sign_in_and_decide(s, url, EMAIL, PASSWORD, "approve");
+        assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+        http()
+            .get(&back)
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_default()
     });
-    let err = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let err_reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            all.push(line);
-        }
-        all.join("\n")
-    });
-    let deadline = Instant::now() + TIMEOUT;
-    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        if let Some(url) = line.strip_prefix("Open this URL to sign in: ") {
-            let back = sign_in_and_decide(s, url.trim(), EMAIL, PASSWORD, "approve");
-            assert!(back.starts_with("http://127.0.0.1:"), "{back}");
-            let page = http()
-                .get(&back)
-                .send()
-                .and_then(|r| r.text())
-                .unwrap_or_default();
-            assert!(page.contains("close this tab"), "{page}");
-            break;
-        }
+    if let Some(page) = page {
+        assert!(page.contains("close this tab"), "{page}");
     }
-    let status = common::wait_bounded(&mut child, TIMEOUT).unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("whale login did not exit");
-    });
-    std::process::Output {
-        status,
-        stdout: out_reader.join().unwrap(),
-        stderr: err_reader.join().unwrap().into_bytes(),
-    }
+    out
 }
 
 #[test]

@@ -254,6 +254,60 @@ impl Drop for Whale {
 // Running a command with a deadline
 // ---------------------------------------------------------------------------
 
+/// What `whale login --no-browser` prints before the authorize URL.
+pub const LOGIN_URL_PREFIX: &str = "Open this URL to sign in: ";
+
+impl Whale {
+    /// Runs `whale ARGS` (a `login --no-browser …`) with extra environment,
+    /// hands the authorize URL it prints to `browser` (which plays the
+    /// person and returns what the browser ends up showing), and waits for
+    /// whale to exit. Bounded by [`TIMEOUT`].
+    pub fn login_with_browser(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        browser: impl FnOnce(&str) -> String,
+    ) -> (Output, Option<String>) {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn whale login");
+        let out = drain(child.stdout.take().expect("stdout"));
+        let err = child.stderr.take().expect("stderr");
+        let (tx, rx) = channel::<String>();
+        let err_reader = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                all.push(line);
+            }
+            all.join("\n")
+        });
+        let mut page = None;
+        let deadline = Instant::now() + TIMEOUT;
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if let Some(url) = line.strip_prefix(LOGIN_URL_PREFIX) {
+                page = Some(browser(url.trim()));
+                break;
+            }
+        }
+        let status = wait_bounded(&mut child, TIMEOUT).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("whale login did not exit within {TIMEOUT:?}");
+        });
+        let output = Output {
+            status,
+            stdout: out.join().expect("stdout reader"),
+            stderr: err_reader.join().expect("stderr reader").into_bytes(),
+        };
+        (output, page)
+    }
+}
+
 /// The Python with the official MCP SDK that the independent-client tests
 /// run: `WHALE_TEST_PYTHON`, else `.venv/bin/python` (made by `.ci/run`).
 pub fn python() -> PathBuf {

@@ -198,10 +198,7 @@ fn form(body: &[u8]) -> Result<HashMap<String, String>, HttpError> {
 
 /// The authorization server and the posted form of a sign-in page, or the
 /// response that refuses them.
-fn page_form<'s>(
-    s: &'s HttpState,
-    body: &[u8],
-) -> Result<(&'s Arc<AuthServer>, Form), Box<Response>> {
+fn page_form<'s>(s: &'s HttpState, body: &[u8]) -> Result<(&'s Arc<AuthServer>, Form), Box<Response>> {
     let a = auth(s).map_err(|e| Box::new(e.into_response()))?;
     let f = form(body).map_err(|e| Box::new(error_page(StatusCode::BAD_REQUEST, &e.description)))?;
     Ok((a, f))
