@@ -18,14 +18,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::HttpState;
 use super::error::HttpError;
-use crate::auth::{Credential, Principal};
+use crate::auth::Principal;
 use crate::error::ToolError;
 use crate::pipeline::{CallError, CallRequest};
 use crate::tools::ToolFilter;
 
 pub async fn list_executions(
     State(s): State<Arc<HttpState>>,
-    Extension(cred): Extension<Credential>,
     Extension(principal): Extension<Principal>,
     Path(store_id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
@@ -53,12 +52,11 @@ pub async fn list_executions(
         };
         args.insert(k, value);
     }
-    call(&s, &cred, "audit_trail_query_executions", args).await
+    call(&s, principal, "audit_trail_query_executions", args).await
 }
 
 pub async fn get_execution(
     State(s): State<Arc<HttpState>>,
-    Extension(cred): Extension<Credential>,
     Extension(principal): Extension<Principal>,
     Path((store_id, exec_id)): Path<(String, String)>,
 ) -> Response {
@@ -67,7 +65,7 @@ pub async fn get_execution(
     }
     let mut args = Map::new();
     args.insert("execution_id".into(), json!(exec_id));
-    call(&s, &cred, "audit_trail_get_execution", args).await
+    call(&s, principal, "audit_trail_get_execution", args).await
 }
 
 /// The same answer for a store that does not exist and one that is not
@@ -76,14 +74,16 @@ fn not_this_store() -> Response {
     HttpError::not_found("no such store for this credential").into_response()
 }
 
-async fn call(s: &HttpState, cred: &Credential, name: &str, args: Map<String, Value>) -> Response {
+/// Runs an audit_trail action as the principal the guard resolved (stage 1)
+/// for this request.
+async fn call(s: &HttpState, principal: Principal, name: &str, args: Map<String, Value>) -> Response {
     let req = CallRequest {
         name: name.into(),
         arguments: Some(args),
     };
     let outcome = match s
         .pipeline
-        .call(cred, &ToolFilter::default(), req, CancellationToken::new())
+        .call_as(principal, &ToolFilter::default(), req, CancellationToken::new())
         .await
     {
         Ok(o) => o,
