@@ -10,6 +10,7 @@ mod client;
 mod commands;
 mod error;
 mod oauth;
+mod outbound;
 mod pipeline;
 mod printer;
 mod ratelimit;

@@ -77,8 +77,7 @@ pub async fn run(server: &str, store_id: Option<&str>) -> Result<(), CliError> {
             Auth::Login(Box::new(LoginSession::open(vault, entry).await?))
         }
     };
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("whale/", env!("CARGO_PKG_VERSION")))
+    let http = crate::outbound::builder()
         .connect_timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| CliError::Runtime(format!("cannot build the HTTP client: {e}")))?;

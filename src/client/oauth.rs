@@ -23,8 +23,7 @@ pub const REGISTERED_REDIRECT: &str = "http://127.0.0.1/callback";
 /// An HTTP client for the OAuth requests (bounded; no proxies' surprises
 /// beyond reqwest's defaults).
 pub fn http_client() -> Result<reqwest::Client, CliError> {
-    reqwest::Client::builder()
-        .user_agent(concat!("whale/", env!("CARGO_PKG_VERSION")))
+    crate::outbound::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()

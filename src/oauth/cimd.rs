@@ -79,12 +79,11 @@ impl Fetcher {
                 bad.ip()
             )));
         }
-        let client = reqwest::Client::builder()
+        let client = crate::outbound::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
             .resolve_to_addrs(&lookup_host, &addrs)
-            .user_agent(concat!("whale/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| fail(format!("cannot build an HTTP client ({e})")))?;
         let resp = client

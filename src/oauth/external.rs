@@ -48,10 +48,9 @@ impl Introspector {
     /// Builds the introspector, discovering the endpoint from
     /// `{issuer}/.well-known/oauth-authorization-server` when needed.
     pub async fn new(cfg: ExternalConfig, db: Arc<Db>) -> Result<Introspector, String> {
-        let http = reqwest::Client::builder()
+        let http = crate::outbound::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("whale/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         let issuer = cfg.issuer.trim_end_matches('/').to_string();
