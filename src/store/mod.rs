@@ -208,6 +208,11 @@ impl Db {
             source,
         })?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Keep the `-wal` and `-shm` files when the last connection closes
+        // (the WAL is checkpointed and truncated instead of deleted): the
+        // next process opens them rather than creating, sizing and
+        // chowning both again — most of what opening a database costs.
+        conn.file_control(Some(rusqlite::MAIN_DB), rusqlite::FileControl::PersistWal(&mut 1))?;
         // Switching a new file to WAL can report SQLITE_BUSY at once, without
         // the busy handler (SQLite's deadlock avoidance), when several
         // processes start on it together: retry within the busy timeout.
