@@ -405,6 +405,9 @@ impl Transport {
 }
 
 fn http_client() -> reqwest::Client {
+    // whale's reqwest build has no TLS provider of its own (whale installs
+    // ring); the bench shares it, so it installs ring too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .tcp_nodelay(true)

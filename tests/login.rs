@@ -428,7 +428,7 @@ fn login(w: &Whale, fake: &Fake, extra: &[&str], env: &[(&str, &str)]) -> (Outpu
     let mut args = vec!["login", "--no-browser", "--server", &fake.base];
     args.extend_from_slice(extra);
     w.login_with_browser(&args, env, |url| {
-        let browser = reqwest::blocking::Client::builder()
+        let browser = common::http_client::client_builder()
             .timeout(TIMEOUT)
             .build()
             .expect("client");

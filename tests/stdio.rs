@@ -705,6 +705,123 @@ fn an_oversized_line_is_refused_and_the_next_message_is_still_served() {
     }
 }
 
+/// Messages split across writes, and several in one write, are read as
+/// the lines they are (the pipe reader buffers partial lines).
+#[test]
+fn messages_split_across_writes_or_sharing_one_are_each_served() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    let call = json!({"jsonrpc": "2.0", "id": "split", "method": "tools/call",
+        "params": {"name": "store", "arguments": {"action": "get_settings"}}})
+    .to_string();
+    let (a, b) = call.split_at(call.len() / 2);
+    m.send_piece(a.as_bytes());
+    std::thread::sleep(Duration::from_millis(100));
+    m.send_piece(b.as_bytes());
+    std::thread::sleep(Duration::from_millis(100));
+    m.send_piece(b"\n");
+    let reply = m.response(&json!("split"), TIMEOUT);
+    assert_eq!(
+        reply["result"]["structuredContent"]["store_id"],
+        json!("demo"),
+        "{reply}"
+    );
+    m.send_piece(
+        concat!(
+            r#"{"jsonrpc":"2.0","id":"one","method":"ping"}"#,
+            "\n\n",
+            r#"{"jsonrpc":"2.0","id":"two","method":"ping"}"#,
+            "\r\n"
+        )
+        .as_bytes(),
+    );
+    for id in ["one", "two"] {
+        let reply = m.response(&json!(id), TIMEOUT);
+        assert_eq!(reply["result"], json!({}), "{reply}");
+    }
+    m.finish();
+}
+
+/// stdin and stdout that are files, not pipes (`whale mcp < session.jsonl
+/// > out`), take the blocking-thread path: the same session gets the same
+/// answers there as over pipes.
+#[test]
+fn a_session_read_from_a_file_is_answered_like_one_over_pipes() {
+    let w = Whale::new();
+    let session = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "file-test", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "store", "arguments": {"action": "get_settings"}}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "products_list_products", "arguments": {"limit": "many"}}}),
+    ];
+    let mut input: String = session.iter().map(|m| format!("{m}\n")).collect();
+    input.push_str("not json\n");
+    input.push_str(&format!(
+        "{}\n",
+        json!({"jsonrpc": "2.0", "id": 4, "method": "ping"})
+    ));
+
+    // Answers by id (the parse error has a null id), without the parts that
+    // differ from run to run (execution ids).
+    let answers = |stdout: &str| -> Vec<Value> {
+        let mut stdout = stdout.to_string();
+        let mut at = 0;
+        while let Some(i) = stdout[at..].find("exec_") {
+            let start = at + i + "exec_".len();
+            let len = stdout[start..]
+                .find(|c: char| !c.is_ascii_alphanumeric())
+                .unwrap_or(0);
+            stdout.replace_range(start..start + len, "ID");
+            at = start;
+        }
+        let mut out: Vec<Value> = stdout
+            .lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+                if let Some(r) = v.get_mut("result").and_then(Value::as_object_mut) {
+                    r.remove("_meta");
+                }
+                v
+            })
+            .collect();
+        out.sort_by_key(|v| v["id"].to_string());
+        out
+    };
+
+    let piped = w.run_input(&["mcp"], &input);
+    assert_eq!(piped.status.code(), Some(0), "{}", common::stderr(&piped));
+
+    let dir = tempfile_dir(&w);
+    let (in_path, out_path) = (dir.join("session.jsonl"), dir.join("out.jsonl"));
+    std::fs::write(&in_path, &input).expect("write session file");
+    let mut cmd = w.command(&["mcp"]);
+    cmd.stdin(std::fs::File::open(&in_path).expect("open session file"))
+        .stdout(std::fs::File::create(&out_path).expect("create out file"))
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn whale mcp");
+    let status = common::wait_bounded(&mut child, TIMEOUT).expect("whale mcp exits at end of file");
+    assert_eq!(status.code(), Some(0));
+    let from_file = std::fs::read_to_string(&out_path).expect("read out file");
+
+    let (a, b) = (answers(&common::stdout(&piped)), answers(&from_file));
+    assert_eq!(a.len(), 5, "initialize, 2 calls, parse error, ping: {a:#?}");
+    assert_eq!(a, b, "pipes and files answered differently");
+    assert_eq!(
+        a.iter().filter(|v| v["error"]["code"] == json!(-32700)).count(),
+        1
+    );
+}
+
+fn tempfile_dir(w: &Whale) -> std::path::PathBuf {
+    let dir = w.db.parent().expect("db dir").join("files");
+    std::fs::create_dir_all(&dir).expect("create dir");
+    dir
+}
+
 #[test]
 fn pipelined_requests_are_all_answered_and_matched_by_id() {
     let w = Whale::new();

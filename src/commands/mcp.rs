@@ -73,7 +73,7 @@ pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
             // stdin closed before initialize, or a first message that was not
             // initialize: nothing more to serve.
             tracing::warn!(error = %e, "MCP session did not start");
-            writer.finish();
+            writer.finish().await;
             return Ok(());
         }
     };
@@ -91,7 +91,7 @@ pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
         }
     }
     app.shutdown();
-    writer.finish();
+    writer.finish().await;
     Ok(())
 }
 

@@ -2,15 +2,23 @@
 //!
 //! rmcp's own stdio transport goes through tokio's `stdin()`/`stdout()`,
 //! which hand every read and write to a blocking thread pool — about 100 µs
-//! per call measured here. This transport does blocking I/O on two dedicated
-//! threads and feeds the same rmcp service through channels: a reader that
-//! parses lines (answering unparseable ones itself with -32700/-32600), and a
-//! writer that batches whatever replies are ready into one flush.
+//! per call measured here. This transport feeds the same rmcp service
+//! through channels ([`super::channel`]) and does the I/O itself:
 //!
-//! Only JSON-RPC is written to stdout; logs go to stderr.
+//! - when stdin and stdout are pipes or sockets (how every MCP host starts
+//!   a server), on the runtime's own thread: both are switched to
+//!   non-blocking mode (restored when the session ends) and driven by the
+//!   runtime's epoll, so a request wakes one thread, which reads, parses,
+//!   runs the call and writes the reply with no hand-off in between, and
+//!   starting a session spawns no thread;
+//! - otherwise (a terminal, a file, another OS) on two dedicated threads
+//!   doing blocking I/O.
+//!
+//! Either way the reader answers unparseable lines itself (-32700/-32600)
+//! and the writer batches whatever replies are ready into one write. Only
+//! JSON-RPC is written to stdout; logs go to stderr.
 
 use std::io::{BufRead, BufWriter, Write};
-use std::thread::JoinHandle;
 
 use rmcp::RoleServer;
 use rmcp::service::RxJsonRpcMessage;
@@ -22,34 +30,115 @@ use super::channel::{ChannelTransport, Out, error_reply, pair};
 /// Lines longer than this are refused (protects memory from a runaway peer).
 const MAX_LINE: usize = 16 * 1024 * 1024;
 
-/// The stdout writer thread; [`Writer::finish`] after the service ended
-/// waits until every reply has reached stdout.
+/// The stdout writer; [`Writer::finish`] after the service ended waits
+/// until every reply has reached stdout.
 pub struct Writer {
-    thread: JoinHandle<()>,
     closer: mpsc::UnboundedSender<Out>,
+    done: Done,
+}
+
+enum Done {
+    Thread(std::thread::JoinHandle<()>),
+    #[cfg(unix)]
+    Task(tokio::task::JoinHandle<()>),
 }
 
 impl Writer {
-    pub fn finish(self) {
+    pub async fn finish(self) {
         let _ = self.closer.send(Out::Close);
-        let _ = self.thread.join();
+        match self.done {
+            // The session is over: blocking the runtime here is harmless.
+            Done::Thread(t) => {
+                let _ = t.join();
+            }
+            #[cfg(unix)]
+            Done::Task(t) => {
+                let _ = t.await;
+            }
+        }
     }
 }
 
+/// Starts the transport on this process's stdin/stdout. Must be called
+/// inside a tokio runtime with I/O enabled.
 pub fn transport() -> (ChannelTransport, Writer) {
     let (transport, ends) = pair(256);
+    let closer = ends.errors.clone();
+    #[cfg(unix)]
+    if let Some((input, output)) = pipes::open() {
+        let done = tokio::spawn(pipes::write_loop(output, ends.outgoing));
+        tokio::spawn(pipes::read_loop(input, ends.incoming, ends.errors));
+        return (
+            transport,
+            Writer {
+                closer,
+                done: Done::Task(done),
+            },
+        );
+    }
     let thread = std::thread::Builder::new()
         .name("whale-stdout".into())
         .spawn(move || write_loop(ends.outgoing))
         .expect("spawn stdout thread");
-    let closer = ends.errors.clone();
     let (incoming, errors) = (ends.incoming, ends.errors);
     // The reader blocks on stdin until EOF; it is never joined.
     std::thread::Builder::new()
         .name("whale-stdin".into())
         .spawn(move || read_loop(incoming, errors))
         .expect("spawn stdin thread");
-    (transport, Writer { thread, closer })
+    (
+        transport,
+        Writer {
+            closer,
+            done: Done::Thread(thread),
+        },
+    )
+}
+
+/// What one input line is for the service.
+enum Line {
+    Msg(Box<RxJsonRpcMessage<RoleServer>>),
+    /// The door answers it itself (parse error, invalid request).
+    Reply(Out),
+    /// Blank, or a malformed notification (which gets no answer).
+    Skip,
+}
+
+fn parse_line(line: &[u8]) -> Line {
+    let text = line.trim_ascii();
+    if text.is_empty() {
+        return Line::Skip;
+    }
+    match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(text) {
+        Ok(msg) => Line::Msg(Box::new(msg)),
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable JSON-RPC message");
+            match serde_json::from_slice::<Value>(text) {
+                Err(_) => Line::Reply(error_reply(Value::Null, -32700, &format!("parse error: {e}"))),
+                Ok(v) => match v.get("id") {
+                    None => Line::Skip,
+                    Some(id) => {
+                        Line::Reply(error_reply(id.clone(), -32600, &format!("invalid request: {e}")))
+                    }
+                },
+            }
+        }
+    }
+}
+
+fn too_large() -> Out {
+    error_reply(Value::Null, -32600, "message too large")
+}
+
+/// Appends one outgoing message and its newline; `true` once the door said
+/// the service has ended.
+fn encode(buf: &mut Vec<u8>, item: Out) -> std::io::Result<bool> {
+    if let Out::Close = item {
+        return Ok(true);
+    }
+    serde_json::to_writer(&mut *buf, &item)?;
+    buf.push(b'\n');
+    Ok(false)
 }
 
 fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::UnboundedSender<Out>) {
@@ -70,35 +159,23 @@ fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::Unbou
         }
         let complete = line.last() == Some(&b'\n');
         if !complete && line.len() > MAX_LINE {
-            let _ = errors.send(error_reply(Value::Null, -32600, "message too large"));
+            let _ = errors.send(too_large());
             let mut rest = Vec::new();
             match input.read_until(b'\n', &mut rest) {
                 Ok(_) => continue,
                 Err(_) => return,
             }
         }
-        let text = line.trim_ascii();
-        if text.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(text) {
-            Ok(msg) => {
-                if tx.blocking_send(msg).is_err() {
+        match parse_line(&line) {
+            Line::Msg(msg) => {
+                if tx.blocking_send(*msg).is_err() {
                     return; // the service ended
                 }
             }
-            Err(e) => {
-                let reply = match serde_json::from_slice::<Value>(text) {
-                    Err(_) => error_reply(Value::Null, -32700, &format!("parse error: {e}")),
-                    Ok(v) => match v.get("id") {
-                        // A malformed notification gets no answer.
-                        None => continue,
-                        Some(id) => error_reply(id.clone(), -32600, &format!("invalid request: {e}")),
-                    },
-                };
-                tracing::warn!(error = %e, "unreadable JSON-RPC message");
-                let _ = errors.send(reply);
+            Line::Reply(r) => {
+                let _ = errors.send(r);
             }
+            Line::Skip => {}
         }
     }
 }
@@ -106,27 +183,195 @@ fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::Unbou
 fn write_loop(mut rx: mpsc::UnboundedReceiver<Out>) {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-    // Ok(true) once the door said the service has ended.
-    let write = |out: &mut BufWriter<std::io::StdoutLock<'_>>, item: Out| -> std::io::Result<bool> {
-        if let Out::Close = item {
-            return Ok(true);
-        }
-        serde_json::to_writer(&mut *out, &item)?;
-        out.write_all(b"\n")?;
-        Ok(false)
-    };
+    let mut buf = Vec::with_capacity(16 * 1024);
     while let Some(first) = rx.blocking_recv() {
-        let mut result = write(&mut out, first);
-        // Batch every reply that is already waiting into one flush.
+        buf.clear();
+        let mut result = encode(&mut buf, first);
+        // Batch every reply that is already waiting into one write.
         while let Ok(false) = result {
             match rx.try_recv() {
-                Ok(next) => result = write(&mut out, next),
+                Ok(next) => result = encode(&mut buf, next),
                 Err(_) => break,
             }
         }
         let closing = matches!(result, Ok(true));
-        if result.and_then(|_| out.flush()).is_err() || closing {
+        let written = result.and_then(|_| out.write_all(&buf)).and_then(|_| out.flush());
+        if written.is_err() || closing {
             return; // finished, or stdout closed: nobody is listening
         }
+    }
+}
+
+/// stdin/stdout as non-blocking pipes on the runtime's epoll.
+#[cfg(unix)]
+mod pipes {
+    use std::io::{Read, Write};
+    use std::os::fd::{AsFd, BorrowedFd};
+
+    use rmcp::RoleServer;
+    use rmcp::service::RxJsonRpcMessage;
+    use rustix::fs::OFlags;
+    use tokio::io::Interest;
+    use tokio::io::unix::AsyncFd;
+    use tokio::sync::mpsc;
+
+    use super::{Line, MAX_LINE, Out, encode, parse_line, too_large};
+
+    /// A duplicate of fd 0 or 1, switched to non-blocking mode until dropped.
+    /// The flag belongs to the open file description the host handed us (a
+    /// pipe or socket end no one else reads or writes), so it is put back
+    /// as found when the session ends.
+    pub struct Pipe {
+        file: std::fs::File,
+        saved: OFlags,
+    }
+
+    impl Pipe {
+        fn new(fd: BorrowedFd<'_>) -> Option<Pipe> {
+            use std::os::unix::fs::FileTypeExt;
+            let file = std::fs::File::from(fd.try_clone_to_owned().ok()?);
+            let kind = file.metadata().ok()?.file_type();
+            // Terminals and files keep blocking I/O (a terminal's flags are
+            // shared with the shell; epoll refuses regular files).
+            if !(kind.is_fifo() || kind.is_socket()) {
+                return None;
+            }
+            let saved = rustix::fs::fcntl_getfl(&file).ok()?;
+            rustix::fs::fcntl_setfl(&file, saved | OFlags::NONBLOCK).ok()?;
+            Some(Pipe { file, saved })
+        }
+    }
+
+    impl Drop for Pipe {
+        fn drop(&mut self) {
+            let _ = rustix::fs::fcntl_setfl(&self.file, self.saved);
+        }
+    }
+
+    impl std::os::fd::AsRawFd for Pipe {
+        fn as_raw_fd(&self) -> std::os::fd::RawFd {
+            self.file.as_fd().as_raw_fd()
+        }
+    }
+
+    /// Both ends, or `None` (nothing changed) when either cannot be driven
+    /// by epoll.
+    pub fn open() -> Option<(AsyncFd<Pipe>, AsyncFd<Pipe>)> {
+        let input = register(Pipe::new(std::io::stdin().as_fd())?, Interest::READABLE)?;
+        let output = register(Pipe::new(std::io::stdout().as_fd())?, Interest::WRITABLE)?;
+        Some((input, output))
+    }
+
+    #[allow(unsafe_code)]
+    fn register(pipe: Pipe, interest: Interest) -> Option<AsyncFd<Pipe>> {
+        // SAFETY: the descriptor is the `OwnedFd` inside `pipe.file`, which
+        // the `AsyncFd` owns and never replaces: it stays open and refers
+        // to the same file description until the `AsyncFd` is dropped.
+        unsafe { AsyncFd::register_with_interest(pipe, interest) }.ok()
+    }
+
+    pub async fn read_loop(
+        input: AsyncFd<Pipe>,
+        tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>,
+        errors: mpsc::UnboundedSender<Out>,
+    ) {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+        // Bytes of `buf` already searched for a newline.
+        let mut scanned = 0;
+        // Inside a line that was refused as too large: drop up to its newline.
+        let mut skipping = false;
+        loop {
+            // Every complete line in the buffer, in order.
+            let mut start = 0;
+            while let Some(at) = buf[scanned..].iter().position(|&b| b == b'\n') {
+                let end = scanned + at;
+                if skipping {
+                    skipping = false;
+                } else {
+                    match parse_line(&buf[start..end]) {
+                        Line::Msg(msg) => {
+                            if tx.send(*msg).await.is_err() {
+                                return; // the service ended
+                            }
+                        }
+                        Line::Reply(r) => {
+                            let _ = errors.send(r);
+                        }
+                        Line::Skip => {}
+                    }
+                }
+                start = end + 1;
+                scanned = start;
+            }
+            // What is left is one partial line, searched to its end.
+            buf.drain(..start);
+            scanned = buf.len();
+            if buf.len() > MAX_LINE {
+                if !skipping {
+                    let _ = errors.send(too_large());
+                }
+                skipping = true;
+                buf.clear();
+                scanned = 0;
+            }
+            let mut guard = match input.readable().await {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::error!(error = %e, "waiting for stdin failed");
+                    return;
+                }
+            };
+            match guard.try_io(|p| (&p.get_ref().file).read(&mut chunk[..])) {
+                Ok(Ok(0)) => return, // EOF: the host closed our stdin
+                Ok(Ok(n)) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    // A short read drained the pipe: sleep until epoll says
+                    // there is more, instead of a read that says "not yet".
+                    if n < chunk.len() {
+                        guard.clear_ready();
+                    }
+                }
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "reading stdin failed");
+                    return;
+                }
+                Err(_would_block) => {}
+            }
+        }
+    }
+
+    pub async fn write_loop(output: AsyncFd<Pipe>, mut rx: mpsc::UnboundedReceiver<Out>) {
+        let mut buf = Vec::with_capacity(16 * 1024);
+        while let Some(first) = rx.recv().await {
+            buf.clear();
+            let mut result = encode(&mut buf, first);
+            // Batch every reply that is already waiting into one write.
+            while let Ok(false) = result {
+                match rx.try_recv() {
+                    Ok(next) => result = encode(&mut buf, next),
+                    Err(_) => break,
+                }
+            }
+            let closing = matches!(result, Ok(true));
+            if result.is_err() || write_all(&output, &buf).await.is_err() || closing {
+                return; // finished, or stdout closed: nobody is listening
+            }
+        }
+    }
+
+    async fn write_all(output: &AsyncFd<Pipe>, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() {
+            let mut guard = output.writable().await?;
+            match guard.try_io(|p| (&p.get_ref().file).write(data)) {
+                Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(Ok(n)) => data = &data[n..],
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => {}
+            }
+        }
+        Ok(())
     }
 }

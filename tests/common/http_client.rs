@@ -24,9 +24,17 @@ pub const PROTOCOL_VERSION: &str = "2025-06-18";
 /// What a Streamable HTTP POST must accept.
 pub const ACCEPT_MCP: &str = "application/json, text/event-stream";
 
+/// A blocking client builder. whale builds reqwest without a TLS provider
+/// of its own (it installs ring itself; the tests share its reqwest build),
+/// so the tests install ring too before building a client.
+pub fn client_builder() -> reqwest::blocking::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+}
+
 /// A client for loopback only: bounded, no proxy, no redirects.
 pub fn http() -> Client {
-    Client::builder()
+    client_builder()
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
         .no_proxy()

@@ -509,6 +509,16 @@ impl Mcp {
             .expect("write to whale mcp");
     }
 
+    /// Writes bytes as they are (no newline), flushed: a message can be
+    /// split across writes.
+    pub fn send_piece(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin already closed");
+        stdin
+            .write_all(bytes)
+            .and_then(|_| stdin.flush())
+            .expect("write to whale mcp");
+    }
+
     /// Writes one JSON-RPC message.
     pub fn send(&mut self, msg: &Value) {
         self.send_raw(&msg.to_string());
