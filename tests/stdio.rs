@@ -742,9 +742,9 @@ fn messages_split_across_writes_or_sharing_one_are_each_served() {
     m.finish();
 }
 
-/// stdin and stdout that are files, not pipes (`whale mcp < session.jsonl
-/// > out`), take the blocking-thread path: the same session gets the same
-/// answers there as over pipes.
+/// stdin and stdout that are files, not pipes (as in
+/// `whale mcp < session.jsonl > out`), take the blocking-thread path: the
+/// same session gets the same answers there as over pipes.
 #[test]
 fn a_session_read_from_a_file_is_answered_like_one_over_pipes() {
     let w = Whale::new();
