@@ -48,14 +48,16 @@ fn main() {
 /// Logs go to stderr only (stdout may belong to the MCP protocol);
 /// `RUST_LOG` picks the level, warnings by default.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env(settings::RUST_LOG)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match tracing_subscriber::EnvFilter::try_from_env(settings::RUST_LOG) {
+        Ok(filter) => fmt.with_env_filter(filter).init(),
+        // The common case needs no directive parsing: a plain level filter
+        // (every process pays for this before it does anything else).
+        Err(_) => fmt.with_max_level(tracing::Level::WARN).init(),
+    }
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
