@@ -115,6 +115,7 @@ impl Drop for AuditWriter {
 }
 
 fn run(db: Arc<Db>, rx: Receiver<Msg>) {
+    background_priority();
     // Opened on the first batch: a process that audits nothing (or not yet)
     // does not pay for a second connection at start.
     let mut conn: Option<rusqlite::Connection> = None;
@@ -180,6 +181,17 @@ fn run(db: Arc<Db>, rx: Receiver<Msg>) {
             }
             return;
         }
+    }
+}
+
+/// Lowers this thread's scheduling priority (nice 10; Linux sets it per
+/// thread): read audits are written behind, so under load the requests
+/// themselves get the CPU first and a batch does not sit in front of them.
+/// The queue bound still holds the writer to the request rate.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
+        tracing::debug!(error = %e, "cannot lower the audit writer's priority");
     }
 }
 
