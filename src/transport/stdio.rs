@@ -141,6 +141,24 @@ fn encode(buf: &mut Vec<u8>, item: Out) -> std::io::Result<bool> {
     Ok(false)
 }
 
+/// `buf` := `first` and every message already waiting behind it (one write
+/// for all of them); `true` once the door said the service has ended.
+fn encode_ready(
+    buf: &mut Vec<u8>,
+    first: Out,
+    rx: &mut mpsc::UnboundedReceiver<Out>,
+) -> std::io::Result<bool> {
+    buf.clear();
+    let mut result = encode(buf, first);
+    while let Ok(false) = result {
+        match rx.try_recv() {
+            Ok(next) => result = encode(buf, next),
+            Err(_) => break,
+        }
+    }
+    result
+}
+
 fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::UnboundedSender<Out>) {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -185,15 +203,7 @@ fn write_loop(mut rx: mpsc::UnboundedReceiver<Out>) {
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut buf = Vec::with_capacity(16 * 1024);
     while let Some(first) = rx.blocking_recv() {
-        buf.clear();
-        let mut result = encode(&mut buf, first);
-        // Batch every reply that is already waiting into one write.
-        while let Ok(false) = result {
-            match rx.try_recv() {
-                Ok(next) => result = encode(&mut buf, next),
-                Err(_) => break,
-            }
-        }
+        let result = encode_ready(&mut buf, first, &mut rx);
         let closing = matches!(result, Ok(true));
         let written = result.and_then(|_| out.write_all(&buf)).and_then(|_| out.flush());
         if written.is_err() || closing {
@@ -215,7 +225,7 @@ mod pipes {
     use tokio::io::unix::AsyncFd;
     use tokio::sync::mpsc;
 
-    use super::{Line, MAX_LINE, Out, encode, parse_line, too_large};
+    use super::{Line, MAX_LINE, Out, encode_ready, parse_line, too_large};
 
     /// A duplicate of fd 0 or 1, switched to non-blocking mode until dropped.
     /// The flag belongs to the open file description the host handed us (a
@@ -345,15 +355,7 @@ mod pipes {
     pub async fn write_loop(output: AsyncFd<Pipe>, mut rx: mpsc::UnboundedReceiver<Out>) {
         let mut buf = Vec::with_capacity(16 * 1024);
         while let Some(first) = rx.recv().await {
-            buf.clear();
-            let mut result = encode(&mut buf, first);
-            // Batch every reply that is already waiting into one write.
-            while let Ok(false) = result {
-                match rx.try_recv() {
-                    Ok(next) => result = encode(&mut buf, next),
-                    Err(_) => break,
-                }
-            }
+            let result = encode_ready(&mut buf, first, &mut rx);
             let closing = matches!(result, Ok(true));
             if result.is_err() || write_all(&output, &buf).await.is_err() || closing {
                 return; // finished, or stdout closed: nobody is listening
