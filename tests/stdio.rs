@@ -816,6 +816,86 @@ fn a_session_read_from_a_file_is_answered_like_one_over_pipes() {
     );
 }
 
+/// Whether `pid`'s descriptor `fd` is in non-blocking mode (Linux
+/// `/proc/PID/fdinfo`, flags in octal; `O_NONBLOCK` is 0o4000).
+#[cfg(target_os = "linux")]
+fn nonblocking(pid: u32, fd: u32) -> bool {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).expect("read fdinfo");
+    let flags = info
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .map(|f| u32::from_str_radix(f.trim(), 8).expect("octal flags"))
+        .expect("flags line");
+    flags & 0o4000 != 0
+}
+
+/// Pipes from the host are driven non-blocking on the runtime; with stderr
+/// on the same pipe as stdout (`2>&1`) they stay blocking (the thread path),
+/// so log writes never meet a full pipe with `EAGAIN`; replies and logs
+/// arrive whole either way.
+#[cfg(target_os = "linux")]
+#[test]
+fn pipes_go_non_blocking_unless_stderr_shares_stdout() {
+    use std::io::{BufRead, BufReader, Write};
+    let w = Whale::new();
+    // Separate pipes: stdin and stdout non-blocking while serving.
+    let m = w.mcp(&[]).started();
+    assert!(
+        nonblocking(m.id(), 0) && nonblocking(m.id(), 1),
+        "separate pipes stay blocking"
+    );
+    assert!(!nonblocking(m.id(), 2), "stderr must stay blocking");
+    m.finish();
+
+    // stdout and stderr on one pipe.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    let mut cmd = w.command(&["mcp"]);
+    cmd.env("RUST_LOG", "debug")
+        .stdin(std::process::Stdio::piped())
+        .stdout(writer.try_clone().expect("clone pipe"))
+        .stderr(writer);
+    let mut child = cmd.spawn().expect("spawn whale mcp");
+    drop(cmd); // the parent's copies of the write end
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(reader).lines();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "shared-pipe", "version": "1"}}});
+    writeln!(stdin, "{init}").expect("write initialize");
+    let mut replies = 0;
+    let mut json_line = |line: &str| {
+        if line.starts_with('{') {
+            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            replies += usize::from(v.get("result").is_some());
+            true
+        } else {
+            false
+        }
+    };
+    for line in lines.by_ref() {
+        if json_line(&line.expect("read the shared pipe")) {
+            break;
+        }
+    }
+    let pid = child.id();
+    assert!(
+        !nonblocking(pid, 1),
+        "a pipe shared with stderr went non-blocking"
+    );
+    for i in 0..50 {
+        let call = json!({"jsonrpc": "2.0", "id": 100 + i, "method": "tools/call",
+            "params": {"name": "store", "arguments": {"action": "get_settings"}}});
+        writeln!(stdin, "{call}").expect("write a call");
+    }
+    drop(stdin);
+    for line in lines {
+        json_line(&line.expect("read the shared pipe"));
+    }
+    let status = common::wait_bounded(&mut child, TIMEOUT).expect("whale mcp exits at EOF");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(replies, 51, "initialize and 50 calls");
+}
+
 fn tempfile_dir(w: &Whale) -> std::path::PathBuf {
     let dir = w.db.parent().expect("db dir").join("files");
     std::fs::create_dir_all(&dir).expect("create dir");

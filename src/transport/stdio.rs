@@ -265,8 +265,18 @@ mod pipes {
     }
 
     /// Both ends, or `None` (nothing changed) when either cannot be driven
-    /// by epoll.
+    /// by epoll, or when stderr is the same pipe as one of them (as after
+    /// `2>&1`): the non-blocking flag would then reach the log writes too.
     pub fn open() -> Option<(AsyncFd<Pipe>, AsyncFd<Pipe>)> {
+        use std::os::unix::fs::MetadataExt;
+        let id = |fd: BorrowedFd<'_>| {
+            let f = std::fs::File::from(fd.try_clone_to_owned().ok()?);
+            f.metadata().ok().map(|m| (m.dev(), m.ino()))
+        };
+        let err = id(std::io::stderr().as_fd());
+        if err.is_some() && (err == id(std::io::stdin().as_fd()) || err == id(std::io::stdout().as_fd())) {
+            return None;
+        }
         let input = register(Pipe::new(std::io::stdin().as_fd())?, Interest::READABLE)?;
         let output = register(Pipe::new(std::io::stdout().as_fd())?, Interest::WRITABLE)?;
         Some((input, output))
