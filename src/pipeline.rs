@@ -216,7 +216,7 @@ impl Pipeline {
                     return Ok(p);
                 }
                 let conn = self.db.conn()?;
-                let row = crate::store::keys::by_hash(&conn, &keys::hash(secret))
+                let row = crate::store::keys::by_hash(&conn, &hash)
                     .map_err(crate::store::DbError::from)?
                     .ok_or(AuthError::Unknown)?;
                 let now = now_ms();
@@ -659,18 +659,14 @@ impl Job {
                 principal,
             };
             let out = action.run(&ctx, self.input);
-            let end = if conn.is_autocommit() {
-                None
-            } else {
-                Some("COMMIT")
-            };
-            if let Some(sql) = end {
-                // A read has nothing to keep; COMMIT just ends the snapshot.
-                if let Err(e) = conn.prepare_cached(sql).and_then(|mut s| s.execute([])) {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    if out.is_ok() {
-                        return Err(ToolError::from(e));
-                    }
+            // A read has nothing to keep; COMMIT just ends the snapshot
+            // (unless an interrupted statement already ended it).
+            if !conn.is_autocommit()
+                && let Err(e) = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]))
+            {
+                let _ = conn.execute_batch("ROLLBACK");
+                if out.is_ok() {
+                    return Err(ToolError::from(e));
                 }
             }
             out

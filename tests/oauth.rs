@@ -192,6 +192,25 @@ impl Browser {
         resp
     }
 
+    /// Opens the sign-in page at `url`; its form's `request_id` and `csrf`.
+    fn sign_in_form(&mut self, url: &str) -> (String, String) {
+        let html = self.get(url).text().expect("sign-in page");
+        (input_value(&html, "request_id"), input_value(&html, "csrf"))
+    }
+
+    /// Posts the sign-in form of request `id`.
+    fn sign_in(&mut self, s: &HttpServer, id: &str, csrf: &str, email: &str, password: &str) -> Response {
+        self.post_form(
+            &s.url("/authorize/login"),
+            &[
+                ("request_id", id),
+                ("csrf", csrf),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+    }
+
     fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> Response {
         let body: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
@@ -233,15 +252,7 @@ fn sign_in_and_decide(
     let html = page.text().expect("page");
     let id = input_value(&html, "request_id");
     let csrf = input_value(&html, "csrf");
-    let consent = b.post_form(
-        &s.url("/authorize/login"),
-        &[
-            ("request_id", &id),
-            ("csrf", &csrf),
-            ("email", email),
-            ("password", password),
-        ],
-    );
+    let consent = b.sign_in(s, &id, &csrf, email, password);
     assert_eq!(consent.status(), StatusCode::OK, "login");
     let html = consent.text().expect("consent page");
     assert!(
@@ -490,31 +501,13 @@ fn wrong_password_and_missing_csrf_cookie_are_refused() {
     let (_v, challenge) = pkce();
     let url = AuthRequest::new(&client_id, &challenge).url(&s);
     let mut b = Browser::new();
-    let html = b.get(&url).text().unwrap();
-    let id = input_value(&html, "request_id");
-    let csrf = input_value(&html, "csrf");
-    let resp = b.post_form(
-        &s.url("/authorize/login"),
-        &[
-            ("request_id", &id),
-            ("csrf", &csrf),
-            ("email", EMAIL),
-            ("password", "wrong password!"),
-        ],
-    );
+    let (id, csrf) = b.sign_in_form(&url);
+    let resp = b.sign_in(&s, &id, &csrf, EMAIL, "wrong password!");
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(resp.text().unwrap().contains("Wrong email or password"));
     // A forged post without the browser's cookie (cross-site) fails CSRF.
     let mut other = Browser::new();
-    let resp = other.post_form(
-        &s.url("/authorize/login"),
-        &[
-            ("request_id", &id),
-            ("csrf", &csrf),
-            ("email", EMAIL),
-            ("password", PASSWORD),
-        ],
-    );
+    let resp = other.sign_in(&s, &id, &csrf, EMAIL, PASSWORD);
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.text().unwrap().contains("CSRF"));
     assert_nothing_issued(&w, "wrong password");
@@ -1339,17 +1332,8 @@ fn a_member_of_several_stores_chooses_one_and_only_theirs() {
     let url = format!("{}&store=shop2", req.url(&s));
 
     let login = |b: &mut Browser| {
-        let html = b.get(&url).text().unwrap();
-        let (id, csrf) = (input_value(&html, "request_id"), input_value(&html, "csrf"));
-        let consent = b.post_form(
-            &s.url("/authorize/login"),
-            &[
-                ("request_id", &id),
-                ("csrf", &csrf),
-                ("email", EMAIL),
-                ("password", PASSWORD),
-            ],
-        );
+        let (id, csrf) = b.sign_in_form(&url);
+        let consent = b.sign_in(&s, &id, &csrf, EMAIL, PASSWORD);
         (id, csrf, consent.text().unwrap())
     };
     // A store the user does not belong to is refused.
@@ -1604,9 +1588,7 @@ fn sign_in_form_posts_from_the_servers_own_origin_and_guessing_is_limited() {
     let (_v, challenge) = pkce();
     let url = AuthRequest::new(&client_id, &challenge).url(&s);
     let mut b = Browser::new();
-    let html = b.get(&url).text().unwrap();
-    let id = input_value(&html, "request_id");
-    let csrf = input_value(&html, "csrf");
+    let (id, csrf) = b.sign_in_form(&url);
     let post = |origin: &str, host: &str, password: &str| {
         let body: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs([
@@ -1643,16 +1625,8 @@ fn sign_in_form_posts_from_the_servers_own_origin_and_guessing_is_limited() {
     let mut limited = false;
     for i in 0..12 {
         let mut b2 = Browser::new();
-        let html = b2.get(&url).text().unwrap();
-        let resp = b2.post_form(
-            &s.url("/authorize/login"),
-            &[
-                ("request_id", &input_value(&html, "request_id")),
-                ("csrf", &input_value(&html, "csrf")),
-                ("email", EMAIL),
-                ("password", &format!("guess number {i}")),
-            ],
-        );
+        let (id2, csrf2) = b2.sign_in_form(&url);
+        let resp = b2.sign_in(&s, &id2, &csrf2, EMAIL, &format!("guess number {i}"));
         if resp.status() == StatusCode::TOO_MANY_REQUESTS {
             limited = true;
             break;

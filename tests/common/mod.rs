@@ -142,17 +142,20 @@ impl Whale {
     }
 
     /// Runs `whale ARGS` to completion (bounded by [`TIMEOUT`]).
+    /// [`Whale::command`] with extra environment variables.
+    pub fn command_env(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        cmd
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.run_env(args, &[])
     }
 
     /// Runs `whale ARGS` with extra environment variables.
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = self.command(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        run_bounded(cmd, &format!("whale {}", args.join(" ")))
+        run_bounded(self.command_env(args, env), &format!("whale {}", args.join(" ")))
     }
 
     /// Runs `whale ARGS` with `input` on its stdin (bounded by [`TIMEOUT`]).
@@ -268,10 +271,7 @@ impl Whale {
         env: &[(&str, &str)],
         browser: impl FnOnce(&str) -> String,
     ) -> (Output, Option<String>) {
-        let mut cmd = self.command(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.command_env(args, env);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -435,11 +435,7 @@ impl Mcp {
     pub fn spawn(w: &Whale, args: &[&str], env: &[(&str, &str)]) -> Mcp {
         let mut full = vec!["mcp"];
         full.extend_from_slice(args);
-        let mut cmd = w.command(&full);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Mcp::from_command(cmd)
+        Mcp::from_command(w.command_env(&full, env))
     }
 
     /// Spawns an arbitrary prepared command that speaks MCP on stdio.
@@ -882,10 +878,7 @@ impl Whale {
     pub fn serve_http_env(&self, extra: &[&str], env: &[(&str, &str)]) -> HttpServer {
         let mut args = vec!["mcp", "--transport", "sse", "--port", "0"];
         args.extend_from_slice(extra);
-        let mut cmd = self.command(&args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.command_env(&args, env);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

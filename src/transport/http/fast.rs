@@ -24,18 +24,24 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rmcp::model::CallToolRequestParams;
+use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use rmcp::transport::streamable_http_server::session::SessionManager;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{HttpState, SESSION_HEADER};
 use crate::auth::Principal;
 use crate::pipeline::CallRequest;
 
-/// Protocol versions whose sessions the fast path serves (the session era;
-/// anything else is rmcp's to judge).
-const VERSIONS: &[&str] = &["2025-03-26", "2025-06-18", "2025-11-25"];
+/// Whether the fast path serves a session of protocol version `v`: one of
+/// rmcp's known versions of the session era that carry the version header
+/// (2025-03-26 on, up to the last with `initialize`); anything else is
+/// rmcp's to judge.
+fn session_version(v: &str) -> bool {
+    ProtocolVersion::known_up_to(&ProtocolVersion::LATEST_WITH_INITIALIZE)
+        .iter()
+        .any(|k| *k != ProtocolVersion::V_2024_11_05 && k.as_str() == v)
+}
 
 /// Calls in flight on the fast path, by session and JSON-RPC id.
 #[derive(Default)]
@@ -76,7 +82,7 @@ fn eligible_headers(headers: &HeaderMap) -> Option<String> {
         return None;
     }
     if let Some(v) = headers.get("mcp-protocol-version")
-        && !VERSIONS.contains(&v.to_str().ok()?)
+        && !session_version(v.to_str().ok()?)
     {
         return None;
     }
@@ -150,10 +156,11 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
     {
         Ok(Some(p)) => p,
         Ok(None) | Err(_) => {
-            return reply(json!({"jsonrpc": "2.0", "id": id, "error": {
-                "code": -32602,
-                "message": "invalid params: tools/call needs {\"name\": string, \"arguments\": object}"
-            }}));
+            let e = rmcp::ErrorData::invalid_params(
+                "invalid params: tools/call needs {\"name\": string, \"arguments\": object}",
+                None,
+            );
+            return respond(error_body(&id, &e));
         }
     };
     // Not a child of the server's token: shutdown lets calls in flight
@@ -183,14 +190,19 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
             result: Some(&result),
             error: None,
         }),
-        Err(e) => serde_json::to_vec(&Reply::<()> {
-            jsonrpc: "2.0",
-            id: &id,
-            result: None,
-            error: Some(&e),
-        }),
+        Err(e) => return respond(error_body(&id, &e)),
     };
     respond(body.unwrap_or_default())
+}
+
+fn error_body(id: &Value, e: &rmcp::ErrorData) -> Vec<u8> {
+    serde_json::to_vec(&Reply::<()> {
+        jsonrpc: "2.0",
+        id,
+        result: None,
+        error: Some(e),
+    })
+    .unwrap_or_default()
 }
 
 /// A JSON-RPC response.
@@ -202,10 +214,6 @@ struct Reply<'a, T> {
     result: Option<&'a T>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a rmcp::ErrorData>,
-}
-
-fn reply(body: Value) -> Response {
-    respond(serde_json::to_vec(&body).unwrap_or_default())
 }
 
 fn respond(body: Vec<u8>) -> Response {
