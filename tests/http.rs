@@ -64,7 +64,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Barrier, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::http_client::*;
 use common::{HttpServer, TIMEOUT, Whale, error_text, registry, run_bounded, stderr, stdout};
@@ -1498,4 +1498,62 @@ fn sigterm_delivers_legacy_replies_of_calls_in_flight() {
             &unanswered[..unanswered.len().min(3)]
         );
     }
+}
+
+/// `notifications/cancelled` stops a `tools/call` in flight on the session
+/// (the fast path runs it): a settings write waiting for a lock this test
+/// holds answers at once, before the lock is released, with an isError
+/// naming the cancellation; it changes nothing and is audited as cancelled.
+#[test]
+fn cancelling_a_call_in_flight_stops_it_changes_nothing_and_is_audited() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("platform", false);
+    let server = w.serve_http(&[]);
+    let s = Streamable::open(&server, &key);
+    let lock = rusqlite::Connection::open(&w.db).expect("open the database");
+    lock.execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
+    let call = rpc(
+        77,
+        "tools/call",
+        json!({"name": "store", "arguments": {"action": "update_settings", "name": "Never Saved"}}),
+    );
+    let reply = std::thread::scope(|t| {
+        let pending = t.spawn(|| {
+            let resp = s.post_as(&key, &call).expect("POST tools/call");
+            read_reply(resp, &json!(77))
+        });
+        // The call is waiting for the lock; cancel it (whether it is
+        // registered yet or not, keep asking until it has answered).
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": {"requestId": 77, "reason": "the test changed its mind"}});
+        while !pending.is_finished() {
+            let resp = s.post_as(&key, &note).expect("POST notifications/cancelled");
+            assert_eq!(resp.status(), StatusCode::ACCEPTED);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pending.join().expect("the caller thread")
+    })
+    .expect("a reply to the cancelled call");
+    // Answered while this test still held the lock: the write never ran.
+    assert!(!lock.is_autocommit());
+    lock.execute_batch("ROLLBACK").expect("release the lock");
+    let result = &reply["result"];
+    assert_eq!(result["isError"], json!(true), "{reply}");
+    assert!(error_text(result).contains("cancelled"), "{reply}");
+    let name: String = w
+        .sqlite()
+        .query_row(
+            "SELECT name FROM store_settings WHERE store_id = 'demo' AND mode = 'live'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("store name");
+    assert_ne!(name, "Never Saved");
+    wait_until("the cancelled call's audit row", || {
+        w.executions(&["--tool", "store", "--status", "error"])["executions"]
+            .as_array()
+            .is_some_and(|rows| rows.iter().any(|r| r["error_code"] == json!("cancelled")))
+    });
+    stop(server);
 }
