@@ -8,6 +8,7 @@
 //! arrived), so reads never wait for an fsync. [`AuditWriter::flush`] waits
 //! until everything queued so far is on disk; doors call it on shutdown.
 
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -23,6 +24,13 @@ use crate::store::{Db, keys, now_ms};
 const MAX_BATCH: usize = 256;
 const WINDOW: Duration = Duration::from_millis(5);
 const QUEUE: usize = 8192;
+/// Backlog (rows queued, not yet written) at which the writer leaves the
+/// idle scheduling class to catch up, and at which it goes back.
+const BOOST_AT: usize = QUEUE / 4;
+const RELAX_AT: usize = MAX_BATCH;
+/// Queued rows older than this also boost the writer (a core kept busy by
+/// other processes leaves an idle-class thread little time).
+const STALE_MS: i64 = 500;
 
 enum Msg {
     Row(Box<ExecutionRow>, Option<String>),
@@ -43,6 +51,18 @@ struct Worker {
     db: Arc<Db>,
     tx: OnceLock<SyncSender<Msg>>,
     handle: Mutex<Option<std::thread::JoinHandle<()>>>,
+    pace: Arc<Pace>,
+}
+
+/// Shared by the queueing side and the writer thread.
+#[derive(Default)]
+struct Pace {
+    /// Rows queued and not yet committed.
+    backlog: AtomicUsize,
+    /// Since when (ms since the epoch) rows have been waiting: set when
+    /// the backlog leaves zero and after each batch that leaves some.
+    pending_since: AtomicI64,
+    priority: priority::Priority,
 }
 
 impl AuditWriter {
@@ -52,6 +72,7 @@ impl AuditWriter {
                 db,
                 tx: OnceLock::new(),
                 handle: Mutex::new(None),
+                pace: Arc::default(),
             }),
         }
     }
@@ -60,10 +81,10 @@ impl AuditWriter {
     fn sender(&self) -> &SyncSender<Msg> {
         self.worker.tx.get_or_init(|| {
             let (tx, rx) = sync_channel(QUEUE);
-            let db = self.worker.db.clone();
+            let (db, pace) = (self.worker.db.clone(), self.worker.pace.clone());
             let handle = std::thread::Builder::new()
                 .name("whale-audit".into())
-                .spawn(move || run(db, rx))
+                .spawn(move || run(&db, &pace, rx))
                 .expect("spawn audit thread");
             *self.worker.handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
             tx
@@ -72,6 +93,13 @@ impl AuditWriter {
 
     /// Queues a row (and the key whose last-used time it refreshes).
     pub fn record(&self, row: ExecutionRow, key_id: Option<String>) {
+        let pace = &self.worker.pace;
+        let queued = pace.backlog.fetch_add(1, Ordering::Relaxed);
+        if queued == 0 {
+            pace.pending_since.store(now_ms(), Ordering::Relaxed);
+        } else if queued + 1 >= BOOST_AT || now_ms() - pace.pending_since.load(Ordering::Relaxed) > STALE_MS {
+            pace.priority.boost();
+        }
         if self.sender().send(Msg::Row(Box::new(row), key_id)).is_err() {
             tracing::error!("audit writer stopped; an execution row was lost");
         }
@@ -86,6 +114,7 @@ impl AuditWriter {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
+        self.worker.pace.priority.boost();
         if let (Some(h), Some(tx)) = (handle, self.worker.tx.get())
             && tx.send(Msg::Stop).is_ok()
         {
@@ -98,6 +127,8 @@ impl AuditWriter {
         let Some(tx) = self.worker.tx.get() else {
             return; // nothing was ever queued
         };
+        // Someone waits: write at normal priority until caught up.
+        self.worker.pace.priority.boost();
         let (done_tx, done_rx) = std::sync::mpsc::channel();
         if tx.send(Msg::Flush(done_tx)).is_ok() {
             let _ = done_rx.recv();
@@ -114,8 +145,8 @@ impl Drop for AuditWriter {
     }
 }
 
-fn run(db: Arc<Db>, rx: Receiver<Msg>) {
-    background_priority();
+fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
+    pace.priority.enter_background();
     // Opened on the first batch: a process that audits nothing (or not yet)
     // does not pay for a second connection at start.
     let mut conn: Option<rusqlite::Connection> = None;
@@ -169,7 +200,14 @@ fn run(db: Arc<Db>, rx: Receiver<Msg>) {
                     .map_err(|e| tracing::error!(error = %e, "audit writer cannot open its connection; using the pool"))
                     .ok();
             }
-            write_batch(&db, conn.as_mut(), &batch);
+            write_batch(db, conn.as_mut(), &batch);
+            let left = pace.backlog.fetch_sub(batch.len(), Ordering::Relaxed) - batch.len();
+            if left > 0 {
+                pace.pending_since.store(now_ms(), Ordering::Relaxed);
+            }
+            if left <= RELAX_AT {
+                pace.priority.relax();
+            }
             batch.clear();
         }
         for w in waiters.drain(..) {
@@ -184,18 +222,89 @@ fn run(db: Arc<Db>, rx: Receiver<Msg>) {
     }
 }
 
-/// Lowers this thread's scheduling priority to the lowest (nice 19; Linux
-/// sets it per thread): read audits are written behind, so under load the
-/// requests get the CPU first and a batch never sits in front of them. The
-/// rows still land: the thread runs whenever a core has a gap, and if it
-/// falls behind, the bounded queue (`QUEUE` rows) makes requests wait for
-/// it — the audit keeps pace with the calls, only later within a batch.
-/// Measured on 2 cores at 8 HTTP clients: p99 1.6–1.8× → 1.2–1.5× the
-/// echo server's, throughput 0.95× → 1.2–1.3×.
-fn background_priority() {
+/// How the writer thread is scheduled.
+///
+/// Read audits are written behind, so the writer should take only CPU that
+/// requests leave unused. On Linux it runs in the `SCHED_IDLE` class: it
+/// gets a core only when nothing else wants it, and the kernel counts a
+/// core that runs only idle-class threads as free when it places a waking
+/// request thread — so the writer never delays a request and never hides a
+/// free core from one. (Measured on 2 cores at 8 HTTP clients with the
+/// writer at nice 19 instead: request threads waited up to 3 ms in a run
+/// queue while the other core ran the writer.)
+///
+/// An idle-class thread can starve under sustained full load; rows would
+/// then pile up until the bounded queue blocks requests. So when the
+/// backlog reaches `BOOST_AT` rows, or rows have waited `STALE_MS`,
+/// whoever queues the row moves the writer to the normal class at nice 19
+/// until it has caught up (`RELAX_AT`); a flush or stop (someone waits)
+/// does the same. Measured on 2 cores, 5 s per case, 5 runs each against
+/// nice 19 throughout: whale/echo p99 at 8 clients, median 0.92× (was
+/// 1.67×); at 32, 1.08× (was 1.31×). Elsewhere these are no-ops and the
+/// writer runs at normal priority.
+mod priority {
+    #[derive(Default)]
+    pub struct Priority {
+        #[cfg(target_os = "linux")]
+        tid: std::sync::atomic::AtomicI32,
+        #[cfg(target_os = "linux")]
+        boosted: std::sync::atomic::AtomicBool,
+    }
+
     #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
-        tracing::debug!(error = %e, "cannot lower the audit writer's priority");
+    impl Priority {
+        /// Called on the writer thread when it starts.
+        pub fn enter_background(&self) {
+            let tid = rustix::thread::gettid();
+            self.tid
+                .store(tid.as_raw_nonzero().get(), std::sync::atomic::Ordering::Release);
+            // The nice value applies whenever the thread is in the normal
+            // class (after a boost).
+            if let Err(e) = rustix::process::setpriority_process(Some(tid), 19) {
+                tracing::debug!(error = %e, "cannot lower the audit writer's priority");
+            }
+            set_class(0, libc::SCHED_IDLE);
+        }
+
+        /// The backlog is large: let the writer compete for the CPU.
+        pub fn boost(&self) {
+            if !self.boosted.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                let tid = self.tid.load(std::sync::atomic::Ordering::Acquire);
+                if tid != 0 {
+                    set_class(tid, libc::SCHED_OTHER);
+                }
+            }
+        }
+
+        /// Called by the writer once it has caught up. (A boost racing with
+        /// this can leave the writer in the normal class at nice 19 until
+        /// the next boost and relax: harmless.)
+        pub fn relax(&self) {
+            if self.boosted.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                set_class(0, libc::SCHED_IDLE);
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    fn set_class(tid: libc::pid_t, policy: libc::c_int) {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `param` is a valid, initialized `sched_param` that lives
+        // across the call; the kernel only reads it. A tid of 0 is the
+        // calling thread; otherwise it is the writer thread's own tid,
+        // which stays valid while the `Worker` (and so the thread) lives.
+        let rc = unsafe { libc::sched_setscheduler(tid, policy, &param) };
+        if rc != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), policy, "cannot set the audit writer's scheduling class");
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    impl Priority {
+        pub fn enter_background(&self) {}
+        pub fn boost(&self) {}
+        pub fn relax(&self) {}
     }
 }
 

@@ -829,6 +829,46 @@ fn nonblocking(pid: u32, fd: u32) -> bool {
     flags & 0o4000 != 0
 }
 
+/// The thread that writes read audits behind runs in the idle scheduling
+/// class (policy 5, `SCHED_IDLE`) at nice 19, so it only takes CPU that
+/// requests leave unused; its rows still land by the end of the session.
+#[cfg(target_os = "linux")]
+#[test]
+fn audit_writer_runs_in_the_idle_scheduling_class() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    m.call_ok("store", json!({"action": "get_settings"}));
+    let pid = m.id();
+    // (policy, nice) of the thread named whale-audit, from
+    // /proc/PID/task/TID/stat: fields 41 and 19, counted after the name.
+    let audit_thread = || -> Option<(u32, i32)> {
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+            let path = task.ok()?.path();
+            let comm = std::fs::read_to_string(path.join("comm")).ok()?;
+            if comm.trim() != "whale-audit" {
+                continue;
+            }
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+            return Some((fields[38].parse().ok()?, fields[16].parse().ok()?));
+        }
+        None
+    };
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let mut seen = None;
+    while std::time::Instant::now() < deadline {
+        seen = audit_thread();
+        if seen == Some((5, 19)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(seen, Some((5, 19)), "(policy, nice) of the audit writer");
+    m.finish();
+    let rows = w.executions(&["--tool", "store"]);
+    assert_eq!(rows["total"], json!(1), "{rows}");
+}
+
 /// Pipes from the host are driven non-blocking on the runtime; with stderr
 /// on the same pipe as stdout (`2>&1`) they stay blocking (the thread path),
 /// so log writes never meet a full pipe with `EAGAIN`; replies and logs
