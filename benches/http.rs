@@ -108,15 +108,7 @@ fn main() {
         Err(_) => DEFAULT_SECS,
     };
     let measure = Duration::from_secs_f64(secs);
-    let rounds = match std::env::var(ROUNDS_ENV) {
-        Ok(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&r| r > 0)
-            .unwrap_or_else(|| panic!("{ROUNDS_ENV} must be a positive whole number, got `{v}`")),
-        Err(_) => DEFAULT_ROUNDS,
-    };
+    let rounds = env_count(ROUNDS_ENV, DEFAULT_ROUNDS);
     let warmup = (measure / 5).clamp(Duration::from_millis(200), Duration::from_secs(1));
 
     let dir = TempDir::new("http");
@@ -1124,7 +1116,7 @@ impl Report {
 mod echo;
 #[path = "common/util.rs"]
 mod util;
-use util::{TempDir, mib, us};
+use util::{TempDir, env_count, mib, us};
 
 mod echo_server {
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;

@@ -55,15 +55,7 @@ fn main() {
         .iter()
         .position(|a| a == "--json")
         .map(|i| PathBuf::from(args.get(i + 1).expect("--json needs a PATH")));
-    let calls = match std::env::var(CALLS_ENV) {
-        Ok(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| panic!("{CALLS_ENV} must be a positive integer, got `{v}`")),
-        Err(_) => DEFAULT_CALLS,
-    };
+    let calls = env_count(CALLS_ENV, DEFAULT_CALLS);
 
     let dir = TempDir::new("stdio");
     let whale = Server::whale(&dir.0.join("whale.db"));
@@ -517,7 +509,7 @@ impl Report {
 mod echo;
 #[path = "common/util.rs"]
 mod util;
-use util::{TempDir, mib, us};
+use util::{TempDir, env_count, mib, us};
 
 mod echo_server {
     use rmcp::ServiceExt;

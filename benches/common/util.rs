@@ -35,6 +35,21 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// A positive whole number from the environment variable `name`, `default`
+/// when it is unset; anything else stops the bench naming the variable.
+#[allow(clippy::disallowed_methods)] // the benches read their own switches
+pub fn env_count(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| panic!("{name} must be a positive whole number, got `{v}`")),
+        Err(_) => default,
+    }
+}
+
 pub fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
