@@ -263,7 +263,10 @@ mod priority {
             if let Err(e) = rustix::process::setpriority_process(Some(tid), 19) {
                 tracing::debug!(error = %e, "cannot lower the audit writer's priority");
             }
-            set_class(0, libc::SCHED_IDLE);
+            // A boost asked for before the tid was known still holds.
+            if !self.boosted.load(std::sync::atomic::Ordering::Acquire) {
+                set_class(0, libc::SCHED_IDLE);
+            }
         }
 
         /// The backlog is large: let the writer compete for the CPU.
