@@ -318,9 +318,7 @@ fn write_batch(
 ) {
     let now = now_ms();
     let write = |tx: &rusqlite::Transaction<'_>| -> Result<(), crate::store::DbError> {
-        for (row, _) in batch {
-            crate::store::audit::insert(tx, row)?;
-        }
+        crate::store::audit::insert_all(tx, batch.iter().map(|(row, _)| &**row))?;
         // API keys record their last use; OAuth grants (`grt_…`) do not.
         let mut touched: Vec<&str> = batch
             .iter()

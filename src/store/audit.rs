@@ -26,28 +26,39 @@ pub struct ExecutionRow {
 }
 
 pub fn insert(conn: &Connection, r: &ExecutionRow) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+    insert_all(conn, std::iter::once(r))
+}
+
+/// Inserts `rows` through one prepared statement (the audit writer's
+/// batches: no statement-cache lookup per row).
+pub fn insert_all<'a>(
+    conn: &Connection,
+    rows: impl IntoIterator<Item = &'a ExecutionRow>,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO executions (id, store_id, mode, tool, action, agent_id, agent_name, status,
             error_code, error, duration_ms, duration_us, input, output, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?
-    .execute(params![
-        r.id,
-        r.store_id,
-        r.mode,
-        r.tool,
-        r.action,
-        r.agent_id,
-        r.agent_name,
-        r.status,
-        r.error_code,
-        r.error,
-        r.duration_us / 1000,
-        r.duration_us,
-        r.input,
-        r.output,
-        r.created_at
-    ])?;
+    )?;
+    for r in rows {
+        stmt.execute(params![
+            r.id,
+            r.store_id,
+            r.mode,
+            r.tool,
+            r.action,
+            r.agent_id,
+            r.agent_name,
+            r.status,
+            r.error_code,
+            r.error,
+            r.duration_us / 1000,
+            r.duration_us,
+            r.input,
+            r.output,
+            r.created_at
+        ])?;
+    }
     Ok(())
 }
 
