@@ -18,7 +18,7 @@
 //! and the writer batches whatever replies are ready into one write. Only
 //! JSON-RPC is written to stdout; logs go to stderr.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufRead, Write};
 
 use rmcp::RoleServer;
 use rmcp::service::RxJsonRpcMessage;
@@ -199,8 +199,9 @@ fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::Unbou
 }
 
 fn write_loop(mut rx: mpsc::UnboundedReceiver<Out>) {
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    // `buf` is the batch, assembled whole: it goes to stdout in one write
+    // (no second buffer in between).
+    let mut out = std::io::stdout().lock();
     let mut buf = Vec::with_capacity(16 * 1024);
     while let Some(first) = rx.blocking_recv() {
         let result = encode_ready(&mut buf, first, &mut rx);
@@ -268,11 +269,7 @@ mod pipes {
     /// by epoll, or when stderr is the same pipe as one of them (as after
     /// `2>&1`): the non-blocking flag would then reach the log writes too.
     pub fn open() -> Option<(AsyncFd<Pipe>, AsyncFd<Pipe>)> {
-        use std::os::unix::fs::MetadataExt;
-        let id = |fd: BorrowedFd<'_>| {
-            let f = std::fs::File::from(fd.try_clone_to_owned().ok()?);
-            f.metadata().ok().map(|m| (m.dev(), m.ino()))
-        };
+        let id = |fd: BorrowedFd<'_>| rustix::fs::fstat(fd).ok().map(|st| (st.st_dev, st.st_ino));
         let err = id(std::io::stderr().as_fd());
         if err.is_some() && (err == id(std::io::stdin().as_fd()) || err == id(std::io::stdout().as_fd())) {
             return None;

@@ -141,7 +141,6 @@ impl Whale {
         cmd
     }
 
-    /// Runs `whale ARGS` to completion (bounded by [`TIMEOUT`]).
     /// [`Whale::command`] with extra environment variables.
     pub fn command_env(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = self.command(args);
@@ -149,6 +148,7 @@ impl Whale {
         cmd
     }
 
+    /// Runs `whale ARGS` to completion (bounded by [`TIMEOUT`]).
     pub fn run(&self, args: &[&str]) -> Output {
         self.run_env(args, &[])
     }
@@ -497,12 +497,7 @@ impl Mcp {
 
     /// Writes one line of arbitrary bytes (a newline is appended).
     pub fn send_bytes(&mut self, line: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin already closed");
-        stdin
-            .write_all(line)
-            .and_then(|_| stdin.write_all(b"\n"))
-            .and_then(|_| stdin.flush())
-            .expect("write to whale mcp");
+        self.send_piece(&[line, b"\n"].concat());
     }
 
     /// Writes bytes as they are (no newline), flushed: a message can be
