@@ -243,12 +243,27 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
 /// 1.67×); at 32, 1.08× (was 1.31×). Elsewhere these are no-ops and the
 /// writer runs at normal priority.
 mod priority {
+    /// The writer's scheduling: nice 19 throughout; in the background it is
+    /// in the idle class (`SCHED_IDLE`), so it runs only on a core nothing
+    /// else wants, and when rows pile up it goes back to the normal class
+    /// until it has caught up.
+    ///
+    /// Leaving the idle class needs the right to raise a priority:
+    /// `CAP_SYS_NICE`, or an `RLIMIT_NICE` soft limit of at least 1 (nice
+    /// 19). Most users have neither (the default limit is 0): a thread of
+    /// theirs that entered the idle class could never leave it, and would
+    /// starve while other processes keep the cores busy. Without the right,
+    /// the writer stays in the normal class at nice 19, as it was before
+    /// the idle class was used.
     #[derive(Default)]
     pub struct Priority {
         #[cfg(target_os = "linux")]
         tid: std::sync::atomic::AtomicI32,
         #[cfg(target_os = "linux")]
         boosted: std::sync::atomic::AtomicBool,
+        /// Whether the writer may leave the idle class (so entered it).
+        #[cfg(target_os = "linux")]
+        idle: std::sync::OnceLock<bool>,
     }
 
     #[cfg(target_os = "linux")]
@@ -256,15 +271,21 @@ mod priority {
         /// Called on the writer thread when it starts.
         pub fn enter_background(&self) {
             let tid = rustix::thread::gettid();
-            self.tid
-                .store(tid.as_raw_nonzero().get(), std::sync::atomic::Ordering::Release);
-            // The nice value applies whenever the thread is in the normal
-            // class (after a boost).
+            let floor = nice_floor();
+            let idle = floor <= 19;
+            let _ = self.idle.set(idle);
             if let Err(e) = rustix::process::setpriority_process(Some(tid), 19) {
                 tracing::debug!(error = %e, "cannot lower the audit writer's priority");
             }
-            // A boost asked for before the tid was known still holds.
-            if !self.boosted.load(std::sync::atomic::Ordering::Acquire) {
+            self.tid
+                .store(tid.as_raw_nonzero().get(), std::sync::atomic::Ordering::Release);
+            if !idle {
+                tracing::debug!(
+                    floor,
+                    "no right to raise a priority (CAP_SYS_NICE or RLIMIT_NICE): the audit writer stays in the normal class"
+                );
+            } else if !self.boosted.load(std::sync::atomic::Ordering::Acquire) {
+                // A boost asked for before the tid was known still holds.
                 set_class(0, libc::SCHED_IDLE);
             }
         }
@@ -273,19 +294,36 @@ mod priority {
         pub fn boost(&self) {
             if !self.boosted.swap(true, std::sync::atomic::Ordering::AcqRel) {
                 let tid = self.tid.load(std::sync::atomic::Ordering::Acquire);
-                if tid != 0 {
+                if tid != 0 && self.idle.get() == Some(&true) {
                     set_class(tid, libc::SCHED_OTHER);
                 }
             }
         }
 
         /// Called by the writer once it has caught up. (A boost racing with
-        /// this can leave the writer in the normal class at nice 19 until
-        /// the next boost and relax: harmless.)
+        /// this can leave the writer in the normal class until the next
+        /// boost and relax: harmless.)
         pub fn relax(&self) {
-            if self.boosted.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            if self.boosted.swap(false, std::sync::atomic::Ordering::AcqRel) && self.idle.get() == Some(&true)
+            {
                 set_class(0, libc::SCHED_IDLE);
             }
+        }
+    }
+
+    /// The lowest nice value this process may set: -20 with `CAP_SYS_NICE`,
+    /// else `20 - RLIMIT_NICE` (the soft limit; see setrlimit(2)).
+    #[cfg(target_os = "linux")]
+    fn nice_floor() -> i32 {
+        let capable = rustix::thread::capabilities(None)
+            .map(|c| c.effective.contains(rustix::thread::CapabilitySet::SYS_NICE))
+            .unwrap_or(false);
+        if capable {
+            return -20;
+        }
+        match rustix::process::getrlimit(rustix::process::Resource::Nice).current {
+            None => -20,
+            Some(limit) => 20 - limit.min(40) as i32,
         }
     }
 

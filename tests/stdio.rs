@@ -839,21 +839,7 @@ fn audit_writer_runs_in_the_idle_scheduling_class() {
     let mut m = w.mcp(&[]).started();
     m.call_ok("store", json!({"action": "get_settings"}));
     let pid = m.id();
-    // (policy, nice) of the thread named whale-audit, from
-    // /proc/PID/task/TID/stat: fields 41 and 19, counted after the name.
-    let audit_thread = || -> Option<(u32, i32)> {
-        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-            let path = task.ok()?.path();
-            let comm = std::fs::read_to_string(path.join("comm")).ok()?;
-            if comm.trim() != "whale-audit" {
-                continue;
-            }
-            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
-            let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
-            return Some((fields[38].parse().ok()?, fields[16].parse().ok()?));
-        }
-        None
-    };
+    let audit_thread = || audit_writer_class(pid);
     let deadline = std::time::Instant::now() + TIMEOUT;
     let mut seen = None;
     while std::time::Instant::now() < deadline {
@@ -865,6 +851,85 @@ fn audit_writer_runs_in_the_idle_scheduling_class() {
     }
     assert_eq!(seen, Some((5, 19)), "(policy, nice) of the audit writer");
     m.finish();
+    let rows = w.executions(&["--tool", "store"]);
+    assert_eq!(rows["total"], json!(1), "{rows}");
+}
+
+/// (policy, nice) of the thread named whale-audit in process `pid`, from
+/// /proc/PID/task/TID/stat: fields 41 and 19, counted after the name.
+#[cfg(target_os = "linux")]
+fn audit_writer_class(pid: u32) -> Option<(u32, i32)> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path();
+        let comm = std::fs::read_to_string(path.join("comm")).ok()?;
+        if comm.trim() != "whale-audit" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+        let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+        return Some((fields[38].parse().ok()?, fields[16].parse().ok()?));
+    }
+    None
+}
+
+/// A process without the right to raise a priority (no `CAP_SYS_NICE`,
+/// `RLIMIT_NICE` 0: how most users run) could never bring an idle-class
+/// thread back, so its audit writer stays in the normal class at nice 19,
+/// and the rows are still written.
+#[cfg(target_os = "linux")]
+#[test]
+fn audit_writer_stays_in_the_normal_class_without_the_right_to_leave_idle() {
+    use std::io::{BufRead, BufReader, Write};
+    let w = Whale::new();
+    let inner = w.command(&["mcp"]);
+    // prlimit and setpriv exec the command: the pid stays whale's.
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.arg("--nice=0:0");
+    if rustix::process::geteuid().is_root() {
+        cmd.args(["setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]);
+    }
+    cmd.arg(inner.get_program()).args(inner.get_args());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    if let Some(dir) = inner.get_current_dir() {
+        cmd.current_dir(dir);
+    }
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn prlimit … whale mcp");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for msg in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "store", "arguments": {"action": "get_settings"}}}),
+    ] {
+        writeln!(stdin, "{msg}").expect("write to whale");
+    }
+    stdin.flush().expect("flush");
+    for _ in 0..2 {
+        let line = lines.next().expect("a reply").expect("read a reply");
+        assert!(line.contains("\"result\""), "{line}");
+    }
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let mut seen = None;
+    while std::time::Instant::now() < deadline && seen.is_none() {
+        seen = audit_writer_class(pid);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Give a wrong move to the idle class time to show.
+    std::thread::sleep(Duration::from_millis(100));
+    seen = audit_writer_class(pid).or(seen);
+    assert_eq!(seen, Some((0, 19)), "(policy, nice) of the audit writer");
+    drop(stdin);
+    let status = common::wait_bounded(&mut child, TIMEOUT).expect("whale mcp exits at end of file");
+    assert_eq!(status.code(), Some(0));
     let rows = w.executions(&["--tool", "store"]);
     assert_eq!(rows["total"], json!(1), "{rows}");
 }
