@@ -832,9 +832,20 @@ fn nonblocking(pid: u32, fd: u32) -> bool {
 /// The thread that writes read audits behind runs in the idle scheduling
 /// class (policy 5, `SCHED_IDLE`) at nice 19, so it only takes CPU that
 /// requests leave unused; its rows still land by the end of the session.
+/// Only a process that may raise a priority again (`CAP_SYS_NICE`, or
+/// `RLIMIT_NICE` ≥ 1) does that; the next test covers the others. CI runs
+/// as root, so there it always runs.
 #[cfg(target_os = "linux")]
 #[test]
+#[allow(clippy::print_stderr)] // says why it skipped, to the developer running it
 fn audit_writer_runs_in_the_idle_scheduling_class() {
+    let capable = rustix::thread::capabilities(None)
+        .is_ok_and(|c| c.effective.contains(rustix::thread::CapabilitySet::SYS_NICE));
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nice).current;
+    if !capable && limit.is_some_and(|l| l < 1) {
+        eprintln!("skipped: this process may not raise a priority (no CAP_SYS_NICE, RLIMIT_NICE 0)");
+        return;
+    }
     let w = Whale::new();
     let mut m = w.mcp(&[]).started();
     m.call_ok("store", json!({"action": "get_settings"}));
