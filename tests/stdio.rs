@@ -866,6 +866,99 @@ fn audit_writer_runs_in_the_idle_scheduling_class() {
     assert_eq!(rows["total"], json!(1), "{rows}");
 }
 
+/// Another program keeping the database locked past the busy timeout
+/// (10 s) delays audit rows but loses none: the writer keeps them queued
+/// and tries again. Meanwhile the backlog passes three quarters of the
+/// queue, which raises the writer to the requests' priority (nice 0 where
+/// the process may, else as near as it may) until it has caught up.
+#[cfg(target_os = "linux")]
+#[test]
+fn audit_rows_outlast_a_locked_database_and_a_large_backlog_raises_the_writer() {
+    // Past three quarters of the 8192-row queue, short of full (a full
+    // queue would make the calls wait, as it should).
+    const CALLS: usize = 6300;
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    m.call_ok("store", json!({"action": "get_settings"}));
+    let written = || {
+        w.sqlite()
+            .query_row("SELECT count(*) FROM executions", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while written() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let locked_at = std::time::Instant::now();
+    let lock = w.hold_write_lock();
+    let ids: Vec<Value> = (0..CALLS)
+        .map(|_| {
+            m.send_request(
+                "tools/call",
+                json!({"name": "store", "arguments": {"action": "get_settings"}}),
+            )
+        })
+        .collect();
+    for id in &ids {
+        let reply = m.response(id, TIMEOUT);
+        assert_eq!(reply["result"]["isError"], json!(false), "{reply}");
+    }
+    // The nice value the process may go down to (as whale works it out).
+    let capable = rustix::thread::capabilities(None)
+        .is_ok_and(|c| c.effective.contains(rustix::thread::CapabilitySet::SYS_NICE));
+    let floor = match rustix::process::getrlimit(rustix::process::Resource::Nice).current {
+        _ if capable => -20,
+        None => -20,
+        Some(limit) => 20 - limit.min(40) as i32,
+    };
+    let urgent = if floor >= 19 { 19 } else { floor.max(0) };
+    let pid = m.id();
+    let mut seen = None;
+    while locked_at.elapsed() < TIMEOUT {
+        seen = audit_writer_class(pid);
+        if seen == Some((0, urgent)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        seen,
+        Some((0, urgent)),
+        "(policy, nice) of the audit writer behind a large backlog"
+    );
+    // Keep the lock past the writer's busy timeout, so its first try fails.
+    while locked_at.elapsed() < Duration::from_secs(11) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(written(), 1, "no row is written while the database is locked");
+    drop(lock);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while written() < (CALLS + 1) as i64 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(written(), (CALLS + 1) as i64, "every call has its audit row");
+    // Caught up: back to the background class (or nice 19 without the
+    // right to leave the idle class).
+    let background = if floor <= 19 { (5, 19) } else { (0, 19) };
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while std::time::Instant::now() < deadline && seen != Some(background) {
+        seen = audit_writer_class(pid);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        seen,
+        Some(background),
+        "(policy, nice) of the audit writer once caught up"
+    );
+    let stderr = m.stderr();
+    assert!(
+        stderr.contains("audit rows not written yet; trying again"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("they are lost"), "{stderr}");
+    m.finish();
+}
+
 /// (policy, nice) of the thread named whale-audit in process `pid`, from
 /// /proc/PID/task/TID/stat: fields 41 and 19, counted after the name.
 #[cfg(target_os = "linux")]

@@ -239,6 +239,17 @@ impl Whale {
             .expect("open the database read-only")
     }
 
+    /// A connection of another process's kind that holds the database's
+    /// write lock (`BEGIN IMMEDIATE`) until it is dropped.
+    #[allow(clippy::disallowed_methods)] // plays another program holding the lock
+    pub fn hold_write_lock(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(&self.db).expect("open the database");
+        conn.busy_timeout(TIMEOUT).expect("busy timeout");
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .expect("take the write lock");
+        conn
+    }
+
     /// `PRAGMA integrity_check` on the database file.
     pub fn integrity_check(&self) -> String {
         self.sqlite()
