@@ -39,7 +39,9 @@ const STALE_MS: i64 = 500;
 /// cores), where a writer at full weight would slow the requests down.
 const URGENT_AT: usize = QUEUE * 3 / 4;
 /// How long a batch is retried while the database cannot take it (each
-/// try against a busy database also waits the busy timeout, 10 s).
+/// try against a busy database also waits the busy timeout, 10 s). A
+/// shutdown waits for it too, so this bounds how long a locked database
+/// can hold one up.
 const GIVE_UP: Duration = Duration::from_secs(60);
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
@@ -124,7 +126,7 @@ impl AuditWriter {
                 if pace.waits.fetch_add(1, Ordering::Relaxed) == 0 {
                     tracing::warn!(
                         queue = QUEUE,
-                        "the audit queue is full: calls wait for the audit writer (the database cannot keep up)"
+                        "the audit queue is full: calls wait for the audit writer, which cannot keep up"
                     );
                 }
                 self.sender().send(msg).map_err(|_| ())
