@@ -327,11 +327,9 @@ mod priority {
             let floor = nice_floor();
             let idle = floor <= 19;
             let _ = self.floor.set(floor);
-            if let Err(e) = rustix::process::setpriority_process(Some(tid), 19) {
-                tracing::debug!(error = %e, "cannot lower the audit writer's priority");
-            }
-            self.tid
-                .store(tid.as_raw_nonzero().get(), std::sync::atomic::Ordering::Release);
+            let raw = tid.as_raw_nonzero().get();
+            set_nice(raw, 19);
+            self.tid.store(raw, std::sync::atomic::Ordering::Release);
             if !idle {
                 tracing::debug!(
                     floor,
@@ -447,16 +445,14 @@ fn write_until_done(
         let Err(e) = write_batch(db, conn.as_deref_mut(), batch) else {
             return;
         };
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
+        let code = match &e {
+            crate::store::DbError::Sql(rusqlite::Error::SqliteFailure(f, _)) => Some(f.code),
+            _ => None,
+        };
         let waiting_helps = matches!(
-            &e,
-            crate::store::DbError::Sql(rusqlite::Error::SqliteFailure(f, _))
-                if matches!(
-                    f.code,
-                    rusqlite::ErrorCode::DatabaseBusy
-                        | rusqlite::ErrorCode::DatabaseLocked
-                        | rusqlite::ErrorCode::DiskFull
-                        | rusqlite::ErrorCode::SystemIoFailure
-                )
+            code,
+            Some(DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure)
         );
         if !waiting_helps || started.elapsed() >= GIVE_UP {
             tracing::error!(error = %e, rows = batch.len(), "could not write audit rows; they are lost");
@@ -464,8 +460,7 @@ fn write_until_done(
         }
         tracing::warn!(error = %e, rows = batch.len(), "audit rows not written yet; trying again");
         // A busy database has already been waited for (the busy timeout).
-        if !matches!(&e, crate::store::DbError::Sql(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::DatabaseBusy)
-        {
+        if code != Some(DatabaseBusy) {
             std::thread::sleep(RETRY_PAUSE);
         }
     }

@@ -839,10 +839,7 @@ fn nonblocking(pid: u32, fd: u32) -> bool {
 #[test]
 #[allow(clippy::print_stderr)] // says why it skipped, to the developer running it
 fn audit_writer_runs_in_the_idle_scheduling_class() {
-    let capable = rustix::thread::capabilities(None)
-        .is_ok_and(|c| c.effective.contains(rustix::thread::CapabilitySet::SYS_NICE));
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nice).current;
-    if !capable && limit.is_some_and(|l| l < 1) {
+    if nice_floor() > 19 {
         eprintln!("skipped: this process may not raise a priority (no CAP_SYS_NICE, RLIMIT_NICE 0)");
         return;
     }
@@ -903,14 +900,7 @@ fn audit_rows_outlast_a_locked_database_and_a_large_backlog_raises_the_writer() 
         let reply = m.response(id, TIMEOUT);
         assert_eq!(reply["result"]["isError"], json!(false), "{reply}");
     }
-    // The nice value the process may go down to (as whale works it out).
-    let capable = rustix::thread::capabilities(None)
-        .is_ok_and(|c| c.effective.contains(rustix::thread::CapabilitySet::SYS_NICE));
-    let floor = match rustix::process::getrlimit(rustix::process::Resource::Nice).current {
-        _ if capable => -20,
-        None => -20,
-        Some(limit) => 20 - limit.min(40) as i32,
-    };
+    let floor = nice_floor();
     let urgent = if floor >= 19 { 19 } else { floor.max(0) };
     let pid = m.id();
     let mut seen = None;
@@ -959,6 +949,20 @@ fn audit_rows_outlast_a_locked_database_and_a_large_backlog_raises_the_writer() 
     m.finish();
 }
 
+/// The lowest nice value a process started like this one may set, as
+/// whale works it out: -20 with `CAP_SYS_NICE`, else `20 - RLIMIT_NICE`.
+/// Above 19, nothing may raise a priority again.
+#[cfg(target_os = "linux")]
+fn nice_floor() -> i32 {
+    let capable = rustix::thread::capabilities(None)
+        .is_ok_and(|c| c.effective.contains(rustix::thread::CapabilitySet::SYS_NICE));
+    match rustix::process::getrlimit(rustix::process::Resource::Nice).current {
+        _ if capable => -20,
+        None => -20,
+        Some(limit) => 20 - limit.min(40) as i32,
+    }
+}
+
 /// (policy, nice) of the thread named whale-audit in process `pid`, from
 /// /proc/PID/task/TID/stat: fields 41 and 19, counted after the name.
 #[cfg(target_os = "linux")]
@@ -983,44 +987,15 @@ fn audit_writer_class(pid: u32) -> Option<(u32, i32)> {
 #[cfg(target_os = "linux")]
 #[test]
 fn audit_writer_stays_in_the_normal_class_without_the_right_to_leave_idle() {
-    use std::io::{BufRead, BufReader, Write};
     let w = Whale::new();
-    let inner = w.command(&["mcp"]);
-    // prlimit and setpriv exec the command: the pid stays whale's.
-    let mut cmd = std::process::Command::new("prlimit");
-    cmd.arg("--nice=0:0");
+    // prlimit and setpriv exec whale: the pid stays whale's.
+    let mut wrapper = vec!["prlimit", "--nice=0:0"];
     if rustix::process::geteuid().is_root() {
-        cmd.args(["setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]);
+        wrapper.extend(["setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]);
     }
-    cmd.arg(inner.get_program()).args(inner.get_args());
-    for (k, v) in inner.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    if let Some(dir) = inner.get_current_dir() {
-        cmd.current_dir(dir);
-    }
-    cmd.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().expect("spawn prlimit … whale mcp");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    for msg in [
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "store", "arguments": {"action": "get_settings"}}}),
-    ] {
-        writeln!(stdin, "{msg}").expect("write to whale");
-    }
-    stdin.flush().expect("flush");
-    for _ in 0..2 {
-        let line = lines.next().expect("a reply").expect("read a reply");
-        assert!(line.contains("\"result\""), "{line}");
-    }
-    let pid = child.id();
+    let mut m = Mcp::from_command(w.command_under(&wrapper, &["mcp"])).started();
+    m.call_ok("store", json!({"action": "get_settings"}));
+    let pid = m.id();
     let deadline = std::time::Instant::now() + TIMEOUT;
     let mut seen = None;
     while std::time::Instant::now() < deadline && seen.is_none() {
@@ -1031,9 +1006,7 @@ fn audit_writer_stays_in_the_normal_class_without_the_right_to_leave_idle() {
     std::thread::sleep(Duration::from_millis(100));
     seen = audit_writer_class(pid).or(seen);
     assert_eq!(seen, Some((0, 19)), "(policy, nice) of the audit writer");
-    drop(stdin);
-    let status = common::wait_bounded(&mut child, TIMEOUT).expect("whale mcp exits at end of file");
-    assert_eq!(status.code(), Some(0));
+    m.finish();
     let rows = w.executions(&["--tool", "store"]);
     assert_eq!(rows["total"], json!(1), "{rows}");
 }

@@ -124,7 +124,21 @@ impl Whale {
     /// test can reach (or prompt from) a real keychain: the keychain is
     /// unavailable, as on a headless CI machine.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin());
+        self.command_under(&[], args)
+    }
+
+    /// [`Whale::command`] run through `wrapper` (a program and its
+    /// arguments that exec the rest, such as `prlimit --nice=0:0`): the
+    /// same database, environment and directory, and whale's own pid.
+    pub fn command_under(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(bin()),
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(bin());
+                c
+            }
+        };
         cmd.arg("--db").arg(&self.db).args(args);
         for k in CLEARED_ENV {
             cmd.env_remove(k);
