@@ -1,5 +1,6 @@
 //! Execution records (the audit trail, SPEC §6).
 
+use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -29,37 +30,74 @@ pub fn insert(conn: &Connection, r: &ExecutionRow) -> rusqlite::Result<()> {
     insert_all(conn, std::iter::once(r))
 }
 
-/// Inserts `rows` through one prepared statement (the audit writer's
-/// batches: no statement-cache lookup per row).
+/// Rows per `INSERT` statement in [`insert_all`]. One statement per row
+/// repeats the statement's fixed work (reset, schema check, opening the
+/// table's and its three indexes' cursors) for every row; 8 rows per
+/// statement measured 40% less CPU per row (3.1 against 4.6–5.7 µs, 200k
+/// rows in batches of 128), 32 no better than 8.
+const ROWS_PER_INSERT: usize = 8;
+
+const INSERT_INTO: &str = "INSERT INTO executions (id, store_id, mode, tool, action, agent_id, \
+    agent_name, status, error_code, error, duration_ms, duration_us, input, output, created_at) VALUES ";
+const ROW_VALUES: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// Inserts `rows` (the audit writer's batches): groups of
+/// [`ROWS_PER_INSERT`] through one multi-row statement, the rest one by
+/// one; both statements are prepared once per connection.
 pub fn insert_all<'a>(
     conn: &Connection,
     rows: impl IntoIterator<Item = &'a ExecutionRow>,
 ) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO executions (id, store_id, mode, tool, action, agent_id, agent_name, status,
-            error_code, error, duration_ms, duration_us, input, output, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?;
-    for r in rows {
-        stmt.execute(params![
-            r.id,
-            r.store_id,
-            r.mode,
-            r.tool,
-            r.action,
-            r.agent_id,
-            r.agent_name,
-            r.status,
-            r.error_code,
-            r.error,
-            r.duration_us / 1000,
-            r.duration_us,
-            r.input,
-            r.output,
-            r.created_at
-        ])?;
+    let mut rows = rows.into_iter().peekable();
+    let mut group = Vec::with_capacity(ROWS_PER_INSERT * 15);
+    while rows.peek().is_some() {
+        group.clear();
+        for r in rows.by_ref().take(ROWS_PER_INSERT) {
+            group.extend(values(r)?);
+        }
+        if group.len() == ROWS_PER_INSERT * 15 {
+            conn.prepare_cached(grouped_sql())?
+                .execute(rusqlite::params_from_iter(group.drain(..)))?;
+        } else {
+            let mut stmt = conn.prepare_cached(single_sql())?;
+            while !group.is_empty() {
+                stmt.execute(rusqlite::params_from_iter(group.drain(..15)))?;
+            }
+        }
     }
     Ok(())
+}
+
+fn single_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("{INSERT_INTO}{ROW_VALUES}"))
+}
+
+fn grouped_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("{INSERT_INTO}{}", [ROW_VALUES; ROWS_PER_INSERT].join(", ")))
+}
+
+/// One row's values, in the column order of [`INSERT_INTO`] (borrowed,
+/// not copied, until SQLite binds them).
+fn values(r: &ExecutionRow) -> rusqlite::Result<[ToSqlOutput<'_>; 15]> {
+    Ok([
+        r.id.to_sql()?,
+        r.store_id.to_sql()?,
+        r.mode.to_sql()?,
+        r.tool.to_sql()?,
+        r.action.to_sql()?,
+        r.agent_id.to_sql()?,
+        r.agent_name.to_sql()?,
+        r.status.to_sql()?,
+        r.error_code.to_sql()?,
+        r.error.to_sql()?,
+        ToSqlOutput::from(r.duration_us / 1000),
+        r.duration_us.to_sql()?,
+        r.input.to_sql()?,
+        r.output.to_sql()?,
+        r.created_at.to_sql()?,
+    ])
 }
 
 /// An execution as queries return it (the shape of SPEC §6).
@@ -290,4 +328,101 @@ pub fn stats(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<Result<Stats, BadTim
         unique_tools: tools,
         by_status,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Stored = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+        String,
+        Option<String>,
+        i64,
+    );
+
+    fn stored(conn: &Connection) -> Vec<Stored> {
+        conn.prepare(
+            "SELECT id, action, agent_id, error, duration_ms, duration_us, input, output, created_at
+             FROM executions WHERE agent_name = 'insert-test' ORDER BY rowid",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+
+    /// Batches of every length around the statement's group size store
+    /// every row, in order, with each column where it belongs.
+    #[test]
+    fn insert_all_stores_every_row_of_grouped_and_leftover_statements() {
+        let dir = std::env::temp_dir().join(crate::store::new_id("whale-test"));
+        let db = crate::store::Db::open(&dir.join("w.db")).unwrap();
+        let conn = db.conn().unwrap();
+        let make = |i: usize| ExecutionRow {
+            id: format!("exec_test{i:04}"),
+            store_id: "demo".into(),
+            mode: if i.is_multiple_of(2) { "live" } else { "test" },
+            tool: "store".into(),
+            action: (!i.is_multiple_of(3)).then(|| format!("action{i}")),
+            agent_id: i.is_multiple_of(4).then(|| format!("key_{i}")),
+            agent_name: "insert-test".into(),
+            status: if i.is_multiple_of(5) { "error" } else { "success" },
+            error_code: i.is_multiple_of(5).then_some("invalid_input"),
+            error: i.is_multiple_of(5).then(|| format!("error {i}")),
+            duration_us: 1_000 * i as i64 + 7,
+            input: format!("{{\"i\":{i}}}"),
+            output: (!i.is_multiple_of(5)).then(|| format!("{{\"out\":{i}}}")),
+            created_at: 1_700_000_000_000 + i as i64,
+        };
+        let mut next = 0;
+        let mut expected = Vec::new();
+        for len in [
+            0,
+            1,
+            ROWS_PER_INSERT - 1,
+            ROWS_PER_INSERT,
+            ROWS_PER_INSERT + 1,
+            3 * ROWS_PER_INSERT + 5,
+        ] {
+            let rows: Vec<ExecutionRow> = (next..next + len).map(make).collect();
+            next += len;
+            insert_all(&conn, &rows).unwrap();
+            expected.extend(rows.iter().map(|r| {
+                (
+                    r.id.clone(),
+                    r.action.clone(),
+                    r.agent_id.clone(),
+                    r.error.clone(),
+                    r.duration_us / 1000,
+                    r.duration_us,
+                    r.input.clone(),
+                    r.output.clone(),
+                    r.created_at,
+                )
+            }));
+            assert_eq!(stored(&conn), expected, "after a batch of {len}");
+        }
+        drop(conn);
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
