@@ -8,6 +8,7 @@
 //! arrived), so reads never wait for an fsync. [`AuditWriter::flush`] waits
 //! until everything queued so far is on disk; doors call it on shutdown.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -511,7 +512,8 @@ const SECRET_WORDS: &[&str] = &[
 ];
 
 /// Prefixes of whale's own secrets (API keys, OAuth tokens, codes, client
-/// secrets): such a string is redacted wherever it appears.
+/// secrets): every such token is redacted, at any depth and inside any
+/// string.
 const SECRET_PREFIXES: &[&str] = &["wt_live_", "wt_test_", "wo_at_", "wo_rt_", "wo_ac_", "wo_cs_"];
 
 fn secret_key(k: &str) -> bool {
@@ -522,8 +524,53 @@ fn secret_key(k: &str) -> bool {
     })
 }
 
+const REDACTED: &str = "[REDACTED]";
+
+/// Where the first of whale's own secrets in `s` starts, and how long its
+/// prefix is. Each prefix starts with `w`, so this scans for that byte and
+/// compares the prefixes only there: most strings cost one `memchr`.
+fn find_secret(s: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(i) = s[from..].find('w') {
+        let at = from + i;
+        if let Some(p) = SECRET_PREFIXES.iter().find(|p| s[at..].starts_with(**p)) {
+            return Some((at, p.len()));
+        }
+        from = at + 1;
+    }
+    None
+}
+
 fn secret_string(s: &str) -> bool {
-    SECRET_PREFIXES.iter().any(|p| s.starts_with(p))
+    find_secret(s).is_some()
+}
+
+/// `s` with each of whale's own secrets in it — a prefix and the token
+/// characters after it — replaced by `[REDACTED]`: a key pasted into a
+/// note, or echoed by an error message, is hidden and the text around it
+/// kept.
+pub fn redact_text(s: &str) -> Cow<'_, str> {
+    let Some(mut found) = find_secret(s) else {
+        return Cow::Borrowed(s);
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    loop {
+        let (at, prefix) = found;
+        out.push_str(&rest[..at]);
+        out.push_str(REDACTED);
+        let token = &rest[at + prefix..];
+        let end = token
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(token.len());
+        rest = &token[end..];
+        match find_secret(rest) {
+            Some(next) => found = next,
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// Whether anything in `v` would be redacted (a walk, no allocation).
@@ -554,7 +601,7 @@ pub fn redact(v: &Value) -> Value {
             m.iter()
                 .map(|(k, v)| {
                     if secret_key(k) {
-                        (k.clone(), Value::String("[REDACTED]".into()))
+                        (k.clone(), Value::String(REDACTED.into()))
                     } else {
                         (k.clone(), redact(v))
                     }
@@ -562,7 +609,7 @@ pub fn redact(v: &Value) -> Value {
                 .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(redact).collect()),
-        Value::String(s) if secret_string(s) => Value::String("[REDACTED]".into()),
+        Value::String(s) => Value::String(redact_text(s).into_owned()),
         other => other.clone(),
     }
 }
@@ -587,5 +634,29 @@ mod tests {
         assert_eq!(redact(&token)["ACCESS_TOKEN"], "[REDACTED]");
         let clean = json!({"a": [1, {"b": "c"}]});
         assert_eq!(redacted_json(&clean), clean.to_string());
+    }
+
+    #[test]
+    fn secrets_inside_text_are_cut_out_and_the_text_around_them_kept() {
+        let key = "wt_live_ABCDEFGHIJKLMNOPQRSTUVWXYZabcd12-3_4";
+        let note = format!("customer said {key}, twice: ({key}) — wo_rt_x.y");
+        assert_eq!(
+            redact_text(&note),
+            "customer said [REDACTED], twice: ([REDACTED]) — [REDACTED].y"
+        );
+        let v = json!({"note": note, "list": [format!("key={key}")]});
+        assert!(has_secret(&v));
+        let stored = redacted_json(&v);
+        assert!(!stored.contains("ABCDEFGH"), "{stored}");
+        assert_eq!(redact(&v)["list"][0], "key=[REDACTED]");
+        // Nothing to hide: borrowed, unchanged; a lone `w` or a near miss is no secret.
+        for plain in ["", "w", "wow wt_liv", "swt_test", "plain text"] {
+            assert!(
+                matches!(redact_text(plain), Cow::Borrowed(p) if p == plain),
+                "{plain}"
+            );
+        }
+        // "swt_test_…" still holds the prefix: redacted from the prefix on.
+        assert_eq!(redact_text("swt_test_abc def"), "s[REDACTED] def");
     }
 }

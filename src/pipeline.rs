@@ -21,6 +21,7 @@
 //!
 //! A door never checks a scope or writes an audit row; it only translates.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{AuditWriter, redacted_json};
+use crate::audit::{AuditWriter, redact_text, redacted_json};
 use crate::auth::{AuthError, Credential, Principal, ScopeSet, keys};
 use crate::error::ToolError;
 use crate::store::audit::ExecutionRow;
@@ -596,7 +597,14 @@ impl Attempt {
         let p = &self.principal;
         let (status, error_code, error, output) = match outcome {
             Ok(out) => ("success", None, None, Some(out)),
-            Err((status, code, message)) => (status, Some(code), Some(message), None),
+            Err((status, code, message)) => {
+                // An error may quote the input (a bad value, an unknown id).
+                let message = match redact_text(&message) {
+                    Cow::Borrowed(_) => message,
+                    Cow::Owned(redacted) => redacted,
+                };
+                (status, Some(code), Some(message), None)
+            }
         };
         let row = ExecutionRow {
             id: self.exec_id.clone(),

@@ -1172,6 +1172,49 @@ fn missing_write_scope_is_refused_named_audited_and_changes_nothing() {
 }
 
 #[test]
+fn a_key_quoted_in_input_or_echoed_by_an_error_never_reaches_the_audit_trail() {
+    let w = Whale::new();
+    let (_, key) = w.create_key_as("leaky-bot", "products customers", false, &[]);
+    let mut m = w.mcp_key(&[], &key).started();
+    // A validation error quotes the bad value; a lookup error quotes the id.
+    let t = m.call_err("products", json!({"action": "list_products", "limit": key}));
+    assert!(t.contains("limit"), "{t}");
+    let t = m.call_err("products", json!({"action": "get_product", "product_id": key}));
+    assert!(t.contains("not found"), "{t}");
+    // A write whose text holds the key among other words (its own audit row,
+    // committed with the write).
+    let note = format!("ref {key}!"); // tags are at most 50 characters
+    let created = m.call_ok(
+        "customers",
+        json!({"action": "create_customer", "email": "leak@example.com", "name": "Lee Kee",
+               "tags": [note]}),
+    );
+    assert!(created["id"].is_string(), "{created}");
+    let stderr = m.stderr();
+    m.finish();
+    assert!(!stderr.contains(&key), "the key reached the log: {stderr}");
+
+    let rows: Vec<String> = w
+        .sqlite()
+        .prepare(
+            "SELECT json_array(id, tool, action, agent_name, status, error_code, error, input, output)
+             FROM executions WHERE agent_name = 'leaky-bot' ORDER BY created_at",
+        )
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    for row in &rows {
+        assert!(!row.contains(&key[8..]), "a raw key in an audit row: {row}");
+        assert!(row.contains("[REDACTED]"), "nothing redacted in {row}");
+    }
+    // The words around the key are kept.
+    assert!(rows[2].contains("ref [REDACTED]!"), "{}", rows[2]);
+}
+
+#[test]
 fn tools_list_shows_only_what_the_key_may_do() {
     let w = Whale::new();
     let (_, key) = w.create_key("orders:read products:read", false);
