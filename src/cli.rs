@@ -291,7 +291,7 @@ pub enum ToolsCmd {
         tool: Option<String>,
         #[arg(long)]
         action: Option<String>,
-        /// Input as JSON (default: the action's example)
+        /// Input as JSON; without it the action's example runs on a scratch copy of the test data
         #[arg(long, value_name = "JSON")]
         input: Option<String>,
         /// Test every action's example input on the test mode of a scratch copy

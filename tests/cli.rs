@@ -645,6 +645,104 @@ fn tools_test_one_action_reports_and_sets_the_exit_code() {
 }
 
 #[test]
+fn tools_test_of_an_example_runs_on_a_scratch_copy_with_real_ids() {
+    let w = Whale::new();
+    let settings = w.tool("store", "get_settings", json!({}));
+    let orders = w.tool("orders", "list_orders", json!({"limit": 100, "status": "paid"}));
+    let audit_before = w.json(&["executions", "list", "--json"])["total"].clone();
+
+    // The examples write: they must not change the store the user works on.
+    for (tool, action) in [
+        ("store", "update_settings"),
+        ("orders", "cancel_order"),
+        ("orders", "create_order"),
+        ("products", "create_product"),
+    ] {
+        let v = w.json(&["tools", "test", tool, "--action", action, "--json"]);
+        assert_eq!(v["status"], json!("success"), "{tool}.{action}: {v}");
+        assert_eq!(v["scratch"], json!(true), "{v}");
+        assert_eq!(
+            v["execution_id"],
+            Value::Null,
+            "a scratch row cannot be looked up: {v}"
+        );
+        let out = w.run(&["tools", "test", tool, "--action", action]);
+        assert_exit(&out, 0, action);
+        assert!(stderr(&out).contains("scratch copy"), "{}", stderr(&out));
+    }
+    assert_eq!(w.tool("store", "get_settings", json!({})), settings);
+    assert_eq!(
+        w.tool("orders", "list_orders", json!({"limit": 100, "status": "paid"})),
+        orders
+    );
+    // +2: the two reads just above; the scratch runs left no row here.
+    assert_eq!(
+        w.json(&["executions", "list", "--json"])["total"].as_i64(),
+        audit_before.as_i64().map(|n| n + 2)
+    );
+
+    // An explicit input runs on the store itself, and is audited there.
+    let v = w.json(&[
+        "tools",
+        "test",
+        "store",
+        "--action",
+        "update_settings",
+        "--input",
+        r#"{"low_stock_threshold": 9}"#,
+        "--json",
+    ]);
+    assert_eq!(v["status"], json!("success"), "{v}");
+    assert_eq!(v["scratch"], json!(false), "{v}");
+    assert_eq!(
+        w.tool("store", "get_settings", json!({}))["low_stock_threshold"],
+        json!(9)
+    );
+    let id = v["execution_id"].as_str().expect("an execution id");
+    assert_eq!(
+        w.json(&["executions", "show", id, "--json"])["status"],
+        json!("success")
+    );
+}
+
+#[test]
+fn tools_test_all_passes_on_a_store_created_without_data() {
+    let w = Whale::new();
+    assert_exit(
+        &w.run(&["stores", "create", "bare", "--name", "Bare shop"]),
+        0,
+        "stores create",
+    );
+    let v = w.json(&["--store", "bare", "tools", "test", "--all", "--json"]);
+    let results = v["results"].as_array().expect("results");
+    let bad: Vec<&Value> = results.iter().filter(|r| r["status"] != json!("pass")).collect();
+    assert!(bad.is_empty(), "examples not passing on a bare store: {bad:#?}");
+    assert_eq!(v["seeded"], json!(true), "{v}");
+    // The bare store is still bare: seeding happened on the copy.
+    let listed = w.json(&[
+        "--store",
+        "bare",
+        "tools",
+        "call",
+        "products",
+        "--action",
+        "list_products",
+    ]);
+    assert_eq!(listed["total"], json!(0), "{listed}");
+    let one = w.json(&[
+        "--store",
+        "bare",
+        "tools",
+        "test",
+        "orders",
+        "--action",
+        "cancel_order",
+        "--json",
+    ]);
+    assert_eq!(one["status"], json!("success"), "{one}");
+}
+
+#[test]
 fn tools_call_prints_the_result_as_json() {
     let w = Whale::new();
     let v = w.json(&[

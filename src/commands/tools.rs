@@ -1,6 +1,6 @@
 //! `whale tools`: list, schema, test (one action or every example), call.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,13 +136,28 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
                     t.actions.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
                 ))
             })?;
-            let input = match input {
-                Some(s) => parse_input(&s)?,
-                None => a.example.as_object().cloned().unwrap_or_default(),
+            let name = format!("{}_{}", t.name, a.name);
+            // An explicit input runs on the store the credential acts on;
+            // the example runs on a scratch copy (it may create, cancel or
+            // refund), with its placeholder ids filled from the test data.
+            let (outcome, on_scratch) = match input {
+                Some(s) => {
+                    let input = parse_input(&s)?;
+                    let (cred, _) = app.credential()?;
+                    (call(&app.pipeline, &cred, &name, input).await?, false)
+                }
+                None => {
+                    let scratch = Scratch::prepare(app).await?;
+                    let Some(input) = scratch.example(&a.example) else {
+                        return Err(CliError::Runtime(format!(
+                            "the example of {name} needs data the test mode of store `{}` does not have; pass --input",
+                            app.store_id
+                        )));
+                    };
+                    (scratch.run(0, &name, input).await?, true)
+                }
             };
-            let (cred, _) = app.credential()?;
-            let outcome = call(&app.pipeline, &cred, &format!("{}_{}", t.name, a.name), input).await?;
-            report(&outcome, json);
+            report(&outcome, json, on_scratch);
             match &outcome.result {
                 Ok(_) => Ok(()),
                 Err(e) => Err(CliError::Silent(exit_code(e))),
@@ -242,11 +257,14 @@ async fn call(
         })
 }
 
-fn report(o: &CallOutcome, json: bool) {
+fn report(o: &CallOutcome, json: bool, on_scratch: bool) {
     let ms = o.duration.as_secs_f64() * 1000.0;
     let name = format!("{}.{}", o.tool, o.action.unwrap_or("?"));
+    // A scratch copy's audit row goes with the copy: no id to look up later.
+    let exec_id = (!on_scratch).then_some(o.exec_id.as_str());
     if json {
-        let mut v = json!({"execution_id": o.exec_id, "tool": o.tool, "action": o.action, "duration_ms": (ms * 100.0).round() / 100.0});
+        let mut v = json!({"execution_id": exec_id, "tool": o.tool, "action": o.action,
+                           "duration_ms": (ms * 100.0).round() / 100.0, "scratch": on_scratch});
         match &o.result {
             Ok(r) => {
                 v["status"] = json!("success");
@@ -261,18 +279,137 @@ fn report(o: &CallOutcome, json: bool) {
         printer::json(&v);
         return;
     }
+    let whence = match exec_id {
+        Some(id) => format!("execution {id}"),
+        None => "example input on a scratch copy of the test data; your store is unchanged — \
+                 pass --input to run on it"
+            .to_owned(),
+    };
     match &o.result {
         Ok(r) => {
-            printer::err(&format!(
-                "✓ {name} succeeded in {ms:.2} ms (execution {})",
-                o.exec_id
-            ));
+            printer::err(&format!("✓ {name} succeeded in {ms:.2} ms ({whence})"));
             printer::json(r);
         }
-        Err(e) => printer::err(&format!(
-            "✗ {name} failed in {ms:.2} ms (execution {}): {e}",
-            o.exec_id
-        )),
+        Err(e) => printer::err(&format!("✗ {name} failed in {ms:.2} ms ({whence}): {e}")),
+    }
+}
+
+/// A scratch copy of the database for running example inputs on the test
+/// mode of the current store: the real database and its audit trail are
+/// never touched. Each run gets a fresh copy of the base, so examples
+/// cannot disturb each other. When the store's test mode has no catalog
+/// (a store created without `--seed`), the copy's test mode is seeded with
+/// demo data so the examples have products, orders and customers to act on.
+struct Scratch {
+    dir: PathBuf,
+    base: PathBuf,
+    cred: Credential,
+    ids: Vec<(&'static str, String)>,
+    seeded: bool,
+}
+
+impl Scratch {
+    async fn prepare(app: &App) -> Result<Scratch, CliError> {
+        app.require_store()?;
+        let dir = std::env::temp_dir().join(crate::store::new_id("whale-tools-test"));
+        std::fs::create_dir_all(&dir)?;
+        let mut scratch = Scratch {
+            base: dir.join("base.db"),
+            dir,
+            cred: Credential::LocalOwner {
+                store_id: app.store_id.clone(),
+                mode: Mode::Test,
+            },
+            ids: Vec::new(),
+            seeded: false,
+        };
+        app.db.snapshot_to(&scratch.base)?;
+        let scope = Scope {
+            store_id: app.store_id.clone(),
+            mode: Mode::Test,
+        };
+        {
+            let db = Db::open(&scratch.base)?;
+            let empty = {
+                let conn = db.conn()?;
+                !crate::store::has_catalog(&Scoped::new(&conn, &scope))?
+            };
+            if empty {
+                db.write(|tx| -> Result<(), CliError> {
+                    crate::store::seed::seed_mode(tx, &scope.store_id, Mode::Test, crate::store::now_ms())?;
+                    Ok(())
+                })?;
+                scratch.seeded = true;
+            }
+        }
+        // One read on the base copy so the audit trail has an execution to show.
+        {
+            let pipeline = scratch_pipeline(&scratch.base)?;
+            let _ = call(&pipeline, &scratch.cred, "store_get_settings", Map::new()).await;
+            pipeline.audit().flush();
+        }
+        let db = Db::open(&scratch.base)?;
+        let conn = db.conn()?;
+        scratch.ids = crate::store::example_ids(&Scoped::new(&conn, &scope))?;
+        Ok(scratch)
+    }
+
+    /// The example with its placeholder ids filled in, or None when the
+    /// test data has nothing to fill one of them with.
+    fn example(&self, example: &Value) -> Option<Map<String, Value>> {
+        let input = substitute(example, &self.ids);
+        (!has_placeholder(&input)).then(|| input.as_object().cloned().unwrap_or_default())
+    }
+
+    /// Runs one call on a fresh copy of the base, then removes the copy.
+    async fn run(&self, n: usize, name: &str, input: Map<String, Value>) -> Result<CallOutcome, CliError> {
+        let copy = self.dir.join(format!("case{n}.db"));
+        std::fs::copy(&self.base, &copy)?;
+        let pipeline = scratch_pipeline(&copy)?;
+        let outcome = call(&pipeline, &self.cred, name, input).await;
+        pipeline.audit().flush();
+        drop(pipeline);
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", copy.display()));
+        }
+        outcome
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn has_placeholder(v: &Value) -> bool {
+    match v {
+        Value::String(s) => crate::store::is_example_placeholder(s),
+        Value::Array(a) => a.iter().any(has_placeholder),
+        Value::Object(m) => m.values().any(has_placeholder),
+        _ => false,
+    }
+}
+
+enum Verdict {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+impl Verdict {
+    fn label(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail(_) => "fail",
+            Verdict::Skip(_) => "skip",
+        }
+    }
+    fn detail(&self) -> Option<&str> {
+        match self {
+            Verdict::Pass => None,
+            Verdict::Fail(m) | Verdict::Skip(m) => Some(m),
+        }
     }
 }
 
@@ -280,35 +417,7 @@ fn report(o: &CallOutcome, json: bool) {
 /// the store — a fresh copy per action, so examples cannot disturb each
 /// other and the real database is never touched.
 async fn test_all(app: &App, json: bool) -> Result<(), CliError> {
-    app.require_store()?;
-    let scratch = std::env::temp_dir().join(crate::store::new_id("whale-tools-test"));
-    std::fs::create_dir_all(&scratch)?;
-    let result = run_all(app, &scratch, json).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    result
-}
-
-async fn run_all(app: &App, scratch: &Path, json: bool) -> Result<(), CliError> {
-    let base = scratch.join("base.db");
-    app.db.snapshot_to(&base)?;
-    let cred = Credential::LocalOwner {
-        store_id: app.store_id.clone(),
-        mode: Mode::Test,
-    };
-    // One read on the base copy so the audit trail has an execution to show.
-    let ids = {
-        let pipeline = scratch_pipeline(&base)?;
-        let _ = call(&pipeline, &cred, "store_get_settings", Map::new()).await;
-        pipeline.audit().flush();
-        let db = Db::open(&base)?;
-        let conn = db.conn()?;
-        let scope = Scope {
-            store_id: app.store_id.clone(),
-            mode: Mode::Test,
-        };
-        crate::store::example_ids(&Scoped::new(&conn, &scope))?
-    };
-
+    let scratch = Scratch::prepare(app).await?;
     let cases: Vec<(String, Value)> = app
         .pipeline
         .registry()
@@ -334,56 +443,63 @@ async fn run_all(app: &App, scratch: &Path, json: bool) -> Result<(), CliError> 
     let mut results = Vec::new();
     for (i, (name, example)) in cases.iter().enumerate() {
         bar.set_message(name.clone());
-        let copy = scratch.join(format!("case{i}.db"));
-        std::fs::copy(&base, &copy)?;
-        let pipeline = scratch_pipeline(&copy)?;
-        let input = substitute(example, &ids);
-        let outcome = call(
-            &pipeline,
-            &cred,
-            name,
-            input.as_object().cloned().unwrap_or_default(),
-        )
-        .await?;
-        pipeline.audit().flush();
-        drop(pipeline);
-        for ext in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{ext}", copy.display()));
-        }
-        results.push((name.clone(), outcome));
+        let (verdict, ms) = match scratch.example(example) {
+            None => (
+                Verdict::Skip("the test data has no record for the example's ids".into()),
+                0.0,
+            ),
+            Some(input) => {
+                let o = scratch.run(i + 1, name, input).await?;
+                let v = match &o.result {
+                    Ok(_) => Verdict::Pass,
+                    Err(e) => Verdict::Fail(e.to_string()),
+                };
+                (v, o.duration.as_secs_f64() * 1000.0)
+            }
+        };
+        results.push((name.clone(), verdict, ms));
         bar.inc(1);
     }
     bar.finish_and_clear();
 
-    let failed = results.iter().filter(|(_, o)| o.result.is_err()).count();
+    let count = |label: &str| results.iter().filter(|(_, v, _)| v.label() == label).count();
+    let (passed, failed, skipped) = (count("pass"), count("fail"), count("skip"));
     if json {
         let v: Vec<Value> = results
             .iter()
-            .map(|(n, o)| {
-                json!({"tool": n, "status": if o.result.is_ok() {"pass"} else {"fail"},
-                       "duration_ms": (o.duration.as_secs_f64() * 100_000.0).round() / 100.0,
-                       "error": o.result.as_ref().err().map(|e| e.to_string())})
+            .map(|(n, v, ms)| {
+                json!({"tool": n, "status": v.label(),
+                       "duration_ms": (ms * 100.0).round() / 100.0,
+                       "error": v.detail()})
             })
             .collect();
-        printer::json(&json!({"passed": results.len() - failed, "failed": failed, "results": v}));
+        printer::json(&json!({"passed": passed, "failed": failed, "skipped": skipped,
+                              "seeded": scratch.seeded, "results": v}));
     } else {
         let rows: Vec<Vec<String>> = results
             .iter()
-            .map(|(n, o)| {
+            .map(|(n, v, ms)| {
                 vec![
-                    if o.result.is_ok() {
-                        "PASS".into()
-                    } else {
-                        "FAIL".into()
-                    },
+                    v.label().to_ascii_uppercase(),
                     n.clone(),
-                    format!("{:.2} ms", o.duration.as_secs_f64() * 1000.0),
-                    o.result.as_ref().err().map(|e| e.to_string()).unwrap_or_default(),
+                    format!("{ms:.2} ms"),
+                    v.detail().unwrap_or_default().to_owned(),
                 ]
             })
             .collect();
-        printer::table(&["", "ACTION", "TIME", "ERROR"], &rows);
-        printer::out(&format!("\n{} passed, {failed} failed", results.len() - failed));
+        printer::table(&["", "ACTION", "TIME", "NOTE"], &rows);
+        if scratch.seeded {
+            printer::out(&format!(
+                "\nThe test mode of store `{}` has no catalog: the scratch copy was seeded with demo data.",
+                app.store_id
+            ));
+        }
+        let skipped = if skipped > 0 {
+            format!(", {skipped} skipped")
+        } else {
+            String::new()
+        };
+        printer::out(&format!("\n{passed} passed, {failed} failed{skipped}"));
     }
     if failed > 0 {
         return Err(CliError::Silent(1));

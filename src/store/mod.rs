@@ -447,6 +447,32 @@ pub fn new_id(prefix: &str) -> String {
     s
 }
 
+/// The placeholder ids tool examples use; `example_ids` says what each
+/// stands for in a given store and mode.
+pub const EXAMPLE_PLACEHOLDERS: [&str; 7] = [
+    "prod_example",
+    "var_example",
+    "cus_example",
+    "ord_example",
+    "loc_example",
+    "loc_example2",
+    "exec_example",
+];
+
+pub fn is_example_placeholder(s: &str) -> bool {
+    EXAMPLE_PLACEHOLDERS.contains(&s)
+}
+
+/// Whether this store and mode has any product (deleted or not): a store
+/// created without `--seed` has none until an agent adds some.
+pub fn has_catalog(s: &Scoped<'_>) -> rusqlite::Result<bool> {
+    s.conn().query_row(
+        "SELECT EXISTS (SELECT 1 FROM products WHERE store_id = ?1 AND mode = ?2)",
+        rusqlite::params![s.store(), s.mode()],
+        |r| r.get(0),
+    )
+}
+
 /// Real ids from a store to put in place of the placeholders of action
 /// examples (`prod_example`, `var_example`, ...), so `whale tools test --all`
 /// can run every example against a copy of the store.
