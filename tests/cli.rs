@@ -231,6 +231,49 @@ fn keys_rotate_with_grace_keeps_the_old_key_working() {
 }
 
 #[test]
+fn keys_rotate_gives_the_replacement_the_old_lifetime_from_now() {
+    let w = Whale::new();
+    let (old_id, old_key) = w.create_key_as("brief", "orders:read", false, &["--expires-in", "1s"]);
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    assert_exit(&call_as(&w, &old_key), 3, "a key past its expiry");
+    let old = key_row(&w, &old_id);
+    assert_eq!(old["status"], json!("expired"), "{old}");
+
+    // Renewing an expired key is what rotation is for: the replacement is
+    // not born expired, it gets the same one-second life from now.
+    let v = w.json(&["keys", "rotate", &old_id, "--json"]);
+    let new = key_row(&w, v["id"].as_str().expect("new id"));
+    let (old_end, new_end) = (
+        old["expires_at"].as_str().expect("old expiry"),
+        new["expires_at"]
+            .as_str()
+            .expect("a replacement of an expiring key expires too"),
+    );
+    assert!(
+        new_end > old_end,
+        "replacement expires {new_end}, the old key {old_end}"
+    );
+
+    // Durations too long to mean anything are refused, and nothing is created.
+    let before = w.json(&["keys", "list", "--all", "--json"])["keys"].clone();
+    for d in ["99999999999w", "3651d"] {
+        let out = w.run(&[
+            "keys",
+            "create",
+            "--agent",
+            "x",
+            "--scopes",
+            "orders",
+            "--expires-in",
+            d,
+        ]);
+        assert_exit(&out, 2, d);
+        assert!(stderr(&out).contains(d), "{}", stderr(&out));
+    }
+    assert_eq!(w.json(&["keys", "list", "--all", "--json"])["keys"], before);
+}
+
+#[test]
 fn keys_revoke_stops_a_key_and_is_idempotent() {
     let w = Whale::new();
     let (id, key) = w.create_key("orders:read", false);

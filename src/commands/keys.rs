@@ -108,7 +108,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                         scopes: &old.scopes,
                         hint: &keys::hint(&secret),
                         hash: &keys::hash(&secret),
-                        expires_at: old.expires_at,
+                        expires_at: renewed_expiry(&old, now),
                         rate_limit_per_min: old.rate_limit_per_min,
                     },
                 )?;
@@ -201,10 +201,27 @@ fn report_new(
     Ok(())
 }
 
+/// A replacement key lives as long as the key it replaces did, counted
+/// from now: copying the old absolute expiry would give the replacement of
+/// an expiring (or expired) key the same short — or no — life.
+fn renewed_expiry(old: &db::KeyRow, now: i64) -> Option<i64> {
+    old.expires_at
+        .map(|at| now.saturating_add(at.saturating_sub(old.created_at).max(0)))
+}
+
+/// The longest `--expires-in` or `--grace`: ten years.
+const MAX_DURATION_MS: i64 = 3650 * 86_400_000;
+
 fn duration(s: &str, flag: &str) -> Result<i64, CliError> {
-    store::parse_duration_ms(s).filter(|&d| d > 0).ok_or_else(|| {
+    let d = store::parse_duration_ms(s).filter(|&d| d > 0).ok_or_else(|| {
         CliError::Usage(format!(
             "{flag}: `{s}` is not a duration; use e.g. 90s, 30m, 12h, 7d, 2w"
         ))
-    })
+    })?;
+    if d > MAX_DURATION_MS {
+        return Err(CliError::Usage(format!(
+            "{flag}: `{s}` is longer than ten years (3650d); leave out --expires-in for a key that does not expire"
+        )));
+    }
+    Ok(d)
 }
