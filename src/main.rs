@@ -49,7 +49,7 @@ fn main() {
 /// `RUST_LOG` picks the level, warnings by default.
 fn init_logging() {
     let fmt = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr(Vec::new()))
         .with_ansi(false)
         .with_target(false);
     match tracing_subscriber::EnvFilter::try_from_env(settings::RUST_LOG) {
@@ -57,6 +57,34 @@ fn init_logging() {
         // The common case needs no directive parsing: a plain level filter
         // (every process pays for this before it does anything else).
         Err(_) => fmt.with_max_level(tracing::Level::WARN).init(),
+    }
+}
+
+/// One log event on its way to stderr, with any whale key or token cut out
+/// first: a library logging a request at debug level (rmcp prints whole
+/// JSON-RPC messages, arguments included) must not put a secret in a log.
+struct RedactingStderr(Vec<u8>);
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&self.0);
+        let out = audit::redact_text(&text);
+        let res = std::io::Write::write_all(&mut std::io::stderr().lock(), out.as_bytes());
+        self.0.clear();
+        res
+    }
+}
+
+impl Drop for RedactingStderr {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
     }
 }
 

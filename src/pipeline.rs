@@ -360,8 +360,11 @@ impl Pipeline {
         let (tool, action) = match found {
             Found::Action(t, a) => (t, a),
             Found::NoTool => {
-                let message = format!("unknown tool `{}`", req.name);
-                self.record(attempt.row(&req.name, None, &input, Err(("error", "unknown_tool", message))));
+                // The name is the caller's text: stored short and with any
+                // secret cut out, like every other input.
+                let name = shorten(&redact_text(&req.name), 100).into_owned();
+                let message = format!("unknown tool `{name}`");
+                self.record(attempt.row(&name, None, &input, Err(("error", "unknown_tool", message))));
                 return Err(CallError::UnknownTool(req.name));
             }
             Found::BadAction(tool, err) => return Ok(self.fail(attempt, tool, None, &input, err)),
@@ -573,6 +576,14 @@ enum Found<'r> {
     Action(&'r Tool, &'r Action),
     BadAction(&'r Tool, ToolError),
     NoTool,
+}
+
+/// At most `max` characters of `s` (whole characters), with `…` when cut.
+fn shorten(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => Cow::Borrowed(s),
+        Some((at, _)) => Cow::Owned(format!("{}…", &s[..at])),
+    }
 }
 
 /// One call's identity for its audit row.

@@ -1175,7 +1175,8 @@ fn missing_write_scope_is_refused_named_audited_and_changes_nothing() {
 fn a_key_quoted_in_input_or_echoed_by_an_error_never_reaches_the_audit_trail() {
     let w = Whale::new();
     let (_, key) = w.create_key_as("leaky-bot", "products customers", false, &[]);
-    let mut m = w.mcp_key(&[], &key).started();
+    // At debug level rmcp logs whole JSON-RPC messages, arguments included.
+    let mut m = Mcp::spawn(&w, &[], &[("WHALETOOLS_API_KEY", &key), ("RUST_LOG", "debug")]).started();
     // A validation error quotes the bad value; a lookup error quotes the id.
     let t = m.call_err("products", json!({"action": "list_products", "limit": key}));
     assert!(t.contains("limit"), "{t}");
@@ -1190,9 +1191,19 @@ fn a_key_quoted_in_input_or_echoed_by_an_error_never_reaches_the_audit_trail() {
                "tags": [note]}),
     );
     assert!(created["id"].is_string(), "{created}");
+    // An unknown tool's name is the caller's text too.
+    let unknown = m.request(
+        "tools/call",
+        json!({"name": format!("no such {key}"), "arguments": {}}),
+    );
+    assert_eq!(unknown["error"]["code"], json!(-32602), "{unknown}");
     let stderr = m.stderr();
     m.finish();
-    assert!(!stderr.contains(&key), "the key reached the log: {stderr}");
+    assert!(
+        stderr.contains("DEBUG"),
+        "RUST_LOG=debug logged nothing: {stderr}"
+    );
+    assert!(!stderr.contains(&key[8..]), "the key reached the log: {stderr}");
 
     let rows: Vec<String> = w
         .sqlite()
@@ -1205,7 +1216,7 @@ fn a_key_quoted_in_input_or_echoed_by_an_error_never_reaches_the_audit_trail() {
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
-    assert_eq!(rows.len(), 3, "{rows:#?}");
+    assert_eq!(rows.len(), 4, "{rows:#?}");
     for row in &rows {
         assert!(!row.contains(&key[8..]), "a raw key in an audit row: {row}");
         assert!(row.contains("[REDACTED]"), "nothing redacted in {row}");
