@@ -626,6 +626,34 @@ fn garbage_lines_get_errors_and_the_server_keeps_serving() {
     let e = m.response(&json!("odd"), TIMEOUT);
     assert_eq!(e["error"]["code"], json!(-32600), "{e}");
 
+    // A batch (gone from MCP since 2025-06-18) is refused, not ignored.
+    m.send_raw(r#"[{"jsonrpc":"2.0","id":5,"method":"ping"}]"#);
+    let e = m.next_unmatched(TIMEOUT).expect("a reply to a batch");
+    assert_eq!(e["error"]["code"], json!(-32600), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .is_some_and(|t| t.contains("batch")),
+        "{e}"
+    );
+
+    // tools/call exists: params that do not fit it are -32602, not -32601.
+    for (id, params) in [
+        ("no-name", json!({"arguments": {}})),
+        ("array-args", json!({"name": "store", "arguments": [1, 2]})),
+        ("no-params", Value::Null),
+    ] {
+        let mut msg = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call"});
+        if !params.is_null() {
+            msg["params"] = params;
+        }
+        m.send_raw(&msg.to_string());
+        let e = m.response(&json!(id), TIMEOUT);
+        assert_eq!(e["error"]["code"], json!(-32602), "{id}: {e}");
+        let text = e["error"]["message"].as_str().unwrap_or_default();
+        assert!(text.contains("\"name\": string"), "{id}: {e}");
+    }
+
     // Blank lines are ignored; the session is intact.
     m.send_raw("");
     m.send_raw("   ");

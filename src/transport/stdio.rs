@@ -110,11 +110,19 @@ fn parse_line(line: &[u8]) -> Line {
         return Line::Skip;
     }
     match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(text) {
-        Ok(msg) => Line::Msg(Box::new(msg)),
+        Ok(msg) => match malformed_params(&msg) {
+            Some(reply) => Line::Reply(reply),
+            None => Line::Msg(Box::new(msg)),
+        },
         Err(e) => {
             tracing::warn!(error = %e, "unreadable JSON-RPC message");
             match serde_json::from_slice::<Value>(text) {
                 Err(_) => Line::Reply(error_reply(Value::Null, -32700, &format!("parse error: {e}"))),
+                Ok(Value::Array(_)) => Line::Reply(error_reply(
+                    Value::Null,
+                    -32600,
+                    "invalid request: JSON-RPC batches are not supported; send one message per line",
+                )),
                 Ok(v) => match v.get("id") {
                     None => Line::Skip,
                     Some(id) => {
@@ -125,6 +133,52 @@ fn parse_line(line: &[u8]) -> Line {
         }
     }
 }
+
+/// A request for a method of the protocol whose params do not fit it lands
+/// in rmcp's catch-all `CustomRequest` and would be answered "method not
+/// found"; the method exists, its params are wrong: -32602, saying what
+/// `tools/call` needs.
+fn malformed_params(msg: &RxJsonRpcMessage<RoleServer>) -> Option<Out> {
+    let rmcp::model::JsonRpcMessage::Request(r) = msg else {
+        return None;
+    };
+    let rmcp::model::ClientRequest::CustomRequest(c) = &r.request else {
+        return None;
+    };
+    if !PROTOCOL_METHODS.contains(&c.method.as_str()) {
+        return None;
+    }
+    let id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
+    let message = match c.method.as_str() {
+        "tools/call" => match c.params_as::<rmcp::model::CallToolRequestParams>() {
+            Err(e) => format!(
+                "invalid params for tools/call ({e}): it needs {{\"name\": string, \"arguments\": object}}"
+            ),
+            Ok(_) => {
+                "invalid params for tools/call: it needs {\"name\": string, \"arguments\": object}".to_owned()
+            }
+        },
+        m => format!("invalid params for {m}"),
+    };
+    Some(error_reply(id, -32602, &message))
+}
+
+/// Client request methods of MCP that rmcp parses into typed requests.
+const PROTOCOL_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/call",
+    "tools/list",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "completion/complete",
+    "logging/setLevel",
+];
 
 fn too_large() -> Out {
     error_reply(Value::Null, -32600, "message too large")
