@@ -51,7 +51,7 @@ complete -c whale -n "__fish_whale_using_subcommand mcp" -l allowed-host -d 'Als
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l allowed-origin -d 'Accept browser requests from this Origin, e.g. https://app.example.com (repeatable)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l rate-limit -d 'Requests per minute per credential in HTTP mode (a key\'s own --rate-limit wins)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l max-body -d 'Largest request body accepted in HTTP mode, in bytes' -r
-complete -c whale -n "__fish_whale_using_subcommand mcp" -l public-url -d 'The URL clients use to reach this server, when it sits behind a proxy' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l public-url -d 'The origin clients reach this server at behind a proxy (scheme://host[:port]); its host and origin are allowed' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l tools -d 'Only these tools (comma-separated names)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l categories -d 'Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l tool-mode -d 'How tools are listed to clients' -r -f -a "grouped\t'One MCP tool per whale tool, with an `action` argument'

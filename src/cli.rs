@@ -121,7 +121,7 @@ pub struct McpArgs {
     /// Largest request body accepted in HTTP mode, in bytes
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub max_body: usize,
-    /// The URL clients use to reach this server, when it sits behind a proxy
+    /// The origin clients reach this server at behind a proxy (scheme://host[:port]); its host and origin are allowed
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
     /// Only these tools (comma-separated names)

@@ -314,8 +314,14 @@ fn protected_resource_metadata() {
         ),
         "metadata /mcp",
     );
-    assert_eq!(root, suffixed, "both forms name the same resource");
-    assert_eq!(root["resource"], json!(server.url("/mcp")), "{root}");
+    // RFC 9728 §3.3: `resource` is the identifier the well-known URL was
+    // built from — the server for the bare path, the endpoint for `/mcp`.
+    assert_eq!(root["resource"], json!(server.url("")), "{root}");
+    assert_eq!(suffixed["resource"], json!(server.url("/mcp")), "{suffixed}");
+    let (mut a, mut b) = (root.clone(), suffixed.clone());
+    a["resource"] = Value::Null;
+    b["resource"] = Value::Null;
+    assert_eq!(a, b, "the rest of the two documents is the same");
     assert_eq!(root["bearer_methods_supported"], json!(["header"]), "{root}");
     let scopes: HashSet<&str> = root["scopes_supported"]
         .as_array()
@@ -529,6 +535,20 @@ fn delete_ends_a_streamable_session() {
         .post_as(&key, &rpc(50, "tools/list", Value::Null))
         .expect("POST /mcp");
     assert_eq!(resp.status(), StatusCode::NOT_FOUND, "POST /mcp after DELETE");
+    expect_error(
+        s.delete_as(&key),
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "DELETE again",
+    );
+    let mut never = Streamable::new(&server, &key);
+    never.session = Some("00000000-0000-0000-0000-000000000000".into());
+    expect_error(
+        never.delete_as(&key),
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "DELETE of an unknown session",
+    );
     // A new session for the same key works.
     Streamable::open(&server, &key).call_ok("products_list_products", json!({"limit": 1}));
 }
@@ -555,6 +575,8 @@ fn tools_call_on_a_session_is_answered_as_json_and_the_rest_by_rmcp() {
     let v: Value = resp.json().unwrap();
     assert_eq!(v["id"], json!(7));
     assert!(v["result"]["structuredContent"]["items"].is_array(), "{v}");
+    // The shape rmcp gives a session of this version: no 2026 `resultType`.
+    assert!(v["result"].get("resultType").is_none(), "{v}");
     // Same ids and errors as the rmcp path: an unknown tool is -32602,
     // bad params too, and an isError result names the field.
     let v: Value = s
@@ -678,7 +700,8 @@ fn allowed_origin_passes_and_cors_exposes_session_id() {
                 .header("access-control-request-method", "POST")
                 .header(
                     "access-control-request-headers",
-                    "authorization, content-type, mcp-session-id, mcp-protocol-version",
+                    "authorization, content-type, mcp-session-id, mcp-protocol-version, \
+                     mcp-method, mcp-name, mcp-param-region",
                 ),
             "OPTIONS /mcp",
         )
@@ -697,6 +720,10 @@ fn allowed_origin_passes_and_cors_exposes_session_id() {
         "content-type",
         "mcp-session-id",
         "mcp-protocol-version",
+        // The 2026-07-28 revision's routing headers.
+        "mcp-method",
+        "mcp-name",
+        "mcp-param-region",
     ] {
         assert!(allowed.contains(name), "allow-headers {allowed}");
     }
@@ -1160,6 +1187,11 @@ fn rest_needs_platform_read() {
             www.contains("insufficient_scope") && www.contains("platform:read"),
             "{path}: WWW-Authenticate {www:?}"
         );
+        let metadata = server.url("/.well-known/oauth-protected-resource/mcp");
+        assert!(
+            www.contains(&format!("resource_metadata=\"{metadata}\"")),
+            "{path}: WWW-Authenticate {www:?}"
+        );
         assert_description_mentions(&body, "platform:read", path);
     }
 }
@@ -1556,4 +1588,155 @@ fn cancelling_a_call_in_flight_stops_it_changes_nothing_and_is_audited() {
             .is_some_and(|rows| rows.iter().any(|r| r["error_code"] == json!("cancelled")))
     });
     stop(server);
+}
+
+// ===========================================================================
+// Transport errors, the Bearer scheme, --public-url
+// ===========================================================================
+
+/// rmcp answers transport errors in plain text and a body that is not
+/// JSON-RPC with 415; whale answers every error as JSON: `{error,
+/// error_description}` at the HTTP level, a JSON-RPC error (400) for a body
+/// that is not one JSON-RPC message.
+#[test]
+fn transport_errors_on_mcp_are_json() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&[]);
+    let c = http();
+    let post = |accept: &str, ct: &str, body: &str| {
+        c.post(server.url("/mcp"))
+            .header("authorization", bearer(&key))
+            .header("accept", accept)
+            .header("content-type", ct)
+            .body(body.to_owned())
+    };
+    let init = rpc(1, "initialize", init_params()).to_string();
+    expect_error(
+        send(post("application/json", "application/json", &init), "POST"),
+        StatusCode::NOT_ACCEPTABLE,
+        "not_acceptable",
+        "Accept without text/event-stream",
+    );
+    expect_error(
+        send(post(ACCEPT_MCP, "text/plain", &init), "POST"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Content-Type text/plain",
+    );
+    let resp = send(
+        c.put(server.url("/mcp")).header("authorization", bearer(&key)),
+        "PUT /mcp",
+    );
+    expect_error(
+        resp,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "PUT /mcp",
+    );
+
+    let jsonrpc_error = |resp: Response, code: i64, what: &str| {
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{what}");
+        let v: Value = resp.json().expect("a JSON body");
+        assert_eq!(v["jsonrpc"], json!("2.0"), "{what}: {v}");
+        assert_eq!(v["id"], Value::Null, "{what}: {v}");
+        assert_eq!(v["error"]["code"], json!(code), "{what}: {v}");
+        v["error"]["message"].as_str().unwrap_or_default().to_owned()
+    };
+    // Without a session and inside one (where the tools/call fast path
+    // reads the body first): the same answers.
+    let mut session = Streamable::open(&server, &key);
+    for in_session in [false, true] {
+        let send_body = |body: &str| {
+            let rb = post(ACCEPT_MCP, "application/json", body);
+            let rb = if in_session { session.with_session(rb) } else { rb };
+            send(rb, "POST /mcp")
+        };
+        let m = jsonrpc_error(
+            send_body(r#"{"jsonrpc": "2.0", "id": 1,"#),
+            -32700,
+            "truncated JSON",
+        );
+        assert!(m.contains("not valid JSON"), "{m}");
+        let m = jsonrpc_error(send_body(&format!("[{init}]")), -32600, "a batch");
+        assert!(m.contains("batch"), "{m}");
+        jsonrpc_error(send_body(r#"{"hello": "world"}"#), -32600, "not JSON-RPC");
+    }
+    // The session is unharmed.
+    session.call_ok("products_list_products", json!({"limit": 1}));
+}
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&[]);
+    let c = http();
+    for scheme in ["BEARER", "bearer", "Bearer", "bEaReR"] {
+        let resp = send(
+            c.post(server.url("/mcp"))
+                .header("authorization", format!("{scheme} {key}"))
+                .header("accept", ACCEPT_MCP)
+                .header("content-type", "application/json")
+                .body(rpc(1, "initialize", init_params()).to_string()),
+            scheme,
+        );
+        assert_eq!(resp.status(), StatusCode::OK, "scheme {scheme}");
+    }
+    let resp = send(
+        c.get(server.url("/v1/stores/demo/tool-executions"))
+            .header("authorization", format!("Basic {key}")),
+        "Basic",
+    );
+    expect_error(
+        resp,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "the Basic scheme",
+    );
+}
+
+/// Behind a proxy that keeps the Host header, the --public-url's host and
+/// origin are the server's own; a URL with a path is refused at start.
+#[test]
+fn public_url_is_an_allowed_host_and_origin() {
+    let public = "https://mcp.example.com";
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&["--public-url", public]);
+    let c = http();
+    let resp = send(
+        c.post(server.url("/mcp"))
+            .header("host", "mcp.example.com")
+            .header("origin", public)
+            .header("authorization", bearer(&key))
+            .header("accept", ACCEPT_MCP)
+            .header("content-type", "application/json")
+            .body(rpc(1, "initialize", init_params()).to_string()),
+        "POST /mcp through the proxy",
+    );
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header_str(resp.headers(), "access-control-allow-origin"), public);
+    let meta = ok_json(
+        send(
+            c.get(server.url("/.well-known/oauth-protected-resource/mcp")),
+            "metadata",
+        ),
+        "metadata",
+    );
+    assert_eq!(meta["resource"], json!(format!("{public}/mcp")), "{meta}");
+    // Other hosts are still refused.
+    let resp = send(
+        c.post(server.url("/mcp"))
+            .header("host", "evil.example.com")
+            .header("authorization", bearer(&key)),
+        "foreign host",
+    );
+    expect_error(resp, StatusCode::FORBIDDEN, "forbidden", "a foreign Host");
+
+    for bad in ["https://example.com/whale", "ftp://example.com", "not a url"] {
+        let out = w.run(&["mcp", "--transport", "sse", "--port", "0", "--public-url", bad]);
+        assert_eq!(out.status.code(), Some(2), "--public-url {bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--public-url"), "{}", stderr(&out));
+    }
 }

@@ -114,6 +114,34 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// `--public-url` as (origin, host name): an http(s) origin, with no path,
+/// query or credentials — the server answers at its root, so a path prefix
+/// would put the endpoints it advertises where no route serves them.
+fn public_origin(raw: &str) -> Result<(String, String), CliError> {
+    let bad = |why: &str| CliError::Usage(format!("--public-url `{raw}`: {why}"));
+    let u =
+        url::Url::parse(raw).map_err(|e| bad(&format!("not a URL ({e}); e.g. https://mcp.example.com")))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(bad("use an http:// or https:// URL"));
+    }
+    let Some(host) = u.host_str() else {
+        return Err(bad("the URL has no host"));
+    };
+    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+        return Err(bad(
+            "give the origin only (scheme://host[:port]); serving under a path prefix is not supported",
+        ));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad("the URL must not carry credentials"));
+    }
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    Ok((u.origin().ascii_serialization(), host))
+}
+
 async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), CliError> {
     if crate::settings::api_key().is_some() {
         tracing::warn!(
@@ -128,18 +156,23 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
             )));
         }
     }
+    let public = args.public_url.as_deref().map(public_origin).transpose()?;
     // Loopback binds answer loopback names only (DNS-rebinding defence); a
     // public bind also answers its own address and the --allowed-host names,
-    // and any Host when bound to all interfaces with none named.
+    // and any Host when bound to all interfaces with none named. The
+    // --public-url's host and origin are the server's own: always allowed.
     let mut hosts: Vec<String> = args
         .allowed_hosts
         .iter()
         .map(|h| h.to_ascii_lowercase())
+        .chain(public.as_ref().map(|(_, host)| host.clone()))
         .collect();
+    let mut origins = args.allowed_origins.clone();
+    origins.extend(public.as_ref().map(|(origin, _)| origin.clone()));
     if !args.host.is_unspecified() {
         hosts.push(args.host.to_string());
     }
-    if args.host.is_unspecified() && args.allowed_hosts.is_empty() {
+    if args.host.is_unspecified() && args.allowed_hosts.is_empty() && public.is_none() {
         tracing::warn!("bound to all interfaces with no --allowed-host: any Host header is accepted");
         hosts.clear();
     } else if hosts.is_empty() {
@@ -192,13 +225,10 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
     let opts = http::HttpOptions {
         auth,
         addr: std::net::SocketAddr::new(args.host, args.port),
-        policy: http::Policy {
-            hosts,
-            origins: args.allowed_origins.clone(),
-        },
+        policy: http::Policy { hosts, origins },
         max_body: args.max_body,
         rate_limit_per_min: args.rate_limit,
-        public_url: args.public_url.clone(),
+        public_url: public.map(|(origin, _)| origin),
         filter,
         tool_mode: args.tool_mode,
         page_size: args.page_size,

@@ -60,3 +60,87 @@ impl IntoResponse for HttpError {
         resp
     }
 }
+
+/// The last layer out: an error response with a plain-text (or empty) body
+/// — rmcp's transport errors (406, 415, 400, 404, 405), axum's extractor
+/// rejections — leaves as `{error, error_description}` JSON like every
+/// other error of the server. Headers such as `Allow` are kept; a server
+/// error's text is replaced, as it may carry an internal detail.
+pub async fn plain_to_json(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) || !is_plain(resp.headers()) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let mut err = if status.is_server_error() {
+        tracing::warn!(%status, "server error: {text}");
+        HttpError::internal()
+    } else {
+        let description = if text.is_empty() {
+            status
+                .canonical_reason()
+                .unwrap_or("the request was refused")
+                .to_owned()
+        } else {
+            text.chars().take(300).collect()
+        };
+        HttpError::new(status, error_code(status), description)
+    };
+    err.status = status;
+    let json = err.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (k, v) in json.headers() {
+        parts.headers.insert(k.clone(), v.clone());
+    }
+    Response::from_parts(parts, json.into_body())
+}
+
+fn is_plain(h: &axum::http::HeaderMap) -> bool {
+    match h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(ct) => ct.starts_with("text/plain"),
+    }
+}
+
+fn error_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::UNAUTHORIZED => "invalid_token",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_ACCEPTABLE => "not_acceptable",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        _ => "invalid_request",
+    }
+}
+
+/// A JSON-RPC error for a body that is not one JSON-RPC message, sent with
+/// 400 (rmcp answers such a body with 415, as if its media type were
+/// wrong): -32700 when it is not JSON at all, -32600 when it is JSON but
+/// not a message — a batch array included, which MCP no longer has.
+pub fn jsonrpc_body_error(body: &[u8]) -> Response {
+    let (code, message) = match serde_json::from_slice::<serde_json::Value>(body) {
+        Err(e) => (-32700, format!("Parse error: the body is not valid JSON ({e})")),
+        Ok(serde_json::Value::Array(_)) => (
+            -32600,
+            "Invalid Request: JSON-RPC batches are not supported; send one message per request".to_owned(),
+        ),
+        Ok(_) => (
+            -32600,
+            "Invalid Request: the body is not a JSON-RPC 2.0 request, notification or response \
+             (it needs \"jsonrpc\": \"2.0\" and a \"method\" or a \"result\"/\"error\")"
+                .to_owned(),
+        ),
+    };
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}

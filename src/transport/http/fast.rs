@@ -77,8 +77,7 @@ fn eligible_headers(headers: &HeaderMap) -> Option<String> {
     if !(accept.contains("application/json") && accept.contains("text/event-stream")) {
         return None;
     }
-    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    if !ct.starts_with("application/json") {
+    if !super::is_json_content(headers) {
         return None;
     }
     if let Some(v) = headers.get("mcp-protocol-version")
@@ -184,12 +183,17 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
     drop(tracked);
     // Serialized straight from the result (no intermediate JSON tree).
     let body = match crate::transport::mcp::call_result(ran) {
-        Ok(result) => serde_json::to_vec(&Reply {
-            jsonrpc: "2.0",
-            id: &id,
-            result: Some(&result),
-            error: None,
-        }),
+        Ok(mut result) => {
+            // Every version served here predates 2026-07-28: the result has
+            // its historical shape, as rmcp gives it to such sessions.
+            result.result_type.take_if(|t| t.is_complete());
+            serde_json::to_vec(&Reply {
+                jsonrpc: "2.0",
+                id: &id,
+                result: Some(&result),
+                error: None,
+            })
+        }
         Err(e) => return respond(error_body(&id, &e)),
     };
     respond(body.unwrap_or_default())

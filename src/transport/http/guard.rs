@@ -122,8 +122,10 @@ async fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<(Credential,
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty());
     let invalid = |description: String| {
         let mut e = HttpError::new(StatusCode::UNAUTHORIZED, "invalid_token", description);

@@ -17,6 +17,7 @@ mod sse;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
+use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -75,6 +77,8 @@ pub struct HttpState {
     public_url: Option<String>,
     /// `Mcp-Session-Id` → the credential fingerprint that created it.
     bindings: Mutex<HashMap<String, String>>,
+    /// The binding count at which ended sessions are next swept out.
+    prune_at: AtomicUsize,
     legacy: sse::LegacySessions,
     /// Cancelled once calls in flight have answered at shutdown: ends the
     /// legacy SSE sessions (rmcp's own sessions share the token).
@@ -139,13 +143,29 @@ async fn bind_session(
         return HttpError::forbidden("this session belongs to another credential").into_response();
     }
     let deleting = req.method() == Method::DELETE;
+    // rmcp accepts the DELETE of a session it does not know (202); ending
+    // a session that is not there is a 404, like any other use of it.
+    if deleting
+        && let Some(id) = &asked
+        && !s.sessions.has_session(&id.as_str().into()).await.unwrap_or(false)
+    {
+        s.bindings().remove(id);
+        return HttpError::not_found("no such session; it ended or never existed").into_response();
+    }
     let resp = next.run(req).await;
     match (
         &asked,
         resp.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()),
     ) {
         (None, Some(created)) if resp.status().is_success() => {
-            s.bindings().insert(created.to_string(), me);
+            let crowded = {
+                let mut b = s.bindings();
+                b.insert(created.to_string(), me);
+                b.len() >= s.prune_at.load(Ordering::Relaxed)
+            };
+            if crowded {
+                prune_bindings(&s).await;
+            }
         }
         (Some(id), _) if deleting && resp.status().is_success() => {
             s.bindings().remove(id);
@@ -154,6 +174,58 @@ async fn bind_session(
     }
     resp
 }
+
+/// Whether the Content-Type is `application/json` (parameters aside), the
+/// test rmcp applies.
+fn is_json_content(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// rmcp answers a POST body that is not one JSON-RPC message with 415, as
+/// if the media type were wrong; the client is told what is wrong with the
+/// body instead (400 with a JSON-RPC error). The guard has buffered the
+/// body (bounded), so holding a copy costs a reference count.
+async fn mcp_body_errors(req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || !is_json_content(req.headers()) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return HttpError::bad_request("the request body could not be read").into_response();
+    };
+    let resp = next
+        .run(Request::from_parts(parts, axum::body::Body::from(bytes.clone())))
+        .await;
+    if resp.status() == axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return error::jsonrpc_body_error(&bytes);
+    }
+    resp
+}
+
+/// Drops the bindings of sessions rmcp no longer has (closed by the
+/// client's going away or by shutdown, not by DELETE), then waits for the
+/// table to double before looking again: amortised O(1) per session.
+async fn prune_bindings(s: &HttpState) {
+    let ids: Vec<String> = s.bindings().keys().cloned().collect();
+    let mut gone = Vec::new();
+    for id in ids {
+        if !s.sessions.has_session(&id.as_str().into()).await.unwrap_or(true) {
+            gone.push(id);
+        }
+    }
+    let mut b = s.bindings();
+    for id in &gone {
+        b.remove(id);
+    }
+    s.prune_at
+        .store((b.len() * 2).max(MIN_PRUNE_AT), Ordering::Relaxed);
+}
+
+const MIN_PRUNE_AT: usize = 256;
 
 pub fn router(
     pipeline: Arc<Pipeline>,
@@ -187,6 +259,7 @@ pub fn router(
         limiter: RateLimiter::new(opts.rate_limit_per_min),
         public_url: opts.public_url.clone(),
         bindings: Mutex::new(HashMap::new()),
+        prune_at: AtomicUsize::new(MIN_PRUNE_AT),
         legacy: sse::LegacySessions::default(),
         sessions_ct: sessions_ct.clone(),
         auth,
@@ -218,6 +291,7 @@ pub fn router(
     // path, then rmcp.
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn(mcp_body_errors))
         .layer(middleware::from_fn_with_state(state.clone(), fast::tools_call))
         .layer(middleware::from_fn_with_state(state.clone(), bind_session));
 
@@ -240,7 +314,7 @@ pub fn router(
         .route("/openapi.json", get(rest::openapi))
         .route(
             "/.well-known/oauth-protected-resource",
-            get(rest::protected_resource),
+            get(rest::protected_resource_root),
         )
         .route(
             "/.well-known/oauth-protected-resource/mcp",
@@ -274,14 +348,10 @@ pub fn router(
             move |origin: &HeaderValue, _| origin.to_str().is_ok_and(|o| policy.origin_allowed(o)),
         ))
         .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            HeaderName::from_static(SESSION_HEADER),
-            HeaderName::from_static("mcp-protocol-version"),
-            HeaderName::from_static("last-event-id"),
-        ])
+        // Whatever the preflight asks for, for an allowed origin: the
+        // 2026-07-28 revision adds `Mcp-Method`, `Mcp-Name` and a family of
+        // `Mcp-Param-*` headers that no fixed list can name.
+        .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
         .expose_headers([
             HeaderName::from_static(SESSION_HEADER),
             header::WWW_AUTHENTICATE,
@@ -292,6 +362,7 @@ pub fn router(
     guarded
         .merge(open)
         .fallback(|| async { HttpError::not_found("no such endpoint").into_response() })
+        .layer(middleware::from_fn(error::plain_to_json))
         .layer(cors)
         .with_state(state)
 }

@@ -27,6 +27,7 @@ pub async fn list_executions(
     State(s): State<Arc<HttpState>>,
     Extension(principal): Extension<Principal>,
     Path(store_id): Path<String>,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if store_id != principal.scope.store_id {
@@ -52,20 +53,21 @@ pub async fn list_executions(
         };
         args.insert(k, value);
     }
-    call(&s, principal, "audit_trail_query_executions", args).await
+    call(&s, &headers, principal, "audit_trail_query_executions", args).await
 }
 
 pub async fn get_execution(
     State(s): State<Arc<HttpState>>,
     Extension(principal): Extension<Principal>,
     Path((store_id, exec_id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     if store_id != principal.scope.store_id {
         return not_this_store();
     }
     let mut args = Map::new();
     args.insert("execution_id".into(), json!(exec_id));
-    call(&s, principal, "audit_trail_get_execution", args).await
+    call(&s, &headers, principal, "audit_trail_get_execution", args).await
 }
 
 /// The same answer for a store that does not exist and one that is not
@@ -76,7 +78,13 @@ fn not_this_store() -> Response {
 
 /// Runs an audit_trail action as the principal the guard resolved (stage 1)
 /// for this request.
-async fn call(s: &HttpState, principal: Principal, name: &str, args: Map<String, Value>) -> Response {
+async fn call(
+    s: &HttpState,
+    headers: &HeaderMap,
+    principal: Principal,
+    name: &str,
+    args: Map<String, Value>,
+) -> Response {
     let req = CallRequest {
         name: name.into(),
         arguments: Some(args),
@@ -100,8 +108,10 @@ async fn call(s: &HttpState, principal: Principal, name: &str, args: Map<String,
                 ToolError::NotFound(_) => HttpError::not_found(e.to_string()),
                 ToolError::InsufficientScope { needed, .. } => {
                     let mut h = HttpError::new(StatusCode::FORBIDDEN, "insufficient_scope", e.to_string());
-                    h.www_authenticate =
-                        Some(format!("Bearer error=\"insufficient_scope\", scope=\"{needed}\""));
+                    h.www_authenticate = Some(format!(
+                        "Bearer error=\"insufficient_scope\", scope=\"{needed}\", resource_metadata=\"{}\"",
+                        s.resource_metadata_url(headers)
+                    ));
                     h
                 }
                 ToolError::Timeout(_) => {
@@ -177,16 +187,29 @@ pub fn supported_scopes(registry: &crate::tools::Registry) -> Vec<String> {
     scopes
 }
 
-/// RFC 9728 metadata: the resource, its authorization server, how to
-/// present a token, and the scopes this server actually enforces.
+/// RFC 9728 metadata for the MCP endpoint (`…/oauth-protected-resource/mcp`):
+/// the resource, its authorization server, how to present a token, and the
+/// scopes this server actually enforces.
 pub async fn protected_resource(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    let scopes = supported_scopes(s.pipeline.registry());
     let base = s.base_url(&headers);
-    let issuer = s.external_issuer.clone().unwrap_or_else(|| base.clone());
+    resource_metadata(&s, format!("{base}/mcp"), &base)
+}
+
+/// The same for the server as a whole (`/.well-known/oauth-protected-resource`):
+/// RFC 9728 §3.3 has the `resource` equal the identifier the well-known URL
+/// was built from — here the origin, which the authorization server accepts
+/// as an audience too.
+pub async fn protected_resource_root(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    let base = s.base_url(&headers);
+    resource_metadata(&s, base.clone(), &base)
+}
+
+fn resource_metadata(s: &HttpState, resource: String, base: &str) -> Response {
+    let issuer = s.external_issuer.clone().unwrap_or_else(|| base.to_owned());
     axum::Json(json!({
-        "resource": format!("{base}/mcp"),
+        "resource": resource,
         "authorization_servers": [issuer],
-        "scopes_supported": scopes,
+        "scopes_supported": supported_scopes(s.pipeline.registry()),
         "bearer_methods_supported": ["header"],
         "resource_name": "whale",
         "resource_documentation": format!("{base}/openapi.json"),
