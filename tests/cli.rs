@@ -1174,6 +1174,62 @@ fn install_claude_writes_merges_and_backs_up() {
     assert_eq!(std::fs::read_to_string(&config).expect("read"), "{ broken");
 }
 
+#[test]
+fn install_keeps_the_store_and_the_entry_env() {
+    let w = Whale::new();
+    let config = w.dir.join("cursor-mcp.json");
+    let cfg = config.to_str().expect("utf-8 path");
+
+    // A store that does not exist would only fail later, inside the host.
+    let out = w.run(&["--store", "nope", "install", "cursor", "--config", cfg]);
+    assert_exit(&out, 2, "install --store nope");
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+    assert!(!config.exists(), "a refused install wrote the config");
+
+    assert_exit(
+        &w.run(&["stores", "create", "shop2", "--name", "Shop 2"]),
+        0,
+        "stores create",
+    );
+    assert_exit(
+        &w.run(&["--store", "shop2", "install", "cursor", "--config", cfg]),
+        0,
+        "install --store shop2",
+    );
+    let doc: Value = parse_json(&std::fs::read(&config).expect("written"), "config");
+    let args = doc["mcpServers"]["whale"]["args"].clone();
+    let args: Vec<&str> = args
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let at = args
+        .iter()
+        .position(|a| *a == "--store")
+        .expect("--store in the entry");
+    assert_eq!(args[at + 1], "shop2", "{args:?}");
+
+    // The user gave the entry an env (a key, a log level): a re-install
+    // with other options replaces command and args and keeps the rest.
+    let mut doc = doc;
+    doc["mcpServers"]["whale"]["env"] = json!({"RUST_LOG": "info"});
+    std::fs::write(&config, serde_json::to_string_pretty(&doc).expect("json")).expect("write");
+    let out = w.run(&["install", "cursor", "--config", cfg]);
+    assert_exit(&out, 0, "install again without --store");
+    assert!(stdout(&out).contains("Updated"), "{}", stdout(&out));
+    let doc: Value = parse_json(&std::fs::read(&config).expect("read"), "config");
+    assert_eq!(
+        doc["mcpServers"]["whale"]["env"],
+        json!({"RUST_LOG": "info"}),
+        "{doc}"
+    );
+    assert!(
+        !doc["mcpServers"]["whale"]["args"].to_string().contains("shop2"),
+        "{doc}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // exit codes
 // ---------------------------------------------------------------------------

@@ -40,12 +40,37 @@ pub fn entry(db: Option<&Path>, server: Option<&str>, store: Option<&str>) -> Re
             args.push(json!("--store"));
             args.push(json!(store));
         }
-    } else if let Some(db) = db {
-        let abs = std::path::absolute(db)?;
-        args.push(json!("--db"));
-        args.push(json!(abs.to_string_lossy()));
+    } else {
+        if let Some(db) = db {
+            let abs = std::path::absolute(db)?;
+            args.push(json!("--db"));
+            args.push(json!(abs.to_string_lossy()));
+        }
+        if let Some(store) = store {
+            check_local_store(db, store)?;
+            args.push(json!("--store"));
+            args.push(json!(store));
+        }
     }
     Ok(json!({"command": exe.to_string_lossy(), "args": args}))
+}
+
+/// A local entry for a store that does not exist would fail in the host,
+/// where nobody reads the error: refuse it here.
+fn check_local_store(db: Option<&Path>, store: &str) -> Result<(), CliError> {
+    let path = match db {
+        Some(p) => p.to_path_buf(),
+        None => crate::settings::default_db_path()?,
+    };
+    let db = crate::store::Db::open(&path)?;
+    let conn = db.conn()?;
+    if !crate::store::stores::exists(&conn, store)? {
+        return Err(CliError::Usage(format!(
+            "store `{store}` does not exist in {}; `whale stores list` shows the stores",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result<(), CliError> {
@@ -81,7 +106,20 @@ pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result
     let servers = servers
         .as_object_mut()
         .ok_or_else(|| CliError::Runtime(format!("`mcpServers` in {} is not an object", path.display())))?;
-    if servers.get(&args.name) == Some(&entry) {
+    // An entry already there keeps what whale does not write (its `env`,
+    // a host's own keys); only command and args are replaced.
+    let existing = servers.get(&args.name).cloned();
+    let entry = match existing.as_ref().and_then(Value::as_object) {
+        Some(old) => {
+            let mut merged = old.clone();
+            if let Value::Object(new) = entry {
+                merged.extend(new);
+            }
+            Value::Object(merged)
+        }
+        None => entry,
+    };
+    if existing.as_ref() == Some(&entry) {
         printer::out(&format!(
             "{} already has the `{}` entry; nothing changed.",
             path.display(),
@@ -101,7 +139,8 @@ pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result
     std::fs::write(&tmp, serde_json::to_string_pretty(&doc)? + "\n")?;
     std::fs::rename(&tmp, &path)?;
     printer::out(&format!(
-        "Added `{}` to {}. Restart {} to load it.",
+        "{} `{}` in {}. Restart {} to load it.",
+        if existing.is_some() { "Updated" } else { "Added" },
         args.name,
         path.display(),
         match args.host {
