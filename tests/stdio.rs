@@ -106,6 +106,19 @@ fn initialize_with_an_unknown_version_falls_back_to_a_supported_one() {
     m.finish();
 }
 
+/// JSON has one number type: `5.0` is the integer 5 to JSON Schema and
+/// to many clients' encoders, and whale reads it so.
+#[test]
+fn whole_number_floats_are_read_as_integers() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    let v = m.call_ok("products_list_products", json!({"limit": 5.0}));
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(5), "{v}");
+    let t = m.call_err("products_list_products", json!({"limit": 5.5}));
+    assert!(t.contains("limit"), "{t}");
+    m.finish();
+}
+
 #[test]
 fn ping_works_before_and_after_initialize() {
     let w = Whale::new();
@@ -506,6 +519,12 @@ fn invalid_input_names_the_field_and_changes_nothing() {
     let t = m.call_err(
         "orders_create_order",
         json!({"items": [{"variant_id": plenty.variant_id, "quantity": "two"}]}),
+    );
+    assert!(t.contains("items[0].quantity"), "{t}");
+    // a fraction where a whole number belongs
+    let t = m.call_err(
+        "orders_create_order",
+        json!({"items": [{"variant_id": plenty.variant_id, "quantity": 1.5}]}),
     );
     assert!(t.contains("items[0].quantity"), "{t}");
     // unknown parameter

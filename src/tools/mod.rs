@@ -136,7 +136,8 @@ impl Action {
             make_schemas: || (schema_for::<I>(), schema_for::<O>()),
             example,
             validator: std::sync::OnceLock::new(),
-            handler: Box::new(move |ctx, input| {
+            handler: Box::new(move |ctx, mut input| {
+                whole_numbers_as_integers(&mut input);
                 let typed: I = serde_json::from_value(input).map_err(|e| {
                     // The schema accepted it, so this is a rule schemars could
                     // not express; serde names the field in its message.
@@ -485,6 +486,27 @@ pub struct Page<T> {
 /// Common paging parameters (flattened into list inputs).
 pub fn default_limit() -> i64 {
     20
+}
+
+/// JSON Schema counts `5.0` as an integer and the schema check passes it,
+/// but serde will not read a float into an integer field: whole-number
+/// floats become integers before the input is decoded (a float field reads
+/// an integer just as well).
+fn whole_numbers_as_integers(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64()
+                && n.is_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(m) => m.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
