@@ -200,7 +200,7 @@ fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
     let taken = db::taken_skus(&ctx.db, &skus)?;
     if !taken.is_empty() {
         return Err(ToolError::Conflict(format!(
-            "SKU already in use in this store: {}; choose another SKU",
+            "SKU already in use in this store: {}; choose another SKU (a deleted product's SKUs stay reserved, so its past orders keep naming one variant)",
             taken.join(", ")
         )));
     }
