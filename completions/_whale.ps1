@@ -241,7 +241,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;executions;list' {
-            [CompletionResult]::new('--tool', '--tool', [CompletionResultType]::ParameterName, 'Only this tool')
+            [CompletionResult]::new('--tool', '--tool', [CompletionResultType]::ParameterName, 'Only this tool (orders), or one action (orders.create_order or orders_create_order)')
             [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only this agent (name or id)')
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'success | error | timeout | pending_approval | rejected')
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'From this time (RFC 3339, YYYY-MM-DD, or an age like 24h)')
@@ -266,7 +266,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;executions;stats' {
-            [CompletionResult]::new('--tool', '--tool', [CompletionResultType]::ParameterName, 'Only this tool')
+            [CompletionResult]::new('--tool', '--tool', [CompletionResultType]::ParameterName, 'Only this tool (orders), or one action (orders.create_order or orders_create_order)')
             [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Only this agent (name or id)')
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'success | error | timeout | pending_approval | rejected')
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'From this time (RFC 3339, YYYY-MM-DD, or an age like 24h)')

@@ -151,7 +151,7 @@ complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_s
 complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_seen_subcommand_from list show stats help" -f -a "show" -d 'Show one execution with its input and output'
 complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_seen_subcommand_from list show stats help" -f -a "stats" -d 'Average latency, success rate, executions today, unique tools'
 complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_seen_subcommand_from list show stats help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l tool -d 'Only this tool' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l tool -d 'Only this tool (orders), or one action (orders.create_order or orders_create_order)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l agent -d 'Only this agent (name or id)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l status -d 'success | error | timeout | pending_approval | rejected' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l from -d 'From this time (RFC 3339, YYYY-MM-DD, or an age like 24h)' -r
@@ -168,7 +168,7 @@ complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l test
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l json
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l tool -d 'Only this tool' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l tool -d 'Only this tool (orders), or one action (orders.create_order or orders_create_order)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l agent -d 'Only this agent (name or id)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l status -d 'success | error | timeout | pending_approval | rejected' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l from -d 'From this time (RFC 3339, YYYY-MM-DD, or an age like 24h)' -r

@@ -316,7 +316,7 @@ pub enum ToolsCmd {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct ExecFilterArgs {
-    /// Only this tool
+    /// Only this tool (orders), or one action (orders.create_order or orders_create_order)
     #[arg(long)]
     pub tool: Option<String>,
     /// Only this agent (name or id)

@@ -433,6 +433,16 @@ fn executions_list_show_and_stats_report_the_audit_trail() {
             .iter()
             .all(|r| r["tool"] == json!("products"))
     );
+    // One action, in either spelling; an action of another tool is none.
+    for one in ["orders.get_order", "orders_get_order"] {
+        let v = w.json(&["executions", "list", "--json", "--tool", one]);
+        assert_eq!(v["total"], json!(1), "--tool {one}: {v}");
+        assert_eq!(v["executions"][0]["action"], json!("get_order"), "{v}");
+    }
+    for none in ["orders.list_products", "products_get_order", "orders_"] {
+        let v = w.json(&["executions", "list", "--json", "--tool", none]);
+        assert_eq!(v["total"], json!(0), "--tool {none}: {v}");
+    }
 
     let errors = w.json(&["executions", "list", "--json", "--status", "error"]);
     assert_eq!(errors["total"], json!(2), "{errors}");

@@ -130,7 +130,8 @@ pub struct Execution {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionFilter {
-    /// Only executions of this tool.
+    /// Only executions of this tool (`orders`), or of one action
+    /// (`orders.create_order` or `orders_create_order`).
     pub tool: Option<String>,
     /// Only executions by this agent (name or id).
     pub agent: Option<String>,
@@ -183,8 +184,22 @@ fn where_clause(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<(String, Vec<Box<
     let mut sql = String::from(" WHERE store_id = ? AND mode = ?");
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(s.store().to_string()), Box::new(s.mode())];
     if let Some(t) = &f.tool {
-        sql.push_str(" AND tool = ?");
-        args.push(Box::new(t.clone()));
+        // `orders`, `orders.create_order`, or the flat `orders_create_order`
+        // (tried at each `_`: one indexed equality per reading).
+        if let Some((tool, action)) = t.split_once('.') {
+            sql.push_str(" AND tool = ? AND action = ?");
+            args.push(Box::new(tool.to_string()));
+            args.push(Box::new(action.to_string()));
+        } else {
+            sql.push_str(" AND (tool = ?");
+            args.push(Box::new(t.clone()));
+            for (i, _) in t.match_indices('_') {
+                sql.push_str(" OR (tool = ? AND action = ?)");
+                args.push(Box::new(t[..i].to_string()));
+                args.push(Box::new(t[i + 1..].to_string()));
+            }
+            sql.push(')');
+        }
     }
     if let Some(a) = &f.agent {
         sql.push_str(" AND (agent_name = ? OR agent_id = ?)");

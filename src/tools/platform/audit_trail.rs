@@ -44,7 +44,7 @@ pub fn tool() -> Tool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryInput {
-    /// Only executions of this tool.
+    /// Only executions of this tool (`orders`), or of one action (`orders.create_order` or `orders_create_order`).
     pub tool: Option<String>,
     /// Only executions by this agent (name or id).
     pub agent: Option<String>,

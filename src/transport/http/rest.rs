@@ -262,7 +262,7 @@ pub async fn openapi(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Res
                 "operationId": "listToolExecutions",
                 "summary": "Executions of the store, newest first",
                 "parameters": [store,
-                    q("tool", "string", "Only this tool"),
+                    q("tool", "string", "Only this tool (`orders`), or one action (`orders.create_order` or `orders_create_order`)"),
                     q("agent", "string", "Only this agent (name or id)"),
                     q("status", "string", "success | error | timeout | pending_approval | rejected"),
                     q("from", "string", "Earliest time: RFC 3339, YYYY-MM-DD, or an age like 24h"),
