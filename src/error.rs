@@ -117,6 +117,11 @@ impl From<rusqlite::Error> for CliError {
 }
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
+        // The reader went away (`whale man | head`): like any Unix filter,
+        // stop quietly with success.
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return CliError::Silent(0);
+        }
         CliError::Runtime(e.to_string())
     }
 }

@@ -1240,6 +1240,25 @@ fn install_keeps_the_store_and_the_entry_env() {
     );
 }
 
+/// `whale completions bash | head`: the reader leaves early; whale stops
+/// quietly with success, like any filter (it panicked, or said "error").
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let w = Whale::new();
+    // More than a pipe holds (64 KiB), so the write meets the closed end.
+    let mut child = w
+        .command_env(&["completions", "bash"], &[])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn whale");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
 // ---------------------------------------------------------------------------
 // exit codes
 // ---------------------------------------------------------------------------
