@@ -35,7 +35,7 @@ impl App {
             db.clone(),
             Arc::new(Registry::builtin()),
             audit,
-            crate::settings::tool_timeout(),
+            crate::settings::tool_timeout()?,
         ));
         Ok(App {
             db,

@@ -67,13 +67,18 @@ fn whale_dir(
     directories::ProjectDirs::from("", "", "whale").map(|d| platform(&d).to_path_buf())
 }
 
-pub fn tool_timeout() -> Duration {
-    std::env::var(WHALE_TOOL_TIMEOUT_MS)
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&ms| ms > 0)
-        .map(Duration::from_millis)
-        .unwrap_or(crate::pipeline::DEFAULT_TIMEOUT)
+/// The per-call timeout: `WHALE_TOOL_TIMEOUT_MS`, else the default. A value
+/// that is not a positive number of milliseconds is an error, not ignored.
+pub fn tool_timeout() -> Result<Duration, CliError> {
+    match std::env::var(WHALE_TOOL_TIMEOUT_MS) {
+        Err(_) => Ok(crate::pipeline::DEFAULT_TIMEOUT),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(ms) if (1..=3_600_000).contains(&ms) => Ok(Duration::from_millis(ms)),
+            _ => Err(CliError::Usage(format!(
+                "{WHALE_TOOL_TIMEOUT_MS}=`{v}`: give the per-call timeout in milliseconds, 1 to 3600000"
+            ))),
+        },
+    }
 }
 
 /// The API key from the environment, if any (an empty value counts as none).

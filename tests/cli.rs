@@ -1259,6 +1259,19 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
 
+#[test]
+fn a_bad_tool_timeout_setting_is_an_error_not_ignored() {
+    let w = Whale::new();
+    let args = ["tools", "call", "store", "--action", "get_settings"];
+    for bad in ["abc", "0", "-5", "99999999999"] {
+        let out = w.run_env(&args, &[("WHALE_TOOL_TIMEOUT_MS", bad)]);
+        assert_exit(&out, 2, bad);
+        assert!(stderr(&out).contains("WHALE_TOOL_TIMEOUT_MS"), "{}", stderr(&out));
+    }
+    let out = w.run_env(&args, &[("WHALE_TOOL_TIMEOUT_MS", "5000")]);
+    assert_exit(&out, 0, "a valid timeout");
+}
+
 // ---------------------------------------------------------------------------
 // exit codes
 // ---------------------------------------------------------------------------

@@ -514,7 +514,7 @@ fn scratch_pipeline(path: &Path) -> Result<Pipeline, CliError> {
         db,
         Arc::new(Registry::builtin()),
         audit,
-        crate::settings::tool_timeout(),
+        crate::settings::tool_timeout()?,
     ))
 }
 
