@@ -1272,6 +1272,27 @@ fn a_bad_tool_timeout_setting_is_an_error_not_ignored() {
     assert_exit(&out, 0, "a valid timeout");
 }
 
+#[test]
+fn a_file_that_is_not_a_database_is_named_and_left_alone() {
+    let w = Whale::new();
+    let path = w.dir.join("notes.txt");
+    let text = "shopping list: eggs, milk, and a great deal more than SQLite's header\n".repeat(20);
+    std::fs::write(&path, &text).expect("write");
+    let p = path.to_str().expect("utf-8");
+    let out = w.run(&["--db", p, "tools", "call", "store", "--action", "get_settings"]);
+    assert_exit(&out, 1, "--db pointing at a text file");
+    assert!(
+        stderr(&out).contains(p) && stderr(&out).contains("not a database"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        text,
+        "the file was changed"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // exit codes
 // ---------------------------------------------------------------------------

@@ -183,14 +183,26 @@ impl Db {
             shm: std::sync::OnceLock::new(),
             shm_checked: std::sync::atomic::AtomicI64::new(0),
         };
-        let mut conn = db.connect()?;
-        // The common case — schema current, demo seeded — needs no write lock.
-        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let seeded = current as usize == MIGRATIONS.len() && stores::exists(&conn, "demo")?;
-        if !seeded {
-            migrate(&mut conn, path)?;
-            seed::ensure_demo(&mut conn)?;
-        }
+        let prepare = || -> Result<Connection, DbError> {
+            let mut conn = db.connect()?;
+            // The common case — schema current, demo seeded — needs no write lock.
+            let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let seeded = current as usize == MIGRATIONS.len() && stores::exists(&conn, "demo")?;
+            if !seeded {
+                migrate(&mut conn, path)?;
+                seed::ensure_demo(&mut conn)?;
+            }
+            Ok(conn)
+        };
+        // SQLite reads the file at the first statement, not at open: its
+        // complaints ("file is not a database") name the file here.
+        let conn = prepare().map_err(|e| match e {
+            DbError::Sql(source) => DbError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => other,
+        })?;
         db.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
         Ok(db)
     }
