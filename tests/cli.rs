@@ -1279,7 +1279,11 @@ fn a_file_that_is_not_a_database_is_named_and_left_alone() {
     let text = "shopping list: eggs, milk, and a great deal more than SQLite's header\n".repeat(20);
     std::fs::write(&path, &text).expect("write");
     let p = path.to_str().expect("utf-8");
-    let out = w.run(&["--db", p, "tools", "call", "store", "--action", "get_settings"]);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_whale"));
+    cmd.args(["--db", p, "tools", "call", "store", "--action", "get_settings"])
+        .env_remove("WHALE_DB")
+        .env_remove("WHALETOOLS_API_KEY");
+    let out = common::run_bounded(cmd, "whale --db notes.txt");
     assert_exit(&out, 1, "--db pointing at a text file");
     assert!(
         stderr(&out).contains(p) && stderr(&out).contains("not a database"),
