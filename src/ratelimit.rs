@@ -34,10 +34,28 @@ impl RateLimiter {
         self.check_at(client, per_min, Instant::now())
     }
 
-    fn check_at(&self, client: &str, per_min: Option<i64>, now: Instant) -> Result<(), u64> {
-        let capacity = per_min
+    /// `Some(seconds)` to wait when `client` has no token left; takes none.
+    pub fn exhausted(&self, client: &str, per_min: Option<i64>) -> Option<u64> {
+        self.exhausted_at(client, per_min, Instant::now())
+    }
+
+    fn exhausted_at(&self, client: &str, per_min: Option<i64>, now: Instant) -> Option<u64> {
+        let capacity = self.capacity(per_min);
+        let rate = capacity / 60.0;
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = buckets.get(client)?;
+        let tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(capacity);
+        (tokens < 1.0).then(|| ((1.0 - tokens) / rate).ceil().max(1.0) as u64)
+    }
+
+    fn capacity(&self, per_min: Option<i64>) -> f64 {
+        per_min
             .filter(|&n| n > 0)
-            .map_or(self.default_per_min as f64, |n| n as f64);
+            .map_or(self.default_per_min as f64, |n| n as f64)
+    }
+
+    fn check_at(&self, client: &str, per_min: Option<i64>, now: Instant) -> Result<(), u64> {
+        let capacity = self.capacity(per_min);
         let rate = capacity / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > 10_000 {
@@ -80,5 +98,22 @@ mod tests {
             assert!(rl.check_at("d", None, t0).is_ok());
         }
         assert_eq!(rl.check_at("d", None, t0), Err(1));
+    }
+
+    #[test]
+    fn exhausted_looks_without_taking() {
+        let rl = RateLimiter::new(60);
+        let t0 = Instant::now();
+        assert_eq!(
+            rl.exhausted_at("f", Some(2), t0),
+            None,
+            "an unknown client is not exhausted"
+        );
+        assert!(rl.check_at("f", Some(2), t0).is_ok());
+        assert_eq!(rl.exhausted_at("f", Some(2), t0), None);
+        assert_eq!(rl.exhausted_at("f", Some(2), t0), None, "looking took nothing");
+        assert!(rl.check_at("f", Some(2), t0).is_ok());
+        assert_eq!(rl.exhausted_at("f", Some(2), t0), Some(30));
+        assert_eq!(rl.exhausted_at("f", Some(2), t0 + Duration::from_secs(30)), None);
     }
 }

@@ -830,6 +830,22 @@ fn body_limit_error_is_oauth_json() {
         );
         expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", what);
     }
+    // The OAuth endpoints take no credential, and the same bound.
+    for (what, path, ct) in [
+        ("POST /register", "/register", "application/json"),
+        ("POST /token", "/token", "application/x-www-form-urlencoded"),
+    ] {
+        let body = if ct == "application/json" {
+            json!({"redirect_uris": ["http://127.0.0.1/cb"], "client_name": "x".repeat(MAX_BODY)}).to_string()
+        } else {
+            format!("grant_type=authorization_code&code={}", "x".repeat(MAX_BODY))
+        };
+        let resp = send(
+            c.post(server.url(path)).header("content-type", ct).body(body),
+            what,
+        );
+        expect_error(resp, StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", what);
+    }
 }
 
 /// A body without Content-Length (chunked) is bounded too, and refused as
@@ -933,6 +949,58 @@ fn rate_limit_is_429_with_retry_after() {
     assert!(!header_str(&headers, "retry-after").is_empty(), "{headers:?}");
     // Another key has its own budget.
     ok_json(get(&other), "another key");
+}
+
+/// Bad credentials from one address: each is a 401 until the address has
+/// spent its allowance (30 a minute), then 429 with Retry-After before any
+/// credential is looked at — while another address is served as before.
+#[test]
+fn repeated_failed_authentication_is_429_per_address() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("platform:read", false);
+    let server = w.serve_http(&[]);
+    let c = http();
+    let get = |c: &Client, token: &str| {
+        send(
+            c.get(server.url("/v1/stores/demo/tool-executions"))
+                .header("authorization", bearer(token)),
+            "GET tool-executions",
+        )
+    };
+    let wrong = "wt_live_thisisnotakeythisisnotakeythisisnotakey";
+    for i in 0..30 {
+        let resp = get(&c, wrong);
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "failed attempt {i}");
+    }
+    let (headers, _) = expect_error(
+        get(&c, wrong),
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "31st",
+    );
+    assert!(
+        header_str(&headers, "retry-after")
+            .parse::<u64>()
+            .is_ok_and(|s| s >= 1),
+        "{headers:?}"
+    );
+    // Refused unread: even a good key, from this address, for now.
+    expect_error(
+        get(&c, &key),
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "good key, same address",
+    );
+    // Another loopback address is another client.
+    let other = client_builder()
+        .timeout(TIMEOUT)
+        .no_proxy()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client");
+    let resp = get(&other, &key);
+    let status = resp.status();
+    assert_eq!(status, StatusCode::OK, "another address: {}", resp.text().unwrap_or_default());
 }
 
 #[test]

@@ -76,20 +76,50 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
             "credentials in the query string are refused; send `Authorization: Bearer <token>`",
         ));
     }
-    let (cred, principal) = authenticate(s, req.headers()).await?;
+    // An address that keeps presenting bad credentials is refused before
+    // the next one is even looked at.
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let failures = format!("authfail:{peer}");
+    if let Some(wait) = s.limiter.exhausted(&failures, Some(FAILED_AUTH_PER_MIN)) {
+        return Err(rate_limited(
+            wait,
+            "too many failed authentications from this address",
+        ));
+    }
+    let (cred, principal) = match authenticate(s, req.headers()).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            if e.status == StatusCode::UNAUTHORIZED {
+                let _ = s.limiter.check(&failures, Some(FAILED_AUTH_PER_MIN));
+            }
+            return Err(e);
+        }
+    };
     let client = fingerprint(&principal);
     if let Err(wait) = s.limiter.check(&client, principal.rate_limit_per_min) {
-        let mut e = HttpError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many requests for this credential; retry in {wait} s"),
-        );
-        e.retry_after = Some(wait);
-        return Err(e);
+        return Err(rate_limited(wait, "too many requests for this credential"));
     }
     req.extensions_mut().insert(cred);
     req.extensions_mut().insert(principal);
     Ok(())
+}
+
+/// Failed authentications an address may make per minute (a burst of as
+/// many, refilling evenly) before its requests are refused unread.
+pub const FAILED_AUTH_PER_MIN: i64 = 30;
+
+fn rate_limited(wait: u64, what: &str) -> HttpError {
+    let mut e = HttpError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("{what}; retry in {wait} s"),
+    );
+    e.retry_after = Some(wait);
+    e
 }
 
 /// Who a session belongs to: the key (never the raw token).

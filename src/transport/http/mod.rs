@@ -340,6 +340,9 @@ pub fn router(
         .route("/token", axum::routing::post(oauth::token))
         .route("/revoke", axum::routing::post(oauth::revoke))
         .route("/introspect", axum::routing::post(oauth::introspect))
+        // The OAuth endpoints read their bodies through axum's extractors:
+        // the same --max-body bounds them (axum's default is 2 MB).
+        .layer(axum::extract::DefaultBodyLimit::max(opts.max_body))
         .layer(middleware::from_fn_with_state(state.clone(), guard::host_only));
 
     let policy = opts.policy.clone();
