@@ -1064,6 +1064,18 @@ fn stores_create_use_and_list() {
             ],
             "bad currency",
         ),
+        (
+            vec![
+                "stores",
+                "create",
+                "ok-id",
+                "--name",
+                "X",
+                "--timezone",
+                "Mars/Olympus Mons",
+            ],
+            "bad time zone",
+        ),
         (vec!["stores", "use", "nope"], "unknown store"),
         (
             vec!["--store", "nope", "keys", "list"],

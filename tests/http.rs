@@ -1000,7 +1000,12 @@ fn repeated_failed_authentication_is_429_per_address() {
         .expect("client");
     let resp = get(&other, &key);
     let status = resp.status();
-    assert_eq!(status, StatusCode::OK, "another address: {}", resp.text().unwrap_or_default());
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "another address: {}",
+        resp.text().unwrap_or_default()
+    );
 }
 
 #[test]

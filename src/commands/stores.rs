@@ -63,6 +63,9 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
             if name.trim().is_empty() {
                 return Err(CliError::Usage("--name must not be empty".into()));
             }
+            // The same rule as the store tool's update_settings.
+            crate::tools::platform::store::check_timezone(&timezone)
+                .map_err(|e| CliError::Usage(format!("--timezone {e}")))?;
             app.db.write(|tx| -> Result<(), CliError> {
                 if stores::exists(tx, &id)? {
                     return Err(CliError::Usage(format!("store `{id}` already exists")));

@@ -46,7 +46,7 @@ pub fn tool() -> Tool {
 }
 
 /// Checks a time zone name looks like an IANA name ("Area/City") or "UTC".
-fn check_timezone(tz: &str) -> Result<(), String> {
+pub(crate) fn check_timezone(tz: &str) -> Result<(), String> {
     let hint = "use an IANA time zone name such as \"America/New_York\", \"Europe/Berlin\" or \"UTC\"";
     if tz.is_empty() {
         return Err(format!("is empty; {hint}"));
