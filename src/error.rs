@@ -48,8 +48,17 @@ impl ToolError {
         }
     }
     pub fn not_found(what: &str, id: &str) -> Self {
+        // The action that finds valid ids of this kind.
+        let finder = match what {
+            "customer" => "customers.list_customers",
+            "execution" => "audit_trail.query_executions",
+            "location" => "locations.list_locations",
+            "order" => "orders.list_orders",
+            "variant" => "products.get_product (a product's variants)",
+            _ => "products.list_products",
+        };
         ToolError::NotFound(format!(
-            "{what} `{id}` not found in this store; list {what}s to find a valid id"
+            "{what} `{id}` not found in this store; {finder} shows valid ids"
         ))
     }
 
@@ -128,5 +137,33 @@ impl From<std::io::Error> for CliError {
 impl From<serde_json::Error> for CliError {
     fn from(e: serde_json::Error) -> Self {
         CliError::Runtime(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every not-found hint names an action agents can actually call.
+    #[test]
+    fn not_found_hints_name_real_actions() {
+        let registry = crate::tools::Registry::builtin();
+        for what in ["customer", "execution", "location", "order", "product", "variant"] {
+            let text = ToolError::not_found(what, "x").to_string();
+            let named = text
+                .split_whitespace()
+                .find_map(|w| {
+                    let (tool, action) = w.split_once('.')?;
+                    Some((tool.to_owned(), action.to_owned()))
+                })
+                .unwrap_or_else(|| panic!("{what}: no tool.action in {text:?}"));
+            let tool = registry
+                .tool(&named.0)
+                .unwrap_or_else(|| panic!("{what}: no tool {named:?}"));
+            assert!(
+                tool.action(&named.1).is_some(),
+                "{what}: no action {named:?} ({text})"
+            );
+        }
     }
 }
