@@ -521,6 +521,15 @@ fn invalid_input_names_the_field_and_changes_nothing() {
         json!({"items": [{"variant_id": plenty.variant_id, "quantity": "two"}]}),
     );
     assert!(t.contains("items[0].quantity"), "{t}");
+    // a value outside a documented enum: the allowed values are listed
+    let t = m.call_err(
+        "inventory_adjust_stock",
+        json!({"variant_id": plenty.variant_id, "location_id": plenty.location_id, "delta": 1, "reason": "bogus"}),
+    );
+    assert!(
+        t.contains("`reason`") && t.contains("not one of") && t.contains("\"cycle_count\""),
+        "{t}"
+    );
     // a fraction where a whole number belongs
     let t = m.call_err(
         "orders_create_order",

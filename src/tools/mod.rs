@@ -206,6 +206,11 @@ impl Action {
                         .join(", ")
                 )
             }
+            // A documented enum is a oneOf of consts: name the values.
+            K::OneOfNotValid { context } | K::AnyOf { context } => match allowed_consts(context) {
+                Some(values) => format!("{} is not one of: {}", err.instance(), values.join(", ")),
+                None => err.to_string(),
+            },
             _ => err.to_string(),
         };
         if field.is_empty() {
@@ -486,6 +491,22 @@ pub struct Page<T> {
 /// Common paging parameters (flattened into list inputs).
 pub fn default_limit() -> i64 {
     20
+}
+
+/// The values a oneOf/anyOf of `const` alternatives allows, when that is
+/// what failed (schemars writes a documented enum that way).
+fn allowed_consts(context: &[Vec<jsonschema::ValidationError<'static>>]) -> Option<Vec<String>> {
+    use jsonschema::error::ValidationErrorKind as K;
+    context
+        .iter()
+        .map(|alternative| match alternative.as_slice() {
+            [e] => match e.kind() {
+                K::Constant { expected_value } => Some(expected_value.to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// JSON Schema counts `5.0` as an integer and the schema check passes it,
