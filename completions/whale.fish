@@ -89,12 +89,12 @@ complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcom
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l all -d 'Include revoked keys'
-complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l grace -d 'Keep the old key working this long (e.g. 1h) so clients can switch' -r
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
-complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l json
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from revoke" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
@@ -117,23 +117,23 @@ complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subco
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l actions -d 'One row per action'
-complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l action -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l action -d 'Action of the tool (not needed with a `{tool}_{action}` name)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l action -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l action -d 'Action of the tool (not needed with a `{tool}_{action}` name)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l input -d 'Input as JSON; without it the action\'s example runs on a scratch copy of the test data' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l all -d 'Test every action\'s example input on the test mode of a scratch copy'
-complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l json
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from docs" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from docs" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from docs" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l action -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l action -d 'Action of the tool (not needed with a `{tool}_{action}` name)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l input -d 'Input as JSON' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
@@ -156,17 +156,17 @@ complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l status -d 'success | error | timeout | pending_approval | rejected' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l from -d 'From this time (RFC 3339, YYYY-MM-DD, or an age like 24h)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l to -d 'Until this time (same forms)' -r
-complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l limit -r
-complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l offset -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l limit -d 'Rows per page, 1–1000' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l offset -d 'Rows to skip (for paging)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l test -d 'Sandbox (test mode) executions instead of live'
-complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
-complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l test
-complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l json
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l test -d 'Look in the test (sandbox) mode'
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l tool -d 'Only this tool (orders), or one action (orders.create_order or orders_create_order)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l agent -d 'Only this agent (name or id)' -r
@@ -176,7 +176,7 @@ complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l test -d 'Sandbox (test mode) executions instead of live'
-complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l json
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from help" -f -a "list" -d 'List executions, newest first'
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one execution with its input and output'
@@ -191,11 +191,11 @@ complete -c whale -n "__fish_whale_using_subcommand stores; and not __fish_seen_
 complete -c whale -n "__fish_whale_using_subcommand stores; and not __fish_seen_subcommand_from list create use help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
-complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from list" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l name -r
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l name -d 'Display name of the store' -r
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l currency -d 'ISO 4217 currency code' -r
-complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l timezone -r
+complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l timezone -d 'IANA time zone, e.g. America/New_York' -r
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from create" -l seed -d 'Fill it with demo catalog data'
@@ -218,11 +218,11 @@ complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subco
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l password-stdin -d 'Read the password from the first line of stdin instead of prompting'
-complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l json
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
-complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from passwd" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from passwd" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
@@ -243,11 +243,11 @@ complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_sub
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l test -d 'Bind it to the store\'s test mode instead of live'
-complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l json
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
-complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from list" -l json
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from list" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from revoke" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from revoke" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
@@ -277,7 +277,7 @@ complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_su
 complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
-complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l json
+complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept'
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -211,6 +211,7 @@ pub struct LogoutArgs {
 pub enum AuthCmd {
     /// Every stored login: server, store, scopes, expiry, and where the tokens are kept
     Status {
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
@@ -244,6 +245,7 @@ pub enum KeysCmd {
         /// Include revoked keys
         #[arg(long)]
         all: bool,
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
@@ -254,6 +256,7 @@ pub enum KeysCmd {
         /// Keep the old key working this long (e.g. 1h) so clients can switch
         #[arg(long, value_name = "DURATION")]
         grace: Option<String>,
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
@@ -274,12 +277,15 @@ pub enum ToolsCmd {
         /// One row per action
         #[arg(long)]
         actions: bool,
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
     /// Print a tool's (or one action's) input and output JSON Schema
     Schema {
+        /// Tool name (grouped) or `{tool}_{action}`
         tool: String,
+        /// Action of the tool (not needed with a `{tool}_{action}` name)
         #[arg(long)]
         action: Option<String>,
     },
@@ -289,6 +295,7 @@ pub enum ToolsCmd {
         /// Tool name (grouped) or `{tool}_{action}`
         #[arg(required_unless_present = "all")]
         tool: Option<String>,
+        /// Action of the tool (not needed with a `{tool}_{action}` name)
         #[arg(long)]
         action: Option<String>,
         /// Input as JSON; without it the action's example runs on a scratch copy of the test data
@@ -297,6 +304,7 @@ pub enum ToolsCmd {
         /// Test every action's example input on the test mode of a scratch copy
         #[arg(long, conflicts_with_all = ["tool", "action", "input"])]
         all: bool,
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
@@ -305,7 +313,9 @@ pub enum ToolsCmd {
     Docs,
     /// Run an action and print only its result as JSON (for scripts)
     Call {
+        /// Tool name (grouped) or `{tool}_{action}`
         tool: String,
+        /// Action of the tool (not needed with a `{tool}_{action}` name)
         #[arg(long)]
         action: Option<String>,
         /// Input as JSON
@@ -342,18 +352,24 @@ pub enum ExecutionsCmd {
     List {
         #[command(flatten)]
         filter: ExecFilterArgs,
+        /// Rows per page, 1–1000
         #[arg(long, default_value_t = 20)]
         limit: i64,
+        /// Rows to skip (for paging)
         #[arg(long, default_value_t = 0)]
         offset: i64,
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
     /// Show one execution with its input and output
     Show {
+        /// Execution id (exec_…)
         id: String,
+        /// Look in the test (sandbox) mode
         #[arg(long)]
         test: bool,
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
@@ -361,6 +377,7 @@ pub enum ExecutionsCmd {
     Stats {
         #[command(flatten)]
         filter: ExecFilterArgs,
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
@@ -370,6 +387,7 @@ pub enum ExecutionsCmd {
 pub enum StoresCmd {
     /// List stores
     List {
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
@@ -377,11 +395,13 @@ pub enum StoresCmd {
     Create {
         /// Short id or slug (lowercase letters, digits, - and _)
         id: String,
+        /// Display name of the store
         #[arg(long)]
         name: String,
         /// ISO 4217 currency code
         #[arg(long, default_value = "USD")]
         currency: String,
+        /// IANA time zone, e.g. America/New_York
         #[arg(long, default_value = "UTC")]
         timezone: String,
         /// Fill it with demo catalog data
@@ -389,7 +409,10 @@ pub enum StoresCmd {
         seed: bool,
     },
     /// Make a store the default for later commands
-    Use { id: String },
+    Use {
+        /// Id of the store (see `whale stores list`)
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -404,16 +427,19 @@ pub enum UsersCmd {
         /// Read the password from the first line of stdin instead of prompting
         #[arg(long)]
         password_stdin: bool,
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
     /// List users and the stores they belong to
     List {
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
     /// Set a user's password
     Passwd {
+        /// Email of the user whose password to set
         email: String,
         /// Read the password from the first line of stdin instead of prompting
         #[arg(long)]
@@ -433,11 +459,13 @@ pub enum ClientsCmd {
         /// Bind it to the store's test mode instead of live
         #[arg(long)]
         test: bool,
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
     /// List OAuth clients (registered, metadata-document and machine clients)
     List {
+        /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
@@ -456,6 +484,7 @@ pub enum Host {
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
+    /// Desktop host whose MCP config to edit
     #[arg(value_enum)]
     pub host: Host,
     /// Print the entry instead of writing it
@@ -470,4 +499,36 @@ pub struct InstallArgs {
     /// Connect the host to this remote whale server (sign in first with `whale login`)
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every visible argument and subcommand says what it is for in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let builtin = matches!(a.get_id().as_str(), "help" | "version");
+                if !builtin && !a.is_hide_set() && a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.is_hide_set() || sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "whale", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
 }
