@@ -672,6 +672,14 @@ fn foreign_origin_is_403_before_auth() {
             );
             // Refused for the Origin, not for a missing credential.
             assert_description_mentions(&body, "Origin", &what);
+            // The advice given is advice that works: --allowed-origin takes
+            // only http(s) origins, so `null` is not told to use it.
+            let advice = body["error_description"].as_str().unwrap_or_default();
+            assert_eq!(
+                advice.contains(&format!("--allowed-origin {origin}")),
+                origin != "null",
+                "{what}: {advice}"
+            );
         }
     }
     // A page served from this machine may talk to a local server.

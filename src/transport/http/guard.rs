@@ -214,9 +214,16 @@ fn check_host_and_origin(s: &HttpState, headers: &HeaderMap) -> Result<(), HttpE
                     .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
             });
         if !same_origin && !s.policy.origin_allowed(origin) {
-            return Err(HttpError::forbidden(format!(
-                "Origin `{origin}` is not allowed; start whale with --allowed-origin {origin}"
-            )));
+            let web = origin.starts_with("http://") || origin.starts_with("https://");
+            return Err(HttpError::forbidden(if web {
+                format!("Origin `{origin}` is not allowed; start whale with --allowed-origin {origin}")
+            } else {
+                // `null` (a sandboxed frame, a file:// page) names no site
+                // that could be trusted.
+                format!(
+                    "Origin `{origin}` is not allowed: only http(s) origins can be; serve the page from one and start whale with --allowed-origin for it"
+                )
+            }));
         }
     }
     Ok(())
