@@ -1250,6 +1250,34 @@ fn install_keeps_the_store_and_the_entry_env() {
         !doc["mcpServers"]["whale"]["args"].to_string().contains("shop2"),
         "{doc}"
     );
+
+    // A remote entry (its key is the remote server's) turned local: the key
+    // and the remote-only fields go, the rest of the env stays.
+    let mut doc = doc;
+    doc["mcpServers"]["whale"] = json!({
+        "command": "whale", "args": ["mcp", "--server", "https://mcp.example.com"],
+        "type": "stdio", "url": "https://mcp.example.com",
+        "env": {"WHALETOOLS_API_KEY": "wt_live_remote", "RUST_LOG": "debug"}
+    });
+    std::fs::write(&config, serde_json::to_string_pretty(&doc).expect("json")).expect("write");
+    let out = w.run(&["install", "cursor", "--config", cfg]);
+    assert_exit(&out, 0, "remote entry made local");
+    assert!(stderr(&out).contains("WHALETOOLS_API_KEY"), "{}", stderr(&out));
+    let doc: Value = parse_json(&std::fs::read(&config).expect("read"), "config");
+    let entry = &doc["mcpServers"]["whale"];
+    assert_eq!(entry["env"], json!({"RUST_LOG": "debug"}), "{doc}");
+    assert!(entry.get("url").is_none() && entry.get("type").is_none(), "{doc}");
+
+    // Checking the store reads the database; a missing one is not created.
+    let missing = w.dir.join("not-yet.db");
+    let m = missing.to_str().expect("utf-8");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_whale"));
+    cmd.args(["--db", m, "--store", "shop2", "install", "cursor", "--print"])
+        .env_remove("WHALE_DB")
+        .env_remove("WHALE_STORE");
+    let out = common::run_bounded(cmd, "install --print on a missing database");
+    assert_exit(&out, 2, "a store in a database that does not exist yet");
+    assert!(!missing.exists(), "install created the database");
 }
 
 /// `whale completions bash | head`: the reader leaves early; whale stops

@@ -55,6 +55,14 @@ pub fn entry(db: Option<&Path>, server: Option<&str>, store: Option<&str>) -> Re
     Ok(json!({"command": exe.to_string_lossy(), "args": args}))
 }
 
+/// Whether an entry runs the bridge to a remote server.
+fn is_remote(entry: &Map<String, Value>) -> bool {
+    entry
+        .get("args")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|x| x == "--server"))
+}
+
 /// A local entry for a store that does not exist would fail in the host,
 /// where nobody reads the error: refuse it here.
 fn check_local_store(db: Option<&Path>, store: &str) -> Result<(), CliError> {
@@ -62,9 +70,7 @@ fn check_local_store(db: Option<&Path>, store: &str) -> Result<(), CliError> {
         Some(p) => p.to_path_buf(),
         None => crate::settings::default_db_path()?,
     };
-    let db = crate::store::Db::open(&path)?;
-    let conn = db.conn()?;
-    if !crate::store::stores::exists(&conn, store)? {
+    if !crate::store::Db::store_exists_at(&path, store)? {
         return Err(CliError::Usage(format!(
             "store `{store}` does not exist in {}; `whale stores list` shows the stores",
             path.display()
@@ -107,13 +113,29 @@ pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result
         .as_object_mut()
         .ok_or_else(|| CliError::Runtime(format!("`mcpServers` in {} is not an object", path.display())))?;
     // An entry already there keeps what whale does not write (its `env`,
-    // a host's own keys); only command and args are replaced.
+    // a host's own keys); command and args are replaced. What belongs to
+    // another kind of entry goes: a remote entry's `url`/`type`, and an API
+    // key meant for the other side of a switch between local and --server.
     let existing = servers.get(&args.name).cloned();
     let entry = match existing.as_ref().and_then(Value::as_object) {
         Some(old) => {
             let mut merged = old.clone();
+            merged.remove("url");
+            merged.remove("type");
+            let was_remote = is_remote(old);
             if let Value::Object(new) = entry {
                 merged.extend(new);
+            }
+            if was_remote != is_remote(&merged)
+                && let Some(Value::Object(env)) = merged.get_mut("env")
+                && env.remove(crate::settings::WHALETOOLS_API_KEY).is_some()
+            {
+                printer::err(&format!(
+                    "Removed {} from the entry's env: a key of the {} server does not work on the {} one.",
+                    crate::settings::WHALETOOLS_API_KEY,
+                    if was_remote { "remote" } else { "local" },
+                    if was_remote { "local" } else { "remote" },
+                ));
             }
             Value::Object(merged)
         }

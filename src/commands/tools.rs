@@ -297,9 +297,11 @@ fn report(o: &CallOutcome, json: bool, on_scratch: bool) {
 /// A scratch copy of the database for running example inputs on the test
 /// mode of the current store: the real database and its audit trail are
 /// never touched. Each run gets a fresh copy of the base, so examples
-/// cannot disturb each other. When the store's test mode has no catalog
-/// (a store created without `--seed`), the copy's test mode is seeded with
-/// demo data so the examples have products, orders and customers to act on.
+/// cannot disturb each other. When the store's test mode holds no data at
+/// all (a store created without `--seed`), the copy's test mode is seeded
+/// with demo data so the examples have products, orders and customers to
+/// act on; a mode with some data is used as it is (examples whose ids it
+/// lacks are skipped).
 struct Scratch {
     dir: PathBuf,
     base: PathBuf,
@@ -332,7 +334,7 @@ impl Scratch {
             let db = Db::open(&scratch.base)?;
             let empty = {
                 let conn = db.conn()?;
-                !crate::store::has_catalog(&Scoped::new(&conn, &scope))?
+                !crate::store::has_data(&Scoped::new(&conn, &scope))?
             };
             if empty {
                 db.write(|tx| -> Result<(), CliError> {
@@ -346,11 +348,15 @@ impl Scratch {
         {
             let pipeline = scratch_pipeline(&scratch.base)?;
             let _ = call(&pipeline, &scratch.cred, "store_get_settings", Map::new()).await;
-            pipeline.audit().flush();
+            pipeline.audit().stop();
         }
         let db = Db::open(&scratch.base)?;
-        let conn = db.conn()?;
-        scratch.ids = crate::store::example_ids(&Scoped::new(&conn, &scope))?;
+        {
+            let conn = db.conn()?;
+            scratch.ids = crate::store::example_ids(&Scoped::new(&conn, &scope))?;
+        }
+        // Every copy is of the main file alone: nothing may be left in the WAL.
+        db.checkpoint();
         Ok(scratch)
     }
 
@@ -367,7 +373,7 @@ impl Scratch {
         std::fs::copy(&self.base, &copy)?;
         let pipeline = scratch_pipeline(&copy)?;
         let outcome = call(&pipeline, &self.cred, name, input).await;
-        pipeline.audit().flush();
+        pipeline.audit().stop();
         drop(pipeline);
         for ext in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{ext}", copy.display()));

@@ -313,6 +313,26 @@ impl Db {
     /// truncates it, so the next process does not replay it on open (a
     /// closed-and-deleted WAL would instead cost a file create and delete
     /// per run). Skipped, harmlessly, when another process is reading.
+    /// Whether the database at `path` has store `id`, read without creating,
+    /// migrating or seeding anything. A database that does not exist yet
+    /// will have `demo` only (its first open seeds it).
+    pub fn store_exists_at(path: &Path, id: &str) -> Result<bool, DbError> {
+        if !path.exists() {
+            return Ok(id == "demo");
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
+            DbError::Open {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        stores::exists(&conn, id).map_err(|source| DbError::Open {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
     pub fn checkpoint(&self) {
         if let Ok(conn) = self.conn() {
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
@@ -475,11 +495,15 @@ pub fn is_example_placeholder(s: &str) -> bool {
     EXAMPLE_PLACEHOLDERS.contains(&s)
 }
 
-/// Whether this store and mode has any product (deleted or not): a store
-/// created without `--seed` has none until an agent adds some.
-pub fn has_catalog(s: &Scoped<'_>) -> rusqlite::Result<bool> {
+/// Whether this store and mode holds any products, customers, locations or
+/// orders: a store created without `--seed` holds none until agents add
+/// some (and only then may demo data be seeded into it without clashing).
+pub fn has_data(s: &Scoped<'_>) -> rusqlite::Result<bool> {
     s.conn().query_row(
-        "SELECT EXISTS (SELECT 1 FROM products WHERE store_id = ?1 AND mode = ?2)",
+        "SELECT EXISTS (SELECT 1 FROM products WHERE store_id = ?1 AND mode = ?2)
+             OR EXISTS (SELECT 1 FROM customers WHERE store_id = ?1 AND mode = ?2)
+             OR EXISTS (SELECT 1 FROM locations WHERE store_id = ?1 AND mode = ?2)
+             OR EXISTS (SELECT 1 FROM orders WHERE store_id = ?1 AND mode = ?2)",
         rusqlite::params![s.store(), s.mode()],
         |r| r.get(0),
     )
