@@ -22,6 +22,8 @@ pub struct App {
 
 impl App {
     pub fn open(db_path: &Path, store_flag: Option<&str>) -> Result<App, CliError> {
+        // Settings first: a bad one changes nothing, not even a new database.
+        let timeout = crate::settings::tool_timeout()?;
         let db = Arc::new(Db::open(db_path)?);
         let store_id = match store_flag {
             Some(s) => s.to_string(),
@@ -35,7 +37,7 @@ impl App {
             db.clone(),
             Arc::new(Registry::builtin()),
             audit,
-            crate::settings::tool_timeout()?,
+            timeout,
         ));
         Ok(App {
             db,

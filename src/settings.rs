@@ -71,7 +71,9 @@ fn whale_dir(
 /// that is not a positive number of milliseconds is an error, not ignored.
 pub fn tool_timeout() -> Result<Duration, CliError> {
     match std::env::var(WHALE_TOOL_TIMEOUT_MS) {
+        // Empty counts as unset, as for the other variables.
         Err(_) => Ok(crate::pipeline::DEFAULT_TIMEOUT),
+        Ok(v) if v.trim().is_empty() => Ok(crate::pipeline::DEFAULT_TIMEOUT),
         Ok(v) => match v.trim().parse::<u64>() {
             Ok(ms) if (1..=3_600_000).contains(&ms) => Ok(Duration::from_millis(ms)),
             _ => Err(CliError::Usage(format!(

@@ -557,6 +557,31 @@ fn executions_list_show_and_stats_report_the_audit_trail() {
     ] {
         assert_exit(&w.run(&args), 2, &args.join(" "));
     }
+
+    // A filter is bounded: a long one is refused, naming it, and the
+    // refusal quotes only the start of the value.
+    let long = "_".repeat(5000);
+    assert_exit(
+        &w.run(&["executions", "list", "--tool", &long]),
+        2,
+        "a 5000-character --tool",
+    );
+    let t = w.run(&[
+        "tools",
+        "call",
+        "audit_trail",
+        "--action",
+        "query_executions",
+        "--input",
+        &json!({"tool": long}).to_string(),
+    ]);
+    assert_exit(&t, 1, "a 5000-character tool filter through the tool");
+    assert!(stderr(&t).contains("`tool`"), "{}", stderr(&t));
+    assert!(
+        stderr(&t).len() < 600,
+        "the error echoes the whole value: {}",
+        stderr(&t).len()
+    );
 }
 
 #[test]
@@ -1310,6 +1335,21 @@ fn a_bad_tool_timeout_setting_is_an_error_not_ignored() {
     }
     let out = w.run_env(&args, &[("WHALE_TOOL_TIMEOUT_MS", "5000")]);
     assert_exit(&out, 0, "a valid timeout");
+    let out = w.run_env(&args, &[("WHALE_TOOL_TIMEOUT_MS", "")]);
+    assert_exit(&out, 0, "an empty value is unset");
+    // Refused before anything is touched: no database is created.
+    let fresh = w.dir.join("fresh.db");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_whale"));
+    cmd.args(["--db", fresh.to_str().expect("utf-8")])
+        .args(args)
+        .env("WHALE_TOOL_TIMEOUT_MS", "abc")
+        .env_remove("WHALE_DB");
+    assert_exit(
+        &common::run_bounded(cmd, "bad timeout, fresh db"),
+        2,
+        "bad timeout, fresh db",
+    );
+    assert!(!fresh.exists(), "a refused command created the database");
 }
 
 #[test]

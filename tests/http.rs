@@ -1815,6 +1815,18 @@ fn public_url_is_an_allowed_host_and_origin() {
     );
     expect_error(resp, StatusCode::FORBIDDEN, "forbidden", "a foreign Host");
 
+    // Bound to every interface with no --allowed-host, any Host is still
+    // served (a health check addresses the container by its own IP).
+    let open = w.serve_http(&["--host", "0.0.0.0", "--public-url", public]);
+    let port = open.url("").rsplit(':').next().expect("port").to_owned();
+    let resp = send(
+        c.get(format!("http://127.0.0.1:{port}/health"))
+            .header("host", format!("10.1.2.3:{port}")),
+        "health by the pod's IP",
+    );
+    assert_eq!(resp.status(), StatusCode::OK);
+    drop(open);
+
     for bad in ["https://example.com/whale", "ftp://example.com", "not a url"] {
         let out = w.run(&["mcp", "--transport", "sse", "--port", "0", "--public-url", bad]);
         assert_eq!(out.status.code(), Some(2), "--public-url {bad}: {}", stderr(&out));

@@ -28,6 +28,14 @@ fn filter(f: &ExecFilterArgs) -> Result<ExecutionFilter, CliError> {
             })
         })
         .transpose()?;
+    if let Some(t) = &f.tool
+        && t.chars().count() > 100
+    {
+        return Err(CliError::Usage(
+            "--tool is longer than 100 characters; give a tool (orders) or an action (orders.create_order)"
+                .into(),
+        ));
+    }
     Ok(ExecutionFilter {
         tool: f.tool.clone(),
         agent: f.agent.clone(),

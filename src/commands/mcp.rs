@@ -159,7 +159,8 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
     let public = args.public_url.as_deref().map(public_origin).transpose()?;
     // Loopback binds answer loopback names only (DNS-rebinding defence); a
     // public bind also answers its own address and the --allowed-host names,
-    // and any Host when bound to all interfaces with none named. The
+    // and any Host when bound to all interfaces with none named (health
+    // checks and proxies address a container by its own IP or name). The
     // --public-url's host and origin are the server's own: always allowed.
     let mut hosts: Vec<String> = args
         .allowed_hosts
@@ -172,7 +173,7 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
     if !args.host.is_unspecified() {
         hosts.push(args.host.to_string());
     }
-    if args.host.is_unspecified() && args.allowed_hosts.is_empty() && public.is_none() {
+    if args.host.is_unspecified() && args.allowed_hosts.is_empty() {
         tracing::warn!("bound to all interfaces with no --allowed-host: any Host header is accepted");
         hosts.clear();
     } else if hosts.is_empty() {

@@ -132,6 +132,7 @@ pub struct Execution {
 pub struct ExecutionFilter {
     /// Only executions of this tool (`orders`), or of one action
     /// (`orders.create_order` or `orders_create_order`).
+    #[schemars(length(max = 100))]
     pub tool: Option<String>,
     /// Only executions by this agent (name or id).
     pub agent: Option<String>,
@@ -180,6 +181,8 @@ impl ExecStatus {
 #[derive(Debug)]
 pub struct BadTime(pub &'static str, pub String);
 
+const MAX_TOOL_SPLITS: usize = 3;
+
 fn where_clause(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<(String, Vec<Box<dyn ToSql>>), BadTime> {
     let mut sql = String::from(" WHERE store_id = ? AND mode = ?");
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(s.store().to_string()), Box::new(s.mode())];
@@ -193,7 +196,9 @@ fn where_clause(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<(String, Vec<Box<
         } else {
             sql.push_str(" AND (tool = ?");
             args.push(Box::new(t.clone()));
-            for (i, _) in t.match_indices('_') {
+            // Tool names hold at most one `_` (audit_trail): a few splits
+            // cover every real name and bound the work of a long filter.
+            for (i, _) in t.match_indices('_').take(MAX_TOOL_SPLITS) {
                 sql.push_str(" OR (tool = ? AND action = ?)");
                 args.push(Box::new(t[..i].to_string()));
                 args.push(Box::new(t[i + 1..].to_string()));

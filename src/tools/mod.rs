@@ -216,6 +216,18 @@ impl Action {
         if field.is_empty() {
             field = "input".into();
         }
+        // jsonschema quotes the whole offending value: keep the start of a
+        // long one (the agent sent it; the field and the rule are the news).
+        let value = err.instance().to_string();
+        let message = if value.chars().count() > 80 {
+            let start: String = value.chars().take(60).collect();
+            message.replace(
+                &value,
+                &format!("{start}… ({} characters)", value.chars().count()),
+            )
+        } else {
+            message
+        };
         Err(ToolError::InvalidInput { field, message })
     }
 

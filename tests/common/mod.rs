@@ -937,7 +937,11 @@ impl Whale {
                     );
                 }
             };
-            if let Some(rest) = line.split("serving MCP on http://127.0.0.1:").nth(1) {
+            // `http://127.0.0.1:PORT/mcp`, or another bound address (the
+            // tests still connect over loopback).
+            if let Some(addr) = line.split("serving MCP on http://").nth(1)
+                && let Some((_, rest)) = addr.split('/').next().and_then(|a| a.rsplit_once(':'))
+            {
                 let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
                 break digits
                     .parse::<u16>()
