@@ -533,7 +533,12 @@ fn find_secret(s: &str) -> Option<(usize, usize)> {
     let mut from = 0;
     while let Some(i) = s[from..].find('w') {
         let at = from + i;
-        if let Some(p) = SECRET_PREFIXES.iter().find(|p| s[at..].starts_with(**p)) {
+        // Every prefix is `wt_` or `wo_`: most `w`s end the check here.
+        let b = s.as_bytes();
+        if b.get(at + 2) == Some(&b'_')
+            && matches!(b.get(at + 1), Some(b't' | b'o'))
+            && let Some(p) = SECRET_PREFIXES.iter().find(|p| s[at..].starts_with(**p))
+        {
             return Some((at, p.len()));
         }
         from = at + 1;
@@ -634,6 +639,17 @@ mod tests {
         assert_eq!(redact(&token)["ACCESS_TOKEN"], "[REDACTED]");
         let clean = json!({"a": [1, {"b": "c"}]});
         assert_eq!(redacted_json(&clean), clean.to_string());
+    }
+
+    /// `find_secret` checks the two bytes after a `w` before comparing
+    /// prefixes; a prefix of another shape would never be found.
+    #[test]
+    fn every_secret_prefix_has_the_shape_the_scan_expects() {
+        for p in SECRET_PREFIXES {
+            let b = p.as_bytes();
+            assert!(b[0] == b'w' && matches!(b[1], b't' | b'o') && b[2] == b'_', "{p}");
+            assert_eq!(find_secret(&format!("x {p}abc")), Some((2, p.len())), "{p}");
+        }
     }
 
     #[test]

@@ -10,7 +10,14 @@ use std::time::{Duration, Instant};
 
 pub struct RateLimiter {
     default_per_min: u32,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+struct Buckets {
+    map: HashMap<String, Bucket>,
+    /// The size at which idle buckets are next swept out: twice what a
+    /// sweep left, so sweeping costs O(1) per bucket created.
+    sweep_at: usize,
 }
 
 struct Bucket {
@@ -20,32 +27,24 @@ struct Bucket {
 
 /// Buckets idle this long are forgotten (they would be full anyway).
 const IDLE: Duration = Duration::from_secs(600);
+/// Buckets kept at most; past it (addresses without number) all are
+/// forgotten, which at worst refills everyone's allowance.
+const MAX_BUCKETS: usize = 100_000;
 
 impl RateLimiter {
     pub fn new(default_per_min: u32) -> RateLimiter {
         RateLimiter {
             default_per_min: default_per_min.max(1),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                sweep_at: 10_000,
+            }),
         }
     }
 
     /// Takes one token for `client`; `Err(seconds)` to wait when none is left.
     pub fn check(&self, client: &str, per_min: Option<i64>) -> Result<(), u64> {
         self.check_at(client, per_min, Instant::now())
-    }
-
-    /// `Some(seconds)` to wait when `client` has no token left; takes none.
-    pub fn exhausted(&self, client: &str, per_min: Option<i64>) -> Option<u64> {
-        self.exhausted_at(client, per_min, Instant::now())
-    }
-
-    fn exhausted_at(&self, client: &str, per_min: Option<i64>, now: Instant) -> Option<u64> {
-        let capacity = self.capacity(per_min);
-        let rate = capacity / 60.0;
-        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = buckets.get(client)?;
-        let tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(capacity);
-        (tokens < 1.0).then(|| ((1.0 - tokens) / rate).ceil().max(1.0) as u64)
     }
 
     fn capacity(&self, per_min: Option<i64>) -> f64 {
@@ -58,10 +57,14 @@ impl RateLimiter {
         let capacity = self.capacity(per_min);
         let rate = capacity / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 10_000 {
-            buckets.retain(|_, b| now.duration_since(b.at) < IDLE);
+        if buckets.map.len() >= buckets.sweep_at {
+            buckets.map.retain(|_, b| now.duration_since(b.at) < IDLE);
+            if buckets.map.len() >= MAX_BUCKETS {
+                buckets.map.clear();
+            }
+            buckets.sweep_at = (buckets.map.len() * 2).max(10_000);
         }
-        let b = buckets.entry(client.to_string()).or_insert(Bucket {
+        let b = buckets.map.entry(client.to_string()).or_insert(Bucket {
             tokens: capacity,
             at: now,
         });
@@ -101,19 +104,19 @@ mod tests {
     }
 
     #[test]
-    fn exhausted_looks_without_taking() {
+    fn idle_buckets_are_swept_when_the_map_has_doubled() {
         let rl = RateLimiter::new(60);
         let t0 = Instant::now();
-        assert_eq!(
-            rl.exhausted_at("f", Some(2), t0),
-            None,
-            "an unknown client is not exhausted"
-        );
-        assert!(rl.check_at("f", Some(2), t0).is_ok());
-        assert_eq!(rl.exhausted_at("f", Some(2), t0), None);
-        assert_eq!(rl.exhausted_at("f", Some(2), t0), None, "looking took nothing");
-        assert!(rl.check_at("f", Some(2), t0).is_ok());
-        assert_eq!(rl.exhausted_at("f", Some(2), t0), Some(30));
-        assert_eq!(rl.exhausted_at("f", Some(2), t0 + Duration::from_secs(30)), None);
+        for i in 0..10_000 {
+            assert!(rl.check_at(&format!("peer{i}"), None, t0).is_ok());
+        }
+        let size = || rl.buckets.lock().expect("lock").map.len();
+        assert_eq!(size(), 10_000);
+        // The next new client, past the idle time, sweeps the idle ones out.
+        let later = t0 + IDLE + Duration::from_secs(1);
+        assert!(rl.check_at("fresh", None, later).is_ok());
+        assert_eq!(size(), 1);
+        // The next sweep waits until the map reaches its floor again.
+        assert_eq!(rl.buckets.lock().expect("lock").sweep_at, 10_000);
     }
 }

@@ -76,28 +76,25 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
             "credentials in the query string are refused; send `Authorization: Bearer <token>`",
         ));
     }
-    // An address that keeps presenting bad credentials is refused before
-    // the next one is even looked at.
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
-    let failures = format!("authfail:{peer}");
-    if let Some(wait) = s.limiter.exhausted(&failures, Some(FAILED_AUTH_PER_MIN)) {
-        return Err(rate_limited(
-            wait,
-            "too many failed authentications from this address",
-        ));
-    }
     let (cred, principal) = match authenticate(s, req.headers()).await {
         Ok(ok) => ok,
-        Err(e) => {
-            if e.status == StatusCode::UNAUTHORIZED {
-                let _ = s.limiter.check(&failures, Some(FAILED_AUTH_PER_MIN));
-            }
-            return Err(e);
+        // A credential that was presented and refused counts against the
+        // address; past its allowance the answer is 429 with Retry-After, so
+        // a client looping on a revoked key is told to back off. A valid
+        // credential is never refused here (many clients may share one
+        // proxy's address), nor is a request without one (the probe with
+        // which an OAuth client discovers where to sign in).
+        Err(e) if e.error == "invalid_token" => {
+            let peer = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(String::new(), |c| c.0.ip().to_string());
+            return Err(match s.auth_failures.check(&peer, Some(FAILED_AUTH_PER_MIN)) {
+                Ok(()) => e,
+                Err(wait) => rate_limited(wait, "too many failed authentications from this address"),
+            });
         }
+        Err(e) => return Err(e),
     };
     let client = fingerprint(&principal);
     if let Err(wait) = s.limiter.check(&client, principal.rate_limit_per_min) {
@@ -108,8 +105,8 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
     Ok(())
 }
 
-/// Failed authentications an address may make per minute (a burst of as
-/// many, refilling evenly) before its requests are refused unread.
+/// Refused credentials an address may present per minute (a burst of as
+/// many, refilling evenly) before further refusals become 429s.
 pub const FAILED_AUTH_PER_MIN: i64 = 30;
 
 fn rate_limited(wait: u64, what: &str) -> HttpError {

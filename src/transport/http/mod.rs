@@ -74,6 +74,9 @@ pub struct HttpState {
     policy: Policy,
     max_body: usize,
     limiter: RateLimiter,
+    /// Refused credentials per client address (its own map: addresses are
+    /// unbounded in number, credentials are not).
+    auth_failures: RateLimiter,
     public_url: Option<String>,
     /// `Mcp-Session-Id` → the credential fingerprint that created it.
     bindings: Mutex<HashMap<String, String>>,
@@ -158,13 +161,20 @@ async fn bind_session(
         resp.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()),
     ) {
         (None, Some(created)) if resp.status().is_success() => {
-            let crowded = {
+            let len = {
                 let mut b = s.bindings();
                 b.insert(created.to_string(), me);
-                b.len() >= s.prune_at.load(Ordering::Relaxed)
+                b.len()
             };
-            if crowded {
-                prune_bindings(&s).await;
+            // One sweep at a time (it claims the threshold), off this
+            // response's path.
+            let at = s.prune_at.load(Ordering::Relaxed);
+            if len >= at
+                && s.prune_at
+                    .compare_exchange(at, usize::MAX, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tokio::spawn(prune_bindings(s.clone()));
             }
         }
         (Some(id), _) if deleting && resp.status().is_success() => {
@@ -209,7 +219,7 @@ async fn mcp_body_errors(req: Request, next: Next) -> Response {
 /// Drops the bindings of sessions rmcp no longer has (closed by the
 /// client's going away or by shutdown, not by DELETE), then waits for the
 /// table to double before looking again: amortised O(1) per session.
-async fn prune_bindings(s: &HttpState) {
+async fn prune_bindings(s: Arc<HttpState>) {
     let ids: Vec<String> = s.bindings().keys().cloned().collect();
     let mut gone = Vec::new();
     for id in ids {
@@ -257,6 +267,7 @@ pub fn router(
         policy: opts.policy.clone(),
         max_body: opts.max_body,
         limiter: RateLimiter::new(opts.rate_limit_per_min),
+        auth_failures: RateLimiter::new(guard::FAILED_AUTH_PER_MIN as u32),
         public_url: opts.public_url.clone(),
         bindings: Mutex::new(HashMap::new()),
         prune_at: AtomicUsize::new(MIN_PRUNE_AT),
