@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_key_rate_limit.sql"),
     include_str!("migrations/0003_oauth.sql"),
+    include_str!("migrations/0004_fulfilled_at.sql"),
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -615,6 +616,50 @@ mod tests {
             .unwrap();
         assert_ne!(db.change_stamp(), Some(b));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// 0004 on a database of version 3: shipped and refunded orders count
+    /// as shipped, open ones do not.
+    #[test]
+    fn fulfilled_at_is_backfilled_from_the_status() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO stores VALUES ('s', 'S', 'USD', 'UTC', 1);
+             INSERT INTO locations (id, store_id, mode, name, created_at) VALUES ('l', 's', 'live', 'L', 1);",
+        )
+        .unwrap();
+        for (n, status) in [
+            "pending",
+            "paid",
+            "fulfilled",
+            "cancelled",
+            "refunded",
+            "partially_refunded",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            conn.execute(
+                "INSERT INTO orders (id, store_id, mode, number, status, currency, subtotal_cents,
+                                     total_cents, paid_cents, refunded_cents, location_id, created_at, updated_at)
+                 VALUES (?1, 's', 'live', ?2, ?1, 'USD', 100, 100, 100, 0, 'l', 5, 7)",
+                rusqlite::params![status, n as i64],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let shipped: Vec<String> = conn
+            .prepare("SELECT id FROM orders WHERE fulfilled_at = 7 ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(shipped, ["fulfilled", "partially_refunded", "refunded"]);
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub struct Order {
     pub note: Option<String>,
     pub items: Vec<LineItem>,
     pub refunds: Vec<Refund>,
+    /// When it shipped; absent while it has not (only then can it be cancelled).
+    pub fulfilled_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -106,12 +108,14 @@ pub struct OrderHead {
     pub refunded_cents: i64,
     pub total_cents: i64,
     pub location_id: String,
+    /// Whether it has shipped (it may be refunded since).
+    pub fulfilled: bool,
 }
 
 pub fn head(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<OrderHead>> {
     s.conn()
         .prepare_cached(
-            "SELECT id, status, paid_cents, refunded_cents, total_cents, location_id
+            "SELECT id, status, paid_cents, refunded_cents, total_cents, location_id, fulfilled_at IS NOT NULL
                FROM orders WHERE store_id = ?1 AND mode = ?2 AND id = ?3",
         )?
         .query_row(params![s.store(), s.mode(), id], |r| {
@@ -122,6 +126,7 @@ pub fn head(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<OrderHead>> {
                 refunded_cents: r.get(3)?,
                 total_cents: r.get(4)?,
                 location_id: r.get(5)?,
+                fulfilled: r.get(6)?,
             })
         })
         .optional()
@@ -354,7 +359,8 @@ pub fn set_status(
 ) -> rusqlite::Result<()> {
     s.conn()
         .prepare_cached(
-            "UPDATE orders SET status = ?4, paid_cents = coalesce(?5, paid_cents), updated_at = ?6
+            "UPDATE orders SET status = ?4, paid_cents = coalesce(?5, paid_cents), updated_at = ?6,
+                    fulfilled_at = CASE WHEN ?4 = 'fulfilled' THEN coalesce(fulfilled_at, ?6) ELSE fulfilled_at END
               WHERE store_id = ?1 AND mode = ?2 AND id = ?3",
         )?
         .execute(params![
@@ -405,7 +411,7 @@ pub fn get(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<Order>> {
         .prepare_cached(
             "SELECT o.id, o.number, o.status, o.customer_id, c.email, o.currency, o.subtotal_cents, o.discount_cents,
                     o.tax_cents, o.shipping_cents, o.total_cents, o.paid_cents, o.refunded_cents, o.coupon_code,
-                    o.location_id, o.note, o.created_at, o.updated_at
+                    o.location_id, o.note, o.created_at, o.updated_at, o.fulfilled_at
                FROM orders o LEFT JOIN customers c ON c.id = o.customer_id
               WHERE o.store_id = ?1 AND o.mode = ?2 AND o.id = ?3",
         )?
@@ -429,6 +435,7 @@ pub fn get(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<Order>> {
                 note: r.get(15)?,
                 items: Vec::new(),
                 refunds: Vec::new(),
+                fulfilled_at: r.get::<_, Option<i64>>(18)?.map(rfc3339),
                 created_at: rfc3339(r.get(16)?),
                 updated_at: rfc3339(r.get(17)?),
             })

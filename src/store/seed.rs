@@ -133,6 +133,12 @@ pub fn seed_mode(tx: &Transaction<'_>, store_id: &str, mode: Mode, now: i64) -> 
     insert_tax_rates(tx, &ctx)?;
     let mut coupons = insert_coupons(tx, &ctx)?;
     insert_orders(tx, &mut rng, &ctx, &locations, &catalog, &customers, &mut coupons)?;
+    // Seeded refunds are of shipped goods (damaged, returned).
+    tx.execute(
+        "UPDATE orders SET fulfilled_at = updated_at
+          WHERE store_id = ?1 AND mode = ?2 AND status IN ('fulfilled', 'refunded', 'partially_refunded')",
+        params![ctx.store, ctx.mode],
+    )?;
     insert_reviews(tx, &mut rng, &ctx, &catalog, &customers)?;
     Ok(())
 }
@@ -1199,8 +1205,9 @@ mod tests {
     fn migrated() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
-        conn.execute_batch(include_str!("migrations/0001_init.sql"))
-            .unwrap();
+        for sql in super::super::MIGRATIONS {
+            conn.execute_batch(sql).unwrap();
+        }
         conn
     }
 
@@ -1254,6 +1261,13 @@ mod tests {
             assert_eq!(per_mode(&conn, "locations", mode), 2);
             assert!(per_mode(&conn, "reviews", mode) >= 50);
             let q = |sql: &str| -> i64 { conn.query_row(sql, [mode], |r| r.get(0)).unwrap() };
+            // Shipped orders (refunds are of shipped goods) carry the time
+            // they shipped; open ones do not.
+            assert_eq!(
+                q("SELECT count(*) FROM orders WHERE store_id = 'demo' AND mode = ?1
+                    AND (fulfilled_at IS NOT NULL) <> (status IN ('fulfilled', 'refunded', 'partially_refunded'))"),
+                0
+            );
             assert_eq!(
                 q("SELECT count(*) FROM products WHERE store_id = 'demo' AND mode = ?1 AND status = 'draft'"),
                 3

@@ -56,7 +56,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "cancel_order",
-                "Cancel a pending or paid order: puts every item back in stock at its location and refunds what was paid.",
+                "Cancel an order that has not shipped (pending, paid, or partly refunded): puts every item back in stock at its location and refunds what was paid and not yet refunded.",
                 Effect::Destructive,
                 json!({"order_id": "ord_example", "reason": "customer request"}),
                 cancel_order,
@@ -391,6 +391,8 @@ fn update_status(ctx: &Ctx<'_>, i: StatusInput) -> Result<Order, ToolError> {
     use OrderStatus as S;
     match (i.status, o.status) {
         (TargetStatus::Paid, S::Paid) | (TargetStatus::Fulfilled, S::Fulfilled) => {}
+        // Shipped, then partly refunded: it stays shipped and refunded.
+        (TargetStatus::Fulfilled, S::PartiallyRefunded) if o.fulfilled => {}
         (TargetStatus::Paid, S::Pending) => db::set_status(s, &o.id, S::Paid, Some(o.total_cents))?,
         (TargetStatus::Fulfilled, S::Paid | S::PartiallyRefunded) => {
             db::set_status(s, &o.id, S::Fulfilled, None)?
@@ -422,11 +424,22 @@ pub struct CancelInput {
 fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
     let s = &ctx.db;
     let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
-    if !matches!(o.status, OrderStatus::Pending | OrderStatus::Paid) {
+    // Anything not yet shipped can be cancelled, a partly refunded order
+    // included; what has shipped is refunded instead.
+    let open = matches!(
+        o.status,
+        OrderStatus::Pending | OrderStatus::Paid | OrderStatus::PartiallyRefunded
+    );
+    if o.fulfilled || !open {
         return Err(ToolError::Conflict(format!(
-            "order {} is {}; only pending or paid orders can be cancelled (refund a fulfilled order instead)",
+            "order {} is {}{}; only orders that have not shipped can be cancelled (refund_order returns money for a shipped one)",
             o.id,
-            o.status.as_str()
+            o.status.as_str(),
+            if o.fulfilled && o.status != OrderStatus::Fulfilled {
+                " and has shipped"
+            } else {
+                ""
+            }
         )));
     }
     for item in db::items(s, &o.id)? {
