@@ -1668,6 +1668,26 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
         "cancelling a partly refunded order did not restock"
     );
 
+    // Refunded in full before shipping: cancelling returns the stock and
+    // refunds nothing more.
+    let o4 = m.call_ok("orders_create_order", order_input(&v.variant_id, 1));
+    let id4 = o4["id"].as_str().expect("order id").to_string();
+    let r = m.call_ok("orders_refund_order", json!({"order_id": id4}));
+    assert_eq!(r["order"]["status"], json!("refunded"), "{r}");
+    assert_eq!(stock(&mut m), before - 1, "a refund alone moves no stock");
+    let c = m.call_ok("orders_cancel_order", json!({"order_id": id4}));
+    assert_eq!(c["status"], json!("cancelled"), "{c}");
+    assert_eq!(
+        c["refunds"].as_array().map(Vec::len),
+        Some(1),
+        "nothing more refunded: {c}"
+    );
+    assert_eq!(
+        stock(&mut m),
+        before,
+        "cancelling a refunded order did not restock"
+    );
+
     // Shipped, then partly refunded: not cancellable, and still shipped.
     let o3 = m.call_ok("orders_create_order", order_input(&v.variant_id, 1));
     let id3 = o3["id"].as_str().expect("order id").to_string();

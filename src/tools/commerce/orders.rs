@@ -56,7 +56,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "cancel_order",
-                "Cancel an order that has not shipped (pending, paid, or partly refunded): puts every item back in stock at its location and refunds what was paid and not yet refunded.",
+                "Cancel an order that has not shipped (pending, paid, or refunded in part or in full): puts every item back in stock at its location and refunds what was paid and not yet refunded.",
                 Effect::Destructive,
                 json!({"order_id": "ord_example", "reason": "customer request"}),
                 cancel_order,
@@ -424,11 +424,12 @@ pub struct CancelInput {
 fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
     let s = &ctx.db;
     let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
-    // Anything not yet shipped can be cancelled, a partly refunded order
-    // included; what has shipped is refunded instead.
+    // Anything not yet shipped can be cancelled, a (partly) refunded order
+    // included — refunded in full before shipping, its stock is still
+    // taken until it is cancelled; what has shipped is refunded instead.
     let open = matches!(
         o.status,
-        OrderStatus::Pending | OrderStatus::Paid | OrderStatus::PartiallyRefunded
+        OrderStatus::Pending | OrderStatus::Paid | OrderStatus::PartiallyRefunded | OrderStatus::Refunded
     );
     if o.fulfilled || !open {
         return Err(ToolError::Conflict(format!(
