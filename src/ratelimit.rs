@@ -18,7 +18,12 @@ struct Buckets {
     /// The size at which idle buckets are next swept out: twice what a
     /// sweep left, so sweeping costs O(1) per bucket created.
     sweep_at: usize,
+    /// When the last sweep ran: a full map is swept at most every
+    /// [`FULL_SWEEP_EVERY`], not on every call.
+    swept: Option<Instant>,
 }
+
+const FULL_SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 struct Bucket {
     tokens: f64,
@@ -27,9 +32,10 @@ struct Bucket {
 
 /// Buckets idle this long are forgotten (they would be full anyway).
 const IDLE: Duration = Duration::from_secs(600);
-/// Buckets kept at most; past it (addresses without number) all are
-/// forgotten, which at worst refills everyone's allowance.
+/// Buckets kept at most; past it (addresses or emails without number), a
+/// client not yet known is refused until idle buckets can be swept out.
 const MAX_BUCKETS: usize = 100_000;
+const MIN_SWEEP_AT: usize = 10_000;
 
 impl RateLimiter {
     pub fn new(default_per_min: u32) -> RateLimiter {
@@ -37,7 +43,8 @@ impl RateLimiter {
             default_per_min: default_per_min.max(1),
             buckets: Mutex::new(Buckets {
                 map: HashMap::new(),
-                sweep_at: 10_000,
+                sweep_at: MIN_SWEEP_AT,
+                swept: None,
             }),
         }
     }
@@ -45,6 +52,20 @@ impl RateLimiter {
     /// Takes one token for `client`; `Err(seconds)` to wait when none is left.
     pub fn check(&self, client: &str, per_min: Option<i64>) -> Result<(), u64> {
         self.check_at(client, per_min, Instant::now())
+    }
+
+    /// `Some(seconds)` to wait when `client` has no token left; takes none.
+    pub fn exhausted(&self, client: &str, per_min: Option<i64>) -> Option<u64> {
+        self.exhausted_at(client, per_min, Instant::now())
+    }
+
+    fn exhausted_at(&self, client: &str, per_min: Option<i64>, now: Instant) -> Option<u64> {
+        let capacity = self.capacity(per_min);
+        let rate = capacity / 60.0;
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = buckets.map.get(client)?;
+        let tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(capacity);
+        (tokens < 1.0).then(|| ((1.0 - tokens) / rate).ceil().max(1.0) as u64)
     }
 
     fn capacity(&self, per_min: Option<i64>) -> f64 {
@@ -57,12 +78,19 @@ impl RateLimiter {
         let capacity = self.capacity(per_min);
         let rate = capacity / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.map.len() >= buckets.sweep_at {
+        let due = buckets.map.len() < MAX_BUCKETS
+            || buckets
+                .swept
+                .is_none_or(|t| now.saturating_duration_since(t) >= FULL_SWEEP_EVERY);
+        if buckets.map.len() >= buckets.sweep_at && due {
+            buckets.swept = Some(now);
             buckets.map.retain(|_, b| now.duration_since(b.at) < IDLE);
-            if buckets.map.len() >= MAX_BUCKETS {
-                buckets.map.clear();
-            }
-            buckets.sweep_at = (buckets.map.len() * 2).max(10_000);
+            buckets.sweep_at = (buckets.map.len() * 2).clamp(MIN_SWEEP_AT, MAX_BUCKETS);
+        }
+        // Full of clients seen in the last minutes: a new one waits (known
+        // ones keep their buckets; forgetting them would refill them all).
+        if buckets.map.len() >= MAX_BUCKETS && !buckets.map.contains_key(client) {
+            return Err(60);
         }
         let b = buckets.map.entry(client.to_string()).or_insert(Bucket {
             tokens: capacity,
@@ -107,16 +135,59 @@ mod tests {
     fn idle_buckets_are_swept_when_the_map_has_doubled() {
         let rl = RateLimiter::new(60);
         let t0 = Instant::now();
-        for i in 0..10_000 {
-            assert!(rl.check_at(&format!("peer{i}"), None, t0).is_ok());
-        }
-        let size = || rl.buckets.lock().expect("lock").map.len();
-        assert_eq!(size(), 10_000);
-        // The next new client, past the idle time, sweeps the idle ones out.
         let later = t0 + IDLE + Duration::from_secs(1);
+        for i in 0..6_000 {
+            assert!(rl.check_at(&format!("old{i}"), None, t0).is_ok());
+        }
+        for i in 0..4_000 {
+            assert!(rl.check_at(&format!("new{i}"), None, later).is_ok());
+        }
+        let state = || {
+            let b = rl.buckets.lock().expect("lock");
+            (b.map.len(), b.sweep_at)
+        };
+        assert_eq!(state(), (10_000, MIN_SWEEP_AT));
+        // The next new client sweeps the idle ones out; the next sweep waits
+        // for twice what is left, at least the floor.
         assert!(rl.check_at("fresh", None, later).is_ok());
-        assert_eq!(size(), 1);
-        // The next sweep waits until the map reaches its floor again.
-        assert_eq!(rl.buckets.lock().expect("lock").sweep_at, 10_000);
+        assert_eq!(state(), (4_001, MIN_SWEEP_AT));
+        for i in 0..7_000 {
+            assert!(rl.check_at(&format!("more{i}"), None, later).is_ok());
+        }
+        assert_eq!(state(), (11_001, 2 * 10_000), "sweep at 10k kept all (none idle)");
+    }
+
+    #[test]
+    fn a_full_map_refuses_new_clients_and_keeps_known_ones() {
+        let rl = RateLimiter::new(60);
+        let t0 = Instant::now();
+        for i in 0..MAX_BUCKETS {
+            let _ = rl.check_at(&format!("c{i}"), Some(2), t0);
+        }
+        assert_eq!(rl.buckets.lock().expect("lock").map.len(), MAX_BUCKETS);
+        assert_eq!(rl.check_at("newcomer", Some(2), t0), Err(60));
+        // A known client keeps its (partly spent) bucket: nothing refilled.
+        assert!(rl.check_at("c0", Some(2), t0).is_ok());
+        assert!(
+            rl.check_at("c0", Some(2), t0).is_err(),
+            "c0's bucket was refilled"
+        );
+    }
+
+    #[test]
+    fn exhausted_looks_without_taking() {
+        let rl = RateLimiter::new(60);
+        let t0 = Instant::now();
+        assert_eq!(
+            rl.exhausted_at("f", Some(2), t0),
+            None,
+            "an unknown client is not exhausted"
+        );
+        assert!(rl.check_at("f", Some(2), t0).is_ok());
+        assert_eq!(rl.exhausted_at("f", Some(2), t0), None);
+        assert_eq!(rl.exhausted_at("f", Some(2), t0), None, "looking took nothing");
+        assert!(rl.check_at("f", Some(2), t0).is_ok());
+        assert_eq!(rl.exhausted_at("f", Some(2), t0), Some(30));
+        assert_eq!(rl.exhausted_at("f", Some(2), t0 + Duration::from_secs(30)), None);
     }
 }

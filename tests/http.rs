@@ -1003,6 +1003,20 @@ fn repeated_failed_authentication_is_429_per_address() {
         StatusCode::OK,
         "a good key, same address"
     );
+    // A key this server knows to have expired gets its 401 (and challenge),
+    // never a 429: its client must learn to get a new one.
+    let (_, brief) = w.create_key_as("brief", "platform:read", false, &["--expires-in", "1s"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let (headers, _) = expect_error(
+        get(&c, Some(&brief)),
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "expired key",
+    );
+    assert!(
+        header_str(&headers, "www-authenticate").contains("invalid_token"),
+        "{headers:?}"
+    );
     // Another loopback address has an allowance of its own.
     let other = client_builder()
         .timeout(TIMEOUT)

@@ -1213,6 +1213,34 @@ fn external_authorization_server_by_introspection() {
     // API keys keep working beside it.
     let (_id, key) = w.create_key("products:read", false);
     assert_eq!(tools_list_status(&s, &key).0, StatusCode::OK);
+
+    // Unknown tokens in a loop: each costs one introspection call only until
+    // the address has spent its allowance; then they are refused unchecked
+    // (429), while the API key is still served.
+    let mut refused = 0;
+    let mut limited = 0;
+    for i in 0..40 {
+        let before = *fake.calls.lock().unwrap();
+        match tools_list_status(&s, &format!("junk-{i}")).0 {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                limited += 1;
+                assert_eq!(
+                    *fake.calls.lock().unwrap(),
+                    before,
+                    "a refused-unchecked token was introspected"
+                );
+            }
+            other => panic!("junk token: {other}"),
+        }
+    }
+    assert!(limited >= 5, "{refused} refused, {limited} limited");
+    assert!(refused <= 30, "{refused} refused, {limited} limited");
+    assert_eq!(
+        tools_list_status(&s, &key).0,
+        StatusCode::OK,
+        "a valid key from the same address"
+    );
 }
 
 fn serve_with_env(w: &Whale, extra: &[&str], env: &[(&str, &str)]) -> HttpServer {

@@ -1668,6 +1668,23 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
         "cancelling a partly refunded order did not restock"
     );
 
+    // Partly refunded, then shipped: it stays partly refunded, and shipped.
+    let o5 = m.call_ok("orders_create_order", order_input(&v.variant_id, 1));
+    let id5 = o5["id"].as_str().expect("order id").to_string();
+    m.call_ok(
+        "orders_refund_order",
+        json!({"order_id": id5, "amount_cents": 100}),
+    );
+    let f = m.call_ok(
+        "orders_update_status",
+        json!({"order_id": id5, "status": "fulfilled"}),
+    );
+    assert_eq!(f["status"], json!("partially_refunded"), "{f}");
+    assert!(f["fulfilled_at"].is_string(), "{f}");
+    let t = m.call_err("orders_cancel_order", json!({"order_id": id5}));
+    assert!(t.contains("has shipped"), "{t}");
+    let before = before - 1;
+
     // Refunded in full before shipping: cancelling returns the stock and
     // refunds nothing more.
     let o4 = m.call_ok("orders_create_order", order_input(&v.variant_id, 1));

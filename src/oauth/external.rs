@@ -97,6 +97,15 @@ impl Introspector {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether `token` was accepted recently and is still cached: it would
+    /// be served without a call to the authorization server.
+    pub fn knows(&self, token: &Secret) -> bool {
+        let key = crate::auth::keys::hash(token);
+        self.cache()
+            .get(&key)
+            .is_some_and(|(_, until)| Instant::now() < *until)
+    }
+
     pub async fn resolve(&self, token: &Secret, resource: Option<&str>) -> Result<Principal, AuthError> {
         let key = crate::auth::keys::hash(token);
         if let Some((p, until)) = self.cache().get(&key)

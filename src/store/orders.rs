@@ -374,6 +374,18 @@ pub fn set_status(
     Ok(())
 }
 
+/// Records that an order shipped, keeping its status (a partly refunded
+/// order stays so); the first shipment's time is kept.
+pub fn mark_fulfilled(s: &Scoped<'_>, id: &str) -> rusqlite::Result<()> {
+    s.conn()
+        .prepare_cached(
+            "UPDATE orders SET fulfilled_at = coalesce(fulfilled_at, ?4), updated_at = ?4
+              WHERE store_id = ?1 AND mode = ?2 AND id = ?3",
+        )?
+        .execute(params![s.store(), s.mode(), id, now_ms()])?;
+    Ok(())
+}
+
 /// Records a refund and raises `refunded_cents`; the table's CHECK keeps
 /// the sum at or below what was paid even if a caller forgot to.
 pub fn add_refund(

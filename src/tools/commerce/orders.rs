@@ -391,12 +391,11 @@ fn update_status(ctx: &Ctx<'_>, i: StatusInput) -> Result<Order, ToolError> {
     use OrderStatus as S;
     match (i.status, o.status) {
         (TargetStatus::Paid, S::Paid) | (TargetStatus::Fulfilled, S::Fulfilled) => {}
-        // Shipped, then partly refunded: it stays shipped and refunded.
-        (TargetStatus::Fulfilled, S::PartiallyRefunded) if o.fulfilled => {}
         (TargetStatus::Paid, S::Pending) => db::set_status(s, &o.id, S::Paid, Some(o.total_cents))?,
-        (TargetStatus::Fulfilled, S::Paid | S::PartiallyRefunded) => {
-            db::set_status(s, &o.id, S::Fulfilled, None)?
-        }
+        (TargetStatus::Fulfilled, S::Paid) => db::set_status(s, &o.id, S::Fulfilled, None)?,
+        // Partly refunded, before or after shipping: it ships (once) and
+        // stays partly refunded, whichever came first.
+        (TargetStatus::Fulfilled, S::PartiallyRefunded) => db::mark_fulfilled(s, &o.id)?,
         (target, current) => {
             return Err(ToolError::Conflict(format!(
                 "order {} is {}; it cannot become {}",

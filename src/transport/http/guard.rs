@@ -76,26 +76,11 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
             "credentials in the query string are refused; send `Authorization: Bearer <token>`",
         ));
     }
-    let (cred, principal) = match authenticate(s, req.headers()).await {
-        Ok(ok) => ok,
-        // A credential that was presented and refused counts against the
-        // address; past its allowance the answer is 429 with Retry-After, so
-        // a client looping on a revoked key is told to back off. A valid
-        // credential is never refused here (many clients may share one
-        // proxy's address), nor is a request without one (the probe with
-        // which an OAuth client discovers where to sign in).
-        Err(e) if e.error == "invalid_token" => {
-            let peer = req
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or(String::new(), |c| c.0.ip().to_string());
-            return Err(match s.auth_failures.check(&peer, Some(FAILED_AUTH_PER_MIN)) {
-                Ok(()) => e,
-                Err(wait) => rate_limited(wait, "too many failed authentications from this address"),
-            });
-        }
-        Err(e) => return Err(e),
-    };
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(String::new(), |c| c.0.ip().to_string());
+    let (cred, principal) = authenticate(s, req.headers(), &peer).await?;
     let client = fingerprint(&principal);
     if let Err(wait) = s.limiter.check(&client, principal.rate_limit_per_min) {
         return Err(rate_limited(wait, "too many requests for this credential"));
@@ -126,7 +111,20 @@ pub fn fingerprint(p: &Principal) -> String {
         .unwrap_or_else(|| format!("owner:{}", p.scope.store_id))
 }
 
-async fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<(Credential, Principal), HttpError> {
+/// Resolves the Bearer credential. A credential presented and not
+/// recognised (malformed, unknown, for another resource) counts against the
+/// client's address; past [`FAILED_AUTH_PER_MIN`] further ones are answered
+/// 429 with Retry-After, and tokens that would cost a call to an external
+/// authorization server are not even sent there. Never counted or refused
+/// here: a valid credential (many clients may share one proxy's address),
+/// a request with no credential (the probe with which an OAuth client finds
+/// where to sign in), and a token this server knows to be expired or
+/// revoked (its client must get the 401 that makes it refresh).
+async fn authenticate(
+    s: &HttpState,
+    headers: &HeaderMap,
+    peer: &str,
+) -> Result<(Credential, Principal), HttpError> {
     let challenge = |error: Option<&str>| {
         let mut v = format!(
             "Bearer resource_metadata=\"{}\"",
@@ -165,6 +163,25 @@ async fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<(Credential,
         ));
     };
     let cred = Credential::bearer(token, s.resource_url(headers));
+    if let (Credential::Token { token, .. }, Some(ext)) = (&cred, s.pipeline.external())
+        && !ext.knows(token)
+        && let Some(wait) = s.auth_failures.exhausted(peer, Some(FAILED_AUTH_PER_MIN))
+    {
+        return Err(rate_limited(
+            wait,
+            "too many unrecognised credentials from this address; new tokens are not checked",
+        ));
+    }
+    let refused = |e: AuthError| {
+        let recognised = matches!(
+            e,
+            AuthError::Expired(_) | AuthError::Revoked(_) | AuthError::TokenExpired | AuthError::TokenRevoked
+        );
+        if !recognised && let Err(wait) = s.auth_failures.check(peer, Some(FAILED_AUTH_PER_MIN)) {
+            return rate_limited(wait, "too many unrecognised credentials from this address");
+        }
+        invalid(e.to_string())
+    };
     match s.pipeline.resolve(&cred).await {
         Ok(p) => Ok((cred, p)),
         Err(AuthError::Db(e)) => {
@@ -184,7 +201,7 @@ async fn authenticate(s: &HttpState, headers: &HeaderMap) -> Result<(Credential,
             e.retry_after = Some(5);
             Err(e)
         }
-        Err(e) => Err(invalid(e.to_string())),
+        Err(e) => Err(refused(e)),
     }
 }
 

@@ -77,6 +77,9 @@ pub struct HttpState {
     /// Refused credentials per client address (its own map: addresses are
     /// unbounded in number, credentials are not).
     auth_failures: RateLimiter,
+    /// The endpoints without a credential (registration, sign-in), per
+    /// address and per account: their own map for the same reason.
+    open_limiter: RateLimiter,
     public_url: Option<String>,
     /// `Mcp-Session-Id` → the credential fingerprint that created it.
     bindings: Mutex<HashMap<String, String>>,
@@ -220,6 +223,20 @@ async fn mcp_body_errors(req: Request, next: Next) -> Response {
 /// client's going away or by shutdown, not by DELETE), then waits for the
 /// table to double before looking again: amortised O(1) per session.
 async fn prune_bindings(s: Arc<HttpState>) {
+    // Whatever ends the sweep (even a panic, or shutdown dropping the
+    // task), the threshold it claimed is given back.
+    struct Restore(Arc<HttpState>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = self.0.prune_at.compare_exchange(
+                usize::MAX,
+                MIN_PRUNE_AT,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+        }
+    }
+    let _restore = Restore(s.clone());
     let ids: Vec<String> = s.bindings().keys().cloned().collect();
     let mut gone = Vec::new();
     for id in ids {
@@ -268,6 +285,7 @@ pub fn router(
         max_body: opts.max_body,
         limiter: RateLimiter::new(opts.rate_limit_per_min),
         auth_failures: RateLimiter::new(guard::FAILED_AUTH_PER_MIN as u32),
+        open_limiter: RateLimiter::new(opts.rate_limit_per_min),
         public_url: opts.public_url.clone(),
         bindings: Mutex::new(HashMap::new()),
         prune_at: AtomicUsize::new(MIN_PRUNE_AT),
@@ -346,7 +364,13 @@ pub fn router(
                 oauth::per_peer_limit,
             )),
         )
-        .route("/authorize/login", axum::routing::post(oauth::login))
+        .route(
+            "/authorize/login",
+            axum::routing::post(oauth::login).layer(middleware::from_fn_with_state(
+                state.clone(),
+                oauth::per_peer_limit,
+            )),
+        )
         .route("/authorize/consent", axum::routing::post(oauth::consent))
         .route("/token", axum::routing::post(oauth::token))
         .route("/revoke", axum::routing::post(oauth::revoke))

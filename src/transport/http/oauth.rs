@@ -64,7 +64,7 @@ pub async fn per_peer_limit(
         .map(|c| c.0.ip().to_string())
         .unwrap_or_default();
     let key = format!("peer:{peer}:{}", req.uri().path());
-    if let Err(wait) = s.limiter.check(&key, Some(OPEN_ENDPOINT_PER_MIN)) {
+    if let Err(wait) = s.open_limiter.check(&key, Some(OPEN_ENDPOINT_PER_MIN)) {
         let mut e = HttpError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -216,7 +216,7 @@ pub async fn login(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: By
     // Password guesses per account, whatever the authorization request.
     let email = field(&f, "email").trim().to_ascii_lowercase();
     if let Err(wait) = s
-        .limiter
+        .open_limiter
         .check(&format!("login:{email}"), Some(LOGIN_ATTEMPTS_PER_MIN))
     {
         return error_page(
