@@ -79,8 +79,8 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or(String::new(), |c| c.0.ip().to_string());
-    let (cred, principal) = authenticate(s, req.headers(), &peer).await?;
+        .map(|c| c.0.ip());
+    let (cred, principal) = authenticate(s, req.headers(), peer).await?;
     let client = fingerprint(&principal);
     if let Err(wait) = s.limiter.check(&client, principal.rate_limit_per_min) {
         return Err(rate_limited(wait, "too many requests for this credential"));
@@ -123,8 +123,10 @@ pub fn fingerprint(p: &Principal) -> String {
 async fn authenticate(
     s: &HttpState,
     headers: &HeaderMap,
-    peer: &str,
+    peer: Option<std::net::IpAddr>,
 ) -> Result<(Credential, Principal), HttpError> {
+    // The address as a limiter key, made only on the paths that need it.
+    let peer = || peer.map_or(String::new(), |ip| ip.to_string());
     let challenge = |error: Option<&str>| {
         let mut v = format!(
             "Bearer resource_metadata=\"{}\"",
@@ -165,7 +167,7 @@ async fn authenticate(
     let cred = Credential::bearer(token, s.resource_url(headers));
     if let (Credential::Token { token, .. }, Some(ext)) = (&cred, s.pipeline.external())
         && !ext.knows(token)
-        && let Some(wait) = s.auth_failures.exhausted(peer, Some(FAILED_AUTH_PER_MIN))
+        && let Some(wait) = s.auth_failures.exhausted(&peer(), Some(FAILED_AUTH_PER_MIN))
     {
         return Err(rate_limited(
             wait,
@@ -177,7 +179,7 @@ async fn authenticate(
             e,
             AuthError::Expired(_) | AuthError::Revoked(_) | AuthError::TokenExpired | AuthError::TokenRevoked
         );
-        if !recognised && let Err(wait) = s.auth_failures.check(peer, Some(FAILED_AUTH_PER_MIN)) {
+        if !recognised && let Err(wait) = s.auth_failures.check(&peer(), Some(FAILED_AUTH_PER_MIN)) {
             return rate_limited(wait, "too many unrecognised credentials from this address");
         }
         invalid(e.to_string())
