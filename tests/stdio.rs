@@ -1597,6 +1597,11 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
     let v = stocked_variant(via(&mut m), 3);
     let stock = |m: &mut Mcp| common::stock_at(via(m), &v.variant_id, &v.location_id);
     let before = stock(&mut m);
+    // A paid order of one unit of `v`; its id.
+    let one_unit_order = |m: &mut Mcp| -> String {
+        let o = m.call_ok("orders_create_order", order_input(&v.variant_id, 1));
+        o["id"].as_str().expect("order id").to_string()
+    };
 
     let o = m.call_ok(
         "orders_create_order",
@@ -1669,8 +1674,7 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
     );
 
     // Partly refunded, then shipped: it stays partly refunded, and shipped.
-    let o5 = m.call_ok("orders_create_order", order_input(&v.variant_id, 1));
-    let id5 = o5["id"].as_str().expect("order id").to_string();
+    let id5 = one_unit_order(&mut m);
     m.call_ok(
         "orders_refund_order",
         json!({"order_id": id5, "amount_cents": 100}),
@@ -1687,8 +1691,7 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
 
     // Refunded in full before shipping: cancelling returns the stock and
     // refunds nothing more.
-    let o4 = m.call_ok("orders_create_order", order_input(&v.variant_id, 1));
-    let id4 = o4["id"].as_str().expect("order id").to_string();
+    let id4 = one_unit_order(&mut m);
     let r = m.call_ok("orders_refund_order", json!({"order_id": id4}));
     assert_eq!(r["order"]["status"], json!("refunded"), "{r}");
     assert_eq!(stock(&mut m), before - 1, "a refund alone moves no stock");
@@ -1706,8 +1709,7 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
     );
 
     // Shipped, then partly refunded: not cancellable, and still shipped.
-    let o3 = m.call_ok("orders_create_order", order_input(&v.variant_id, 1));
-    let id3 = o3["id"].as_str().expect("order id").to_string();
+    let id3 = one_unit_order(&mut m);
     let f = m.call_ok(
         "orders_update_status",
         json!({"order_id": id3, "status": "fulfilled"}),
@@ -1735,8 +1737,7 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
     assert!(t.contains("WELCOME10"), "{t}");
 
     // Cancel a fresh order: stock comes back, the payment is refunded.
-    let o2 = m.call_ok("orders_create_order", order_input(&v.variant_id, 1));
-    let id2 = o2["id"].as_str().expect("order id").to_string();
+    let id2 = one_unit_order(&mut m);
     assert_eq!(stock(&mut m), before - 1);
     let c = m.call_ok("orders", json!({"action": "cancel_order", "order_id": id2}));
     assert_eq!(c["status"], json!("cancelled"));
