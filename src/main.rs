@@ -112,6 +112,24 @@ fn run(cli: Cli) -> Result<(), CliError> {
         None => settings::default_db_path()?,
     };
     let app = app::App::open(&db_path, cli.store.as_deref())?;
+    // Admin commands act as the local owner; an agent's key in the
+    // environment (set for `whale mcp`) does not narrow them. Say so, since
+    // `tools` commands do act as the key.
+    if matches!(
+        cli.command,
+        Command::Keys(_)
+            | Command::Executions(_)
+            | Command::Stores(_)
+            | Command::Users(_)
+            | Command::Clients(_)
+    ) && settings::api_key().is_some()
+    {
+        printer::err(&format!(
+            "note: {} is set, but admin commands act as the local owner of store `{}` (the key is for agents: `whale mcp`, `whale tools`)",
+            settings::WHALETOOLS_API_KEY,
+            app.store_id
+        ));
+    }
     // stdio serves one client: one thread runs the protocol and the reads,
     // with no cross-thread hand-offs on the way (see transport/stdio.rs).
     let single = matches!(&cli.command, Command::Mcp(a) if a.transport == cli::Transport::Stdio);

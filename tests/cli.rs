@@ -1377,6 +1377,24 @@ fn a_file_that_is_not_a_database_is_named_and_left_alone() {
     );
 }
 
+/// An agent's key in the environment does not narrow admin commands, and
+/// they say so (the `tools` commands do act as the key).
+#[test]
+fn admin_commands_say_they_act_as_the_owner_despite_a_key() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let out = w.run_env(&["executions", "list", "--json"], &[(KEY, &key)]);
+    assert_exit(&out, 0, "executions list with a key set");
+    assert!(
+        stderr(&out).contains("local owner") && stderr(&out).contains(KEY),
+        "{}",
+        stderr(&out)
+    );
+    parse_json(&out.stdout, "stdout stays JSON");
+    let out = w.run(&["executions", "list", "--json"]);
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
 // ---------------------------------------------------------------------------
 // exit codes
 // ---------------------------------------------------------------------------
