@@ -54,9 +54,23 @@ fn init_logging() {
         .with_target(false);
     match tracing_subscriber::EnvFilter::try_from_env(settings::RUST_LOG) {
         Ok(filter) => fmt.with_env_filter(filter).init(),
-        // The common case needs no directive parsing: a plain level filter
+        // The common case needs no directive parsing: a fixed target filter
         // (every process pays for this before it does anything else).
-        Err(_) => fmt.with_max_level(tracing::Level::WARN).init(),
+        // rmcp warns about every request it refuses — an unknown tool, a
+        // bad header — which is the client's mistake, answered to the client:
+        // by default only its errors reach the log (RUST_LOG=rmcp=warn
+        // brings the rest back).
+        Err(_) => {
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::util::SubscriberInitExt;
+            let targets = tracing_subscriber::filter::Targets::new()
+                .with_default(tracing::Level::WARN)
+                .with_target("rmcp", tracing::Level::ERROR);
+            fmt.with_max_level(tracing::Level::WARN)
+                .finish()
+                .with(targets)
+                .init()
+        }
     }
 }
 

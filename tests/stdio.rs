@@ -119,6 +119,37 @@ fn whole_number_floats_are_read_as_integers() {
     m.finish();
 }
 
+/// A client's mistake is answered to the client; it does not also land in
+/// the host's log as a warning (rmcp warns about every refused request),
+/// unless asked for with RUST_LOG.
+#[test]
+fn refused_requests_are_not_logged_as_warnings_by_default() {
+    let w = Whale::new();
+    let lines = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+               "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "nope", "arguments": {}}}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let run = |env: &[(&str, &str)]| {
+        common::run_bounded_input(w.command_env(&["mcp"], env), "whale mcp < session", Some(&text))
+    };
+    let out = run(&[]);
+    assert!(
+        common::stdout(&out).contains("-32602"),
+        "{}",
+        common::stdout(&out)
+    );
+    assert!(common::stderr(&out).is_empty(), "{}", common::stderr(&out));
+    let out = run(&[("RUST_LOG", "rmcp=warn")]);
+    assert!(
+        common::stderr(&out).contains("unknown tool"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
 #[test]
 fn ping_works_before_and_after_initialize() {
     let w = Whale::new();
