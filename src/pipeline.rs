@@ -132,6 +132,14 @@ impl Pipeline {
         }
     }
 
+    /// A pipeline with this one's registry and timeout over another
+    /// database, with an audit writer of its own (`whale tools test` runs
+    /// examples on scratch copies this way).
+    pub fn over(&self, db: Arc<Db>) -> Pipeline {
+        let audit = AuditWriter::start(db.clone());
+        Pipeline::new(db, self.registry.clone(), audit, self.timeout)
+    }
+
     /// The external authorization server's introspector, when set.
     pub fn external(&self) -> Option<&crate::oauth::external::Introspector> {
         self.external.get().map(|e| e.as_ref())

@@ -1,6 +1,6 @@
 //! `whale tools`: list, schema, test (one action or every example), call.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,7 +154,7 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
                             app.store_id
                         )));
                     };
-                    (scratch.run(0, &name, input).await?, true)
+                    (scratch.run(app, 0, &name, input).await?, true)
                 }
             };
             report(&outcome, json, on_scratch);
@@ -330,27 +330,23 @@ impl Scratch {
             store_id: app.store_id.clone(),
             mode: Mode::Test,
         };
-        {
-            let db = Db::open(&scratch.base)?;
-            let empty = {
-                let conn = db.conn()?;
-                !crate::store::has_data(&Scoped::new(&conn, &scope))?
-            };
-            if empty {
-                db.write(|tx| -> Result<(), CliError> {
-                    crate::store::seed::seed_mode(tx, &scope.store_id, Mode::Test, crate::store::now_ms())?;
-                    Ok(())
-                })?;
-                scratch.seeded = true;
-            }
+        let db = Arc::new(Db::open(&scratch.base)?);
+        let empty = {
+            let conn = db.conn()?;
+            !crate::store::has_data(&Scoped::new(&conn, &scope))?
+        };
+        if empty {
+            db.write(|tx| -> Result<(), CliError> {
+                crate::store::seed::seed_mode(tx, &scope.store_id, Mode::Test, crate::store::now_ms())?;
+                Ok(())
+            })?;
+            scratch.seeded = true;
         }
         // One read on the base copy so the audit trail has an execution to show.
-        {
-            let pipeline = scratch_pipeline(&scratch.base)?;
-            let _ = call(&pipeline, &scratch.cred, "store_get_settings", Map::new()).await;
-            pipeline.audit().stop();
-        }
-        let db = Db::open(&scratch.base)?;
+        let pipeline = app.pipeline.over(db.clone());
+        let _ = call(&pipeline, &scratch.cred, "store_get_settings", Map::new()).await;
+        pipeline.audit().stop();
+        drop(pipeline);
         {
             let conn = db.conn()?;
             scratch.ids = crate::store::example_ids(&Scoped::new(&conn, &scope))?;
@@ -368,10 +364,16 @@ impl Scratch {
     }
 
     /// Runs one call on a fresh copy of the base, then removes the copy.
-    async fn run(&self, n: usize, name: &str, input: Map<String, Value>) -> Result<CallOutcome, CliError> {
+    async fn run(
+        &self,
+        app: &App,
+        n: usize,
+        name: &str,
+        input: Map<String, Value>,
+    ) -> Result<CallOutcome, CliError> {
         let copy = self.dir.join(format!("case{n}.db"));
         std::fs::copy(&self.base, &copy)?;
-        let pipeline = scratch_pipeline(&copy)?;
+        let pipeline = app.pipeline.over(Arc::new(Db::open(&copy)?));
         let outcome = call(&pipeline, &self.cred, name, input).await;
         pipeline.audit().stop();
         drop(pipeline);
@@ -455,7 +457,7 @@ async fn test_all(app: &App, json: bool) -> Result<(), CliError> {
                 0.0,
             ),
             Some(input) => {
-                let o = scratch.run(i + 1, name, input).await?;
+                let o = scratch.run(app, i + 1, name, input).await?;
                 let v = match &o.result {
                     Ok(_) => Verdict::Pass,
                     Err(e) => Verdict::Fail(e.to_string()),
@@ -511,17 +513,6 @@ async fn test_all(app: &App, json: bool) -> Result<(), CliError> {
         return Err(CliError::Silent(1));
     }
     Ok(())
-}
-
-fn scratch_pipeline(path: &Path) -> Result<Pipeline, CliError> {
-    let db = Arc::new(Db::open(path)?);
-    let audit = crate::audit::AuditWriter::start(db.clone());
-    Ok(Pipeline::new(
-        db,
-        Arc::new(Registry::builtin()),
-        audit,
-        crate::settings::tool_timeout()?,
-    ))
 }
 
 fn substitute(v: &Value, ids: &[(&'static str, String)]) -> Value {
