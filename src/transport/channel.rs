@@ -63,6 +63,37 @@ pub fn pair(capacity: usize) -> (ChannelTransport, Ends) {
 }
 
 /// A JSON-RPC error object the door sends on its own.
+/// What to answer to input that did not parse as one JSON-RPC message
+/// (`e` is serde's complaint), the same for every door: -32700 when it is
+/// not JSON, -32600 when it is JSON but not a message — a batch included,
+/// which MCP no longer has. `id` is the request's when it has one; `None`
+/// for a notification-shaped message (a stream may leave it unanswered).
+pub struct Unreadable {
+    pub id: Option<Value>,
+    pub code: i64,
+    pub message: String,
+}
+
+pub fn unreadable(text: &[u8], e: &serde_json::Error) -> Unreadable {
+    match serde_json::from_slice::<Value>(text) {
+        Err(_) => Unreadable {
+            id: None,
+            code: -32700,
+            message: format!("parse error: the message is not valid JSON ({e})"),
+        },
+        Ok(Value::Array(_)) => Unreadable {
+            id: None,
+            code: -32600,
+            message: "invalid request: JSON-RPC batches are not supported; send one message at a time".into(),
+        },
+        Ok(v) => Unreadable {
+            id: v.get("id").cloned(),
+            code: -32600,
+            message: format!("invalid request: {e}"),
+        },
+    }
+}
+
 pub fn error_reply(id: Value, code: i64, message: &str) -> Out {
     Out::Raw(serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}))
 }

@@ -25,7 +25,7 @@ use rmcp::service::RxJsonRpcMessage;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::channel::{ChannelTransport, Out, error_reply, pair};
+use super::channel::{ChannelTransport, Out, error_reply, pair, unreadable};
 
 /// Lines longer than this are refused (protects memory from a runaway peer).
 const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -116,19 +116,11 @@ fn parse_line(line: &[u8]) -> Line {
         },
         Err(e) => {
             tracing::warn!(error = %e, "unreadable JSON-RPC message");
-            match serde_json::from_slice::<Value>(text) {
-                Err(_) => Line::Reply(error_reply(Value::Null, -32700, &format!("parse error: {e}"))),
-                Ok(Value::Array(_)) => Line::Reply(error_reply(
-                    Value::Null,
-                    -32600,
-                    "invalid request: JSON-RPC batches are not supported; send one message per line",
-                )),
-                Ok(v) => match v.get("id") {
-                    None => Line::Skip,
-                    Some(id) => {
-                        Line::Reply(error_reply(id.clone(), -32600, &format!("invalid request: {e}")))
-                    }
-                },
+            let u = unreadable(text, &e);
+            match u.id {
+                // A notification that makes no sense gets no answer.
+                None if u.code == -32600 && text.starts_with(b"{") => Line::Skip,
+                id => Line::Reply(error_reply(id.unwrap_or(Value::Null), u.code, &u.message)),
             }
         }
     }

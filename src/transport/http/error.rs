@@ -120,27 +120,24 @@ fn error_code(status: StatusCode) -> &'static str {
     }
 }
 
-/// A JSON-RPC error for a body that is not one JSON-RPC message, sent with
-/// 400 (rmcp answers such a body with 415, as if its media type were
-/// wrong): -32700 when it is not JSON at all, -32600 when it is JSON but
-/// not a message — a batch array included, which MCP no longer has.
+/// A JSON-RPC error, with 400, for a body that is not one JSON-RPC message
+/// (rmcp answers such a body with 415, as if its media type were wrong);
+/// the same answer stdio gives (`channel::unreadable`).
 pub fn jsonrpc_body_error(body: &[u8]) -> Response {
-    let (code, message) = match serde_json::from_slice::<serde_json::Value>(body) {
-        Err(e) => (-32700, format!("Parse error: the body is not valid JSON ({e})")),
-        Ok(serde_json::Value::Array(_)) => (
-            -32600,
-            "Invalid Request: JSON-RPC batches are not supported; send one message per request".to_owned(),
-        ),
-        Ok(_) => (
-            -32600,
-            "Invalid Request: the body is not a JSON-RPC 2.0 request, notification or response \
-             (it needs \"jsonrpc\": \"2.0\" and a \"method\" or a \"result\"/\"error\")"
-                .to_owned(),
-        ),
+    use rmcp::{RoleServer, service::RxJsonRpcMessage};
+    let u = match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(body) {
+        Err(e) => crate::transport::channel::unreadable(body, &e),
+        // rmcp refused what it parses itself: no detail to add.
+        Ok(_) => crate::transport::channel::Unreadable {
+            id: None,
+            code: -32600,
+            message: "invalid request".into(),
+        },
     };
+    let error = json!({"code": u.code, "message": u.message});
     (
         StatusCode::BAD_REQUEST,
-        axum::Json(json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})),
+        axum::Json(json!({"jsonrpc": "2.0", "id": u.id, "error": error})),
     )
         .into_response()
 }
