@@ -30,6 +30,18 @@ struct Bucket {
     at: Instant,
 }
 
+impl Bucket {
+    /// Its tokens at `now`: refilled at capacity/60 per second since `at`.
+    fn refilled(&self, capacity: f64, now: Instant) -> f64 {
+        (self.tokens + now.duration_since(self.at).as_secs_f64() * capacity / 60.0).min(capacity)
+    }
+}
+
+/// Whole seconds until a bucket holding `tokens` has one again.
+fn wait_secs(tokens: f64, capacity: f64) -> u64 {
+    ((1.0 - tokens) / (capacity / 60.0)).ceil().max(1.0) as u64
+}
+
 /// Buckets idle this long are forgotten (they would be full anyway).
 const IDLE: Duration = Duration::from_secs(600);
 /// Buckets kept at most; past it (addresses or emails without number), a
@@ -61,11 +73,9 @@ impl RateLimiter {
 
     fn exhausted_at(&self, client: &str, per_min: Option<i64>, now: Instant) -> Option<u64> {
         let capacity = self.capacity(per_min);
-        let rate = capacity / 60.0;
         let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = buckets.map.get(client)?;
-        let tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(capacity);
-        (tokens < 1.0).then(|| ((1.0 - tokens) / rate).ceil().max(1.0) as u64)
+        let tokens = buckets.map.get(client)?.refilled(capacity, now);
+        (tokens < 1.0).then(|| wait_secs(tokens, capacity))
     }
 
     fn capacity(&self, per_min: Option<i64>) -> f64 {
@@ -76,7 +86,6 @@ impl RateLimiter {
 
     fn check_at(&self, client: &str, per_min: Option<i64>, now: Instant) -> Result<(), u64> {
         let capacity = self.capacity(per_min);
-        let rate = capacity / 60.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let due = buckets.map.len() < MAX_BUCKETS
             || buckets
@@ -96,13 +105,13 @@ impl RateLimiter {
             tokens: capacity,
             at: now,
         });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(capacity);
+        b.tokens = b.refilled(capacity, now);
         b.at = now;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
             Ok(())
         } else {
-            Err(((1.0 - b.tokens) / rate).ceil().max(1.0) as u64)
+            Err(wait_secs(b.tokens, capacity))
         }
     }
 }

@@ -33,6 +33,16 @@ impl HttpError {
     pub fn bad_request(description: impl Into<String>) -> HttpError {
         HttpError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
+    /// 429 with Retry-After: `what` was refused for `wait` seconds.
+    pub fn rate_limited(wait: u64, what: &str) -> HttpError {
+        let mut e = HttpError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("{what}; retry in {wait} s"),
+        );
+        e.retry_after = Some(wait);
+        e
+    }
     pub fn internal() -> HttpError {
         HttpError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -76,14 +76,13 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
             "credentials in the query string are refused; send `Authorization: Bearer <token>`",
         ));
     }
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
-    let (cred, principal) = authenticate(s, req.headers(), peer).await?;
+    let (cred, principal) = authenticate(s, req.headers(), peer_ip(req)).await?;
     let client = fingerprint(&principal);
     if let Err(wait) = s.limiter.check(&client, principal.rate_limit_per_min) {
-        return Err(rate_limited(wait, "too many requests for this credential"));
+        return Err(HttpError::rate_limited(
+            wait,
+            "too many requests for this credential",
+        ));
     }
     req.extensions_mut().insert(cred);
     req.extensions_mut().insert(principal);
@@ -94,14 +93,11 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
 /// many, refilling evenly) before further refusals become 429s.
 pub const FAILED_AUTH_PER_MIN: i64 = 30;
 
-fn rate_limited(wait: u64, what: &str) -> HttpError {
-    let mut e = HttpError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("{what}; retry in {wait} s"),
-    );
-    e.retry_after = Some(wait);
-    e
+/// The client's address, as the listener saw it.
+pub fn peer_ip(req: &Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 /// Who a session belongs to: the key (never the raw token).
@@ -165,11 +161,13 @@ async fn authenticate(
         ));
     };
     let cred = Credential::bearer(token, s.resource_url(headers));
+    // (The address is looked at first: hashing the token to ask the cache
+    // is only worth it for an address past its allowance.)
     if let (Credential::Token { token, .. }, Some(ext)) = (&cred, s.pipeline.external())
-        && !ext.knows(token)
         && let Some(wait) = s.auth_failures.exhausted(&peer(), Some(FAILED_AUTH_PER_MIN))
+        && !ext.knows(token)
     {
-        return Err(rate_limited(
+        return Err(HttpError::rate_limited(
             wait,
             "too many unrecognised credentials from this address; new tokens are not checked",
         ));
@@ -180,7 +178,7 @@ async fn authenticate(
             AuthError::Expired(_) | AuthError::Revoked(_) | AuthError::TokenExpired | AuthError::TokenRevoked
         );
         if !recognised && let Err(wait) = s.auth_failures.check(&peer(), Some(FAILED_AUTH_PER_MIN)) {
-            return rate_limited(wait, "too many unrecognised credentials from this address");
+            return HttpError::rate_limited(wait, "too many unrecognised credentials from this address");
         }
         invalid(e.to_string())
     };

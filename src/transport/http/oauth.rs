@@ -58,20 +58,10 @@ pub async fn per_peer_limit(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
+    let peer = super::guard::peer_ip(&req).map_or(String::new(), |ip| ip.to_string());
     let key = format!("peer:{peer}:{}", req.uri().path());
     if let Err(wait) = s.open_limiter.check(&key, Some(OPEN_ENDPOINT_PER_MIN)) {
-        let mut e = HttpError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many requests from this address; retry in {wait} s"),
-        );
-        e.retry_after = Some(wait);
-        return e.into_response();
+        return HttpError::rate_limited(wait, "too many requests from this address").into_response();
     }
     next.run(req).await
 }
