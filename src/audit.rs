@@ -550,6 +550,15 @@ fn secret_string(s: &str) -> bool {
     find_secret(s).is_some()
 }
 
+/// At most `max` characters of `s` (whole characters), with `…` when cut:
+/// a caller's long text quoted in a record or an error.
+pub fn shorten(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => Cow::Borrowed(s),
+        Some((at, _)) => Cow::Owned(format!("{}…", &s[..at])),
+    }
+}
+
 /// `s` with each of whale's own secrets in it — a prefix and the token
 /// characters after it — replaced by `[REDACTED]`: a key pasted into a
 /// note, or echoed by an error message, is hidden and the text around it

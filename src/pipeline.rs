@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{AuditWriter, redact_text, redacted_json};
+use crate::audit::{AuditWriter, redact_text, redacted_json, shorten};
 use crate::auth::{AuthError, Credential, Principal, ScopeSet, keys};
 use crate::error::ToolError;
 use crate::store::audit::ExecutionRow;
@@ -584,14 +584,6 @@ enum Found<'r> {
     Action(&'r Tool, &'r Action),
     BadAction(&'r Tool, ToolError),
     NoTool,
-}
-
-/// At most `max` characters of `s` (whole characters), with `…` when cut.
-fn shorten(s: &str, max: usize) -> Cow<'_, str> {
-    match s.char_indices().nth(max) {
-        None => Cow::Borrowed(s),
-        Some((at, _)) => Cow::Owned(format!("{}…", &s[..at])),
-    }
 }
 
 /// One call's identity for its audit row.

@@ -29,12 +29,12 @@ fn filter(f: &ExecFilterArgs) -> Result<ExecutionFilter, CliError> {
         })
         .transpose()?;
     if let Some(t) = &f.tool
-        && t.chars().count() > 100
+        && t.chars().count() > db::MAX_TOOL_FILTER
     {
-        return Err(CliError::Usage(
-            "--tool is longer than 100 characters; give a tool (orders) or an action (orders.create_order)"
-                .into(),
-        ));
+        return Err(CliError::Usage(format!(
+            "--tool is longer than {} characters; give a tool (orders) or an action (orders.create_order)",
+            db::MAX_TOOL_FILTER
+        )));
     }
     Ok(ExecutionFilter {
         tool: f.tool.clone(),

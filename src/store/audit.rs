@@ -132,7 +132,7 @@ pub struct Execution {
 pub struct ExecutionFilter {
     /// Only executions of this tool (`orders`), or of one action
     /// (`orders.create_order` or `orders_create_order`).
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = MAX_TOOL_FILTER))]
     pub tool: Option<String>,
     /// Only executions by this agent (name or id).
     pub agent: Option<String>,
@@ -182,6 +182,8 @@ impl ExecStatus {
 pub struct BadTime(pub &'static str, pub String);
 
 const MAX_TOOL_SPLITS: usize = 3;
+/// The longest tool filter, in characters (tool and action names are short).
+pub const MAX_TOOL_FILTER: usize = 100;
 
 fn where_clause(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<(String, Vec<Box<dyn ToSql>>), BadTime> {
     let mut sql = String::from(" WHERE store_id = ? AND mode = ?");

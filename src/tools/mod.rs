@@ -14,6 +14,7 @@ pub mod commerce;
 pub mod operations;
 pub mod platform;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -219,14 +220,11 @@ impl Action {
         // jsonschema quotes the whole offending value: keep the start of a
         // long one (the agent sent it; the field and the rule are the news).
         let value = err.instance().to_string();
-        let message = if value.chars().count() > 80 {
-            let start: String = value.chars().take(60).collect();
-            message.replace(
-                &value,
-                &format!("{start}… ({} characters)", value.chars().count()),
-            )
-        } else {
-            message
+        let message = match crate::audit::shorten(&value, 80) {
+            Cow::Borrowed(_) => message,
+            Cow::Owned(start) => {
+                message.replace(&value, &format!("{start} ({} characters)", value.chars().count()))
+            }
         };
         Err(ToolError::InvalidInput { field, message })
     }

@@ -45,7 +45,7 @@ pub fn tool() -> Tool {
 #[serde(deny_unknown_fields)]
 pub struct QueryInput {
     /// Only executions of this tool (`orders`), or of one action (`orders.create_order` or `orders_create_order`).
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = db::MAX_TOOL_FILTER))]
     pub tool: Option<String>,
     /// Only executions by this agent (name or id).
     pub agent: Option<String>,
