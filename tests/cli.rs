@@ -797,15 +797,7 @@ fn tools_test_all_passes_on_a_store_created_without_data() {
     assert!(bad.is_empty(), "examples not passing on a bare store: {bad:#?}");
     assert_eq!(v["seeded"], json!(true), "{v}");
     // The bare store is still bare: seeding happened on the copy.
-    let listed = w.json(&[
-        "--store",
-        "bare",
-        "tools",
-        "call",
-        "products",
-        "--action",
-        "list_products",
-    ]);
+    let listed = w.tool_in("bare", "products", "list_products", json!({}));
     assert_eq!(listed["total"], json!(0), "{listed}");
     let one = w.json(&[
         "--store",
@@ -1023,27 +1015,9 @@ fn stores_create_use_and_list() {
     assert_eq!(list["current"], json!("demo"), "creating does not switch");
 
     // --store picks the store; an unseeded store is empty, a seeded one is not.
-    let empty = w.json(&[
-        "--store",
-        "empty-shop",
-        "tools",
-        "call",
-        "orders",
-        "--action",
-        "list_orders",
-    ]);
+    let empty = w.tool_in("empty-shop", "orders", "list_orders", json!({}));
     assert_eq!(empty["total"], json!(0), "{empty}");
-    let seeded = w.json(&[
-        "--store",
-        "full",
-        "tools",
-        "call",
-        "products",
-        "--action",
-        "list_products",
-        "--input",
-        r#"{"limit":1}"#,
-    ]);
+    let seeded = w.tool_in("full", "products", "list_products", json!({"limit": 1}));
     assert_eq!(seeded["total"], json!(48), "{seeded}");
 
     // `stores use` changes the default for later commands.
@@ -1295,12 +1269,11 @@ fn install_keeps_the_store_and_the_entry_env() {
 
     // Checking the store reads the database; a missing one is not created.
     let missing = w.dir.join("not-yet.db");
-    let m = missing.to_str().expect("utf-8");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_whale"));
-    cmd.args(["--db", m, "--store", "shop2", "install", "cursor", "--print"])
-        .env_remove("WHALE_DB")
-        .env_remove("WHALE_STORE");
-    let out = common::run_bounded(cmd, "install --print on a missing database");
+    let out = w.run_on(
+        &missing,
+        &["--store", "shop2", "install", "cursor", "--print"],
+        &[],
+    );
     assert_exit(&out, 2, "a store in a database that does not exist yet");
     assert!(!missing.exists(), "install created the database");
 }
@@ -1339,16 +1312,8 @@ fn a_bad_tool_timeout_setting_is_an_error_not_ignored() {
     assert_exit(&out, 0, "an empty value is unset");
     // Refused before anything is touched: no database is created.
     let fresh = w.dir.join("fresh.db");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_whale"));
-    cmd.args(["--db", fresh.to_str().expect("utf-8")])
-        .args(args)
-        .env("WHALE_TOOL_TIMEOUT_MS", "abc")
-        .env_remove("WHALE_DB");
-    assert_exit(
-        &common::run_bounded(cmd, "bad timeout, fresh db"),
-        2,
-        "bad timeout, fresh db",
-    );
+    let out = w.run_on(&fresh, &args, &[("WHALE_TOOL_TIMEOUT_MS", "abc")]);
+    assert_exit(&out, 2, "bad timeout, fresh db");
     assert!(!fresh.exists(), "a refused command created the database");
 }
 
@@ -1359,11 +1324,11 @@ fn a_file_that_is_not_a_database_is_named_and_left_alone() {
     let text = "shopping list: eggs, milk, and a great deal more than SQLite's header\n".repeat(20);
     std::fs::write(&path, &text).expect("write");
     let p = path.to_str().expect("utf-8");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_whale"));
-    cmd.args(["--db", p, "tools", "call", "store", "--action", "get_settings"])
-        .env_remove("WHALE_DB")
-        .env_remove("WHALETOOLS_API_KEY");
-    let out = common::run_bounded(cmd, "whale --db notes.txt");
+    let out = w.run_on(
+        &path,
+        &["tools", "call", "store", "--action", "get_settings"],
+        &[],
+    );
     assert_exit(&out, 1, "--db pointing at a text file");
     assert!(
         stderr(&out).contains(p) && stderr(&out).contains("not a database"),

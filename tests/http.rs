@@ -198,13 +198,7 @@ fn missing_credential_is_401_with_resource_metadata() {
     let c = http();
     let init = rpc(1, "initialize", init_params()).to_string();
     let cases = [
-        (
-            "POST /mcp",
-            c.post(server.url("/mcp"))
-                .header("accept", ACCEPT_MCP)
-                .header("content-type", "application/json")
-                .body(init.clone()),
-        ),
+        ("POST /mcp", initialize_post(&c, server.url("/mcp"))),
         (
             "GET /sse",
             c.get(server.url("/sse")).header("accept", "text/event-stream"),
@@ -637,13 +631,7 @@ fn foreign_origin_is_403_before_auth() {
     let (_, key) = w.create_key("products:read platform:read", false);
     let server = w.serve_http(&[]);
     let c = http();
-    let init = rpc(1, "initialize", init_params()).to_string();
-    let mcp_post = || {
-        c.post(server.url("/mcp"))
-            .header("accept", ACCEPT_MCP)
-            .header("content-type", "application/json")
-            .body(init.clone())
-    };
+    let mcp_post = || initialize_post(&c, server.url("/mcp"));
     for origin in ["https://evil.example", "null", "http://127.0.0.1.evil.example"] {
         let cases = [
             ("POST /mcp, no credential", mcp_post()),
@@ -745,12 +733,9 @@ fn allowed_origin_passes_and_cors_exposes_session_id() {
     // The real request from the allowed origin: served, and the browser may
     // read the session id.
     let resp = send(
-        c.post(server.url("/mcp"))
+        initialize_post(&c, server.url("/mcp"))
             .header("authorization", bearer(&key))
-            .header("accept", ACCEPT_MCP)
-            .header("content-type", "application/json")
-            .header("origin", app)
-            .body(rpc(1, "initialize", init_params()).to_string()),
+            .header("origin", app),
         "POST /mcp from the allowed origin",
     );
     assert_eq!(resp.status(), StatusCode::OK);
@@ -941,11 +926,7 @@ fn rate_limit_is_429_with_retry_after() {
 
     // The limit is the key's, whatever the door.
     let resp = send(
-        c.post(server.url("/mcp"))
-            .header("authorization", bearer(&limited))
-            .header("accept", ACCEPT_MCP)
-            .header("content-type", "application/json")
-            .body(rpc(1, "initialize", init_params()).to_string()),
+        initialize_post(&c, server.url("/mcp")).header("authorization", bearer(&limited)),
         "POST /mcp",
     );
     let (headers, _) = expect_error(
@@ -1049,11 +1030,8 @@ fn credentials_in_query_string_are_400() {
         ),
         (
             "POST /mcp?token=",
-            c.post(server.url(&format!("/mcp?token={key}")))
-                .header("authorization", bearer(&key))
-                .header("accept", ACCEPT_MCP)
-                .header("content-type", "application/json")
-                .body(rpc(1, "initialize", init_params()).to_string()),
+            initialize_post(&c, server.url(&format!("/mcp?token={key}")))
+                .header("authorization", bearer(&key)),
         ),
         (
             "GET /sse?access_token=",
@@ -1076,13 +1054,7 @@ fn foreign_host_header_is_403() {
     let server = w.serve_http(&[]);
     let c = http();
     let cases = [
-        (
-            "POST /mcp",
-            c.post(server.url("/mcp"))
-                .header("accept", ACCEPT_MCP)
-                .header("content-type", "application/json")
-                .body(rpc(1, "initialize", init_params()).to_string()),
-        ),
+        ("POST /mcp", initialize_post(&c, server.url("/mcp"))),
         ("GET /sse", c.get(server.url("/sse"))),
         ("REST", c.get(server.url("/v1/stores/demo/tool-executions"))),
     ];
@@ -1770,11 +1742,7 @@ fn the_bearer_scheme_is_case_insensitive() {
     let c = http();
     for scheme in ["BEARER", "bearer", "Bearer", "bEaReR"] {
         let resp = send(
-            c.post(server.url("/mcp"))
-                .header("authorization", format!("{scheme} {key}"))
-                .header("accept", ACCEPT_MCP)
-                .header("content-type", "application/json")
-                .body(rpc(1, "initialize", init_params()).to_string()),
+            initialize_post(&c, server.url("/mcp")).header("authorization", format!("{scheme} {key}")),
             scheme,
         );
         assert_eq!(resp.status(), StatusCode::OK, "scheme {scheme}");
@@ -1802,13 +1770,10 @@ fn public_url_is_an_allowed_host_and_origin() {
     let server = w.serve_http(&["--public-url", public]);
     let c = http();
     let resp = send(
-        c.post(server.url("/mcp"))
+        initialize_post(&c, server.url("/mcp"))
             .header("host", "mcp.example.com")
             .header("origin", public)
-            .header("authorization", bearer(&key))
-            .header("accept", ACCEPT_MCP)
-            .header("content-type", "application/json")
-            .body(rpc(1, "initialize", init_params()).to_string()),
+            .header("authorization", bearer(&key)),
         "POST /mcp through the proxy",
     );
     assert_eq!(resp.status(), StatusCode::OK);

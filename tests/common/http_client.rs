@@ -43,6 +43,15 @@ pub fn http() -> Client {
         .expect("build an HTTP client")
 }
 
+/// `POST url` carrying an `initialize` request with the Accept and
+/// Content-Type that Streamable HTTP asks for (and no credential: add one).
+pub fn initialize_post(c: &Client, url: String) -> RequestBuilder {
+    c.post(url)
+        .header("accept", ACCEPT_MCP)
+        .header("content-type", "application/json")
+        .body(rpc(1, "initialize", init_params()).to_string())
+}
+
 pub fn bearer(key: &str) -> String {
     format!("Bearer {key}")
 }

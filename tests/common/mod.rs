@@ -131,6 +131,19 @@ impl Whale {
     /// arguments that exec the rest, such as `prlimit --nice=0:0`): the
     /// same database, environment and directory, and whale's own pid.
     pub fn command_under(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        self.command_on(&self.db, wrapper, args)
+    }
+
+    /// [`Whale::run_env`] on another database file than this one's (one
+    /// that does not exist, or is not a database), in the same clean
+    /// environment.
+    pub fn run_on(&self, db: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command_on(db, &[], args);
+        cmd.envs(env.iter().copied());
+        run_bounded(cmd, &format!("whale --db {} {}", db.display(), args.join(" ")))
+    }
+
+    fn command_on(&self, db: &std::path::Path, wrapper: &[&str], args: &[&str]) -> Command {
         let mut cmd = match wrapper.split_first() {
             None => Command::new(bin()),
             Some((program, rest)) => {
@@ -139,7 +152,7 @@ impl Whale {
                 c
             }
         };
-        cmd.arg("--db").arg(&self.db).args(args);
+        cmd.arg("--db").arg(db).args(args);
         for k in CLEARED_ENV {
             cmd.env_remove(k);
         }
@@ -195,15 +208,19 @@ impl Whale {
     /// `whale tools call TOOL --action ACTION --input INPUT` as the local
     /// owner; asserts success and returns the result.
     pub fn tool(&self, tool: &str, action: &str, input: Value) -> Value {
-        self.json(&[
-            "tools",
-            "call",
-            tool,
-            "--action",
-            action,
-            "--input",
-            &input.to_string(),
-        ])
+        self.tool_with(&[], tool, action, input)
+    }
+
+    /// [`Whale::tool`] on another store than the default (`--store`).
+    pub fn tool_in(&self, store: &str, tool: &str, action: &str, input: Value) -> Value {
+        self.tool_with(&["--store", store], tool, action, input)
+    }
+
+    fn tool_with(&self, global: &[&str], tool: &str, action: &str, input: Value) -> Value {
+        let input = input.to_string();
+        let mut args = global.to_vec();
+        args.extend(["tools", "call", tool, "--action", action, "--input", &input]);
+        self.json(&args)
     }
 
     /// Creates an API key for `scopes` (test mode when `test`) and returns
