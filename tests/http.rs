@@ -478,6 +478,30 @@ fn legacy_session_is_bound_to_its_key() {
     assert!(!la.has_reply(999), "key B's message was processed");
 }
 
+/// A `tools/call` whose params do not fit is -32602 saying what it needs,
+/// on the legacy stream as over stdio and the Streamable fast path (rmcp
+/// alone answers -32601, method not found).
+#[test]
+fn malformed_tools_call_on_the_legacy_transport_is_invalid_params() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&[]);
+    let mut l = Legacy::open(&server, &key);
+    for params in [
+        json!({"arguments": {}}),
+        json!({"name": "products", "arguments": [1]}),
+    ] {
+        let reply = l
+            .try_request("tools/call", params.clone())
+            .expect("a reply on the stream");
+        assert_eq!(reply["error"]["code"], json!(-32602), "{params}: {reply}");
+        let message = reply["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("\"name\": string"), "{params}: {reply}");
+    }
+    // The session goes on.
+    l.call_ok("products_list_products", json!({"limit": 1}));
+}
+
 #[test]
 fn unknown_sessions_are_404() {
     let w = Whale::new();

@@ -94,6 +94,52 @@ pub fn unreadable(text: &[u8], e: &serde_json::Error) -> Unreadable {
     }
 }
 
+/// A request for a method of the protocol whose params do not fit it lands
+/// in rmcp's catch-all `CustomRequest` and would be answered "method not
+/// found"; the method exists, its params are wrong: the -32602 reply,
+/// saying what `tools/call` needs, for the door to send instead.
+pub fn malformed_params(msg: &RxJsonRpcMessage<RoleServer>) -> Option<Out> {
+    let rmcp::model::JsonRpcMessage::Request(r) = msg else {
+        return None;
+    };
+    let rmcp::model::ClientRequest::CustomRequest(c) = &r.request else {
+        return None;
+    };
+    if !PROTOCOL_METHODS.contains(&c.method.as_str()) {
+        return None;
+    }
+    let id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
+    let message = match c.method.as_str() {
+        "tools/call" => match c.params_as::<rmcp::model::CallToolRequestParams>() {
+            Err(e) => format!(
+                "invalid params for tools/call ({e}): it needs {{\"name\": string, \"arguments\": object}}"
+            ),
+            Ok(_) => {
+                "invalid params for tools/call: it needs {\"name\": string, \"arguments\": object}".to_owned()
+            }
+        },
+        m => format!("invalid params for {m}"),
+    };
+    Some(error_reply(id, -32602, &message))
+}
+
+/// Client request methods of MCP that rmcp parses into typed requests.
+const PROTOCOL_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/call",
+    "tools/list",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "completion/complete",
+    "logging/setLevel",
+];
+
 pub fn error_reply(id: Value, code: i64, message: &str) -> Out {
     Out::Raw(serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}))
 }

@@ -25,7 +25,7 @@ use rmcp::service::RxJsonRpcMessage;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::channel::{ChannelTransport, Out, error_reply, pair, unreadable};
+use super::channel::{ChannelTransport, Out, error_reply, malformed_params, pair, unreadable};
 
 /// Lines longer than this are refused (protects memory from a runaway peer).
 const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -125,52 +125,6 @@ fn parse_line(line: &[u8]) -> Line {
         }
     }
 }
-
-/// A request for a method of the protocol whose params do not fit it lands
-/// in rmcp's catch-all `CustomRequest` and would be answered "method not
-/// found"; the method exists, its params are wrong: -32602, saying what
-/// `tools/call` needs.
-fn malformed_params(msg: &RxJsonRpcMessage<RoleServer>) -> Option<Out> {
-    let rmcp::model::JsonRpcMessage::Request(r) = msg else {
-        return None;
-    };
-    let rmcp::model::ClientRequest::CustomRequest(c) = &r.request else {
-        return None;
-    };
-    if !PROTOCOL_METHODS.contains(&c.method.as_str()) {
-        return None;
-    }
-    let id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
-    let message = match c.method.as_str() {
-        "tools/call" => match c.params_as::<rmcp::model::CallToolRequestParams>() {
-            Err(e) => format!(
-                "invalid params for tools/call ({e}): it needs {{\"name\": string, \"arguments\": object}}"
-            ),
-            Ok(_) => {
-                "invalid params for tools/call: it needs {\"name\": string, \"arguments\": object}".to_owned()
-            }
-        },
-        m => format!("invalid params for {m}"),
-    };
-    Some(error_reply(id, -32602, &message))
-}
-
-/// Client request methods of MCP that rmcp parses into typed requests.
-const PROTOCOL_METHODS: &[&str] = &[
-    "initialize",
-    "ping",
-    "tools/call",
-    "tools/list",
-    "prompts/get",
-    "prompts/list",
-    "resources/list",
-    "resources/read",
-    "resources/templates/list",
-    "resources/subscribe",
-    "resources/unsubscribe",
-    "completion/complete",
-    "logging/setLevel",
-];
 
 fn too_large() -> Out {
     error_reply(Value::Null, -32600, "message too large")

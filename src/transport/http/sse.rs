@@ -32,6 +32,8 @@ use crate::transport::mcp::WhaleServer;
 
 pub struct LegacySession {
     incoming: mpsc::Sender<RxJsonRpcMessage<RoleServer>>,
+    /// Replies the door makes itself, onto the session's stream.
+    errors: mpsc::UnboundedSender<channel::Out>,
     owner: String,
 }
 
@@ -91,6 +93,7 @@ pub async fn open(State(s): State<Arc<HttpState>>, Extension(principal): Extensi
         id.clone(),
         LegacySession {
             incoming: ends.incoming,
+            errors: ends.errors,
             owner: fingerprint(&principal),
         },
     );
@@ -147,9 +150,10 @@ pub async fn post(
             Some(sess) if sess.owner != fingerprint(&principal) => {
                 return HttpError::forbidden("this session belongs to another credential").into_response();
             }
-            Some(sess) => sess.incoming.clone(),
+            Some(sess) => (sess.incoming.clone(), sess.errors.clone()),
         }
     };
+    let (incoming, errors) = incoming;
     let mut msg: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
         Ok(m) => m,
         Err(e) => {
@@ -157,6 +161,11 @@ pub async fn post(
                 .into_response();
         }
     };
+    // Accepted like any message; the answer travels on the stream.
+    if let Some(reply) = channel::malformed_params(&msg) {
+        let _ = errors.send(reply);
+        return StatusCode::ACCEPTED.into_response();
+    }
     use rmcp::model::GetExtensions;
     match &mut msg {
         rmcp::model::ClientJsonRpcMessage::Request(r) => {
