@@ -584,6 +584,187 @@ fn executions_list_show_and_stats_report_the_audit_trail() {
     );
 }
 
+/// "Today" and plain dates follow the store's time zone: `today_starts_at`
+/// is local midnight with the zone's offset, `executions_today` counts the
+/// executions since then, and `--from D --to D` (D = today's local date) is
+/// that same day, whole.
+#[test]
+fn executions_today_and_dates_follow_the_store_time_zone() {
+    let w = Whale::new();
+    for limit in [1, 2] {
+        w.tool("products", "list_products", json!({"limit": limit}));
+    }
+    // Any case in, the canonical name stored; a misspelt zone is refused.
+    let set = |tz: &str| w.tool("store", "update_settings", json!({"timezone": tz}));
+    assert_eq!(set("pacific/kiritimati")["timezone"], json!("Pacific/Kiritimati"));
+    let out = w.run(&[
+        "tools",
+        "call",
+        "store",
+        "--action",
+        "update_settings",
+        "--input",
+        r#"{"timezone":"America/New_Yrok"}"#,
+    ]);
+    assert_exit(&out, 1, "misspelt time zone");
+    assert!(stderr(&out).contains("America/New_Yrok"), "{}", stderr(&out));
+    assert_eq!(
+        w.tool("store", "get_settings", json!({}))["timezone"],
+        json!("Pacific/Kiritimati"),
+        "a refused update changed the settings"
+    );
+
+    for (zone, offset) in [("Pacific/Kiritimati", "+14:00"), ("Etc/GMT+12", "-12:00")] {
+        set(zone);
+        let stats = w.json(&["executions", "stats", "--json"]);
+        let starts = stats["today_starts_at"]
+            .as_str()
+            .expect("today_starts_at")
+            .to_string();
+        assert!(
+            starts.ends_with(&format!("T00:00:00{offset}")),
+            "{zone}: {starts}"
+        );
+        let midnight: jiff::Timestamp = starts.parse().expect("RFC 3339");
+        let now = jiff::Timestamp::now();
+        assert!(
+            midnight <= now && now.duration_since(midnight).as_hours() < 24,
+            "{zone}: {starts}"
+        );
+
+        let all = w.json(&["executions", "list", "--json", "--limit", "100"]);
+        let since: Vec<&Value> = all["executions"]
+            .as_array()
+            .expect("executions")
+            .iter()
+            .filter(|e| {
+                let at: jiff::Timestamp = e["created_at"]
+                    .as_str()
+                    .expect("created_at")
+                    .parse()
+                    .expect("time");
+                at >= midnight
+            })
+            .collect();
+        assert_eq!(stats["executions_today"], json!(since.len()), "{zone}: {stats}");
+
+        let day = &starts[..10];
+        let today = w.json(&[
+            "executions",
+            "list",
+            "--json",
+            "--limit",
+            "100",
+            "--from",
+            day,
+            "--to",
+            day,
+        ]);
+        assert_eq!(
+            today["total"],
+            json!(since.len()),
+            "{zone}: --from/--to {day}: {today}"
+        );
+        let before = w.json(&[
+            "executions",
+            "list",
+            "--json",
+            "--limit",
+            "100",
+            "--to",
+            &prev_day(day),
+        ]);
+        assert_eq!(
+            before["total"],
+            json!(all["total"].as_u64().expect("total") as usize - since.len()),
+            "{zone}: --to the day before"
+        );
+    }
+
+    // `stores create` checks the zone against the database too.
+    let out = w.run(&[
+        "stores",
+        "create",
+        "tz-shop",
+        "--name",
+        "TZ",
+        "--timezone",
+        "Europe/Berlinn",
+    ]);
+    assert_exit(&out, 2, "misspelt --timezone");
+    assert!(stderr(&out).contains("Europe/Berlinn"), "{}", stderr(&out));
+    let out = w.run(&[
+        "stores",
+        "create",
+        "tz-shop",
+        "--name",
+        "TZ",
+        "--timezone",
+        "europe/berlin",
+    ]);
+    assert_exit(&out, 0, "stores create in any case");
+    let stores = w.json(&["stores", "list", "--json"]);
+    let created = stores["stores"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == "tz-shop"))
+        .expect("tz-shop listed");
+    assert_eq!(created["timezone"], json!("Europe/Berlin"));
+}
+
+/// `list_orders` reads a plain date as a day of the store's calendar (the
+/// demo store keeps New York time): `from` = `to` = D lists exactly the
+/// orders placed on D there, which a UTC day would not.
+#[test]
+fn list_orders_dates_are_days_in_the_store_time_zone() {
+    let w = Whale::new();
+    let ny = jiff::tz::TimeZone::get("America/New_York").expect("zone");
+    let mut all = Vec::new();
+    for offset in [0, 100] {
+        let page = w.tool("orders", "list_orders", json!({"limit": 100, "offset": offset}));
+        all.extend(page["items"].as_array().expect("items").iter().cloned());
+    }
+    let local_day = |o: &Value| {
+        let at: jiff::Timestamp = o["created_at"]
+            .as_str()
+            .expect("created_at")
+            .parse()
+            .expect("time");
+        at.to_zoned(ny.clone()).date()
+    };
+    let mut checked = 0;
+    let mut days: Vec<jiff::civil::Date> = all.iter().map(local_day).collect();
+    days.sort();
+    days.dedup();
+    for day in days.iter().take(10) {
+        let d = day.to_string();
+        let got = w.tool("orders", "list_orders", json!({"from": d, "to": d, "limit": 100}));
+        let want: Vec<&Value> = all.iter().filter(|o| local_day(o) == *day).collect();
+        assert_eq!(got["total"], json!(want.len()), "{d}: {got}");
+        let ids = |v: Vec<&Value>| {
+            let mut ids: Vec<String> = v
+                .iter()
+                .map(|o| o["id"].as_str().expect("id").to_string())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(
+            ids(got["items"].as_array().expect("items").iter().collect()),
+            ids(want),
+            "{d}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, days.len().min(10));
+    assert!(days.len() > 20, "the seed spreads orders over 90 days");
+}
+
+/// The calendar day before `YYYY-MM-DD`.
+fn prev_day(day: &str) -> String {
+    let d: jiff::civil::Date = day.parse().expect("date");
+    d.yesterday().expect("a day before").to_string()
+}
+
 #[test]
 fn test_mode_executions_are_listed_apart() {
     let w = Whale::new();

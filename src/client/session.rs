@@ -108,7 +108,7 @@ impl LoginSession {
                 )));
             }
         };
-        let now = chrono::Utc::now().timestamp();
+        let now = jiff::Timestamp::now().as_second();
         let next = StoredCredential {
             access_token: Secret::new(tr.access_token),
             // A server that does not rotate keeps the old refresh token valid.

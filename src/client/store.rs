@@ -90,7 +90,7 @@ impl StoredCredential {
     /// Expired, or expiring within `margin_secs`.
     pub fn expires_within(&self, margin_secs: i64) -> bool {
         self.expires_at
-            .is_some_and(|at| at - chrono::Utc::now().timestamp() <= margin_secs)
+            .is_some_and(|at| at - jiff::Timestamp::now().as_second() <= margin_secs)
     }
 
     /// The index row describing this credential.
@@ -647,7 +647,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!(
             "whale-vault-{tag}-{}-{}",
             std::process::id(),
-            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+            jiff::Timestamp::now().as_nanosecond()
         ));
         Paths { dir }
     }
@@ -656,7 +656,7 @@ mod tests {
         StoredCredential {
             access_token: Secret::new("at-1"),
             refresh_token: Some(Secret::new("rt-1")),
-            expires_at: Some(chrono::Utc::now().timestamp() + 3600),
+            expires_at: Some(jiff::Timestamp::now().as_second() + 3600),
             client_id: "client-1".into(),
             token_endpoint: "http://as/token".into(),
             revocation_endpoint: Some("http://as/revoke".into()),

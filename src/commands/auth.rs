@@ -173,7 +173,7 @@ pub async fn login(args: &LoginArgs, store_id: Option<&str>) -> Result<(), CliEr
             )),
             TokenError::Other(s) => CliError::Runtime(format!("{s}; nothing was stored")),
         })?;
-    let now = chrono::Utc::now().timestamp();
+    let now = jiff::Timestamp::now().as_second();
     let cred = StoredCredential {
         access_token: Secret::new(tr.access_token),
         refresh_token: tr.refresh_token.map(Secret::new),
@@ -298,8 +298,8 @@ fn expiry(at: Option<i64>, now: i64) -> (Option<String>, bool, String) {
     let Some(at) = at else {
         return (None, false, "no expiry given".into());
     };
-    let iso = chrono::DateTime::from_timestamp(at, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    let iso = jiff::Timestamp::from_second(at)
+        .map(|t| format!("{t:.0}"))
         .unwrap_or_default();
     let left = at - now;
     let human = |s: i64| {
@@ -328,7 +328,7 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
     let v = vault.clone();
     let logins = blocking(STORE_LIMIT, "reading the login index", move || v.list()).await?;
     let api_key = settings::api_key().is_some();
-    let now = chrono::Utc::now().timestamp();
+    let now = jiff::Timestamp::now().as_second();
     if json_out {
         let rows: Vec<Value> = logins
             .iter()

@@ -168,7 +168,10 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
                     .map(|l| format!("{l} ms"))
                     .unwrap_or_else(|| "-".into())
             ));
-            printer::out(&format!("executions today: {}", s.executions_today));
+            printer::out(&format!(
+                "executions today: {} (since {})",
+                s.executions_today, s.today_starts_at
+            ));
             printer::out(&format!("unique tools:     {}", s.unique_tools));
             for (k, v) in &s.by_status {
                 printer::out(&format!("  {k}: {v}"));

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Scoped, rfc3339};
+use super::{Bound, Scoped, rfc3339};
 
 /// One execution, as written by the pipeline.
 #[derive(Debug, Clone)]
@@ -138,9 +138,10 @@ pub struct ExecutionFilter {
     pub agent: Option<String>,
     /// Only executions with this status.
     pub status: Option<ExecStatus>,
-    /// Earliest time (RFC 3339, YYYY-MM-DD, or an age like 24h / 7d).
+    /// Earliest time: RFC 3339, a date (YYYY-MM-DD, from the start of that
+    /// day in the store's time zone), or an age like 24h / 7d.
     pub from: Option<String>,
-    /// Latest time (same forms as `from`).
+    /// Latest time (same forms as `from`; a date includes that whole day).
     pub to: Option<String>,
 }
 
@@ -185,7 +186,10 @@ const MAX_TOOL_SPLITS: usize = 3;
 /// The longest tool filter, in characters (tool and action names are short).
 pub const MAX_TOOL_FILTER: usize = 100;
 
-fn where_clause(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<(String, Vec<Box<dyn ToSql>>), BadTime> {
+type Clause = (String, Vec<Box<dyn ToSql>>);
+
+/// The WHERE clause of a filter, or the bound that does not parse.
+fn where_clause(s: &Scoped<'_>, f: &ExecutionFilter) -> rusqlite::Result<Result<Clause, BadTime>> {
     let mut sql = String::from(" WHERE store_id = ? AND mode = ?");
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(s.store().to_string()), Box::new(s.mode())];
     if let Some(t) = &f.tool {
@@ -217,17 +221,26 @@ fn where_clause(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<(String, Vec<Box<
         sql.push_str(" AND status = ?");
         args.push(Box::new(st.as_str()));
     }
+    // Plain dates are days of the store's calendar.
+    let tz = match (&f.from, &f.to) {
+        (None, None) => jiff::tz::TimeZone::UTC,
+        _ => super::settings::time_zone(s)?,
+    };
     if let Some(from) = &f.from {
-        let t = super::parse_time(from).ok_or_else(|| BadTime("from", from.clone()))?;
+        let Some(t) = super::parse_time(from, &tz, Bound::Start) else {
+            return Ok(Err(BadTime("from", from.clone())));
+        };
         sql.push_str(" AND created_at >= ?");
         args.push(Box::new(t));
     }
     if let Some(to) = &f.to {
-        let t = super::parse_time(to).ok_or_else(|| BadTime("to", to.clone()))?;
+        let Some(t) = super::parse_time(to, &tz, Bound::End) else {
+            return Ok(Err(BadTime("to", to.clone())));
+        };
         sql.push_str(" AND created_at <= ?");
         args.push(Box::new(t));
     }
-    Ok((sql, args))
+    Ok(Ok((sql, args)))
 }
 
 const COLUMNS: &str = "id, tool, action, agent_id, agent_name, store_id, mode, status, error_code, error,
@@ -261,7 +274,7 @@ pub fn query(
     limit: i64,
     offset: i64,
 ) -> Result<Result<(Vec<Execution>, i64), BadTime>, rusqlite::Error> {
-    let (clause, mut args) = match where_clause(s, f) {
+    let (clause, mut args) = match where_clause(s, f)? {
         Ok(x) => x,
         Err(e) => return Ok(Err(e)),
     };
@@ -297,21 +310,22 @@ pub struct Stats {
     pub success_rate: Option<f64>,
     pub avg_latency_ms: Option<f64>,
     pub p95_latency_ms: Option<i64>,
+    /// Executions since `today_starts_at`.
     pub executions_today: i64,
+    /// Midnight of today in the store's time zone (RFC 3339 with its offset).
+    pub today_starts_at: String,
     pub unique_tools: i64,
     pub by_status: std::collections::BTreeMap<String, i64>,
 }
 
-/// Aggregates over the filtered executions; "today" is since midnight UTC.
+/// Aggregates over the filtered executions; "today" is since midnight in
+/// the store's time zone.
 pub fn stats(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<Result<Stats, BadTime>, rusqlite::Error> {
-    let (clause, args) = match where_clause(s, f) {
+    let (clause, args) = match where_clause(s, f)? {
         Ok(x) => x,
         Err(e) => return Ok(Err(e)),
     };
-    let midnight = {
-        let now = super::now_ms();
-        now - now.rem_euclid(86_400_000)
-    };
+    let (midnight, today_starts_at) = super::start_of_today(&super::settings::time_zone(s)?);
     let conn = s.conn();
     let (total, ok, avg_us, today, tools): (i64, i64, Option<f64>, i64, i64) = conn.query_row(
         &format!(
@@ -353,6 +367,7 @@ pub fn stats(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<Result<Stats, BadTim
         avg_latency_ms: avg_us.map(|us| (us / 10.0).round() / 100.0),
         p95_latency_ms: p95,
         executions_today: today,
+        today_starts_at,
         unique_tools: tools,
         by_status,
     }))

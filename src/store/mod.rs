@@ -408,23 +408,97 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// RFC 3339 rendering of a millisecond timestamp (UTC).
+/// RFC 3339 rendering of a millisecond timestamp (UTC, milliseconds shown).
 pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| format!("{t:.3}"))
         .unwrap_or_default()
 }
 
-/// Parses an RFC 3339 time, a plain date (midnight UTC) or a relative age
-/// such as `24h`, `7d`, `30m` (that long before now) into milliseconds.
-pub fn parse_time(s: &str) -> Option<i64> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp_millis());
+/// The time zone an IANA name (`America/New_York`, `UTC`; any case) stands
+/// for, from the system's time zone database (`/usr/share/zoneinfo`) or, where
+/// there is none, the copy built into whale. `localtime` and `posixrules`
+/// are files of that directory, not zones, and are refused.
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    let hint = "use an IANA time zone name such as \"America/New_York\", \"Europe/Berlin\" or \"UTC\"";
+    if name.is_empty() {
+        return Err(format!("is empty; {hint}"));
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis());
+    if name.len() > 64 {
+        return Err(format!("is longer than 64 characters; {hint}"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '/')))
+    {
+        return Err(format!("`{name}` contains `{c}`; {hint}"));
+    }
+    let not_a_zone = ["localtime", "posixrules"];
+    match jiff::tz::TimeZone::get(name) {
+        Ok(tz) if !not_a_zone.iter().any(|n| n.eq_ignore_ascii_case(name)) => Ok(tz),
+        _ => Err(format!(
+            "`{name}` is not a time zone in the time zone database; {hint}"
+        )),
+    }
+}
+
+/// The store's time zone for a stored name; UTC (and a warning) for a name
+/// the database does not know — one saved before names were checked
+/// against it, or a system database that lost it.
+pub fn store_time_zone(name: &str) -> jiff::tz::TimeZone {
+    time_zone(name).unwrap_or_else(|e| {
+        tracing::warn!(timezone = %name, "store time zone {e}; using UTC");
+        jiff::tz::TimeZone::UTC
+    })
+}
+
+/// Which end of a time range a bound closes: a plain date stands for the
+/// first millisecond of that day as a start and for its last as an end, so
+/// `--from 2026-11-20 --to 2026-11-20` is that whole day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Start,
+    End,
+}
+
+/// Parses an RFC 3339 time, a plain date (`YYYY-MM-DD`, a day in `tz`, the
+/// store's time zone; see [`Bound`]) or a relative age such as `24h`, `7d`,
+/// `30m` (that long before now) into milliseconds.
+pub fn parse_time(s: &str, tz: &jiff::tz::TimeZone, bound: Bound) -> Option<i64> {
+    let s = s.trim();
+    // An RFC 3339 time has a date, `T` (or a space) and an offset; jiff
+    // reads it, and the ISO 8601 forms Temporal allows around it.
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Some(t.as_millisecond());
+    }
+    if s.len() == 10
+        && let Ok(d) = jiff::civil::Date::strptime("%Y-%m-%d", s)
+    {
+        let day = match bound {
+            Bound::Start => d,
+            Bound::End => d.tomorrow().ok()?,
+        };
+        let start = day.to_zoned(tz.clone()).ok()?.timestamp().as_millisecond();
+        return Some(if bound == Bound::End { start - 1 } else { start });
     }
     parse_duration_ms(s).map(|d| now_ms() - d)
+}
+
+/// The first millisecond of today in `tz`, and its RFC 3339 rendering with
+/// the zone's offset (`2026-11-23T00:00:00-05:00`).
+pub fn start_of_today(tz: &jiff::tz::TimeZone) -> (i64, String) {
+    let now = jiff::Timestamp::now().to_zoned(tz.clone());
+    match now.start_of_day() {
+        Ok(z) => (
+            z.timestamp().as_millisecond(),
+            z.timestamp().display_with_offset(z.offset()).to_string(),
+        ),
+        Err(_) => {
+            let ms = now_ms();
+            let midnight = ms - ms.rem_euclid(86_400_000);
+            (midnight, rfc3339(midnight))
+        }
+    }
 }
 
 /// `90s`, `30m`, `12h`, `7d`, `2w` → milliseconds.
@@ -583,6 +657,92 @@ mod tests {
         assert_eq!(parse_duration_ms("7d"), Some(604_800_000));
         assert_eq!(parse_duration_ms("7x"), None);
         assert_eq!(parse_duration_ms("d"), None);
+    }
+
+    #[test]
+    fn times_parse_with_plain_dates_in_the_store_time_zone() {
+        let ny = time_zone("America/New_York").unwrap();
+        let utc = jiff::tz::TimeZone::UTC;
+        let ms = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        // RFC 3339 is absolute whatever the zone.
+        for tz in [&ny, &utc] {
+            assert_eq!(
+                parse_time("2026-11-20T10:00:00Z", tz, Bound::Start),
+                Some(ms("2026-11-20T10:00:00Z"))
+            );
+            assert_eq!(
+                parse_time("2026-11-20T10:00:00.250+01:00", tz, Bound::End),
+                Some(ms("2026-11-20T09:00:00.250Z"))
+            );
+        }
+        // A date is that day in the zone: from its first to its last millisecond.
+        assert_eq!(
+            parse_time("2026-11-20", &utc, Bound::Start),
+            Some(ms("2026-11-20T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_time("2026-11-20", &ny, Bound::Start),
+            Some(ms("2026-11-20T05:00:00Z"))
+        );
+        assert_eq!(
+            parse_time("2026-11-20", &ny, Bound::End),
+            Some(ms("2026-11-21T04:59:59.999Z"))
+        );
+        // The day clocks go forward has 23 hours.
+        let (start, end) = (
+            parse_time("2026-03-08", &ny, Bound::Start).unwrap(),
+            parse_time("2026-03-08", &ny, Bound::End).unwrap(),
+        );
+        assert_eq!(end + 1 - start, 23 * 3_600_000);
+        // Neither a time without an offset nor a loose date is guessed at.
+        for bad in [
+            "2026-11-20T10:00:00",
+            "2026-11-20 junk",
+            "2026-13-01",
+            "20261120",
+            "yesterday",
+            "",
+        ] {
+            assert_eq!(parse_time(bad, &ny, Bound::Start), None, "{bad:?}");
+        }
+        let age = parse_time("24h", &ny, Bound::Start).unwrap();
+        assert!((now_ms() - 24 * 3_600_000 - age).abs() < 60_000);
+    }
+
+    #[test]
+    fn today_starts_at_local_midnight() {
+        let tokyo = time_zone("Asia/Tokyo").unwrap();
+        let (ms, text) = start_of_today(&tokyo);
+        assert!(text.ends_with("T00:00:00+09:00"), "{text}");
+        assert_eq!(text.parse::<jiff::Timestamp>().unwrap().as_millisecond(), ms);
+        assert!(ms <= now_ms() && now_ms() - ms < 86_400_000);
+    }
+
+    #[test]
+    fn time_zones_are_looked_up_in_the_database() {
+        for ok in [
+            "UTC",
+            "utc",
+            "America/New_York",
+            "america/new_york",
+            "Etc/GMT+5",
+            "US/Eastern",
+        ] {
+            assert!(time_zone(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "America/New_Yrok",
+            "Mars/Olympus_Mons",
+            "localtime",
+            "posixrules",
+            "../zoneinfo/UTC",
+            "",
+        ] {
+            let e = time_zone(bad).unwrap_err();
+            assert!(e.contains("IANA"), "{bad:?}: {e}");
+        }
+        // A name saved before names were checked falls back to UTC.
+        assert_eq!(store_time_zone("Mars/Olympus_Mons"), jiff::tz::TimeZone::UTC);
     }
 
     #[cfg(unix)]

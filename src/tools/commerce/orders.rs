@@ -77,9 +77,11 @@ pub fn tool() -> Tool {
 pub struct ListInput {
     pub status: Option<OrderStatus>,
     pub customer_id: Option<String>,
-    /// Earliest creation time (RFC 3339, YYYY-MM-DD, or an age like 7d).
+    /// Earliest creation time: RFC 3339, a date (YYYY-MM-DD, from the start
+    /// of that day in the store's time zone), or an age like 7d.
     pub from: Option<String>,
-    /// Latest creation time (same forms as `from`).
+    /// Latest creation time (same forms as `from`; a date includes that
+    /// whole day).
     pub to: Option<String>,
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = 100))]
@@ -89,9 +91,15 @@ pub struct ListInput {
     pub offset: i64,
 }
 
-fn time_arg(field: &str, v: Option<&str>) -> Result<Option<i64>, ToolError> {
+/// A `from`/`to` bound; plain dates are days of the store's calendar.
+fn time_arg(
+    field: &str,
+    v: Option<&str>,
+    tz: &jiff::tz::TimeZone,
+    bound: crate::store::Bound,
+) -> Result<Option<i64>, ToolError> {
     v.map(|s| {
-        crate::store::parse_time(s).ok_or_else(|| {
+        crate::store::parse_time(s, tz, bound).ok_or_else(|| {
             ToolError::invalid(
                 field,
                 format!("`{s}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d"),
@@ -102,13 +110,17 @@ fn time_arg(field: &str, v: Option<&str>) -> Result<Option<i64>, ToolError> {
 }
 
 fn list_orders(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<OrderSummary>, ToolError> {
+    let tz = match (&i.from, &i.to) {
+        (None, None) => jiff::tz::TimeZone::UTC,
+        _ => crate::store::settings::time_zone(&ctx.db)?,
+    };
     let (items, total) = db::list(
         &ctx.db,
         &db::OrderQuery {
             status: i.status,
             customer_id: i.customer_id.as_deref(),
-            from_ms: time_arg("from", i.from.as_deref())?,
-            to_ms: time_arg("to", i.to.as_deref())?,
+            from_ms: time_arg("from", i.from.as_deref(), &tz, crate::store::Bound::Start)?,
+            to_ms: time_arg("to", i.to.as_deref(), &tz, crate::store::Bound::End)?,
             limit: i.limit,
             offset: i.offset,
         },

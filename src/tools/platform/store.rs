@@ -45,28 +45,11 @@ pub fn tool() -> Tool {
     }
 }
 
-/// Checks a time zone name looks like an IANA name ("Area/City") or "UTC".
-pub(crate) fn check_timezone(tz: &str) -> Result<(), String> {
-    let hint = "use an IANA time zone name such as \"America/New_York\", \"Europe/Berlin\" or \"UTC\"";
-    if tz.is_empty() {
-        return Err(format!("is empty; {hint}"));
-    }
-    if tz.len() > 64 {
-        return Err(format!("is longer than 64 characters; {hint}"));
-    }
-    if let Some(c) = tz
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '/')))
-    {
-        return Err(format!("`{tz}` contains `{c}`; {hint}"));
-    }
-    if tz.split('/').any(str::is_empty) {
-        return Err(format!("`{tz}` has an empty part between slashes; {hint}"));
-    }
-    if !tz.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        return Err(format!("`{tz}` must start with a letter; {hint}"));
-    }
-    Ok(())
+/// The canonical spelling of an IANA time zone name (`america/new_york`
+/// → `America/New_York`), or what is wrong with it.
+pub(crate) fn check_timezone(tz: &str) -> Result<String, String> {
+    let zone = crate::store::time_zone(tz)?;
+    Ok(zone.iana_name().unwrap_or(tz).to_string())
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -113,10 +96,11 @@ fn update_settings(ctx: &Ctx<'_>, i: UpdateSettingsInput) -> Result<Settings, To
             normalize_email(e).map_err(|m| ToolError::invalid("support_email", m))?,
         )),
     };
-    let timezone = i.timezone.as_deref().map(str::trim);
-    if let Some(tz) = timezone {
-        check_timezone(tz).map_err(|m| ToolError::invalid("timezone", m))?;
-    }
+    let timezone = i
+        .timezone
+        .as_deref()
+        .map(|tz| check_timezone(tz.trim()).map_err(|m| ToolError::invalid("timezone", m)))
+        .transpose()?;
     if let Some(t) = i.low_stock_threshold
         && !(0..=100_000).contains(&t)
     {
@@ -133,7 +117,7 @@ fn update_settings(ctx: &Ctx<'_>, i: UpdateSettingsInput) -> Result<Settings, To
         &SettingsPatch {
             name,
             support_email: support_email.as_ref().map(Option::as_deref),
-            timezone,
+            timezone: timezone.as_deref(),
             low_stock_threshold: i.low_stock_threshold,
         },
     )?;
@@ -200,8 +184,9 @@ mod tests {
             "Etc/GMT+5",
             "Europe/Berlin",
         ] {
-            assert!(check_timezone(ok).is_ok(), "{ok}");
+            assert_eq!(check_timezone(ok).as_deref(), Ok(ok));
         }
+        assert_eq!(check_timezone("europe/berlin").as_deref(), Ok("Europe/Berlin"));
     }
 
     #[test]
@@ -215,6 +200,8 @@ mod tests {
             "UTC/",
             "Europe/Berlin;",
             "+05:00",
+            "America/New_Yrok",
+            "localtime",
             &long,
         ] {
             assert!(check_timezone(bad).is_err(), "{bad:?} should be rejected");
