@@ -614,6 +614,11 @@ fn executions_today_and_dates_follow_the_store_time_zone() {
         "a refused update changed the settings"
     );
 
+    let list = |extra: &[&str]| {
+        let mut args = vec!["executions", "list", "--json", "--limit", "100"];
+        args.extend_from_slice(extra);
+        w.json(&args)
+    };
     for (zone, offset) in [("Pacific/Kiritimati", "+14:00"), ("Etc/GMT+12", "-12:00")] {
         set(zone);
         let stats = w.json(&["executions", "stats", "--json"]);
@@ -632,7 +637,7 @@ fn executions_today_and_dates_follow_the_store_time_zone() {
             "{zone}: {starts}"
         );
 
-        let all = w.json(&["executions", "list", "--json", "--limit", "100"]);
+        let all = list(&[]);
         let since: Vec<&Value> = all["executions"]
             .as_array()
             .expect("executions")
@@ -649,31 +654,13 @@ fn executions_today_and_dates_follow_the_store_time_zone() {
         assert_eq!(stats["executions_today"], json!(since.len()), "{zone}: {stats}");
 
         let day = &starts[..10];
-        let today = w.json(&[
-            "executions",
-            "list",
-            "--json",
-            "--limit",
-            "100",
-            "--from",
-            day,
-            "--to",
-            day,
-        ]);
+        let today = list(&["--from", day, "--to", day]);
         assert_eq!(
             today["total"],
             json!(since.len()),
             "{zone}: --from/--to {day}: {today}"
         );
-        let before = w.json(&[
-            "executions",
-            "list",
-            "--json",
-            "--limit",
-            "100",
-            "--to",
-            &prev_day(day),
-        ]);
+        let before = list(&["--to", &prev_day(day)]);
         assert_eq!(
             before["total"],
             json!(all["total"].as_u64().expect("total") as usize - since.len()),
@@ -682,27 +669,11 @@ fn executions_today_and_dates_follow_the_store_time_zone() {
     }
 
     // `stores create` checks the zone against the database too.
-    let out = w.run(&[
-        "stores",
-        "create",
-        "tz-shop",
-        "--name",
-        "TZ",
-        "--timezone",
-        "Europe/Berlinn",
-    ]);
+    let create = |tz: &str| w.run(&["stores", "create", "tz-shop", "--name", "TZ", "--timezone", tz]);
+    let out = create("Europe/Berlinn");
     assert_exit(&out, 2, "misspelt --timezone");
     assert!(stderr(&out).contains("Europe/Berlinn"), "{}", stderr(&out));
-    let out = w.run(&[
-        "stores",
-        "create",
-        "tz-shop",
-        "--name",
-        "TZ",
-        "--timezone",
-        "europe/berlin",
-    ]);
-    assert_exit(&out, 0, "stores create in any case");
+    assert_exit(&create("europe/berlin"), 0, "stores create in any case");
     let stores = w.json(&["stores", "list", "--json"]);
     let created = stores["stores"]
         .as_array()

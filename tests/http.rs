@@ -502,6 +502,53 @@ fn malformed_tools_call_on_the_legacy_transport_is_invalid_params() {
     l.call_ok("products_list_products", json!({"limit": 1}));
 }
 
+/// A sessionless request of the 2026-07-28 revision (no initialize, the
+/// version in `_meta` and the routing headers) reaches the handler with no
+/// door in between: a `tools/call` whose params do not fit is -32602 there
+/// too (rmcp's default answered -32601), a method MCP does not have stays
+/// -32601, and a well-formed call is served.
+#[test]
+fn malformed_sessionless_tools_call_is_invalid_params() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&[]);
+    let c = http();
+    let post = |id: i64, method: &str, name: &str, mut params: Value| {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        let rb = c
+            .post(server.url("/mcp"))
+            .header("authorization", bearer(&key))
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method)
+            .header("mcp-name", name)
+            .body(rpc(id, method, params).to_string());
+        read_reply(send(rb, method), &json!(id)).expect("a reply")
+    };
+    let ok = post(
+        1,
+        "tools/call",
+        "products_list_products",
+        json!({"name": "products_list_products", "arguments": {"limit": 1}}),
+    );
+    assert_eq!(ok["result"]["structuredContent"]["limit"], json!(1), "{ok}");
+    for (id, params) in [
+        (2, json!({"arguments": {}})),
+        (3, json!({"name": "products", "arguments": [1]})),
+    ] {
+        let reply = post(id, "tools/call", "products", params.clone());
+        assert_eq!(reply["error"]["code"], json!(-32602), "{params}: {reply}");
+        let message = reply["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("\"name\": string"), "{params}: {reply}");
+    }
+    let reply = post(4, "frobnicate", "x", json!({}));
+    assert_eq!(reply["error"]["code"], json!(-32601), "{reply}");
+}
+
 #[test]
 fn unknown_sessions_are_404() {
     let w = Whale::new();
@@ -612,6 +659,12 @@ fn tools_call_on_a_session_is_answered_as_json_and_the_rest_by_rmcp() {
         .json()
         .unwrap();
     assert_eq!(v["error"]["code"], json!(-32602), "{v}");
+    // The same words as every other door.
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("missing field `name`") && message.contains("\"name\": string"),
+        "{v}"
+    );
     let v: Value = s
         .post_as(
             &key,

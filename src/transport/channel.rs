@@ -97,7 +97,10 @@ pub fn unreadable(text: &[u8], e: &serde_json::Error) -> Unreadable {
 /// A request for a method of the protocol whose params do not fit it lands
 /// in rmcp's catch-all `CustomRequest` and would be answered "method not
 /// found"; the method exists, its params are wrong: the -32602 reply,
-/// saying what `tools/call` needs, for the door to send instead.
+/// saying what `tools/call` needs, for the door to send instead. The doors
+/// that read messages themselves (stdio, legacy SSE) answer here, before
+/// rmcp, so a malformed `initialize` does not end the session; the handler
+/// answers the same for Streamable HTTP ([`invalid_params`]).
 pub fn malformed_params(msg: &RxJsonRpcMessage<RoleServer>) -> Option<Out> {
     let rmcp::model::JsonRpcMessage::Request(r) = msg else {
         return None;
@@ -105,22 +108,32 @@ pub fn malformed_params(msg: &RxJsonRpcMessage<RoleServer>) -> Option<Out> {
     let rmcp::model::ClientRequest::CustomRequest(c) = &r.request else {
         return None;
     };
+    let message = invalid_params(c)?;
+    let id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
+    Some(error_reply(id, -32602, &message))
+}
+
+/// What is wrong with a request rmcp could not type: the -32602 message
+/// when its method is one of the protocol's (so its params are what did not
+/// fit), None for a method MCP does not have.
+pub fn invalid_params(c: &rmcp::model::CustomRequest) -> Option<String> {
     if !PROTOCOL_METHODS.contains(&c.method.as_str()) {
         return None;
     }
-    let id = serde_json::to_value(&r.id).unwrap_or(Value::Null);
-    let message = match c.method.as_str() {
-        "tools/call" => match c.params_as::<rmcp::model::CallToolRequestParams>() {
-            Err(e) => format!(
-                "invalid params for tools/call ({e}): it needs {{\"name\": string, \"arguments\": object}}"
-            ),
-            Ok(_) => {
-                "invalid params for tools/call: it needs {\"name\": string, \"arguments\": object}".to_owned()
-            }
-        },
+    Some(match c.method.as_str() {
+        "tools/call" => tools_call_params(c.params_as::<rmcp::model::CallToolRequestParams>().err().as_ref()),
         m => format!("invalid params for {m}"),
-    };
-    Some(error_reply(id, -32602, &message))
+    })
+}
+
+/// The -32602 message for `tools/call` params that did not decode (`e`,
+/// serde's complaint, when there were params to decode).
+pub fn tools_call_params(e: Option<&serde_json::Error>) -> String {
+    let needs = "it needs {\"name\": string, \"arguments\": object}";
+    match e {
+        Some(e) => format!("invalid params for tools/call ({e}): {needs}"),
+        None => format!("invalid params for tools/call: {needs}"),
+    }
 }
 
 /// Client request methods of MCP that rmcp parses into typed requests.

@@ -5,8 +5,9 @@
 use std::sync::{Arc, OnceLock};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult,
-    MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest, CustomResult,
+    Implementation, ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -205,6 +206,20 @@ impl ServerHandler for WhaleServer {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("whale", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
+    }
+
+    /// A method of the protocol with params that do not fit it is -32602
+    /// saying what is wrong (rmcp's default answers -32601, method not
+    /// found); a method MCP does not have stays -32601.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        Err(match super::channel::invalid_params(&request) {
+            Some(message) => McpError::invalid_params(message, None),
+            None => McpError::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, request.method, None),
+        })
     }
 
     async fn list_tools(

@@ -154,13 +154,8 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
         .transpose()
     {
         Ok(Some(p)) => p,
-        Ok(None) | Err(_) => {
-            let e = rmcp::ErrorData::invalid_params(
-                "invalid params: tools/call needs {\"name\": string, \"arguments\": object}",
-                None,
-            );
-            return respond(error_body(&id, &e));
-        }
+        Ok(None) => return respond(error_body(&id, &invalid_params(None))),
+        Err(e) => return respond(error_body(&id, &invalid_params(Some(&e)))),
     };
     // Not a child of the server's token: shutdown lets calls in flight
     // finish rather than cancelling them.
@@ -197,6 +192,10 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
         Err(e) => return respond(error_body(&id, &e)),
     };
     respond(body.unwrap_or_default())
+}
+
+fn invalid_params(e: Option<&serde_json::Error>) -> rmcp::ErrorData {
+    rmcp::ErrorData::invalid_params(crate::transport::channel::tools_call_params(e), None)
 }
 
 fn error_body(id: &Value, e: &rmcp::ErrorData) -> Vec<u8> {
