@@ -660,6 +660,12 @@ fn executions_today_and_dates_follow_the_store_time_zone() {
             json!(since.len()),
             "{zone}: --from/--to {day}: {today}"
         );
+        // "No limit" written as the last day of the calendar.
+        assert_eq!(list(&["--to", "9999-12-31"])["total"], all["total"]);
+        // A range that ends before it starts is a mistake, said so.
+        let out = w.run(&["executions", "list", "--from", day, "--to", &prev_day(day)]);
+        assert_exit(&out, 2, "inverted range");
+        assert!(stderr(&out).contains("is before `from`"), "{}", stderr(&out));
         let before = list(&["--to", &prev_day(day)]);
         assert_eq!(
             before["total"],

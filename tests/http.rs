@@ -665,6 +665,16 @@ fn tools_call_on_a_session_is_answered_as_json_and_the_rest_by_rmcp() {
         message.contains("missing field `name`") && message.contains("\"name\": string"),
         "{v}"
     );
+    // Params that are not an object at all take the common path: the same
+    // answer as over stdio, not serde's view of a Rust type.
+    let resp = s.post_as(&key, &rpc(10, "tools/call", Value::Null)).unwrap();
+    let v = read_reply(resp, &json!(10)).expect("a reply");
+    assert_eq!(v["error"]["code"], json!(-32602), "{v}");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("\"name\": string") && !message.contains("CallToolRequestParams"),
+        "{v}"
+    );
     let v: Value = s
         .post_as(
             &key,

@@ -298,9 +298,16 @@ fn expiry(at: Option<i64>, now: i64) -> (Option<String>, bool, String) {
     let Some(at) = at else {
         return (None, false, "no expiry given".into());
     };
-    let iso = jiff::Timestamp::from_second(at)
-        .map(|t| format!("{t:.0}"))
-        .unwrap_or_default();
+    let Ok(t) = jiff::Timestamp::from_second(at) else {
+        // Beyond the calendar a date can be written in: a server's way of
+        // saying "never" (or, below it, long expired).
+        return if at > now {
+            (None, false, "after the year 9999 (never, in effect)".into())
+        } else {
+            (None, true, "expired; refreshed on next use".into())
+        };
+    };
+    let iso = format!("{t:.0}");
     let left = at - now;
     let human = |s: i64| {
         if s >= 86_400 {
@@ -390,4 +397,28 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
         return Err(CliError::Silent(1));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expiry;
+
+    #[test]
+    fn expiry_renders_times_and_the_ends_of_the_calendar() {
+        let now = 1_795_000_000;
+        let (iso, expired, text) = expiry(Some(now + 7200), now);
+        assert_eq!(iso.as_deref(), Some("2026-11-18T13:06:40Z"));
+        assert!(!expired);
+        assert!(text.ends_with("(in 2 h)"), "{text}");
+        let (iso, expired, text) = expiry(Some(now - 90), now);
+        assert!(
+            expired && iso.is_some() && text.contains("expired 1 min ago"),
+            "{text}"
+        );
+        // `expires_in` of "forever": no date, not expired.
+        let (iso, expired, text) = expiry(Some(253_402_300_799), now);
+        assert_eq!((iso, expired), (None, false));
+        assert!(text.contains("never"), "{text}");
+        assert_eq!(expiry(None, now), (None, false, "no expiry given".into()));
+    }
 }

@@ -46,10 +46,7 @@ fn filter(f: &ExecFilterArgs) -> Result<ExecutionFilter, CliError> {
 }
 
 fn bad_time(e: db::BadTime) -> CliError {
-    CliError::Usage(format!(
-        "--{} `{}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d",
-        e.0, e.1
-    ))
+    CliError::Usage(format!("--{} {}", e.0, e.1))
 }
 
 pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Bound, Scoped, rfc3339};
+use super::{Scoped, rfc3339};
 
 /// One execution, as written by the pipeline.
 #[derive(Debug, Clone)]
@@ -178,9 +178,7 @@ impl ExecStatus {
     }
 }
 
-/// A time bound that does not parse.
-#[derive(Debug)]
-pub struct BadTime(pub &'static str, pub String);
+pub use super::BadTime;
 
 const MAX_TOOL_SPLITS: usize = 3;
 /// The longest tool filter, in characters (tool and action names are short).
@@ -188,8 +186,13 @@ pub const MAX_TOOL_FILTER: usize = 100;
 
 type Clause = (String, Vec<Box<dyn ToSql>>);
 
-/// The WHERE clause of a filter, or the bound that does not parse.
-fn where_clause(s: &Scoped<'_>, f: &ExecutionFilter) -> rusqlite::Result<Result<Clause, BadTime>> {
+/// The WHERE clause of a filter, or the bound that does not parse; `tz` is
+/// the store's time zone when the caller has it already.
+fn where_clause(
+    s: &Scoped<'_>,
+    f: &ExecutionFilter,
+    tz: Option<&jiff::tz::TimeZone>,
+) -> rusqlite::Result<Result<Clause, BadTime>> {
     let mut sql = String::from(" WHERE store_id = ? AND mode = ?");
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(s.store().to_string()), Box::new(s.mode())];
     if let Some(t) = &f.tool {
@@ -221,22 +224,15 @@ fn where_clause(s: &Scoped<'_>, f: &ExecutionFilter) -> rusqlite::Result<Result<
         sql.push_str(" AND status = ?");
         args.push(Box::new(st.as_str()));
     }
-    // Plain dates are days of the store's calendar.
-    let tz = match (&f.from, &f.to) {
-        (None, None) => jiff::tz::TimeZone::UTC,
-        _ => super::settings::time_zone(s)?,
+    let (from, to) = match super::parse_bounds(s, f.from.as_deref(), f.to.as_deref(), tz)? {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e)),
     };
-    if let Some(from) = &f.from {
-        let Some(t) = super::parse_time(from, &tz, Bound::Start) else {
-            return Ok(Err(BadTime("from", from.clone())));
-        };
+    if let Some(t) = from {
         sql.push_str(" AND created_at >= ?");
         args.push(Box::new(t));
     }
-    if let Some(to) = &f.to {
-        let Some(t) = super::parse_time(to, &tz, Bound::End) else {
-            return Ok(Err(BadTime("to", to.clone())));
-        };
+    if let Some(t) = to {
         sql.push_str(" AND created_at <= ?");
         args.push(Box::new(t));
     }
@@ -274,7 +270,7 @@ pub fn query(
     limit: i64,
     offset: i64,
 ) -> Result<Result<(Vec<Execution>, i64), BadTime>, rusqlite::Error> {
-    let (clause, mut args) = match where_clause(s, f)? {
+    let (clause, mut args) = match where_clause(s, f, None)? {
         Ok(x) => x,
         Err(e) => return Ok(Err(e)),
     };
@@ -321,11 +317,12 @@ pub struct Stats {
 /// Aggregates over the filtered executions; "today" is since midnight in
 /// the store's time zone.
 pub fn stats(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<Result<Stats, BadTime>, rusqlite::Error> {
-    let (clause, args) = match where_clause(s, f)? {
+    let tz = super::settings::time_zone(s)?;
+    let (clause, args) = match where_clause(s, f, Some(&tz))? {
         Ok(x) => x,
         Err(e) => return Ok(Err(e)),
     };
-    let (midnight, today_starts_at) = super::start_of_today(&super::settings::time_zone(s)?);
+    let (midnight, today_starts_at) = super::start_of_today(&tz);
     let conn = s.conn();
     let (total, ok, avg_us, today, tools): (i64, i64, Option<f64>, i64, i64) = conn.query_row(
         &format!(

@@ -417,8 +417,7 @@ pub fn rfc3339(ms: i64) -> String {
 
 /// The time zone an IANA name (`America/New_York`, `UTC`; any case) stands
 /// for, from the system's time zone database (`/usr/share/zoneinfo`) or, where
-/// there is none, the copy built into whale. `localtime` and `posixrules`
-/// are files of that directory, not zones, and are refused.
+/// there is none, the copy built into whale.
 pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
     let hint = "use an IANA time zone name such as \"America/New_York\", \"Europe/Berlin\" or \"UTC\"";
     if name.is_empty() {
@@ -433,7 +432,9 @@ pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
     {
         return Err(format!("`{name}` contains `{c}`; {hint}"));
     }
-    let not_a_zone = ["localtime", "posixrules"];
+    // Files of the zoneinfo directory that are not places: the machine's own
+    // zone, a template, and `Factory` ("local time unknown").
+    let not_a_zone = ["localtime", "posixrules", "Factory"];
     match jiff::tz::TimeZone::get(name) {
         Ok(tz) if !not_a_zone.iter().any(|n| n.eq_ignore_ascii_case(name)) => Ok(tz),
         _ => Err(format!(
@@ -463,42 +464,101 @@ pub enum Bound {
 
 /// Parses an RFC 3339 time, a plain date (`YYYY-MM-DD`, a day in `tz`, the
 /// store's time zone; see [`Bound`]) or a relative age such as `24h`, `7d`,
-/// `30m` (that long before now) into milliseconds.
+/// `30m` (that long before now) into milliseconds. Times past the ends of
+/// the calendar (`9999-12-31`, often written for "no limit") are clamped to
+/// them: no stored row lies beyond.
 pub fn parse_time(s: &str, tz: &jiff::tz::TimeZone, bound: Bound) -> Option<i64> {
+    use jiff::Timestamp;
+    let clamp = |year: i16| if year > 0 { Timestamp::MAX } else { Timestamp::MIN }.as_millisecond();
     let s = s.trim();
     // An RFC 3339 time has a date, `T` (or a space) and an offset; jiff
     // reads it, and the ISO 8601 forms Temporal allows around it.
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+    if let Ok(t) = s.parse::<Timestamp>() {
         return Some(t.as_millisecond());
+    }
+    if let Ok(p) = jiff::fmt::temporal::Pieces::parse(s)
+        && p.time().is_some()
+        && p.offset().is_some()
+    {
+        // Well formed, but its instant is outside jiff's range.
+        return Some(clamp(p.date().year()));
     }
     if s.len() == 10
         && let Ok(d) = jiff::civil::Date::strptime("%Y-%m-%d", s)
     {
-        let day = match bound {
-            Bound::Start => d,
-            Bound::End => d.tomorrow().ok()?,
-        };
-        let start = day.to_zoned(tz.clone()).ok()?.timestamp().as_millisecond();
-        return Some(if bound == Bound::End { start - 1 } else { start });
+        let start = |day: jiff::civil::Date| day.to_zoned(tz.clone()).map(|z| z.timestamp().as_millisecond());
+        return Some(match bound {
+            Bound::Start => start(d).unwrap_or_else(|_| clamp(d.year())),
+            Bound::End => d
+                .tomorrow()
+                .and_then(start)
+                .map(|next| next - 1)
+                .unwrap_or_else(|_| clamp(d.year())),
+        });
     }
     parse_duration_ms(s).map(|d| now_ms() - d)
+}
+
+/// A `from`/`to` bound that does not parse, or a range that ends before it
+/// starts: the field and what is wrong with it.
+#[derive(Debug)]
+pub struct BadTime(pub &'static str, pub String);
+
+/// A listing's `from` and `to`, in milliseconds.
+pub type Bounds = (Option<i64>, Option<i64>);
+
+/// The `from`/`to` bounds of a listing in milliseconds, plain dates read in
+/// the store's time zone (`tz`, else looked up — only when there is a
+/// bound to read).
+pub fn parse_bounds(
+    s: &Scoped<'_>,
+    from: Option<&str>,
+    to: Option<&str>,
+    tz: Option<&jiff::tz::TimeZone>,
+) -> rusqlite::Result<Result<Bounds, BadTime>> {
+    if from.is_none() && to.is_none() {
+        return Ok(Ok((None, None)));
+    }
+    let tz = match tz {
+        Some(tz) => tz.clone(),
+        None => settings::time_zone(s)?,
+    };
+    let parse = |field: &'static str, v: Option<&str>, bound| {
+        v.map(|v| {
+            parse_time(v, &tz, bound).ok_or_else(|| {
+                BadTime(
+                    field,
+                    format!("`{v}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d"),
+                )
+            })
+        })
+        .transpose()
+    };
+    let bounds = parse("from", from, Bound::Start).and_then(|f| Ok((f, parse("to", to, Bound::End)?)));
+    Ok(match bounds {
+        Ok((Some(f), Some(t))) if f > t => Err(BadTime(
+            "to",
+            format!(
+                "`{}` is before `from` (`{}`); the range would be empty",
+                to.unwrap_or_default(),
+                from.unwrap_or_default()
+            ),
+        )),
+        other => other,
+    })
 }
 
 /// The first millisecond of today in `tz`, and its RFC 3339 rendering with
 /// the zone's offset (`2026-11-23T00:00:00-05:00`).
 pub fn start_of_today(tz: &jiff::tz::TimeZone) -> (i64, String) {
     let now = jiff::Timestamp::now().to_zoned(tz.clone());
-    match now.start_of_day() {
-        Ok(z) => (
-            z.timestamp().as_millisecond(),
-            z.timestamp().display_with_offset(z.offset()).to_string(),
-        ),
-        Err(_) => {
-            let ms = now_ms();
-            let midnight = ms - ms.rem_euclid(86_400_000);
-            (midnight, rfc3339(midnight))
-        }
-    }
+    // Local midnight exists whenever "now" does (jiff's range ends a day
+    // inside the calendar's).
+    let z = now.start_of_day().unwrap_or(now);
+    (
+        z.timestamp().as_millisecond(),
+        z.timestamp().display_with_offset(z.offset()).to_string(),
+    )
 }
 
 /// `90s`, `30m`, `12h`, `7d`, `2w` → milliseconds.
@@ -705,6 +765,20 @@ mod tests {
         ] {
             assert_eq!(parse_time(bad, &ny, Bound::Start), None, "{bad:?}");
         }
+        // Past the calendar's end ("no limit"): clamped, not refused.
+        let max = jiff::Timestamp::MAX.as_millisecond();
+        for (text, bound) in [
+            ("9999-12-31", Bound::End),
+            ("9999-12-31", Bound::Start),
+            ("9999-12-31T23:59:59Z", Bound::End),
+        ] {
+            assert_eq!(parse_time(text, &utc, bound), Some(max), "{text}");
+        }
+        assert_eq!(parse_time("9999-12-30", &ny, Bound::End), Some(max));
+        assert_eq!(
+            parse_time("-009999-01-01T00:00:00Z", &utc, Bound::Start),
+            Some(jiff::Timestamp::MIN.as_millisecond())
+        );
         let age = parse_time("24h", &ny, Bound::Start).unwrap();
         assert!((now_ms() - 24 * 3_600_000 - age).abs() < 60_000);
     }

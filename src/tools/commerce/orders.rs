@@ -91,36 +91,16 @@ pub struct ListInput {
     pub offset: i64,
 }
 
-/// A `from`/`to` bound; plain dates are days of the store's calendar.
-fn time_arg(
-    field: &str,
-    v: Option<&str>,
-    tz: &jiff::tz::TimeZone,
-    bound: crate::store::Bound,
-) -> Result<Option<i64>, ToolError> {
-    v.map(|s| {
-        crate::store::parse_time(s, tz, bound).ok_or_else(|| {
-            ToolError::invalid(
-                field,
-                format!("`{s}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d"),
-            )
-        })
-    })
-    .transpose()
-}
-
 fn list_orders(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<OrderSummary>, ToolError> {
-    let tz = match (&i.from, &i.to) {
-        (None, None) => jiff::tz::TimeZone::UTC,
-        _ => crate::store::settings::time_zone(&ctx.db)?,
-    };
+    let (from_ms, to_ms) = crate::store::parse_bounds(&ctx.db, i.from.as_deref(), i.to.as_deref(), None)?
+        .map_err(|e| ToolError::invalid(e.0, e.1))?;
     let (items, total) = db::list(
         &ctx.db,
         &db::OrderQuery {
             status: i.status,
             customer_id: i.customer_id.as_deref(),
-            from_ms: time_arg("from", i.from.as_deref(), &tz, crate::store::Bound::Start)?,
-            to_ms: time_arg("to", i.to.as_deref(), &tz, crate::store::Bound::End)?,
+            from_ms,
+            to_ms,
             limit: i.limit,
             offset: i.offset,
         },

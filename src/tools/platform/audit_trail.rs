@@ -51,9 +51,10 @@ pub struct QueryInput {
     pub agent: Option<String>,
     /// Only executions with this status.
     pub status: Option<db::ExecStatus>,
-    /// Earliest time (RFC 3339, YYYY-MM-DD, or an age like 24h / 7d).
+    /// Earliest time: RFC 3339, a date (YYYY-MM-DD, from the start of that
+    /// day in the store's time zone), or an age like 24h / 7d.
     pub from: Option<String>,
-    /// Latest time (same forms as `from`).
+    /// Latest time (same forms as `from`; a date includes that whole day).
     pub to: Option<String>,
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = 100))]
@@ -73,13 +74,7 @@ pub struct Executions {
 }
 
 fn bad_time(e: db::BadTime) -> ToolError {
-    ToolError::invalid(
-        e.0,
-        format!(
-            "`{}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d",
-            e.1
-        ),
-    )
+    ToolError::invalid(e.0, e.1)
 }
 
 fn query_executions(ctx: &Ctx<'_>, i: QueryInput) -> Result<Executions, ToolError> {

@@ -147,15 +147,19 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
     {
         return pass(parts, bytes).await;
     }
-    let params: CallToolRequestParams = match msg
-        .get_mut("params")
-        .map(Value::take)
-        .map(serde_json::from_value)
-        .transpose()
-    {
-        Ok(Some(p)) => p,
-        Ok(None) => return respond(error_body(&id, &invalid_params(None))),
-        Err(e) => return respond(error_body(&id, &invalid_params(Some(&e)))),
+    let params = match msg.get_mut("params") {
+        Some(p) if p.is_object() => p.take(),
+        // Missing, null or not an object: a rare mistake, answered by rmcp
+        // and the handler in the words every other door uses.
+        _ => return pass(parts, bytes).await,
+    };
+    let params: CallToolRequestParams = match serde_json::from_value(params) {
+        Ok(p) => p,
+        Err(e) => {
+            let e =
+                rmcp::ErrorData::invalid_params(crate::transport::channel::tools_call_params(Some(&e)), None);
+            return respond(error_body(&id, &e));
+        }
     };
     // Not a child of the server's token: shutdown lets calls in flight
     // finish rather than cancelling them.
@@ -192,10 +196,6 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
         Err(e) => return respond(error_body(&id, &e)),
     };
     respond(body.unwrap_or_default())
-}
-
-fn invalid_params(e: Option<&serde_json::Error>) -> rmcp::ErrorData {
-    rmcp::ErrorData::invalid_params(crate::transport::channel::tools_call_params(e), None)
 }
 
 fn error_body(id: &Value, e: &rmcp::ErrorData) -> Vec<u8> {
