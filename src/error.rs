@@ -83,6 +83,14 @@ impl From<DbError> for ToolError {
     }
 }
 
+/// A time bound of a listing's filter that does not parse (or a range that
+/// ends before it starts): the agent's input to fix, naming the field.
+impl From<crate::store::BadTime> for ToolError {
+    fn from(e: crate::store::BadTime) -> Self {
+        ToolError::invalid(e.0, e.1)
+    }
+}
+
 impl From<rusqlite::Error> for ToolError {
     fn from(e: rusqlite::Error) -> Self {
         ToolError::from(DbError::Sql(e))

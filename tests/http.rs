@@ -521,7 +521,7 @@ fn malformed_sessionless_tools_call_is_invalid_params() {
         let rb = c
             .post(server.url("/mcp"))
             .header("authorization", bearer(&key))
-            .header("accept", "application/json, text/event-stream")
+            .header("accept", ACCEPT_MCP)
             .header("content-type", "application/json")
             .header("mcp-protocol-version", "2026-07-28")
             .header("mcp-method", method)

@@ -64,7 +64,7 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
                 return Err(CliError::Usage("--name must not be empty".into()));
             }
             // The same rule as the store tool's update_settings.
-            let timezone = crate::tools::platform::store::check_timezone(timezone.trim())
+            let timezone = crate::store::canonical_time_zone(timezone.trim())
                 .map_err(|e| CliError::Usage(format!("--timezone {e}")))?;
             app.db.write(|tx| -> Result<(), CliError> {
                 if stores::exists(tx, &id)? {

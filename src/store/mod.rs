@@ -443,6 +443,14 @@ pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
     }
 }
 
+/// The canonical spelling of a time zone name (`america/new_york` →
+/// `America/New_York`), as stores keep it; or what is wrong with it. The one
+/// check behind `store update_settings` and `whale stores create`.
+pub fn canonical_time_zone(name: &str) -> Result<String, String> {
+    let zone = time_zone(name)?;
+    Ok(zone.iana_name().unwrap_or(name).to_string())
+}
+
 /// The store's time zone for a stored name; UTC (and a warning) for a name
 /// the database does not know — one saved before names were checked
 /// against it, or a system database that lost it.
@@ -790,6 +798,42 @@ mod tests {
         assert!(text.ends_with("T00:00:00+09:00"), "{text}");
         assert_eq!(text.parse::<jiff::Timestamp>().unwrap().as_millisecond(), ms);
         assert!(ms <= now_ms() && now_ms() - ms < 86_400_000);
+    }
+
+    #[test]
+    fn timezones_accepted() {
+        for ok in [
+            "UTC",
+            "America/New_York",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+5",
+            "Europe/Berlin",
+        ] {
+            assert_eq!(canonical_time_zone(ok).as_deref(), Ok(ok));
+        }
+        assert_eq!(
+            canonical_time_zone("europe/berlin").as_deref(),
+            Ok("Europe/Berlin")
+        );
+    }
+
+    #[test]
+    fn timezones_rejected() {
+        let long = "A".repeat(65);
+        for bad in [
+            "",
+            "America/New York",
+            "America//Chicago",
+            "/UTC",
+            "UTC/",
+            "Europe/Berlin;",
+            "+05:00",
+            "America/New_Yrok",
+            "localtime",
+            &long,
+        ] {
+            assert!(canonical_time_zone(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 
     #[test]

@@ -59,17 +59,7 @@ pub fn get(s: &Scoped<'_>) -> rusqlite::Result<Option<Settings>> {
 /// a name the time zone database does not know): the calendar behind
 /// plain dates and "today".
 pub fn time_zone(s: &Scoped<'_>) -> rusqlite::Result<jiff::tz::TimeZone> {
-    let name: Option<String> = s
-        .conn()
-        .prepare_cached(
-            "SELECT coalesce(ss.timezone, st.timezone)
-               FROM stores st
-               LEFT JOIN store_settings ss ON ss.store_id = st.id AND ss.mode = ?2
-              WHERE st.id = ?1",
-        )?
-        .query_row(params![s.store(), s.mode()], |r| r.get(0))
-        .optional()?;
-    Ok(name.map_or(jiff::tz::TimeZone::UTC, |n| super::store_time_zone(&n)))
+    Ok(get(s)?.map_or(jiff::tz::TimeZone::UTC, |st| super::store_time_zone(&st.timezone)))
 }
 
 /// The store's low-stock threshold (units) for this mode.

@@ -92,8 +92,7 @@ pub struct ListInput {
 }
 
 fn list_orders(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<OrderSummary>, ToolError> {
-    let (from_ms, to_ms) = crate::store::parse_bounds(&ctx.db, i.from.as_deref(), i.to.as_deref(), None)?
-        .map_err(|e| ToolError::invalid(e.0, e.1))?;
+    let (from_ms, to_ms) = crate::store::parse_bounds(&ctx.db, i.from.as_deref(), i.to.as_deref(), None)??;
     let (items, total) = db::list(
         &ctx.db,
         &db::OrderQuery {

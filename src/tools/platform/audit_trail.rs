@@ -73,10 +73,6 @@ pub struct Executions {
     pub offset: i64,
 }
 
-fn bad_time(e: db::BadTime) -> ToolError {
-    ToolError::invalid(e.0, e.1)
-}
-
 fn query_executions(ctx: &Ctx<'_>, i: QueryInput) -> Result<Executions, ToolError> {
     let filter = ExecutionFilter {
         tool: i.tool,
@@ -85,7 +81,7 @@ fn query_executions(ctx: &Ctx<'_>, i: QueryInput) -> Result<Executions, ToolErro
         from: i.from,
         to: i.to,
     };
-    let (executions, total) = db::query(&ctx.db, &filter, i.limit, i.offset)?.map_err(bad_time)?;
+    let (executions, total) = db::query(&ctx.db, &filter, i.limit, i.offset)??;
     Ok(Executions {
         executions,
         total,
@@ -107,5 +103,5 @@ fn get_execution(ctx: &Ctx<'_>, i: ExecId) -> Result<Execution, ToolError> {
 }
 
 fn execution_stats(ctx: &Ctx<'_>, f: ExecutionFilter) -> Result<Stats, ToolError> {
-    db::stats(&ctx.db, &f)?.map_err(bad_time)
+    Ok(db::stats(&ctx.db, &f)??)
 }
