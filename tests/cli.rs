@@ -700,25 +700,19 @@ fn list_orders_dates_are_days_in_the_store_time_zone() {
         let page = w.tool("orders", "list_orders", json!({"limit": 100, "offset": offset}));
         all.extend(page["items"].as_array().expect("items").iter().cloned());
     }
-    let local_day = |o: &Value| {
+    let day_in = |o: &Value, tz: &jiff::tz::TimeZone| {
         let at: jiff::Timestamp = o["created_at"]
             .as_str()
             .expect("created_at")
             .parse()
             .expect("time");
-        at.to_zoned(ny.clone()).date()
+        at.to_zoned(tz.clone()).date()
     };
+    let local_day = |o: &Value| day_in(o, &ny);
     // Orders placed between midnight UTC and midnight in New York are on
     // different days in the two zones: those days go first, so a reading in
     // UTC cannot pass.
-    let utc_day = |o: &Value| {
-        let at: jiff::Timestamp = o["created_at"]
-            .as_str()
-            .expect("created_at")
-            .parse()
-            .expect("time");
-        at.to_zoned(jiff::tz::TimeZone::UTC).date()
-    };
+    let utc_day = |o: &Value| day_in(o, &jiff::tz::TimeZone::UTC);
     let straddling: Vec<jiff::civil::Date> = all
         .iter()
         .filter(|o| local_day(o) != utc_day(o))
