@@ -78,7 +78,11 @@ impl ToolError {
 
 impl From<DbError> for ToolError {
     fn from(e: DbError) -> Self {
-        tracing::error!(error = %e, "database error during tool call");
+        // An interrupted statement is a call stopped by its deadline or its
+        // client (the pipeline reports that in its own words), not a fault.
+        if !e.is_interrupt() {
+            tracing::error!(error = %e, "database error during tool call");
+        }
         ToolError::Internal("the database reported an error; the call changed nothing".into())
     }
 }

@@ -406,8 +406,11 @@ impl Pipeline {
             attempt: attempt.clone(),
             deadline: started + self.timeout,
             cancel: cancel.clone(),
+            audit: action.reads_audit.then(|| self.audit.clone()),
         };
-        let result = if !write && self.inline_reads.load(Ordering::Relaxed) {
+        // A read of the audit trail waits for the audit writer (on the
+        // blocking pool, not here), so it is not run inline.
+        let result = if !write && !action.reads_audit && self.inline_reads.load(Ordering::Relaxed) {
             // A read runs right here: microseconds of SQLite work, where a
             // hop to the blocking pool and back would cost more than the
             // work. The statement interrupt enforces deadline and cancel.
@@ -648,10 +651,15 @@ struct Job {
     attempt: Attempt,
     deadline: Instant,
     cancel: CancellationToken,
+    /// Set for an action that reads the audit trail: flushed first.
+    audit: Option<AuditWriter>,
 }
 
 impl Job {
     fn run(self) -> Result<Value, ToolError> {
+        if let Some(audit) = &self.audit {
+            audit.flush();
+        }
         let tool = self.registry.tool(self.tool_name).expect("tool found before");
         let action = tool.action(self.action_name).expect("action found before");
         let principal = &self.attempt.principal;

@@ -2,7 +2,29 @@
 //! stdout belongs to the protocol and nothing here is called.)
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::borrow::Cow;
 use std::io::Write;
+
+/// Text from the database or a caller (agent, client and tool names, error
+/// messages) as it may be shown in a terminal: control characters, such as
+/// the escape that starts a sequence to clear the screen or a newline that
+/// forges a table row, are shown escaped (`\u{1b}`, `\n`).
+pub fn visible(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
 
 pub fn out(s: &str) {
     let mut o = std::io::stdout().lock();
@@ -18,10 +40,14 @@ pub fn err(s: &str) {
     let _ = writeln!(e, "{s}");
 }
 
-/// Column-aligned table with a header row.
+/// Column-aligned table with a header row; cells are shown [`visible`].
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<Cow<'_, str>>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| visible(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
+    for r in &rows {
         for (i, c) in r.iter().enumerate() {
             if i < widths.len() {
                 widths[i] = widths[i].max(c.chars().count());
@@ -42,6 +68,20 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     };
     out(&line(headers.to_vec()));
     for r in rows {
-        out(&line(r.iter().map(String::as_str).collect()));
+        out(&line(r.iter().map(|c| c.as_ref()).collect()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(visible("plain Ünïcode name"), "plain Ünïcode name");
+        assert!(matches!(visible("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(visible("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(visible("row\nforged\r\t"), "row\\nforged\\r\\t");
+        assert_eq!(visible("del\u{7f}c1\u{9b}"), "del\\u{7f}c1\\u{9b}");
     }
 }

@@ -83,12 +83,20 @@ pub fn tool_timeout() -> Result<Duration, CliError> {
     }
 }
 
-/// The API key from the environment, if any (an empty value counts as none).
+/// The API key from the environment, if any. An empty value counts as none
+/// (as `gh` treats an empty `GH_TOKEN`), with a warning: a host config or CI
+/// job that sets the variable meant to hand over a key, and without one the
+/// session acts as the local owner.
 pub fn api_key() -> Option<Secret> {
-    std::env::var(WHALETOOLS_API_KEY)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| Secret::new(v.trim()))
+    let v = std::env::var(WHALETOOLS_API_KEY).ok()?;
+    if v.trim().is_empty() {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            tracing::warn!("{WHALETOOLS_API_KEY} is set but empty; acting without an API key");
+        });
+        return None;
+    }
+    Some(Secret::new(v.trim()))
 }
 
 /// How commands that run tools present themselves: the key in the

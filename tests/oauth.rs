@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::http_client::*;
-use common::{HttpServer, TIMEOUT, Whale, stderr};
+use common::{HttpServer, TIMEOUT, Whale, stderr, stdout};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
@@ -902,9 +902,29 @@ fn registration_rejects_unsafe_metadata() {
             json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
             "auth method",
         ),
+        // A name reaches admins' terminals (`whale clients list`, the
+        // audit trail): no escape sequences or forged rows, and not the
+        // name of the local owner.
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "client_name": "App\u{1b}[2J\u{1b}[31mFAKE"}),
+            "escape in client_name",
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "client_name": "App\nwc_forged  dynamic"}),
+            "newline in client_name",
+        ),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "client_name": "local-owner"}),
+            "the owner's name",
+        ),
     ] {
         let resp = http().post(s.url("/register")).json(&body).send().unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{what}");
+        let err: Value = resp.json().unwrap();
+        assert!(
+            err["error"] == "invalid_client_metadata" || err["error"] == "invalid_redirect_uri",
+            "{what}: {err}"
+        );
     }
     assert_eq!(count(&w, "oauth_clients"), 0);
     // Registration creates rows without a credential: bounded per address.
@@ -1458,12 +1478,31 @@ fn users_and_clients_from_the_shell() {
     let listed = w.json(&["clients", "list", "--json"]);
     assert!(!listed.to_string().contains(secret));
     assert_eq!(listed["clients"][0]["kind"], "admin");
+    let text = w.run(&["clients", "list"]);
+    assert!(
+        stdout(&text).lines().next().is_some_and(|h| h.contains("MODE")),
+        "{}",
+        stdout(&text)
+    );
+    assert!(stdout(&text).contains(" live "), "{}", stdout(&text));
     let out = w.run(&["clients", "revoke", c["client_id"].as_str().unwrap()]);
     assert!(out.status.success());
     assert_eq!(
         w.json(&["clients", "list", "--json"])["clients"][0]["revoked"],
         json!(true)
     );
+    // Revoking twice is not an error (like `whale keys revoke`); an id that
+    // is not there is a runtime error.
+    let again = w.run(&["clients", "revoke", c["client_id"].as_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(stdout(&again).contains("already revoked"), "{}", stdout(&again));
+    let out = w.run(&["clients", "revoke", "wc_nope"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("wc_nope"), "{}", stderr(&out));
+    for name in ["bad\u{1b}[2Jname", "local-owner"] {
+        let out = w.run(&["clients", "create", name, "--scopes", "products:read"]);
+        assert_eq!(out.status.code(), Some(2), "{name:?}: {}", stderr(&out));
+    }
     let out = w.run(&["clients", "create", "bad", "--scopes", "nonsense"]);
     assert_eq!(out.status.code(), Some(2));
 }

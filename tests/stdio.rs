@@ -526,6 +526,39 @@ fn both_spellings_work_in_both_modes_and_are_audited() {
     }
 }
 
+/// Read audits are written behind, but an agent that is handed an
+/// execution id (or asks for today's count) at once finds it: the audit
+/// trail's own actions wait for the rows still queued.
+#[test]
+fn the_audit_trail_shows_calls_made_just_before() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    for round in 0..20 {
+        let r = m.call("products", json!({"action": "list_categories"}));
+        let id = r["_meta"]["whale/executionId"]
+            .as_str()
+            .expect("whale/executionId")
+            .to_string();
+        let e = m.call_ok(
+            "audit_trail",
+            json!({"action": "get_execution", "execution_id": id}),
+        );
+        assert_eq!(e["id"], json!(id), "round {round}");
+        assert_eq!(e["status"], json!("success"));
+        let q = m.call_ok(
+            "audit_trail",
+            json!({"action": "query_executions", "tool": "products"}),
+        );
+        assert_eq!(q["total"], json!(round + 1), "round {round}: {q}");
+        let s = m.call_ok(
+            "audit_trail",
+            json!({"action": "execution_stats", "tool": "products"}),
+        );
+        assert_eq!(s["total"], json!(round + 1), "round {round}: {s}");
+    }
+    m.finish();
+}
+
 #[test]
 fn invalid_input_names_the_field_and_changes_nothing() {
     let w = Whale::new();
@@ -901,6 +934,54 @@ fn a_session_read_from_a_file_is_answered_like_one_over_pipes() {
         a.iter().filter(|v| v["error"]["code"] == json!(-32700)).count(),
         1
     );
+}
+
+/// The README's first command: the demo session in examples/ is answered
+/// in full, every call succeeds, the order is taken with its coupon, and
+/// each call is in the audit trail afterwards.
+#[test]
+fn the_readme_demo_session_is_answered_and_audited() {
+    let w = Whale::new();
+    let session = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/demo-session.jsonl"
+    ))
+    .expect("examples/demo-session.jsonl");
+    let out = w.run_input(&["mcp"], &session);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    let answers: Vec<Value> = common::stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let requests: Vec<Value> = session
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("the session is JSON"))
+        .filter(|m| m.get("id").is_some())
+        .collect();
+    assert_eq!(
+        answers.len(),
+        requests.len(),
+        "one answer per request: {answers:#?}"
+    );
+    let mut calls = 0;
+    for req in &requests {
+        let a = answers
+            .iter()
+            .find(|a| a["id"] == req["id"])
+            .unwrap_or_else(|| panic!("no answer to {req}"));
+        assert!(a.get("error").is_none(), "{req} -> {a}");
+        if req["method"] == json!("tools/call") {
+            calls += 1;
+            assert_eq!(a["result"]["isError"], json!(false), "{req} -> {a}");
+            if req["params"]["arguments"]["action"] == json!("create_order") {
+                let order = &a["result"]["structuredContent"];
+                assert_eq!(order["status"], json!("paid"), "{order}");
+                assert!(order["discount_cents"].as_i64().is_some_and(|d| d > 0), "{order}");
+            }
+        }
+    }
+    assert!(calls >= 3, "the demo makes calls");
+    assert_eq!(w.executions(&[])["total"], json!(calls), "every call is audited");
 }
 
 /// Whether `pid`'s descriptor `fd` is in non-blocking mode (Linux

@@ -88,10 +88,55 @@ impl Principal {
                 mode,
             },
             agent_id: None,
-            agent_name: "local-owner".into(),
+            agent_name: LOCAL_OWNER.into(),
             scopes: ScopeSet::all(),
             key_id: None,
             rate_limit_per_min: None,
+        }
+    }
+}
+
+/// The agent name of the local owner (stdio or the CLI without a key):
+/// no key or client may take it, so the audit trail cannot be made to
+/// show another caller as the owner.
+pub const LOCAL_OWNER: &str = "local-owner";
+
+/// Checks the name of an agent (a key's `--agent`, an OAuth client's name):
+/// trimmed, 1–100 characters, no control characters (a name is printed in
+/// admins' terminals, where an escape sequence could redraw the screen or
+/// forge a row), and not the local owner's. `what` names the field in the
+/// message.
+pub fn agent_name<'a>(name: &'a str, what: &str) -> Result<&'a str, String> {
+    let name = name.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > 100 {
+        return Err(format!("{what} must be 1–100 characters (got {chars})"));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "{what} must not contain control characters (found {})",
+            c.escape_unicode()
+        ));
+    }
+    if name.eq_ignore_ascii_case(LOCAL_OWNER) {
+        return Err(format!(
+            "{what} `{name}` is reserved: it names the local owner in the audit trail"
+        ));
+    }
+    Ok(name)
+}
+
+/// The `client_name` an OAuth client gives for itself (RFC 7591
+/// registration or a client ID metadata document): checked like an agent
+/// name, since anyone may register and it is shown on the consent page, in
+/// `whale clients list` and as the agent in the audit trail; a long one is
+/// cut rather than refused. `None` when absent or blank.
+pub fn client_name(raw: Option<&str>) -> Result<Option<String>, String> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) => {
+            let n: String = n.chars().take(100).collect();
+            agent_name(&n, "client_name").map(|n| Some(n.to_string()))
         }
     }
 }

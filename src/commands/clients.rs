@@ -21,10 +21,7 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
             json,
         } => {
             app.require_store()?;
-            let name = name.trim();
-            if name.is_empty() || name.len() > 100 {
-                return Err(CliError::Usage("the name must be 1–100 characters".into()));
-            }
+            let name = crate::auth::agent_name(&name, "the name").map_err(CliError::Usage)?;
             let scopes = ScopeSet::parse(&scopes).map_err(CliError::Usage)?;
             let mode = if test { Mode::Test } else { Mode::Live };
             let (id, secret) = AuthServer::create_admin_client(&app.db, name, &app.store_id, mode, &scopes)?;
@@ -86,6 +83,7 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
                         c.kind.clone(),
                         c.name.clone(),
                         c.store_id.clone().unwrap_or_else(|| "-".into()),
+                        c.mode.map_or_else(|| "-".into(), |m| m.to_string()),
                         c.scopes.clone().unwrap_or_else(|| "-".into()),
                         if c.revoked_at.is_some() {
                             "revoked"
@@ -96,7 +94,10 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
                     ]
                 })
                 .collect();
-            printer::table(&["CLIENT ID", "KIND", "NAME", "STORE", "SCOPES", "STATUS"], &rows);
+            printer::table(
+                &["CLIENT ID", "KIND", "NAME", "STORE", "MODE", "SCOPES", "STATUS"],
+                &rows,
+            );
             Ok(())
         }
         ClientsCmd::Revoke { id } => {
@@ -104,9 +105,13 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
             if db::revoke_client(&conn, &id)? {
                 printer::out(&format!("Revoked client {id} and every token issued to it."));
                 Ok(())
+            } else if db::client(&conn, &id)?.is_some() {
+                // Like `whale keys revoke`: revoking twice is not an error.
+                printer::out(&format!("Client {id} was already revoked."));
+                Ok(())
             } else {
-                Err(CliError::Usage(format!(
-                    "no active client `{id}`; `whale clients list` shows them"
+                Err(CliError::Runtime(format!(
+                    "no client `{id}`; `whale clients list` shows them"
                 )))
             }
         }

@@ -100,7 +100,7 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
         ExecutionsCmd::Show { id, test, json } => {
             let sc = scope(app, test);
             let e = db::get(&Scoped::new(&conn, &sc), &id)?.ok_or_else(|| {
-                CliError::Usage(format!(
+                CliError::Runtime(format!(
                     "no execution `{id}` in store {} ({} mode){}",
                     sc.store_id,
                     sc.mode,
@@ -119,19 +119,19 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
             printer::out(&format!("time:      {}", e.created_at));
             printer::out(&format!(
                 "tool:      {}.{}",
-                e.tool,
+                printer::visible(&e.tool),
                 e.action.as_deref().unwrap_or("-")
             ));
             printer::out(&format!(
                 "agent:     {} ({})",
-                e.agent_name,
+                printer::visible(&e.agent_name),
                 e.agent_id.as_deref().unwrap_or("local")
             ));
             printer::out(&format!("store:     {} ({} mode)", e.store_id, e.mode));
             printer::out(&format!("status:    {}", e.status));
             printer::out(&format!("duration:  {} ms", e.duration_ms));
             if let Some(err) = &e.error {
-                printer::out(&format!("error:     {err}"));
+                printer::out(&format!("error:     {}", printer::visible(err)));
             }
             printer::out(&format!("input:\n{}", serde_json::to_string_pretty(&e.input)?));
             if let Some(o) = &e.output {
@@ -162,7 +162,7 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
             printer::out(&format!(
                 "p95 latency:      {}",
                 s.p95_latency_ms
-                    .map(|l| format!("{l} ms"))
+                    .map(|l| format!("{l:.2} ms"))
                     .unwrap_or_else(|| "-".into())
             ));
             printer::out(&format!(

@@ -20,10 +20,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
             rate_limit,
             json,
         } => {
-            let agent = agent.trim();
-            if agent.is_empty() || agent.len() > 100 {
-                return Err(CliError::Usage("--agent must be 1–100 characters".into()));
-            }
+            let agent = crate::auth::agent_name(&agent, "--agent").map_err(CliError::Usage)?;
             let scopes = ScopeSet::parse(&scopes).map_err(CliError::Usage)?;
             let expires_at = expires_in
                 .as_deref()
@@ -97,6 +94,15 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                     "key {id} is already revoked; create a new one instead"
                 )));
             }
+            if let (Some(until), Some(by)) = (old.revoked_at, &old.replaced_by) {
+                // Rotating it again would mint a second replacement that
+                // nothing links to, while the first stays active.
+                return Err(CliError::Usage(format!(
+                    "key {id} was already rotated: its replacement is {by}, and it keeps working until {}; \
+                     rotate {by} instead, or `whale keys revoke {id}` to end the grace period now",
+                    rfc3339(until)
+                )));
+            }
             let (new_id, secret) = app.db.write(|tx| -> Result<_, CliError> {
                 let secret = keys::generate(old.mode);
                 let new_id = db::insert(
@@ -112,7 +118,12 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                         rate_limit_per_min: old.rate_limit_per_min,
                     },
                 )?;
-                db::revoke(tx, &old.id, now + grace_ms, Some(&new_id))?;
+                // Nothing else may have revoked or rotated it meanwhile.
+                if db::revoke(tx, &old.id, now + grace_ms, Some(&new_id))? == 0 {
+                    return Err(CliError::Runtime(format!(
+                        "key {id} was revoked or rotated while this command ran; nothing was changed"
+                    )));
+                }
                 Ok((new_id, secret))
             })?;
             if grace_ms > 0 {
@@ -170,7 +181,7 @@ pub fn create(
 fn find(app: &App, id: &str) -> Result<db::KeyRow, CliError> {
     let conn = app.db.conn()?;
     db::get(&conn, &app.store_id, id)?.ok_or_else(|| {
-        CliError::Usage(format!(
+        CliError::Runtime(format!(
             "no key `{id}` in store `{}`; `whale keys list` shows them",
             app.store_id
         ))

@@ -101,7 +101,7 @@ pub fn run(app: &App, cmd: UsersCmd) -> Result<(), CliError> {
                 let conn = app.db.conn()?;
                 db::by_email(&conn, email.trim())?
             }
-            .ok_or_else(|| CliError::Usage(format!("no user `{email}`; `whale users list` shows them")))?;
+            .ok_or_else(|| CliError::Runtime(format!("no user `{email}`; `whale users list` shows them")))?;
             let pass = read_password(password_stdin, true)?;
             let hash = password::hash(&pass).map_err(CliError::Runtime)?;
             let conn = app.db.conn()?;

@@ -148,12 +148,8 @@ fn validate(client_id: &str, doc: &Value, body: &[u8]) -> Result<ClientDoc, Stri
             "grant type `{g}` is not available to metadata-document clients"
         ));
     }
-    let name = doc
-        .get("client_name")
-        .and_then(Value::as_str)
-        .map(|s| s.trim().chars().take(100).collect::<String>())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| {
+    let name =
+        crate::auth::client_name(doc.get("client_name").and_then(Value::as_str))?.unwrap_or_else(|| {
             url::Url::parse(client_id)
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_string))

@@ -282,11 +282,8 @@ impl AuthServer {
         {
             return Err(bad("response_types must be [\"code\"]".into()));
         }
-        let name = obj
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(|s| s.trim().chars().take(100).collect::<String>())
-            .filter(|s| !s.is_empty())
+        let name = crate::auth::client_name(obj.get("client_name").and_then(Value::as_str))
+            .map_err(bad)?
             .unwrap_or_else(|| "unnamed client".into());
         let id = new_id("wc");
         let secret = (method != "none").then(|| generate_with(SECRET_PREFIX));

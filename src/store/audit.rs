@@ -305,13 +305,19 @@ pub struct Stats {
     /// Share of executions with status success, 0.0–1.0 (null when there are none).
     pub success_rate: Option<f64>,
     pub avg_latency_ms: Option<f64>,
-    pub p95_latency_ms: Option<i64>,
+    /// The latency 95% of the executions were within (µs precision, like the average).
+    pub p95_latency_ms: Option<f64>,
     /// Executions since `today_starts_at`.
     pub executions_today: i64,
     /// Midnight of today in the store's time zone (RFC 3339 with its offset).
     pub today_starts_at: String,
     pub unique_tools: i64,
     pub by_status: std::collections::BTreeMap<String, i64>,
+}
+
+/// Microseconds as milliseconds rounded to two decimals.
+fn us_to_ms(us: f64) -> f64 {
+    (us / 10.0).round() / 100.0
 }
 
 /// Aggregates over the filtered executions; "today" is since midnight in
@@ -334,10 +340,10 @@ pub fn stats(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<Result<Stats, BadTim
         rusqlite::params_from_iter(args.iter()),
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
     )?;
-    let p95: Option<i64> = if total > 0 {
+    let p95_us: Option<i64> = if total > 0 {
         conn.query_row(
             &format!(
-                "SELECT duration_ms FROM executions{clause} ORDER BY duration_us LIMIT 1 OFFSET {}",
+                "SELECT duration_us FROM executions{clause} ORDER BY duration_us LIMIT 1 OFFSET {}",
                 ((total as f64) * 0.95).floor().min((total - 1) as f64) as i64
             ),
             rusqlite::params_from_iter(args.iter()),
@@ -361,8 +367,8 @@ pub fn stats(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<Result<Stats, BadTim
     Ok(Ok(Stats {
         total,
         success_rate: (total > 0).then(|| ok as f64 / total as f64),
-        avg_latency_ms: avg_us.map(|us| (us / 10.0).round() / 100.0),
-        p95_latency_ms: p95,
+        avg_latency_ms: avg_us.map(us_to_ms),
+        p95_latency_ms: p95_us.map(|us| us_to_ms(us as f64)),
         executions_today: today,
         today_starts_at,
         unique_tools: tools,

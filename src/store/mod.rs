@@ -121,6 +121,17 @@ pub enum DbError {
     Sql(#[from] rusqlite::Error),
 }
 
+impl DbError {
+    /// A statement stopped by `sqlite3_interrupt` or a progress handler
+    /// (a call's deadline or its client's cancellation), not a fault.
+    pub fn is_interrupt(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sql(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::OperationInterrupted
+        )
+    }
+}
+
 /// A pool of connections to one database file.
 pub struct Db {
     path: PathBuf,

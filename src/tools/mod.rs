@@ -104,6 +104,9 @@ pub struct Action {
     pub description: &'static str,
     pub effect: Effect,
     pub idempotent: bool,
+    /// Reads the audit trail: the pipeline first writes out the rows still
+    /// queued for it, so an agent finds the executions it was just told of.
+    pub reads_audit: bool,
     /// Input and output JSON Schemas, generated on first use (start-up
     /// needs none of them: `initialize` lists no tools).
     schemas: OnceLock<(Schema, Schema)>,
@@ -133,6 +136,7 @@ impl Action {
             description,
             effect,
             idempotent: effect.is_read(),
+            reads_audit: false,
             schemas: OnceLock::new(),
             make_schemas: || (schema_for::<I>(), schema_for::<O>()),
             example,
@@ -167,6 +171,12 @@ impl Action {
     /// Marks a write as idempotent (repeating it leaves the same state).
     pub fn idempotent(mut self) -> Action {
         self.idempotent = true;
+        self
+    }
+
+    /// Marks an action that reads the audit trail (see `reads_audit`).
+    pub fn reads_audit(mut self) -> Action {
+        self.reads_audit = true;
         self
     }
 

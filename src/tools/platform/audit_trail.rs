@@ -22,21 +22,21 @@ pub fn tool() -> Tool {
                 Effect::Read,
                 json!({"tool": "orders", "status": "success", "limit": 10}),
                 query_executions,
-            ),
+            ).reads_audit(),
             Action::new(
                 "get_execution",
                 "One execution with its full (redacted) input and output.",
                 Effect::Read,
                 json!({"execution_id": "exec_example"}),
                 get_execution,
-            ),
+            ).reads_audit(),
             Action::new(
                 "execution_stats",
                 "Average latency, success rate, executions today and unique tools over the filtered executions.",
                 Effect::Read,
                 json!({"from": "7d"}),
                 execution_stats,
-            ),
+            ).reads_audit(),
         ],
     }
 }
