@@ -211,6 +211,40 @@ fn keys_create_rejects_bad_input_with_usage_errors() {
     assert_eq!(ids, [&json!(id)], "{list}");
 }
 
+/// A scope of the spec that no tool of this version needs is kept, with a
+/// note naming it, so a typo-free but useless grant does not go unnoticed.
+#[test]
+fn keys_create_notes_scopes_that_no_tool_needs() {
+    let w = Whale::new();
+    let out = w.run(&[
+        "keys",
+        "create",
+        "--agent",
+        "mkt",
+        "--scopes",
+        "marketing products:read",
+        "--json",
+    ]);
+    assert_exit(&out, 0, "a scope for tools to come");
+    assert!(
+        stderr(&out).contains("`marketing`") && !stderr(&out).contains("`products`"),
+        "{}",
+        stderr(&out)
+    );
+    let v = parse_json(&out.stdout, "keys create");
+    assert_eq!(v["scopes"], json!("marketing products:read"), "{v}");
+    let out = w.run(&[
+        "keys",
+        "create",
+        "--agent",
+        "p",
+        "--scopes",
+        "products orders:read",
+    ]);
+    assert_exit(&out, 0, "scopes of existing tools");
+    assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
+}
+
 #[test]
 fn keys_rotate_without_grace_refuses_the_old_key() {
     let w = Whale::new();
@@ -860,7 +894,7 @@ fn test_mode_executions_are_listed_apart() {
     let id = test["executions"][0]["id"].as_str().expect("id");
     assert_exit(
         &w.run(&["executions", "show", id, "--json"]),
-        2,
+        1,
         "test execution without --test",
     );
     let shown = w.json(&["executions", "show", id, "--test", "--json"]);

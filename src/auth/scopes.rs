@@ -54,6 +54,12 @@ impl ScopeSet {
         }
     }
 
+    /// The resources granted (none for the local owner's set, which has
+    /// every one without naming them).
+    pub fn resources(&self) -> impl Iterator<Item = &str> {
+        self.grants.iter().map(|(r, _)| r.as_str())
+    }
+
     /// Parses a space- or comma-separated scope list; unknown resources or
     /// actions are an error that names them.
     pub fn parse(s: &str) -> Result<ScopeSet, String> {

@@ -23,6 +23,7 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
             app.require_store()?;
             let name = crate::auth::agent_name(&name, "the name").map_err(CliError::Usage)?;
             let scopes = ScopeSet::parse(&scopes).map_err(CliError::Usage)?;
+            super::note_unused_scopes(app, &scopes);
             let mode = if test { Mode::Test } else { Mode::Live };
             let (id, secret) = AuthServer::create_admin_client(&app.db, name, &app.store_id, mode, &scopes)?;
             if json {

@@ -33,6 +33,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                     "--rate-limit must be at least 1 request per minute".into(),
                 ));
             }
+            super::note_unused_scopes(app, &scopes);
             let (id, secret) = create(app, agent, mode, &scopes.to_string(), expires_at, rate_limit)?;
             report_new(app, &id, &secret, json, "Created")
         }

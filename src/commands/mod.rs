@@ -9,3 +9,29 @@ pub mod mcp;
 pub mod stores;
 pub mod tools;
 pub mod users;
+
+/// Says on stderr which granted resources no tool of this version needs
+/// (SPEC §3 names resources of tools still to come, such as `marketing`):
+/// the grant is kept, but an admin who meant `products` learns it now
+/// rather than from an agent that sees no tools.
+pub fn note_unused_scopes(app: &crate::app::App, scopes: &crate::auth::ScopeSet) {
+    let used: std::collections::BTreeSet<&str> = app
+        .pipeline
+        .registry()
+        .tools()
+        .iter()
+        .map(|t| t.resource)
+        .collect();
+    let unused: Vec<&str> = scopes.resources().filter(|r| !used.contains(r)).collect();
+    if !unused.is_empty() {
+        crate::printer::err(&format!(
+            "note: no tool of this version needs {}; the scope is kept for tools to come (tools need: {})",
+            unused
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            used.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+}
