@@ -1450,6 +1450,109 @@ fn install_keeps_the_store_and_the_entry_env() {
     assert!(!missing.exists(), "install created the database");
 }
 
+/// Host configs hold secrets (API keys in an entry's `env`): a 0600 file
+/// stays 0600 (it became 0644), a new one is created 0600, and a config
+/// symlinked from a dotfiles directory stays a link (it was replaced by a
+/// plain file).
+#[cfg(unix)]
+#[test]
+fn install_keeps_the_config_mode_and_its_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Whale::new();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    let original = r#"{"mcpServers":{"other":{"command":"x","env":{"TOKEN":"s"}}}}"#;
+
+    let private = w.dir.join("private.json");
+    std::fs::write(&private, original).expect("write");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let cfg = private.to_str().expect("utf-8");
+    assert_exit(&w.run(&["install", "claude", "--config", cfg]), 0, "install 0600");
+    assert_eq!(mode(&private), 0o600, "the config's mode changed");
+    let doc: Value = parse_json(&std::fs::read(&private).expect("read"), "config");
+    assert_eq!(doc["mcpServers"]["other"]["env"]["TOKEN"], json!("s"), "{doc}");
+    assert!(doc["mcpServers"]["whale"].is_object(), "{doc}");
+
+    // Another mode is kept as it is, too.
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    assert_exit(
+        &w.run(&["install", "claude", "--config", cfg, "--name", "whale2"]),
+        0,
+        "install 0640",
+    );
+    assert_eq!(mode(&private), 0o640, "the config's mode changed");
+
+    let fresh = w.dir.join("new").join("mcp.json");
+    assert_exit(
+        &w.run(&["install", "cursor", "--config", fresh.to_str().expect("utf-8")]),
+        0,
+        "install into a new file",
+    );
+    assert_eq!(mode(&fresh), 0o600, "a new config is readable by others");
+
+    // A symlinked config: the target changes, the link stays, the backup
+    // is beside the target.
+    let dotfiles = w.dir.join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).expect("mkdir");
+    let target = dotfiles.join("claude.json");
+    std::fs::write(&target, original).expect("write");
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let hostdir = w.dir.join("host");
+    std::fs::create_dir_all(&hostdir).expect("mkdir");
+    let link = hostdir.join("claude_desktop_config.json");
+    std::os::unix::fs::symlink("../dotfiles/claude.json", &link).expect("symlink");
+    let out = w.run(&["install", "claude", "--config", link.to_str().expect("utf-8")]);
+    assert_exit(&out, 0, "install through a symlink");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("lstat")
+            .file_type()
+            .is_symlink(),
+        "the symlink was replaced by a file"
+    );
+    assert_eq!(mode(&target), 0o600);
+    let doc: Value = parse_json(&std::fs::read(&target).expect("read"), "target");
+    assert!(doc["mcpServers"]["whale"].is_object(), "{doc}");
+    let names = |d: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(d)
+            .expect("read_dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let backups: Vec<String> = names(&dotfiles)
+        .into_iter()
+        .filter(|n| n.contains(".bak-"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{:?}", names(&dotfiles));
+    assert_eq!(
+        std::fs::read_to_string(dotfiles.join(&backups[0])).expect("backup"),
+        original
+    );
+    assert_eq!(
+        names(&hostdir),
+        ["claude_desktop_config.json"],
+        "stray files beside the link"
+    );
+}
+
+#[test]
+fn install_refuses_an_empty_name() {
+    let w = Whale::new();
+    let config = w.dir.join("claude.json");
+    let cfg = config.to_str().expect("utf-8");
+    for name in ["", "  "] {
+        for extra in [None, Some("--print")] {
+            let mut args = vec!["install", "claude", "--config", cfg, "--name", name];
+            args.extend(extra);
+            let out = w.run(&args);
+            assert_exit(&out, 2, &format!("install --name {name:?} {extra:?}"));
+            assert!(stderr(&out).contains("--name"), "{}", stderr(&out));
+            assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        }
+    }
+    assert!(!config.exists(), "a refused install wrote the config");
+}
+
 /// `whale completions bash | head`: the reader leaves early; whale stops
 /// quietly with success, like any filter (it panicked, or said "error").
 #[test]
