@@ -1553,6 +1553,58 @@ fn install_refuses_an_empty_name() {
     assert!(!config.exists(), "a refused install wrote the config");
 }
 
+/// Every page a man page refers to (`whale\-keys(1)`) is one `whale man
+/// --out` writes: `whale man` listed whale-help(1), which does not exist.
+/// An --out that is a file is named and left alone.
+#[test]
+fn man_pages_refer_only_to_pages_that_exist() {
+    let w = Whale::new();
+    let dir = w.dir.join("man");
+    assert_exit(
+        &w.run(&["man", "--out", dir.to_str().expect("utf-8")]),
+        0,
+        "man --out",
+    );
+    let pages: Vec<String> = std::fs::read_dir(&dir)
+        .expect("read_dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let top = w.run(&["man"]);
+    assert_exit(&top, 0, "man");
+    let mut texts = vec![("whale man".to_string(), stdout(&top))];
+    for p in &pages {
+        texts.push((
+            p.clone(),
+            std::fs::read_to_string(dir.join(p)).expect("read page"),
+        ));
+    }
+    for (page, text) in &texts {
+        for (at, _) in text.match_indices("(1)") {
+            let start = text[..at].rfind(|c: char| c.is_whitespace()).map_or(0, |i| i + 1);
+            let name = text[start..at].replace('\\', "");
+            if name.starts_with("whale") {
+                assert!(
+                    pages.contains(&format!("{name}.1")),
+                    "{page} refers to {name}(1), which is not generated ({pages:?})"
+                );
+            }
+        }
+    }
+    assert!(!stdout(&top).contains("whale\\-help"), "{}", stdout(&top));
+
+    let file = w.dir.join("notes.txt");
+    std::fs::write(&file, "keep me").expect("write");
+    let out = w.run(&["man", "--out", file.to_str().expect("utf-8")]);
+    assert_exit(&out, 2, "man --out a file");
+    assert!(
+        stderr(&out).contains(file.to_str().expect("utf-8")) && stderr(&out).contains("not a directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "keep me");
+}
+
 /// `whale completions bash | head`: the reader leaves early; whale stops
 /// quietly with success, like any filter (it panicked, or said "error").
 #[test]
