@@ -1072,6 +1072,83 @@ fn tools_call_prints_the_result_as_json() {
     }
 }
 
+/// A flat name and an --action that disagree ran the flat name's action
+/// and ignored --action (exit 0): now a usage error naming both.
+#[test]
+fn a_flat_name_with_another_action_is_a_usage_error() {
+    let w = Whale::new();
+    let orders_before = w.tool("orders", "list_orders", json!({"limit": 1}))["total"].clone();
+    for (args, why) in [
+        (
+            vec![
+                "tools",
+                "call",
+                "orders_list_orders",
+                "--action",
+                "get_order",
+                "--input",
+                r#"{"limit":1}"#,
+            ],
+            "tools call",
+        ),
+        (
+            vec![
+                "tools",
+                "schema",
+                "orders_create_order",
+                "--action",
+                "list_orders",
+            ],
+            "tools schema",
+        ),
+        (
+            vec![
+                "tools",
+                "test",
+                "orders_create_order",
+                "--action",
+                "list_orders",
+                "--input",
+                r#"{"limit":1}"#,
+            ],
+            "tools test",
+        ),
+    ] {
+        let out = w.run(&args);
+        assert_exit(&out, 2, why);
+        assert!(stdout(&out).trim().is_empty(), "{why}: {}", stdout(&out));
+        let (flat, given) = (args[2], args[4]);
+        assert!(
+            stderr(&out).contains(flat) && stderr(&out).contains(given),
+            "{why}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        w.tool("orders", "list_orders", json!({"limit": 1}))["total"],
+        orders_before
+    );
+    // The same action twice is no conflict.
+    let s = w.json(&[
+        "tools",
+        "schema",
+        "orders_create_order",
+        "--action",
+        "create_order",
+    ]);
+    assert_eq!(s["name"], json!("orders_create_order"));
+    let v = w.json(&[
+        "tools",
+        "call",
+        "orders_list_orders",
+        "--action",
+        "list_orders",
+        "--input",
+        r#"{"limit":1}"#,
+    ]);
+    assert_eq!(v["total"], orders_before);
+}
+
 #[test]
 fn tools_list_and_schema_describe_the_registry() {
     let w = Whale::new();

@@ -215,6 +215,17 @@ fn lookup<'r>(
         };
     }
     if let Some((t, a)) = registry.flat(tool) {
+        // `orders_list_orders --action get_order` is ambiguous: refuse it
+        // rather than run one of the two.
+        if let Some(given) = action
+            && given != a.name
+        {
+            return Err(CliError::Usage(format!(
+                "`{tool}` is the action `{}` of `{}`, but --action says `{given}`; \
+                 drop --action, or pass `{}` --action {given}",
+                a.name, t.name, t.name
+            )));
+        }
         return Ok((t, Some(a)));
     }
     let known: Vec<&str> = registry.tools().iter().map(|t| t.name).collect();
