@@ -1149,6 +1149,98 @@ fn a_flat_name_with_another_action_is_a_usage_error() {
     assert_eq!(v["total"], orders_before);
 }
 
+/// An input outside an enum is refused naming the field and every allowed
+/// value (jsonschema named two and "2 other candidates"); `null`, an
+/// optional field left out, is not offered.
+#[test]
+fn an_enum_input_error_lists_every_allowed_value() {
+    let w = Whale::new();
+    let products_before = w.tool("products", "list_products", json!({"limit": 1}))["total"].clone();
+    for (tool, action, input, want) in [
+        (
+            "products",
+            "list_products",
+            json!({"status": ""}),
+            r#"invalid input at `status`: "" is not one of "active", "draft", "archived""#,
+        ),
+        (
+            "orders",
+            "list_orders",
+            json!({"status": "shipped"}),
+            r#"invalid input at `status`: "shipped" is not one of "pending", "paid", "fulfilled", "cancelled", "refunded", "partially_refunded""#,
+        ),
+        (
+            "products",
+            "update_product",
+            json!({"product_id": "prod_x", "status": "gone"}),
+            r#"invalid input at `status`: "gone" is not one of "active", "draft", "archived""#,
+        ),
+        // A documented enum (a oneOf of consts) reads the same.
+        (
+            "inventory",
+            "adjust_stock",
+            json!({"variant_id": "var_x", "location_id": "loc_x", "delta": 1, "reason": "bogus"}),
+            r#"invalid input at `reason`: "bogus" is not one of "received", "correction", "damaged", "lost", "returned", "cycle_count""#,
+        ),
+    ] {
+        let input = input.to_string();
+        let out = w.run(&["tools", "call", tool, "--action", action, "--input", &input]);
+        assert_exit(&out, 1, &format!("{tool}.{action} {input}"));
+        assert!(stderr(&out).contains(want), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("candidates"), "{}", stderr(&out));
+        assert!(stdout(&out).trim().is_empty(), "{}", stdout(&out));
+    }
+    assert_eq!(
+        w.tool("products", "list_products", json!({"limit": 1}))["total"],
+        products_before
+    );
+}
+
+/// docs/tools.md (`whale tools docs`) shows a parameter's allowed values:
+/// a oneOf of consts rendered as `string or string or …`, an optional
+/// enum ended in an empty value (its `null`), and an optional array lost
+/// its item type.
+#[test]
+fn the_tool_catalog_lists_enum_values_and_array_items() {
+    let w = Whale::new();
+    let out = w.run(&["tools", "docs"]);
+    assert_exit(&out, 0, "tools docs");
+    let md = stdout(&out);
+    let row = |section: &str, param: &str| -> String {
+        let at = md
+            .find(&format!("### `{section}`"))
+            .unwrap_or_else(|| panic!("no {section}"));
+        md[at..]
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{param}` |")))
+            .unwrap_or_else(|| panic!("no {param} in {section}"))
+            .to_string()
+    };
+    assert!(
+        row("inventory.adjust_stock", "reason").starts_with(
+            "| `reason` | `received` \\| `correction` \\| `damaged` \\| `lost` \\| `returned` \\| `cycle_count` | yes |"
+        ),
+        "{}",
+        row("inventory.adjust_stock", "reason")
+    );
+    assert!(
+        row("products.update_product", "status")
+            .starts_with("| `status` | `active` \\| `draft` \\| `archived` |  |"),
+        "{}",
+        row("products.update_product", "status")
+    );
+    assert!(
+        row("products.update_product", "tags").starts_with("| `tags` | array of string |"),
+        "{}",
+        row("products.update_product", "tags")
+    );
+    assert!(
+        !md.contains("string or string"),
+        "a oneOf of consts shown as types"
+    );
+    assert!(!md.contains("\\| `` |"), "an empty enum value");
+}
+
 #[test]
 fn tools_list_and_schema_describe_the_registry() {
     let w = Whale::new();

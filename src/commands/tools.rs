@@ -630,26 +630,20 @@ fn catalog_markdown(registry: &Registry) -> String {
     md
 }
 
+/// A parameter's type for docs/tools.md. Enums (`enum`, or a `oneOf` of
+/// documented `const`s) list their values; `null` is left out, as it is
+/// for every optional field.
 fn type_name(schema: &Value) -> String {
-    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        return e
-            .iter()
-            .map(|v| format!("`{}`", v.as_str().unwrap_or_default()))
-            .collect::<Vec<_>>()
-            .join(" \\| ");
+    if let Some(values) = allowed_values(schema) {
+        return values.join(" \\| ");
     }
     match schema.get("type") {
-        Some(Value::String(t)) if t == "array" => {
-            format!(
-                "array of {}",
-                schema.get("items").map(type_name).unwrap_or_else(|| "any".into())
-            )
-        }
-        Some(Value::String(t)) => t.clone(),
+        Some(Value::String(t)) => one_type(schema, t),
         Some(Value::Array(ts)) => ts
             .iter()
             .filter_map(Value::as_str)
             .filter(|t| *t != "null")
+            .map(|t| one_type(schema, t))
             .collect::<Vec<_>>()
             .join(" or "),
         _ if schema.get("anyOf").is_some() || schema.get("oneOf").is_some() => {
@@ -660,11 +654,46 @@ fn type_name(schema: &Value) -> String {
                 .cloned()
                 .unwrap_or_default();
             alts.iter()
+                .filter(|a| a.get("type") != Some(&json!("null")))
                 .map(type_name)
-                .filter(|t| t != "null")
                 .collect::<Vec<_>>()
                 .join(" or ")
         }
         _ => "any".into(),
     }
+}
+
+fn one_type(schema: &Value, t: &str) -> String {
+    if t == "array" {
+        format!(
+            "array of {}",
+            schema.get("items").map(type_name).unwrap_or_else(|| "any".into())
+        )
+    } else {
+        t.to_string()
+    }
+}
+
+/// The values of an enum, each in backticks: `enum`, or `oneOf`/`anyOf`
+/// alternatives that are each a `const` (or `null`). None for any other
+/// schema.
+fn allowed_values(schema: &Value) -> Option<Vec<String>> {
+    let shown = |v: &Value| format!("`{}`", v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+        return Some(e.iter().filter(|v| !v.is_null()).map(shown).collect());
+    }
+    let alts = schema
+        .get("oneOf")
+        .or_else(|| schema.get("anyOf"))
+        .and_then(Value::as_array)?;
+    let mut values = Vec::new();
+    for alt in alts {
+        match alt.get("const") {
+            Some(Value::Null) => {}
+            Some(v) => values.push(shown(v)),
+            None if alt.get("type") == Some(&json!("null")) => {}
+            None => values.extend(allowed_values(alt)?),
+        }
+    }
+    (!values.is_empty()).then_some(values)
 }
