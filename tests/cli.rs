@@ -955,6 +955,91 @@ fn tools_test_of_an_example_runs_on_a_scratch_copy_with_real_ids() {
     );
 }
 
+/// `tools test --input` runs on the store's own data: its report says which
+/// store and mode (it said only "succeeded in 4.41 ms (execution …)"); an
+/// example run says it ran on a scratch copy.
+#[test]
+fn tools_test_says_where_it_ran() {
+    let w = Whale::new();
+    let input = ["--input", r#"{"limit":1}"#];
+    let mut args = vec!["tools", "test", "orders", "--action", "list_orders"];
+    args.extend(input);
+    let out = w.run(&args);
+    assert_exit(&out, 0, "tools test --input");
+    let line = stderr(&out);
+    assert!(
+        line.contains("✓ orders.list_orders succeeded in ") && line.contains(" on store demo (live) · exec_"),
+        "{line}"
+    );
+    let v = parse_json(&out.stdout, "result");
+    assert!(v["total"].is_number(), "{v}");
+
+    // A failure says the same.
+    let out = w.run(&[
+        "tools",
+        "test",
+        "orders",
+        "--action",
+        "get_order",
+        "--input",
+        r#"{"order_id":"nope"}"#,
+    ]);
+    assert_exit(&out, 1, "tools test get_order nope");
+    assert!(
+        stderr(&out).contains("on store demo (live) · exec_"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A test key acts on the store's test data, and the line says so.
+    let (_, key) = w.create_key("orders:read", true);
+    let out = w.run_env(&args, &[(KEY, &key)]);
+    assert_exit(&out, 0, "tools test with a test key");
+    assert!(
+        stderr(&out).contains("on store demo (test) · exec_"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Another store, in JSON too.
+    assert_exit(
+        &w.run(&["stores", "create", "shop2", "--name", "Shop 2", "--seed"]),
+        0,
+        "stores create",
+    );
+    let mut other = vec!["--store", "shop2"];
+    other.extend(&args);
+    let out = w.run(&other);
+    assert_exit(&out, 0, "tools test --store shop2");
+    assert!(
+        stderr(&out).contains("on store shop2 (live) · exec_"),
+        "{}",
+        stderr(&out)
+    );
+    other.push("--json");
+    let v = w.json(&other);
+    assert_eq!(
+        (&v["store"], &v["mode"]),
+        (&json!("shop2"), &json!("live")),
+        "{v}"
+    );
+
+    // The example runs on a scratch copy, and the line says that instead.
+    let out = w.run(&["tools", "test", "orders", "--action", "list_orders"]);
+    assert_exit(&out, 0, "tools test (example)");
+    let line = stderr(&out);
+    assert!(
+        line.contains("on a scratch copy of store demo") && !line.contains("(live)"),
+        "{line}"
+    );
+    let v = w.json(&["tools", "test", "orders", "--action", "list_orders", "--json"]);
+    assert_eq!(
+        (&v["store"], &v["mode"], &v["scratch"]),
+        (&json!("demo"), &json!("test"), &json!(true)),
+        "{v}"
+    );
+}
+
 #[test]
 fn tools_test_all_passes_on_a_store_created_without_data() {
     let w = Whale::new();

@@ -140,11 +140,14 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
             // An explicit input runs on the store the credential acts on;
             // the example runs on a scratch copy (it may create, cancel or
             // refund), with its placeholder ids filled from the test data.
-            let (outcome, on_scratch) = match input {
+            let (outcome, place) = match input {
                 Some(s) => {
                     let input = parse_input(&s)?;
-                    let (cred, _) = app.credential()?;
-                    (call(&app.pipeline, &cred, &name, input).await?, false)
+                    let (cred, principal) = app.credential()?;
+                    (
+                        call(&app.pipeline, &cred, &name, input).await?,
+                        Place::Store(principal.scope),
+                    )
                 }
                 None => {
                     let scratch = Scratch::prepare(app).await?;
@@ -154,10 +157,13 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
                             app.store_id
                         )));
                     };
-                    (scratch.run(app, 0, &name, input).await?, true)
+                    (
+                        scratch.run(app, 0, &name, input).await?,
+                        Place::Scratch(app.store_id.clone()),
+                    )
                 }
             };
-            report(&outcome, json, on_scratch);
+            report(&outcome, json, &place);
             match &outcome.result {
                 Ok(_) => Ok(()),
                 Err(e) => Err(CliError::Silent(exit_code(e))),
@@ -268,14 +274,26 @@ async fn call(
         })
 }
 
-fn report(o: &CallOutcome, json: bool, on_scratch: bool) {
+/// Where `tools test` ran a call: on a store's own data (live, or test with
+/// a test key), or on a scratch copy of a store's test data.
+enum Place {
+    Store(Scope),
+    Scratch(String),
+}
+
+fn report(o: &CallOutcome, json: bool, place: &Place) {
     let ms = o.duration.as_secs_f64() * 1000.0;
     let name = format!("{}.{}", o.tool, o.action.unwrap_or("?"));
+    let (store, mode, on_scratch) = match place {
+        Place::Store(scope) => (scope.store_id.as_str(), scope.mode, false),
+        Place::Scratch(store) => (store.as_str(), Mode::Test, true),
+    };
     // A scratch copy's audit row goes with the copy: no id to look up later.
     let exec_id = (!on_scratch).then_some(o.exec_id.as_str());
     if json {
         let mut v = json!({"execution_id": exec_id, "tool": o.tool, "action": o.action,
-                           "duration_ms": (ms * 100.0).round() / 100.0, "scratch": on_scratch});
+                           "duration_ms": (ms * 100.0).round() / 100.0, "scratch": on_scratch,
+                           "store": store, "mode": mode});
         match &o.result {
             Ok(r) => {
                 v["status"] = json!("success");
@@ -290,18 +308,20 @@ fn report(o: &CallOutcome, json: bool, on_scratch: bool) {
         printer::json(&v);
         return;
     }
+    // The run may have changed real data: say which.
     let whence = match exec_id {
-        Some(id) => format!("execution {id}"),
-        None => "example input on a scratch copy of the test data; your store is unchanged — \
-                 pass --input to run on it"
-            .to_owned(),
+        Some(id) => format!("on store {store} ({mode}) · {id}"),
+        None => format!(
+            "with its example on a scratch copy of store {store} (test data); your store is unchanged — \
+             pass --input to run on it"
+        ),
     };
     match &o.result {
         Ok(r) => {
-            printer::err(&format!("✓ {name} succeeded in {ms:.2} ms ({whence})"));
+            printer::err(&format!("✓ {name} succeeded in {ms:.2} ms {whence}"));
             printer::json(r);
         }
-        Err(e) => printer::err(&format!("✗ {name} failed in {ms:.2} ms ({whence}): {e}")),
+        Err(e) => printer::err(&format!("✗ {name} failed in {ms:.2} ms {whence}: {e}")),
     }
 }
 
