@@ -298,7 +298,8 @@ pub enum ToolsCmd {
         /// Action of the tool (not needed with a `{tool}_{action}` name)
         #[arg(long)]
         action: Option<String>,
-        /// Input as JSON; without it the action's example runs on a scratch copy of the test data
+        /// Input as JSON, run on the store's own data (live, unless a test key is set); without it
+        /// the action's example runs on a scratch copy of the test data
         #[arg(long, value_name = "JSON")]
         input: Option<String>,
         /// Test every action's example input on the test mode of a scratch copy

@@ -1075,6 +1075,91 @@ fn tools_test_of_an_example_runs_on_a_scratch_copy_with_real_ids() {
     );
 }
 
+/// `tools test --input` runs on the store's own data: its report says which
+/// store and mode (it said only "succeeded in 4.41 ms (execution …)"); an
+/// example run says it ran on a scratch copy.
+#[test]
+fn tools_test_says_where_it_ran() {
+    let w = Whale::new();
+    let input = ["--input", r#"{"limit":1}"#];
+    let mut args = vec!["tools", "test", "orders", "--action", "list_orders"];
+    args.extend(input);
+    let out = w.run(&args);
+    assert_exit(&out, 0, "tools test --input");
+    let line = stderr(&out);
+    assert!(
+        line.contains("✓ orders.list_orders succeeded in ") && line.contains(" on store demo (live) · exec_"),
+        "{line}"
+    );
+    let v = parse_json(&out.stdout, "result");
+    assert!(v["total"].is_number(), "{v}");
+
+    // A failure says the same.
+    let out = w.run(&[
+        "tools",
+        "test",
+        "orders",
+        "--action",
+        "get_order",
+        "--input",
+        r#"{"order_id":"nope"}"#,
+    ]);
+    assert_exit(&out, 1, "tools test get_order nope");
+    assert!(
+        stderr(&out).contains("on store demo (live) · exec_"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A test key acts on the store's test data, and the line says so.
+    let (_, key) = w.create_key("orders:read", true);
+    let out = w.run_env(&args, &[(KEY, &key)]);
+    assert_exit(&out, 0, "tools test with a test key");
+    assert!(
+        stderr(&out).contains("on store demo (test) · exec_"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Another store, in JSON too.
+    assert_exit(
+        &w.run(&["stores", "create", "shop2", "--name", "Shop 2", "--seed"]),
+        0,
+        "stores create",
+    );
+    let mut other = vec!["--store", "shop2"];
+    other.extend(&args);
+    let out = w.run(&other);
+    assert_exit(&out, 0, "tools test --store shop2");
+    assert!(
+        stderr(&out).contains("on store shop2 (live) · exec_"),
+        "{}",
+        stderr(&out)
+    );
+    other.push("--json");
+    let v = w.json(&other);
+    assert_eq!(
+        (&v["store"], &v["mode"]),
+        (&json!("shop2"), &json!("live")),
+        "{v}"
+    );
+
+    // The example runs on a scratch copy, and the line says that instead.
+    let out = w.run(&["tools", "test", "orders", "--action", "list_orders"]);
+    assert_exit(&out, 0, "tools test (example)");
+    let line = stderr(&out);
+    assert!(
+        line.contains("on a scratch copy of store demo") && !line.contains("(live)"),
+        "{line}"
+    );
+    let v = w.json(&["tools", "test", "orders", "--action", "list_orders", "--json"]);
+    assert_eq!(
+        (&v["store"], &v["mode"], &v["scratch"]),
+        (&json!("demo"), &json!("test"), &json!(true)),
+        "{v}"
+    );
+}
+
 #[test]
 fn tools_test_all_passes_on_a_store_created_without_data() {
     let w = Whale::new();
@@ -1190,6 +1275,175 @@ fn tools_call_prints_the_result_as_json() {
         assert_exit(&out, 2, why);
         assert!(stdout(&out).trim().is_empty(), "{why}: {}", stdout(&out));
     }
+}
+
+/// A flat name and an --action that disagree ran the flat name's action
+/// and ignored --action (exit 0): now a usage error naming both.
+#[test]
+fn a_flat_name_with_another_action_is_a_usage_error() {
+    let w = Whale::new();
+    let orders_before = w.tool("orders", "list_orders", json!({"limit": 1}))["total"].clone();
+    for (args, why) in [
+        (
+            vec![
+                "tools",
+                "call",
+                "orders_list_orders",
+                "--action",
+                "get_order",
+                "--input",
+                r#"{"limit":1}"#,
+            ],
+            "tools call",
+        ),
+        (
+            vec![
+                "tools",
+                "schema",
+                "orders_create_order",
+                "--action",
+                "list_orders",
+            ],
+            "tools schema",
+        ),
+        (
+            vec![
+                "tools",
+                "test",
+                "orders_create_order",
+                "--action",
+                "list_orders",
+                "--input",
+                r#"{"limit":1}"#,
+            ],
+            "tools test",
+        ),
+    ] {
+        let out = w.run(&args);
+        assert_exit(&out, 2, why);
+        assert!(stdout(&out).trim().is_empty(), "{why}: {}", stdout(&out));
+        let (flat, given) = (args[2], args[4]);
+        assert!(
+            stderr(&out).contains(flat) && stderr(&out).contains(given),
+            "{why}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        w.tool("orders", "list_orders", json!({"limit": 1}))["total"],
+        orders_before
+    );
+    // The same action twice is no conflict.
+    let s = w.json(&[
+        "tools",
+        "schema",
+        "orders_create_order",
+        "--action",
+        "create_order",
+    ]);
+    assert_eq!(s["name"], json!("orders_create_order"));
+    let v = w.json(&[
+        "tools",
+        "call",
+        "orders_list_orders",
+        "--action",
+        "list_orders",
+        "--input",
+        r#"{"limit":1}"#,
+    ]);
+    assert_eq!(v["total"], orders_before);
+}
+
+/// An input outside an enum is refused naming the field and every allowed
+/// value (jsonschema named two and "2 other candidates"); `null`, an
+/// optional field left out, is not offered.
+#[test]
+fn an_enum_input_error_lists_every_allowed_value() {
+    let w = Whale::new();
+    let products_before = w.tool("products", "list_products", json!({"limit": 1}))["total"].clone();
+    for (tool, action, input, want) in [
+        (
+            "products",
+            "list_products",
+            json!({"status": ""}),
+            r#"invalid input at `status`: "" is not one of "active", "draft", "archived""#,
+        ),
+        (
+            "orders",
+            "list_orders",
+            json!({"status": "shipped"}),
+            r#"invalid input at `status`: "shipped" is not one of "pending", "paid", "fulfilled", "cancelled", "refunded", "partially_refunded""#,
+        ),
+        (
+            "products",
+            "update_product",
+            json!({"product_id": "prod_x", "status": "gone"}),
+            r#"invalid input at `status`: "gone" is not one of "active", "draft", "archived""#,
+        ),
+        // A documented enum (a oneOf of consts) reads the same.
+        (
+            "inventory",
+            "adjust_stock",
+            json!({"variant_id": "var_x", "location_id": "loc_x", "delta": 1, "reason": "bogus"}),
+            r#"invalid input at `reason`: "bogus" is not one of "received", "correction", "damaged", "lost", "returned", "cycle_count""#,
+        ),
+    ] {
+        let input = input.to_string();
+        let out = w.run(&["tools", "call", tool, "--action", action, "--input", &input]);
+        assert_exit(&out, 1, &format!("{tool}.{action} {input}"));
+        assert!(stderr(&out).contains(want), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("candidates"), "{}", stderr(&out));
+        assert!(stdout(&out).trim().is_empty(), "{}", stdout(&out));
+    }
+    assert_eq!(
+        w.tool("products", "list_products", json!({"limit": 1}))["total"],
+        products_before
+    );
+}
+
+/// docs/tools.md (`whale tools docs`) shows a parameter's allowed values:
+/// a oneOf of consts rendered as `string or string or …`, an optional
+/// enum ended in an empty value (its `null`), and an optional array lost
+/// its item type.
+#[test]
+fn the_tool_catalog_lists_enum_values_and_array_items() {
+    let w = Whale::new();
+    let out = w.run(&["tools", "docs"]);
+    assert_exit(&out, 0, "tools docs");
+    let md = stdout(&out);
+    let row = |section: &str, param: &str| -> String {
+        let at = md
+            .find(&format!("### `{section}`"))
+            .unwrap_or_else(|| panic!("no {section}"));
+        md[at..]
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{param}` |")))
+            .unwrap_or_else(|| panic!("no {param} in {section}"))
+            .to_string()
+    };
+    assert!(
+        row("inventory.adjust_stock", "reason").starts_with(
+            "| `reason` | `received` \\| `correction` \\| `damaged` \\| `lost` \\| `returned` \\| `cycle_count` | yes |"
+        ),
+        "{}",
+        row("inventory.adjust_stock", "reason")
+    );
+    assert!(
+        row("products.update_product", "status")
+            .starts_with("| `status` | `active` \\| `draft` \\| `archived` |  |"),
+        "{}",
+        row("products.update_product", "status")
+    );
+    assert!(
+        row("products.update_product", "tags").starts_with("| `tags` | array of string |"),
+        "{}",
+        row("products.update_product", "tags")
+    );
+    assert!(
+        !md.contains("string or string"),
+        "a oneOf of consts shown as types"
+    );
+    assert!(!md.contains("\\| `` |"), "an empty enum value");
 }
 
 #[test]
@@ -1568,6 +1822,161 @@ fn install_keeps_the_store_and_the_entry_env() {
     );
     assert_exit(&out, 2, "a store in a database that does not exist yet");
     assert!(!missing.exists(), "install created the database");
+}
+
+/// Host configs hold secrets (API keys in an entry's `env`): a 0600 file
+/// stays 0600 (it became 0644), a new one is created 0600, and a config
+/// symlinked from a dotfiles directory stays a link (it was replaced by a
+/// plain file).
+#[cfg(unix)]
+#[test]
+fn install_keeps_the_config_mode_and_its_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Whale::new();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    let original = r#"{"mcpServers":{"other":{"command":"x","env":{"TOKEN":"s"}}}}"#;
+
+    let private = w.dir.join("private.json");
+    std::fs::write(&private, original).expect("write");
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let cfg = private.to_str().expect("utf-8");
+    assert_exit(&w.run(&["install", "claude", "--config", cfg]), 0, "install 0600");
+    assert_eq!(mode(&private), 0o600, "the config's mode changed");
+    let doc: Value = parse_json(&std::fs::read(&private).expect("read"), "config");
+    assert_eq!(doc["mcpServers"]["other"]["env"]["TOKEN"], json!("s"), "{doc}");
+    assert!(doc["mcpServers"]["whale"].is_object(), "{doc}");
+
+    // Another mode is kept as it is, too.
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    assert_exit(
+        &w.run(&["install", "claude", "--config", cfg, "--name", "whale2"]),
+        0,
+        "install 0640",
+    );
+    assert_eq!(mode(&private), 0o640, "the config's mode changed");
+
+    let fresh = w.dir.join("new").join("mcp.json");
+    assert_exit(
+        &w.run(&["install", "cursor", "--config", fresh.to_str().expect("utf-8")]),
+        0,
+        "install into a new file",
+    );
+    assert_eq!(mode(&fresh), 0o600, "a new config is readable by others");
+
+    // A symlinked config: the target changes, the link stays, the backup
+    // is beside the target.
+    let dotfiles = w.dir.join("dotfiles");
+    std::fs::create_dir_all(&dotfiles).expect("mkdir");
+    let target = dotfiles.join("claude.json");
+    std::fs::write(&target, original).expect("write");
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let hostdir = w.dir.join("host");
+    std::fs::create_dir_all(&hostdir).expect("mkdir");
+    let link = hostdir.join("claude_desktop_config.json");
+    std::os::unix::fs::symlink("../dotfiles/claude.json", &link).expect("symlink");
+    let out = w.run(&["install", "claude", "--config", link.to_str().expect("utf-8")]);
+    assert_exit(&out, 0, "install through a symlink");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("lstat")
+            .file_type()
+            .is_symlink(),
+        "the symlink was replaced by a file"
+    );
+    assert_eq!(mode(&target), 0o600);
+    let doc: Value = parse_json(&std::fs::read(&target).expect("read"), "target");
+    assert!(doc["mcpServers"]["whale"].is_object(), "{doc}");
+    let names = |d: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(d)
+            .expect("read_dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let backups: Vec<String> = names(&dotfiles)
+        .into_iter()
+        .filter(|n| n.contains(".bak-"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{:?}", names(&dotfiles));
+    assert_eq!(
+        std::fs::read_to_string(dotfiles.join(&backups[0])).expect("backup"),
+        original
+    );
+    assert_eq!(
+        names(&hostdir),
+        ["claude_desktop_config.json"],
+        "stray files beside the link"
+    );
+}
+
+#[test]
+fn install_refuses_an_empty_name() {
+    let w = Whale::new();
+    let config = w.dir.join("claude.json");
+    let cfg = config.to_str().expect("utf-8");
+    for name in ["", "  "] {
+        for extra in [None, Some("--print")] {
+            let mut args = vec!["install", "claude", "--config", cfg, "--name", name];
+            args.extend(extra);
+            let out = w.run(&args);
+            assert_exit(&out, 2, &format!("install --name {name:?} {extra:?}"));
+            assert!(stderr(&out).contains("--name"), "{}", stderr(&out));
+            assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        }
+    }
+    assert!(!config.exists(), "a refused install wrote the config");
+}
+
+/// Every page a man page refers to (`whale\-keys(1)`) is one `whale man
+/// --out` writes: `whale man` listed whale-help(1), which does not exist.
+/// An --out that is a file is named and left alone.
+#[test]
+fn man_pages_refer_only_to_pages_that_exist() {
+    let w = Whale::new();
+    let dir = w.dir.join("man");
+    assert_exit(
+        &w.run(&["man", "--out", dir.to_str().expect("utf-8")]),
+        0,
+        "man --out",
+    );
+    let pages: Vec<String> = std::fs::read_dir(&dir)
+        .expect("read_dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let top = w.run(&["man"]);
+    assert_exit(&top, 0, "man");
+    let mut texts = vec![("whale man".to_string(), stdout(&top))];
+    for p in &pages {
+        texts.push((
+            p.clone(),
+            std::fs::read_to_string(dir.join(p)).expect("read page"),
+        ));
+    }
+    for (page, text) in &texts {
+        for (at, _) in text.match_indices("(1)") {
+            let start = text[..at].rfind(|c: char| c.is_whitespace()).map_or(0, |i| i + 1);
+            let name = text[start..at].replace('\\', "");
+            if name.starts_with("whale") {
+                assert!(
+                    pages.contains(&format!("{name}.1")),
+                    "{page} refers to {name}(1), which is not generated ({pages:?})"
+                );
+            }
+        }
+    }
+    assert!(!stdout(&top).contains("whale\\-help"), "{}", stdout(&top));
+
+    let file = w.dir.join("notes.txt");
+    std::fs::write(&file, "keep me").expect("write");
+    let out = w.run(&["man", "--out", file.to_str().expect("utf-8")]);
+    assert_exit(&out, 2, "man --out a file");
+    assert!(
+        stderr(&out).contains(file.to_str().expect("utf-8")) && stderr(&out).contains("not a directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "keep me");
 }
 
 /// `whale completions bash | head`: the reader leaves early; whale stops

@@ -18,14 +18,28 @@ pub fn completions(shell: clap_complete::Shell) -> Result<(), CliError> {
 }
 
 pub fn man(out: Option<&Path>) -> Result<(), CliError> {
-    let cmd = Cli::command();
+    // As clap_mangen::generate_to does: no `help` subcommand (there is no
+    // whale-help(1) page to refer to), and a built command, so the page
+    // printed is the whale.1 that --out writes.
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
     match out {
         None => {
             clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
         }
         Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            clap_mangen::generate_to(cmd, dir)?;
+            if dir.exists() && !dir.is_dir() {
+                return Err(CliError::Usage(format!(
+                    "--out {} is not a directory; pass a directory (it is created when missing)",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(dir).map_err(|e| {
+                CliError::Runtime(format!("cannot create the directory {}: {e}", dir.display()))
+            })?;
+            clap_mangen::generate_to(cmd, dir).map_err(|e| {
+                CliError::Runtime(format!("cannot write the man pages into {}: {e}", dir.display()))
+            })?;
         }
     }
     Ok(())

@@ -3,7 +3,8 @@
 //! The entry holds no secret: stdio on the local database acts as the local
 //! owner, and with `--server URL` the entry runs the stdio bridge, which
 //! finds the tokens `whale login` stored. The file is backed up before it changes; running it twice changes
-//! nothing the second time.
+//! nothing the second time. The file keeps its permissions (host configs hold API keys), and a
+//! symlinked config is written through the link, which stays a link.
 
 use std::path::{Path, PathBuf};
 
@@ -80,6 +81,11 @@ fn check_local_store(db: Option<&Path>, store: &str) -> Result<(), CliError> {
 }
 
 pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result<(), CliError> {
+    if args.name.trim().is_empty() {
+        return Err(CliError::Usage(
+            "--name must not be empty: it is the entry's key under `mcpServers` (default: whale)".into(),
+        ));
+    }
     let entry = entry(db, args.server.as_deref(), store)?;
     if let Some(server) = &args.server {
         remind_login(server, store);
@@ -150,16 +156,37 @@ pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result
         return Ok(());
     }
     servers.insert(args.name.clone(), entry);
-    if path.exists() {
-        let backup = path.with_extension(format!("json.bak-{}", crate::store::now_ms()));
-        std::fs::copy(&path, &backup)?;
-        printer::err(&format!("Backed up the old config to {}", backup.display()));
-    } else if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&doc)? + "\n")?;
-    std::fs::rename(&tmp, &path)?;
+    // The file written is the link's target (a config kept in a dotfiles
+    // repository stays linked), its backup beside it.
+    let target = resolve_links(&path)?;
+    let mode = match std::fs::metadata(&target) {
+        Ok(meta) => {
+            let backup = target.with_extension(format!("json.bak-{}", crate::store::now_ms()));
+            // fs::copy copies the permission bits: the backup is as private as the file.
+            std::fs::copy(&target, &backup)
+                .map_err(|e| CliError::Runtime(format!("cannot back up {}: {e}", target.display())))?;
+            printer::err(&format!("Backed up the old config to {}", backup.display()));
+            file_mode(&meta)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = target.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            NEW_FILE_MODE
+        }
+        Err(e) => {
+            return Err(CliError::Runtime(format!(
+                "cannot read {}: {e}",
+                target.display()
+            )));
+        }
+    };
+    write_replacing(
+        &target,
+        (serde_json::to_string_pretty(&doc)? + "\n").as_bytes(),
+        mode,
+    )
+    .map_err(|e| CliError::Runtime(format!("cannot write {}: {e}", target.display())))?;
     printer::out(&format!(
         "{} `{}` in {}. Restart {} to load it.",
         if existing.is_some() { "Updated" } else { "Added" },
@@ -188,4 +215,77 @@ fn remind_login(server: &str, store: Option<&str>) {
             "Note: no login for {server} is stored yet; run `whale login --server {server}` before starting the host."
         ));
     }
+}
+
+/// Permission bits of a config written anew. Host configs hold secrets (API
+/// keys in an entry's `env`), so a file whale creates is readable by its
+/// owner alone; an existing file keeps the mode it had.
+const NEW_FILE_MODE: u32 = 0o600;
+
+#[cfg(unix)]
+fn file_mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &std::fs::Metadata) -> u32 {
+    NEW_FILE_MODE
+}
+
+/// `path` with its symbolic links followed (also to a target that does not
+/// exist yet), so that writing replaces the target and leaves the link.
+fn resolve_links(path: &Path) -> Result<PathBuf, CliError> {
+    let mut path = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&path).map_err(|e| {
+                    CliError::Runtime(format!("cannot read the link {}: {e}", path.display()))
+                })?;
+                path = match path.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(CliError::Runtime(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    )))
+}
+
+/// Replaces `path` atomically: a temporary file beside it with `mode` (set
+/// before any byte is written), synced, then renamed over it.
+fn write_replacing(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("json.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(NEW_FILE_MODE);
+    }
+    let result = (|| {
+        let mut f = o.open(&tmp)?;
+        // The umask narrowed the mode at creation; set it exactly.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -140,11 +140,14 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
             // An explicit input runs on the store the credential acts on;
             // the example runs on a scratch copy (it may create, cancel or
             // refund), with its placeholder ids filled from the test data.
-            let (outcome, on_scratch) = match input {
+            let (outcome, place) = match input {
                 Some(s) => {
                     let input = parse_input(&s)?;
-                    let (cred, _) = app.credential()?;
-                    (call(&app.pipeline, &cred, &name, input).await?, false)
+                    let (cred, principal) = app.credential()?;
+                    (
+                        call(&app.pipeline, &cred, &name, input).await?,
+                        Place::Store(principal.scope),
+                    )
                 }
                 None => {
                     let scratch = Scratch::prepare(app).await?;
@@ -154,10 +157,13 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
                             app.store_id
                         )));
                     };
-                    (scratch.run(app, 0, &name, input).await?, true)
+                    (
+                        scratch.run(app, 0, &name, input).await?,
+                        Place::Scratch(app.store_id.clone()),
+                    )
                 }
             };
-            report(&outcome, json, on_scratch);
+            report(&outcome, json, &place);
             match &outcome.result {
                 Ok(_) => Ok(()),
                 Err(e) => Err(CliError::Silent(exit_code(e))),
@@ -215,6 +221,17 @@ fn lookup<'r>(
         };
     }
     if let Some((t, a)) = registry.flat(tool) {
+        // `orders_list_orders --action get_order` is ambiguous: refuse it
+        // rather than run one of the two.
+        if let Some(given) = action
+            && given != a.name
+        {
+            return Err(CliError::Usage(format!(
+                "`{tool}` is the action `{}` of `{}`, but --action says `{given}`; \
+                 drop --action, or pass `{}` --action {given}",
+                a.name, t.name, t.name
+            )));
+        }
         return Ok((t, Some(a)));
     }
     let known: Vec<&str> = registry.tools().iter().map(|t| t.name).collect();
@@ -257,14 +274,26 @@ async fn call(
         })
 }
 
-fn report(o: &CallOutcome, json: bool, on_scratch: bool) {
+/// Where `tools test` ran a call: on a store's own data (live, or test with
+/// a test key), or on a scratch copy of a store's test data.
+enum Place {
+    Store(Scope),
+    Scratch(String),
+}
+
+fn report(o: &CallOutcome, json: bool, place: &Place) {
     let ms = o.duration.as_secs_f64() * 1000.0;
     let name = format!("{}.{}", o.tool, o.action.unwrap_or("?"));
+    let (store, mode, on_scratch) = match place {
+        Place::Store(scope) => (scope.store_id.as_str(), scope.mode, false),
+        Place::Scratch(store) => (store.as_str(), Mode::Test, true),
+    };
     // A scratch copy's audit row goes with the copy: no id to look up later.
     let exec_id = (!on_scratch).then_some(o.exec_id.as_str());
     if json {
         let mut v = json!({"execution_id": exec_id, "tool": o.tool, "action": o.action,
-                           "duration_ms": (ms * 100.0).round() / 100.0, "scratch": on_scratch});
+                           "duration_ms": (ms * 100.0).round() / 100.0, "scratch": on_scratch,
+                           "store": store, "mode": mode});
         match &o.result {
             Ok(r) => {
                 v["status"] = json!("success");
@@ -279,18 +308,20 @@ fn report(o: &CallOutcome, json: bool, on_scratch: bool) {
         printer::json(&v);
         return;
     }
+    // The run may have changed real data: say which.
     let whence = match exec_id {
-        Some(id) => format!("execution {id}"),
-        None => "example input on a scratch copy of the test data; your store is unchanged — \
-                 pass --input to run on it"
-            .to_owned(),
+        Some(id) => format!("on store {store} ({mode}) · {id}"),
+        None => format!(
+            "with its example on a scratch copy of store {store} (test data); your store is unchanged — \
+             pass --input to run on it"
+        ),
     };
     match &o.result {
         Ok(r) => {
-            printer::err(&format!("✓ {name} succeeded in {ms:.2} ms ({whence})"));
+            printer::err(&format!("✓ {name} succeeded in {ms:.2} ms {whence}"));
             printer::json(r);
         }
-        Err(e) => printer::err(&format!("✗ {name} failed in {ms:.2} ms ({whence}): {e}")),
+        Err(e) => printer::err(&format!("✗ {name} failed in {ms:.2} ms {whence}: {e}")),
     }
 }
 
@@ -619,26 +650,20 @@ fn catalog_markdown(registry: &Registry) -> String {
     md
 }
 
+/// A parameter's type for docs/tools.md. Enums (`enum`, or a `oneOf` of
+/// documented `const`s) list their values; `null` is left out, as it is
+/// for every optional field.
 fn type_name(schema: &Value) -> String {
-    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        return e
-            .iter()
-            .map(|v| format!("`{}`", v.as_str().unwrap_or_default()))
-            .collect::<Vec<_>>()
-            .join(" \\| ");
+    if let Some(values) = allowed_values(schema) {
+        return values.join(" \\| ");
     }
     match schema.get("type") {
-        Some(Value::String(t)) if t == "array" => {
-            format!(
-                "array of {}",
-                schema.get("items").map(type_name).unwrap_or_else(|| "any".into())
-            )
-        }
-        Some(Value::String(t)) => t.clone(),
+        Some(Value::String(t)) => one_type(schema, t),
         Some(Value::Array(ts)) => ts
             .iter()
             .filter_map(Value::as_str)
             .filter(|t| *t != "null")
+            .map(|t| one_type(schema, t))
             .collect::<Vec<_>>()
             .join(" or "),
         _ if schema.get("anyOf").is_some() || schema.get("oneOf").is_some() => {
@@ -649,11 +674,46 @@ fn type_name(schema: &Value) -> String {
                 .cloned()
                 .unwrap_or_default();
             alts.iter()
+                .filter(|a| a.get("type") != Some(&json!("null")))
                 .map(type_name)
-                .filter(|t| t != "null")
                 .collect::<Vec<_>>()
                 .join(" or ")
         }
         _ => "any".into(),
     }
+}
+
+fn one_type(schema: &Value, t: &str) -> String {
+    if t == "array" {
+        format!(
+            "array of {}",
+            schema.get("items").map(type_name).unwrap_or_else(|| "any".into())
+        )
+    } else {
+        t.to_string()
+    }
+}
+
+/// The values of an enum, each in backticks: `enum`, or `oneOf`/`anyOf`
+/// alternatives that are each a `const` (or `null`). None for any other
+/// schema.
+fn allowed_values(schema: &Value) -> Option<Vec<String>> {
+    let shown = |v: &Value| format!("`{}`", v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+        return Some(e.iter().filter(|v| !v.is_null()).map(shown).collect());
+    }
+    let alts = schema
+        .get("oneOf")
+        .or_else(|| schema.get("anyOf"))
+        .and_then(Value::as_array)?;
+    let mut values = Vec::new();
+    for alt in alts {
+        match alt.get("const") {
+            Some(Value::Null) => {}
+            Some(v) => values.push(shown(v)),
+            None if alt.get("type") == Some(&json!("null")) => {}
+            None => values.extend(allowed_values(alt)?),
+        }
+    }
+    (!values.is_empty()).then_some(values)
 }

@@ -217,9 +217,15 @@ impl Action {
                         .join(", ")
                 )
             }
-            // A documented enum is a oneOf of consts: name the values.
+            // An enum, or a documented enum (a oneOf of consts): name every
+            // value (jsonschema names two and counts the rest). `null`, the
+            // value of an optional field left out, is not one to suggest.
+            K::Enum { options } => match options.as_array() {
+                Some(values) => not_one_of(err.instance(), values.iter().filter(|v| !v.is_null())),
+                None => err.to_string(),
+            },
             K::OneOfNotValid { context } | K::AnyOf { context } => match allowed_consts(context) {
-                Some(values) => format!("{} is not one of: {}", err.instance(), values.join(", ")),
+                Some(values) => not_one_of(err.instance(), values.iter().filter(|v| !v.is_null())),
                 None => err.to_string(),
             },
             _ => err.to_string(),
@@ -515,18 +521,26 @@ pub fn default_limit() -> i64 {
 
 /// The values a oneOf/anyOf of `const` alternatives allows, when that is
 /// what failed (schemars writes a documented enum that way).
-fn allowed_consts(context: &[Vec<jsonschema::ValidationError<'static>>]) -> Option<Vec<String>> {
+fn allowed_consts(context: &[Vec<jsonschema::ValidationError<'static>>]) -> Option<Vec<Value>> {
     use jsonschema::error::ValidationErrorKind as K;
     context
         .iter()
         .map(|alternative| match alternative.as_slice() {
             [e] => match e.kind() {
-                K::Constant { expected_value } => Some(expected_value.to_string()),
+                K::Constant { expected_value } => Some(expected_value.clone()),
                 _ => None,
             },
             _ => None,
         })
         .collect()
+}
+
+/// `"" is not one of "active", "draft", "archived"`: every allowed value.
+fn not_one_of<'v>(instance: &Value, values: impl Iterator<Item = &'v Value>) -> String {
+    format!(
+        "{instance} is not one of {}",
+        values.map(Value::to_string).collect::<Vec<_>>().join(", ")
+    )
 }
 
 /// JSON Schema counts `5.0` as an integer and the schema check passes it,
