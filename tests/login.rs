@@ -955,6 +955,17 @@ fn bridge_without_a_login_exits_3() {
         stderr(&out)
     );
     assert!(stdout(&out).is_empty(), "stdout is only for JSON-RPC");
+    // The hint is one command, quoted whole, --store included.
+    let out = run_bounded(
+        w.command(&["--store", "acme", "mcp", "--server", &fake.base]),
+        "bridge without login, --store",
+    );
+    assert_exit(&out, 3, "bridge without login, --store");
+    assert!(
+        stderr(&out).contains(&format!("run `whale login --server {} --store acme`", fake.base)),
+        "{}",
+        stderr(&out)
+    );
     let sse = w.run(&["mcp", "--server", &fake.base, "--transport", "sse"]);
     assert_exit(&sse, 2, "--server with --transport sse");
 }
