@@ -1537,6 +1537,29 @@ fn admin_commands_say_they_act_as_the_owner_despite_a_key() {
 // ---------------------------------------------------------------------------
 
 #[test]
+fn http_flags_with_the_stdio_transport_are_a_usage_error() {
+    let w = Whale::new();
+    // stdin is /dev/null: a stdio server that started would exit 0.
+    let out = w.run(&["mcp", "--port", "3111", "--host", "0.0.0.0", "--rate-limit", "5"]);
+    assert_exit(&out, 2, "whale mcp --port --host --rate-limit");
+    let err = stderr(&out);
+    assert!(
+        err.contains("--port, --host, --rate-limit only apply to the HTTP server")
+            && err.contains("--transport sse"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let out = w.run(&["mcp", "--transport", "stdio", "--max-body", "10"]);
+    assert_exit(&out, 2, "whale mcp --transport stdio --max-body");
+    assert!(stderr(&out).contains("--max-body only applies to the HTTP server"));
+    // Flags for both transports, and environment-backed HTTP settings, are fine.
+    let out = w.run(&["mcp", "--read-only", "--tool-mode", "flat", "--tools", "products"]);
+    assert_exit(&out, 0, "whale mcp with stdio flags");
+    let out = w.run_env(&["mcp"], &[("WHALE_INTROSPECTION_CLIENT_ID", "x")]);
+    assert_exit(&out, 0, "whale mcp with WHALE_INTROSPECTION_CLIENT_ID set");
+}
+
+#[test]
 fn usage_errors_exit_2_and_help_exits_0() {
     let w = Whale::new();
     for args in [
