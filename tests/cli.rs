@@ -1532,6 +1532,79 @@ fn admin_commands_say_they_act_as_the_owner_despite_a_key() {
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
 
+#[test]
+fn users_add_for_an_existing_person_says_the_password_was_not_changed() {
+    let w = Whale::new();
+    let hash = || -> String {
+        w.sqlite()
+            .query_row("SELECT password_hash || name FROM users", [], |r| r.get(0))
+            .expect("user row")
+    };
+    let out = w.run_input(
+        &["users", "add", "ann@example.com", "--password-stdin", "--json"],
+        "first long password\n",
+    );
+    assert_exit(&out, 0, "users add (new)");
+    let v = parse_json(&out.stdout, "users add --json");
+    assert_eq!(
+        (v["created"].clone(), v["password_set"].clone()),
+        (json!(true), json!(true)),
+        "{v}"
+    );
+    assert!(!stderr(&out).contains("not changed"), "{}", stderr(&out));
+    let before = hash();
+
+    assert_exit(
+        &w.run(&["stores", "create", "second", "--name", "Second"]),
+        0,
+        "stores create",
+    );
+    // Adding her to another store is fine; the piped password and the name
+    // are not applied, and the output says so.
+    let out = w.run_input(
+        &[
+            "--store",
+            "second",
+            "users",
+            "add",
+            "ann@example.com",
+            "--password-stdin",
+            "--name",
+            "Ann B",
+        ],
+        "second long password\n",
+    );
+    assert_exit(&out, 0, "users add (existing)");
+    let err = stderr(&out);
+    assert!(
+        err.contains("password and name were not changed")
+            && err.contains("whale users passwd ann@example.com"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains("added to store `second`"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(hash(), before, "password and name untouched");
+
+    let out = w.run_input(
+        &["users", "add", "ann@example.com", "--password-stdin", "--json"],
+        "third long password\n",
+    );
+    assert_exit(&out, 0, "users add --json (existing)");
+    let v = parse_json(&out.stdout, "users add --json");
+    assert_eq!(v["created"], json!(false), "{v}");
+    assert_eq!(v["added_to_store"], json!(false), "{v}");
+    assert_eq!(v["password_set"], json!(false), "{v}");
+    assert!(
+        stderr(&out).contains("password was not changed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(hash(), before);
+}
+
 // ---------------------------------------------------------------------------
 // exit codes
 // ---------------------------------------------------------------------------
