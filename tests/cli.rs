@@ -1605,6 +1605,49 @@ fn users_add_for_an_existing_person_says_the_password_was_not_changed() {
     assert_eq!(hash(), before);
 }
 
+/// The database holds customer data and password hashes: a directory whale
+/// creates for it is 0700 and a new database (with its -wal and -shm) is
+/// 0600; directories and databases that already exist keep their modes.
+#[cfg(unix)]
+#[test]
+fn a_new_database_and_its_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let w = Whale::new();
+    let shared = w.dir.join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    let db = shared.join("sub").join("w.db");
+    assert_exit(
+        &w.run_on(&db, &["stores", "list"], &[]),
+        0,
+        "stores list on a new db",
+    );
+    assert_eq!(mode(&shared), 0o755, "an existing directory is left alone");
+    assert_eq!(mode(&shared.join("sub")), 0o700);
+    for f in ["w.db", "w.db-wal", "w.db-shm"] {
+        assert_eq!(mode(&shared.join("sub").join(f)), 0o600, "{f}");
+    }
+
+    // An existing database keeps its mode (it may be the user's choice).
+    let own = shared.join("own.db");
+    std::fs::write(&own, b"").expect("create");
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    assert_exit(
+        &w.run_on(&own, &["stores", "list"], &[]),
+        0,
+        "stores list on an existing db",
+    );
+    assert_eq!(mode(&own), 0o640);
+}
+
 // ---------------------------------------------------------------------------
 // exit codes
 // ---------------------------------------------------------------------------
