@@ -154,7 +154,9 @@ pub struct McpArgs {
     pub introspection_endpoint: Option<String>,
     /// Client id whale introspects with at --auth-server (its secret comes from
     /// WHALE_INTROSPECTION_CLIENT_SECRET)
-    #[arg(long, value_name = "ID", requires = "auth_server", env = crate::settings::WHALE_INTROSPECTION_CLIENT_ID)]
+    // It needs --auth-server when typed; `parse_from` checks that, since
+    // clap's `requires` would also refuse a value from the environment.
+    #[arg(long, value_name = "ID", env = crate::settings::WHALE_INTROSPECTION_CLIENT_ID)]
     pub introspection_client_id: Option<String>,
     /// How long an active introspection answer is trusted (at most 60s)
     #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration, requires = "auth_server")]
@@ -165,6 +167,79 @@ pub struct McpArgs {
     /// Bridge stdio to this remote whale server (its /mcp endpoint), signed in with `whale login`
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+}
+
+/// The `whale mcp` arguments that only the HTTP server reads (their ids).
+/// Given on the command line with the stdio transport they would be
+/// silently ignored, so [`parse_from`] refuses them.
+const HTTP_ONLY: &[&str] = &[
+    "port",
+    "host",
+    "allowed_hosts",
+    "allowed_origins",
+    "rate_limit",
+    "max_body",
+    "public_url",
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "auth_server",
+    "introspection_endpoint",
+    "introspection_client_id",
+    "introspection_cache_ttl",
+    "insecure_client_metadata",
+];
+
+/// Parses the command line like `Cli::try_parse_from`, and also refuses
+/// HTTP-only `whale mcp` flags typed with the stdio transport (a usage
+/// error, exit 2). Only flags given on the command line count: defaults and
+/// values from environment variables are not the user asking for HTTP.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::parser::ValueSource;
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = Cli::command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    if let Some(("mcp", m)) = matches.subcommand()
+        && let Some(mcp) = cmd.find_subcommand_mut("mcp")
+    {
+        let typed: Vec<String> = mcp
+            .get_arguments()
+            .filter(|a| {
+                let id = a.get_id().as_str();
+                HTTP_ONLY.contains(&id) && m.value_source(id) == Some(ValueSource::CommandLine)
+            })
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        if m.get_one::<Transport>("transport") == Some(&Transport::Stdio) && !typed.is_empty() {
+            let list = typed.join(", ");
+            let what = if typed.len() == 1 { "applies" } else { "apply" };
+            let msg = if m.value_source("server") == Some(ValueSource::CommandLine) {
+                format!(
+                    "{list} only {what} to the HTTP server (`--transport sse` or `http`); \
+                     --server bridges stdio to a remote server and takes none of them"
+                )
+            } else {
+                format!(
+                    "{list} only {what} to the HTTP server: add `--transport sse` (or `http`), \
+                     or leave {} out to serve over stdio",
+                    if typed.len() == 1 { "it" } else { "them" }
+                )
+            };
+            return Err(mcp.error(clap::error::ErrorKind::ArgumentConflict, msg));
+        }
+        if m.value_source("introspection_client_id") == Some(ValueSource::CommandLine)
+            && m.value_source("auth_server").is_none()
+        {
+            return Err(mcp.error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--introspection-client-id is for an external authorization server: it needs --auth-server",
+            ));
+        }
+    }
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
 }
 
 /// `90s`, `30m`, `1h`, `30d` → a duration.
@@ -531,5 +606,81 @@ mod tests {
         let mut missing = Vec::new();
         walk(&Cli::command(), "whale", &mut missing);
         assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    /// Every id in HTTP_ONLY names a `whale mcp` argument (a renamed field
+    /// would otherwise drop out of the check silently).
+    #[test]
+    fn http_only_ids_exist() {
+        let cmd = Cli::command();
+        let mcp = cmd.find_subcommand("mcp").expect("mcp");
+        for id in HTTP_ONLY {
+            assert!(
+                mcp.get_arguments()
+                    .any(|a| a.get_id().as_str() == *id && a.get_long().is_some()),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn http_flags_need_the_http_transport() {
+        let err =
+            parse_from(["whale", "mcp", "--port", "3111", "--host", "0.0.0.0"]).expect_err("stdio + --port");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let text = err.to_string();
+        assert!(
+            text.contains("--port, --host only apply to the HTTP server"),
+            "{text}"
+        );
+        assert!(text.contains("--transport sse"), "{text}");
+        assert!(parse_from(["whale", "mcp", "--transport", "stdio", "--rate-limit", "5"]).is_err());
+        assert!(parse_from(["whale", "mcp", "--server", "https://h", "--port", "1"]).is_err());
+        let err = parse_from([
+            "whale",
+            "mcp",
+            "--transport",
+            "sse",
+            "--introspection-client-id",
+            "c",
+        ])
+        .expect_err("--introspection-client-id without --auth-server");
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        for ok in [
+            &["whale", "mcp"][..],
+            &[
+                "whale",
+                "mcp",
+                "--read-only",
+                "--tools",
+                "products",
+                "--tool-mode",
+                "flat",
+            ],
+            &["whale", "mcp", "--server", "https://h"],
+            &[
+                "whale",
+                "mcp",
+                "--transport",
+                "sse",
+                "--port",
+                "3111",
+                "--rate-limit",
+                "5",
+            ],
+            &["whale", "mcp", "--transport", "http", "--host", "0.0.0.0"],
+            &[
+                "whale",
+                "mcp",
+                "--transport",
+                "sse",
+                "--auth-server",
+                "https://as",
+                "--introspection-client-id",
+                "c",
+            ],
+        ] {
+            parse_from(ok.iter().copied()).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        }
     }
 }

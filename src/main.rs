@@ -19,13 +19,11 @@ mod store;
 mod tools;
 mod transport;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse_from(std::env::args_os()) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };

@@ -2061,9 +2061,148 @@ fn admin_commands_say_they_act_as_the_owner_despite_a_key() {
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
 
+#[test]
+fn users_add_for_an_existing_person_says_the_password_was_not_changed() {
+    let w = Whale::new();
+    let hash = || -> String {
+        w.sqlite()
+            .query_row("SELECT password_hash || name FROM users", [], |r| r.get(0))
+            .expect("user row")
+    };
+    let out = w.run_input(
+        &["users", "add", "ann@example.com", "--password-stdin", "--json"],
+        "first long password\n",
+    );
+    assert_exit(&out, 0, "users add (new)");
+    let v = parse_json(&out.stdout, "users add --json");
+    assert_eq!(
+        (v["created"].clone(), v["password_set"].clone()),
+        (json!(true), json!(true)),
+        "{v}"
+    );
+    assert!(!stderr(&out).contains("not changed"), "{}", stderr(&out));
+    let before = hash();
+
+    assert_exit(
+        &w.run(&["stores", "create", "second", "--name", "Second"]),
+        0,
+        "stores create",
+    );
+    // Adding her to another store is fine; the piped password and the name
+    // are not applied, and the output says so.
+    let out = w.run_input(
+        &[
+            "--store",
+            "second",
+            "users",
+            "add",
+            "ann@example.com",
+            "--password-stdin",
+            "--name",
+            "Ann B",
+        ],
+        "second long password\n",
+    );
+    assert_exit(&out, 0, "users add (existing)");
+    let err = stderr(&out);
+    assert!(
+        err.contains("password and name were not changed")
+            && err.contains("whale users passwd ann@example.com"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains("added to store `second`"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(hash(), before, "password and name untouched");
+
+    let out = w.run_input(
+        &["users", "add", "ann@example.com", "--password-stdin", "--json"],
+        "third long password\n",
+    );
+    assert_exit(&out, 0, "users add --json (existing)");
+    let v = parse_json(&out.stdout, "users add --json");
+    assert_eq!(v["created"], json!(false), "{v}");
+    assert_eq!(v["added_to_store"], json!(false), "{v}");
+    assert_eq!(v["password_set"], json!(false), "{v}");
+    assert!(
+        stderr(&out).contains("password was not changed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(hash(), before);
+}
+
+/// The database holds customer data and password hashes: a directory whale
+/// creates for it is 0700 and a new database (with its -wal and -shm) is
+/// 0600; directories and databases that already exist keep their modes.
+#[cfg(unix)]
+#[test]
+fn a_new_database_and_its_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let w = Whale::new();
+    let shared = w.dir.join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    let db = shared.join("sub").join("w.db");
+    assert_exit(
+        &w.run_on(&db, &["stores", "list"], &[]),
+        0,
+        "stores list on a new db",
+    );
+    assert_eq!(mode(&shared), 0o755, "an existing directory is left alone");
+    assert_eq!(mode(&shared.join("sub")), 0o700);
+    for f in ["w.db", "w.db-wal", "w.db-shm"] {
+        assert_eq!(mode(&shared.join("sub").join(f)), 0o600, "{f}");
+    }
+
+    // An existing database keeps its mode (it may be the user's choice).
+    let own = shared.join("own.db");
+    std::fs::write(&own, b"").expect("create");
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    assert_exit(
+        &w.run_on(&own, &["stores", "list"], &[]),
+        0,
+        "stores list on an existing db",
+    );
+    assert_eq!(mode(&own), 0o640);
+}
+
 // ---------------------------------------------------------------------------
 // exit codes
 // ---------------------------------------------------------------------------
+
+#[test]
+fn http_flags_with_the_stdio_transport_are_a_usage_error() {
+    let w = Whale::new();
+    // stdin is /dev/null: a stdio server that started would exit 0.
+    let out = w.run(&["mcp", "--port", "3111", "--host", "0.0.0.0", "--rate-limit", "5"]);
+    assert_exit(&out, 2, "whale mcp --port --host --rate-limit");
+    let err = stderr(&out);
+    assert!(
+        err.contains("--port, --host, --rate-limit only apply to the HTTP server")
+            && err.contains("--transport sse"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let out = w.run(&["mcp", "--transport", "stdio", "--max-body", "10"]);
+    assert_exit(&out, 2, "whale mcp --transport stdio --max-body");
+    assert!(stderr(&out).contains("--max-body only applies to the HTTP server"));
+    // Flags for both transports, and environment-backed HTTP settings, are fine.
+    let out = w.run(&["mcp", "--read-only", "--tool-mode", "flat", "--tools", "products"]);
+    assert_exit(&out, 0, "whale mcp with stdio flags");
+    let out = w.run_env(&["mcp"], &[("WHALE_INTROSPECTION_CLIENT_ID", "x")]);
+    assert_exit(&out, 0, "whale mcp with WHALE_INTROSPECTION_CLIENT_ID set");
+}
 
 #[test]
 fn usage_errors_exit_2_and_help_exits_0() {

@@ -425,7 +425,12 @@ async fn mcp_get() -> Response {
 /// browser (GET the printed URL, following the redirect to whale's
 /// callback), and returns whale's output and the page the browser got.
 fn login(w: &Whale, fake: &Fake, extra: &[&str], env: &[(&str, &str)]) -> (Output, Option<String>) {
-    let mut args = vec!["login", "--no-browser", "--server", &fake.base];
+    login_at(w, &fake.base, extra, env)
+}
+
+/// [`login`] with `--server SERVER` spelled as given.
+fn login_at(w: &Whale, server: &str, extra: &[&str], env: &[(&str, &str)]) -> (Output, Option<String>) {
+    let mut args = vec!["login", "--no-browser", "--server", server];
     args.extend_from_slice(extra);
     w.login_with_browser(&args, env, |url| {
         let browser = common::http_client::client_builder()
@@ -616,6 +621,36 @@ fn login_to_file_store_then_status_and_logout() {
     assert!(stderr(&none).contains("not logged in"), "{}", stderr(&none));
     let again = w.run(&["logout"]);
     assert_exit(&again, 1, "logout with nothing stored");
+}
+
+#[test]
+fn login_accepts_the_mcp_endpoint_url_the_server_prints() {
+    let w = Whale::new();
+    let fake = Fake::start();
+    // `whale mcp --transport sse` prints `serving MCP on http://…/mcp`.
+    let endpoint = format!("{}/mcp", fake.base);
+    let (out, _) = login_at(&w, &endpoint, &["--insecure-storage"], &[]);
+    assert_exit(&out, 0, "login --server …/mcp");
+    let err = stderr(&out);
+    assert!(err.contains(&format!("Logged in to {} ", fake.base)), "{err}");
+    let q = fake.with(|st| st.seen.authorize_queries.clone());
+    assert_eq!(q[0]["resource"], format!("{}/mcp", fake.base));
+    let (_, v) = status_json(&w);
+    assert_eq!(v["logins"][0]["server"], json!(fake.base));
+    // The bridge finds that login under either spelling.
+    let mut m = Mcp::from_command(w.command(&["mcp", "--server", &format!("{endpoint}/")]));
+    m.initialize("2025-06-18");
+    m.finish();
+    // Any other path is refused before anything is contacted or stored.
+    let before = fake.with(|st| st.seen.registrations.len());
+    let out = w.run(&["login", "--no-browser", "--server", &format!("{}/api", fake.base)]);
+    assert_exit(&out, 2, "login --server with a path");
+    assert!(
+        stderr(&out).contains("an origin like https://whale.example.com"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fake.with(|st| st.seen.registrations.len()), before);
 }
 
 #[test]
@@ -920,6 +955,17 @@ fn bridge_without_a_login_exits_3() {
         stderr(&out)
     );
     assert!(stdout(&out).is_empty(), "stdout is only for JSON-RPC");
+    // The hint is one command, quoted whole, --store included.
+    let out = run_bounded(
+        w.command(&["--store", "acme", "mcp", "--server", &fake.base]),
+        "bridge without login, --store",
+    );
+    assert_exit(&out, 3, "bridge without login, --store");
+    assert!(
+        stderr(&out).contains(&format!("run `whale login --server {} --store acme`", fake.base)),
+        "{}",
+        stderr(&out)
+    );
     let sse = w.run(&["mcp", "--server", &fake.base, "--transport", "sse"]);
     assert_exit(&sse, 2, "--server with --transport sse");
 }
@@ -951,4 +997,27 @@ fn install_with_server_writes_no_secret() {
         json!(["mcp", "--server", "https://whale.example.com", "--store", "acme"])
     );
     assert!(entry.get("env").is_none(), "{entry}");
+
+    // The endpoint URL names the same server; a plain-HTTP remote server is
+    // warned about once (nothing is contacted: 192.0.2.0/24 is TEST-NET-1).
+    let out = w.run(&[
+        "install",
+        "claude",
+        "--server",
+        "http://192.0.2.7:3100/mcp",
+        "--config",
+        cfg.to_str().expect("utf-8"),
+    ]);
+    assert_exit(&out, 0, "install --server …/mcp");
+    let err = stderr(&out);
+    assert_eq!(err.matches("uses plain HTTP").count(), 1, "{err}");
+    assert!(
+        err.contains("whale login --server http://192.0.2.7:3100`"),
+        "{err}"
+    );
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).expect("config")).expect("json");
+    assert_eq!(
+        doc["mcpServers"]["whale"]["args"],
+        json!(["mcp", "--server", "http://192.0.2.7:3100"])
+    );
 }

@@ -30,7 +30,12 @@ pub fn http_client() -> Result<reqwest::Client, CliError> {
         .map_err(|e| CliError::Runtime(format!("cannot build the HTTP client: {e}")))
 }
 
-/// `https://h/` → `https://h`; checks the scheme.
+/// The server as whale names it everywhere (stored logins, `whale mcp
+/// --server`, `whale install --server`): its origin, `https://h`. Accepts
+/// `https://h/` and the MCP endpoint the server prints at start,
+/// `https://h/mcp` (or `/mcp/`); refuses any other path, a query or a
+/// fragment, and schemes other than http(s). Warns (once per process) when a
+/// non-loopback server is reached over plain HTTP.
 pub fn normalize_server(url: &str) -> Result<String, CliError> {
     let trimmed = url.trim().trim_end_matches('/');
     let parsed = reqwest::Url::parse(trimmed).map_err(|e| {
@@ -38,25 +43,38 @@ pub fn normalize_server(url: &str) -> Result<String, CliError> {
             "--server `{url}` is not a URL ({e}); e.g. https://whale.example.com"
         ))
     })?;
-    match parsed.scheme() {
-        "https" => {}
-        "http" => {
-            if !is_loopback(&parsed) {
-                tracing::warn!("{trimmed} uses plain HTTP: tokens will cross the network unencrypted");
-            }
-        }
+    let plain_remote = match parsed.scheme() {
+        "https" => false,
+        "http" => !is_loopback(&parsed),
         other => {
             return Err(CliError::Usage(format!(
                 "--server `{url}`: scheme `{other}` is not supported; use https:// (or http:// for a local server)"
             )));
         }
-    }
+    };
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(CliError::Usage(format!(
             "--server `{url}` must not have a query or fragment"
         )));
     }
-    Ok(trimmed.to_string())
+    let server = match parsed.path() {
+        "/" | "" => trimmed,
+        // `trimmed` has no trailing slash, so its path ends the string.
+        "/mcp" => trimmed.strip_suffix("/mcp").unwrap_or(trimmed),
+        _ => {
+            return Err(CliError::Usage(format!(
+                "--server `{url}`: give the server's URL without a path, an origin like https://whale.example.com \
+                 (or its MCP endpoint, https://whale.example.com/mcp)"
+            )));
+        }
+    };
+    if plain_remote {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!("{server} uses plain HTTP: tokens will cross the network unencrypted");
+        });
+    }
+    Ok(server.to_string())
 }
 
 fn is_loopback(u: &reqwest::Url) -> bool {
@@ -618,5 +636,33 @@ mod tests {
         );
         assert_eq!(normalize_server("ftp://x").expect_err("bad").exit_code(), 2);
         assert_eq!(normalize_server("nope").expect_err("bad").exit_code(), 2);
+        // The endpoint the server prints at start names the same server.
+        for url in [
+            "http://127.0.0.1:42479/mcp",
+            "http://127.0.0.1:42479/mcp/",
+            " http://127.0.0.1:42479 ",
+        ] {
+            assert_eq!(normalize_server(url).expect(url), "http://127.0.0.1:42479");
+        }
+        assert_eq!(
+            normalize_server("https://whale.example.com/mcp").expect("ok"),
+            "https://whale.example.com"
+        );
+        // Any other path is a usage error that says what to give instead.
+        for url in [
+            "https://whale.example.com/api",
+            "https://whale.example.com/mcp/mcp",
+            "https://whale.example.com/x/mcp",
+            "https://whale.example.com/sse",
+            "https://whale.example.com/mcp?x=1",
+        ] {
+            let e = normalize_server(url).expect_err(url);
+            assert_eq!(e.exit_code(), 2, "{url}");
+        }
+        let e = normalize_server("https://whale.example.com/api").expect_err("path");
+        assert!(
+            e.to_string().contains("an origin like https://whale.example.com"),
+            "{e}"
+        );
     }
 }

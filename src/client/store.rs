@@ -616,7 +616,7 @@ pub fn choose(
             };
             let hint = server.unwrap_or("URL");
             Err(CliError::Auth(format!(
-                "not logged in to {target}; run `whale login --server {hint}`{}",
+                "not logged in to {target}; run `whale login --server {hint}{}`",
                 store.map(|s| format!(" --store {s}")).unwrap_or_default()
             )))
         }

@@ -45,10 +45,26 @@ pub fn run(app: &App, cmd: UsersCmd) -> Result<(), CliError> {
                 let conn = app.db.conn()?;
                 db::add_member(&conn, &app.store_id, &id)?
             };
+            // An existing person keeps their password and name (stdin is not
+            // read): say so, so a script piping a password does not believe
+            // it was set.
+            if !created {
+                printer::err(&format!(
+                    "note: {email} already existed: their password{} {} not changed \
+                     (set a new password with `whale users passwd {email}`)",
+                    if name.is_some() { " and name" } else { "" },
+                    if name.is_some() { "were" } else { "was" },
+                ));
+            }
             if json {
-                printer::json(
-                    &json!({"id": id, "email": email, "store": app.store_id, "created": created, "added_to_store": added}),
-                );
+                printer::json(&json!({
+                    "id": id,
+                    "email": email,
+                    "store": app.store_id,
+                    "created": created,
+                    "added_to_store": added,
+                    "password_set": created,
+                }));
             } else if created {
                 printer::out(&format!(
                     "Added {email} ({id}) to store `{}`. They can now sign in when an agent asks for access.",

@@ -111,6 +111,8 @@ pub enum DbError {
     Open { path: PathBuf, source: rusqlite::Error },
     #[error("cannot create directory {path}: {source}")]
     Dir { path: PathBuf, source: std::io::Error },
+    #[error("cannot create database {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
     #[error("database {path} has schema version {found}, newer than this whale ({known}); upgrade whale")]
     TooNew {
         path: PathBuf,
@@ -180,14 +182,44 @@ impl Drop for PooledConn<'_> {
 impl Db {
     /// Opens (creating when absent) the database, applies pending migrations
     /// and seeds the demo store on first run.
+    ///
+    /// The database holds customer data, password hashes and audit inputs:
+    /// on Unix a directory whale creates for it is 0700 and a new database
+    /// file is created 0600 before SQLite opens it (SQLite gives the `-wal`
+    /// and `-shm` files the database file's permissions). An existing
+    /// directory or database keeps its modes — it may be the user's own.
     pub fn open(path: &Path) -> Result<Db, DbError> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|source| DbError::Dir {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).map_err(|source| DbError::Dir {
                 path: dir.to_path_buf(),
                 source,
             })?;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path);
+            match created {
+                // An empty file is a new database to SQLite.
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(source) => {
+                    return Err(DbError::Create {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            }
         }
         let db = Db {
             path: path.to_path_buf(),
