@@ -104,25 +104,25 @@ pub struct McpArgs {
     #[arg(long, value_enum, default_value_t = Transport::Stdio)]
     pub transport: Transport,
     /// Port to listen on in HTTP mode (0 picks a free one)
-    #[arg(long, default_value_t = 3100)]
+    #[arg(help_heading = HTTP_HEADING, long, default_value_t = 3100)]
     pub port: u16,
     /// Address to bind in HTTP mode; anything but loopback exposes the server
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(help_heading = HTTP_HEADING, long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
     /// Also accept this Host name (a deployment's DNS name; repeatable)
-    #[arg(long = "allowed-host", value_name = "NAME")]
+    #[arg(help_heading = HTTP_HEADING, long = "allowed-host", value_name = "NAME")]
     pub allowed_hosts: Vec<String>,
     /// Accept browser requests from this Origin, e.g. https://app.example.com (repeatable)
-    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    #[arg(help_heading = HTTP_HEADING, long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
     /// Requests per minute per credential in HTTP mode (a key's own --rate-limit wins)
-    #[arg(long, default_value_t = 600, value_name = "N")]
+    #[arg(help_heading = HTTP_HEADING, long, default_value_t = 600, value_name = "N")]
     pub rate_limit: u32,
     /// Largest request body accepted in HTTP mode, in bytes
-    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    #[arg(help_heading = HTTP_HEADING, long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub max_body: usize,
     /// The origin clients reach this server at behind a proxy (scheme://host[:port]); its host and origin are allowed
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = HTTP_HEADING, long, value_name = "URL")]
     pub public_url: Option<String>,
     /// Only these tools (comma-separated names)
     #[arg(long, value_delimiter = ',', value_name = "TOOLS")]
@@ -140,54 +140,39 @@ pub struct McpArgs {
     #[arg(long, default_value_t = 100, value_name = "N", hide = true)]
     pub page_size: usize,
     /// Lifetime of OAuth access tokens issued by the embedded authorization server
-    #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(help_heading = HTTP_HEADING, long, default_value = "1h", value_name = "DURATION", value_parser = parse_duration)]
     pub access_token_ttl: std::time::Duration,
     /// Lifetime of OAuth refresh tokens (each use rotates the token)
-    #[arg(long, default_value = "30d", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(help_heading = HTTP_HEADING, long, default_value = "30d", value_name = "DURATION", value_parser = parse_duration)]
     pub refresh_token_ttl: std::time::Duration,
     /// Trust this external OAuth authorization server instead of the embedded one
     /// (tokens are checked by RFC 7662 introspection; API keys keep working)
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = HTTP_HEADING, long, value_name = "URL")]
     pub auth_server: Option<String>,
     /// Introspection endpoint of --auth-server (default: from its RFC 8414 metadata)
-    #[arg(long, value_name = "URL", requires = "auth_server")]
+    #[arg(help_heading = HTTP_HEADING, long, value_name = "URL", requires = "auth_server")]
     pub introspection_endpoint: Option<String>,
     /// Client id whale introspects with at --auth-server (its secret comes from
     /// WHALE_INTROSPECTION_CLIENT_SECRET)
     // It needs --auth-server when typed; `parse_from` checks that, since
     // clap's `requires` would also refuse a value from the environment.
-    #[arg(long, value_name = "ID", env = crate::settings::WHALE_INTROSPECTION_CLIENT_ID)]
+    #[arg(help_heading = HTTP_HEADING, long, value_name = "ID", env = crate::settings::WHALE_INTROSPECTION_CLIENT_ID)]
     pub introspection_client_id: Option<String>,
     /// How long an active introspection answer is trusted (at most 60s)
-    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration, requires = "auth_server")]
+    #[arg(help_heading = HTTP_HEADING, long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration, requires = "auth_server")]
     pub introspection_cache_ttl: std::time::Duration,
     /// Accept http:// and loopback client ID metadata documents (local development only)
-    #[arg(long, hide = true)]
+    #[arg(help_heading = HTTP_HEADING, long, hide = true)]
     pub insecure_client_metadata: bool,
     /// Bridge stdio to this remote whale server (its /mcp endpoint), signed in with `whale login`
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
 }
 
-/// The `whale mcp` arguments that only the HTTP server reads (their ids).
-/// Given on the command line with the stdio transport they would be
-/// silently ignored, so [`parse_from`] refuses them.
-const HTTP_ONLY: &[&str] = &[
-    "port",
-    "host",
-    "allowed_hosts",
-    "allowed_origins",
-    "rate_limit",
-    "max_body",
-    "public_url",
-    "access_token_ttl",
-    "refresh_token_ttl",
-    "auth_server",
-    "introspection_endpoint",
-    "introspection_client_id",
-    "introspection_cache_ttl",
-    "insecure_client_metadata",
-];
+/// The heading of the `whale mcp` options only the HTTP server reads, in
+/// help and in [`parse_from`]'s check: given on the command line with the
+/// stdio transport they would be silently ignored, so they are refused.
+pub const HTTP_HEADING: &str = "HTTP server (--transport sse|http)";
 
 /// Parses the command line like `Cli::try_parse_from`, and also refuses
 /// HTTP-only `whale mcp` flags typed with the stdio transport (a usage
@@ -209,7 +194,8 @@ where
             .get_arguments()
             .filter(|a| {
                 let id = a.get_id().as_str();
-                HTTP_ONLY.contains(&id) && m.value_source(id) == Some(ValueSource::CommandLine)
+                a.get_help_heading() == Some(HTTP_HEADING)
+                    && m.value_source(id) == Some(ValueSource::CommandLine)
             })
             .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
             .collect();
@@ -608,19 +594,37 @@ mod tests {
         assert!(missing.is_empty(), "no help text: {missing:#?}");
     }
 
-    /// Every id in HTTP_ONLY names a `whale mcp` argument (a renamed field
-    /// would otherwise drop out of the check silently).
+    /// The options under the HTTP heading are exactly the ones only the
+    /// HTTP server reads; the options both transports read are not there.
     #[test]
-    fn http_only_ids_exist() {
+    fn the_http_heading_holds_the_http_only_options() {
         let cmd = Cli::command();
         let mcp = cmd.find_subcommand("mcp").expect("mcp");
-        for id in HTTP_ONLY {
-            assert!(
-                mcp.get_arguments()
-                    .any(|a| a.get_id().as_str() == *id && a.get_long().is_some()),
-                "{id}"
-            );
-        }
+        let mut http: Vec<&str> = mcp
+            .get_arguments()
+            .filter(|a| a.get_help_heading() == Some(HTTP_HEADING))
+            .map(|a| a.get_id().as_str())
+            .collect();
+        http.sort_unstable();
+        assert_eq!(
+            http,
+            [
+                "access_token_ttl",
+                "allowed_hosts",
+                "allowed_origins",
+                "auth_server",
+                "host",
+                "insecure_client_metadata",
+                "introspection_cache_ttl",
+                "introspection_client_id",
+                "introspection_endpoint",
+                "max_body",
+                "port",
+                "public_url",
+                "rate_limit",
+                "refresh_token_ttl",
+            ]
+        );
     }
 
     #[test]

@@ -479,6 +479,20 @@ fn tool_filters_limit_what_is_listed_and_callable() {
     common::assert_exit(&bad, 2, "mcp --tools nope");
     let bad = w.run(&["mcp", "--categories", "nope"]);
     common::assert_exit(&bad, 2, "mcp --categories nope");
+    // Filters that leave nothing to serve: a category of the spec whose
+    // tools are still to come, or a tool outside the category.
+    for args in [
+        vec!["mcp", "--categories", "marketing"],
+        vec!["mcp", "--categories", "platform", "--tools", "products"],
+    ] {
+        let bad = w.run(&args);
+        common::assert_exit(&bad, 2, &args.join(" "));
+        let err = common::stderr(&bad);
+        assert!(
+            err.contains("no tool to serve") && err.contains("commerce"),
+            "{err}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------

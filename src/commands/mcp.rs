@@ -36,14 +36,30 @@ pub fn filter(app: &App, args: &McpArgs) -> Result<ToolFilter, CliError> {
             }
         }
     }
-    Ok(ToolFilter {
+    let filter = ToolFilter {
         tools: args
             .tools
             .as_ref()
             .map(|v| v.iter().map(|s| s.trim().to_string()).collect()),
         categories,
         read_only: args.read_only,
-    })
+    };
+    // A server with nothing to list is a mistake in the filters (often a
+    // category of the spec whose tools are still to come), not a setup.
+    let registry = app.pipeline.registry();
+    let serves = |t: &crate::tools::Tool| {
+        filter.allows_tool(t) && t.actions.iter().any(|a| filter.allows_action(t, a))
+    };
+    if !registry.tools().iter().any(serves) {
+        let mut with_tools: Vec<&str> = registry.tools().iter().map(|t| t.category.as_str()).collect();
+        with_tools.sort_unstable();
+        with_tools.dedup();
+        return Err(CliError::Usage(format!(
+            "these filters leave no tool to serve; categories with tools in this version: {}",
+            with_tools.join(", ")
+        )));
+    }
+    Ok(filter)
 }
 
 pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
