@@ -932,8 +932,12 @@ fn a_revoked_grant_asks_for_a_new_login() {
         json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}),
     );
     let msg = reply["error"]["message"].as_str().unwrap_or_default().to_string();
+    // The command to run again names the login's store, so it signs in to
+    // the same one.
+    let status = w.json(&["auth", "status", "--json"]);
+    let store = status["logins"][0]["store_id"].as_str().expect("store_id");
     assert!(
-        msg.contains(&format!("whale login --server {}", fake.base)),
+        msg.contains(&format!("`whale login --server {} --store {store}`", fake.base)),
         "{reply}"
     );
     assert!(msg.contains("invalid_grant"), "{reply}");

@@ -51,6 +51,8 @@ struct Bridge {
     http: reqwest::Client,
     server: String,
     endpoint: String,
+    /// What to do when the server refuses the credential: `run `whale login …``.
+    relogin: String,
     auth: Mutex<Auth>,
     session_id: RwLock<Option<HeaderValue>>,
     protocol_version: RwLock<Option<HeaderValue>>,
@@ -87,8 +89,16 @@ pub async fn run(server: &str, store_id: Option<&str>) -> Result<(), CliError> {
     let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(64);
     std::thread::spawn(move || read_stdin(in_tx));
 
+    let relogin = match &auth {
+        Auth::ApiKey(_) => format!(
+            "check {} (or unset it to use `whale login`)",
+            crate::settings::WHALETOOLS_API_KEY
+        ),
+        Auth::Login(l) => format!("run {}", store::login_command(&server, Some(l.store_id()))),
+    };
     let bridge = Arc::new(Bridge {
         http,
+        relogin,
         endpoint: format!("{server}/mcp"),
         server,
         auth: Mutex::new(auth),
@@ -268,7 +278,7 @@ impl Bridge {
     /// POSTs one message and writes whatever comes back. `id` is the
     /// request's id (errors are answered to it); `init` marks `initialize`.
     async fn post(&self, body: String, id: Option<Value>, init: bool) {
-        let relogin = format!("run `whale login --server {}`", self.server);
+        let relogin = &self.relogin;
         let mut token = match self.bearer().await {
             Ok(t) => t,
             Err(e) => return self.reply_error(id, AUTH_ERROR, format!("whale: {e}")),

@@ -27,6 +27,11 @@ pub struct LoginSession {
 }
 
 impl LoginSession {
+    /// The store this login is for.
+    pub fn store_id(&self) -> &str {
+        &self.entry.store_id
+    }
+
     /// Loads the stored login `entry`.
     pub async fn open(vault: Arc<Vault>, entry: LoginEntry) -> Result<LoginSession, CliError> {
         let cred = {
@@ -81,7 +86,10 @@ impl LoginSession {
             return Ok(());
         }
         let server = current.server.clone();
-        let relogin = format!("run `whale login --server {server}`");
+        let relogin = format!(
+            "run {}",
+            crate::client::store::login_command(&server, Some(&current.store_id))
+        );
         let Some(refresh_token) = current.refresh_token.clone() else {
             return Err(CliError::Auth(format!(
                 "the login for {server} (store {}) has expired and cannot be refreshed; {relogin}",

@@ -533,12 +533,11 @@ impl Vault {
         let key = entry.key();
         let missing = || {
             CliError::Auth(format!(
-                "the login for {} (store {}) is listed but its tokens are missing from the {}; \
-                 run `whale login --server {}`",
+                "the login for {} (store {}) is listed but its tokens are missing from the {}; run {}",
                 entry.server,
                 entry.store_id,
                 entry.storage.as_str(),
-                entry.server
+                login_command(&entry.server, Some(&entry.store_id))
             ))
         };
         match entry.storage {
@@ -614,10 +613,9 @@ pub fn choose(
                 (None, Some(st)) => format!("store {st}"),
                 (None, None) => "any server".to_string(),
             };
-            let hint = server.unwrap_or("URL");
             Err(CliError::Auth(format!(
-                "not logged in to {target}; run `whale login --server {hint}{}`",
-                store.map(|s| format!(" --store {s}")).unwrap_or_default()
+                "not logged in to {target}; run {}",
+                login_command(server.unwrap_or("URL"), store)
             )))
         }
         many => {
@@ -636,6 +634,15 @@ pub fn choose(
 /// `http://h:1/` and `http://h:1` name the same server.
 pub fn same_server(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// The command that signs in (again) to `server`, for `store` when known,
+/// quoted for a message: `` `whale login --server URL --store ID` ``.
+pub fn login_command(server: &str, store: Option<&str>) -> String {
+    match store {
+        Some(st) => format!("`whale login --server {server} --store {st}`"),
+        None => format!("`whale login --server {server}`"),
+    }
 }
 
 #[cfg(test)]

@@ -212,7 +212,8 @@ fn remind_login(server: &str, store: Option<&str>) {
         .unwrap_or_default();
     if crate::client::store::choose(&logins, Some(&server), store).is_err() {
         printer::err(&format!(
-            "Note: no login for {server} is stored yet; run `whale login --server {server}` before starting the host."
+            "Note: no login for {server} is stored yet; run {} before starting the host.",
+            crate::client::store::login_command(&server, store)
         ));
     }
 }
