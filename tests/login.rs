@@ -948,28 +948,21 @@ fn a_revoked_grant_asks_for_a_new_login() {
 fn bridge_without_a_login_exits_3() {
     let w = Whale::new();
     let fake = Fake::start();
-    let out = run_bounded(
-        w.command(&["mcp", "--server", &fake.base]),
-        "bridge without login",
-    );
-    assert_exit(&out, 3, "bridge without login");
-    assert!(
-        stderr(&out).contains(&format!("whale login --server {}", fake.base)),
-        "{}",
-        stderr(&out)
-    );
-    assert!(stdout(&out).is_empty(), "stdout is only for JSON-RPC");
-    // The hint is one command, quoted whole, --store included.
-    let out = run_bounded(
-        w.command(&["--store", "acme", "mcp", "--server", &fake.base]),
-        "bridge without login, --store",
-    );
-    assert_exit(&out, 3, "bridge without login, --store");
-    assert!(
-        stderr(&out).contains(&format!("run `whale login --server {} --store acme`", fake.base)),
-        "{}",
-        stderr(&out)
-    );
+    // The hint is one command, quoted whole, --store included when given.
+    for (global, hint) in [
+        (vec![], format!("run `whale login --server {}`", fake.base)),
+        (
+            vec!["--store", "acme"],
+            format!("run `whale login --server {} --store acme`", fake.base),
+        ),
+    ] {
+        let mut args = global;
+        args.extend(["mcp", "--server", &fake.base]);
+        let out = run_bounded(w.command(&args), "bridge without login");
+        assert_exit(&out, 3, &format!("bridge without login: {args:?}"));
+        assert!(stderr(&out).contains(&hint), "{}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "stdout is only for JSON-RPC");
+    }
     let sse = w.run(&["mcp", "--server", &fake.base, "--transport", "sse"]);
     assert_exit(&sse, 2, "--server with --transport sse");
 }
@@ -990,7 +983,7 @@ fn install_with_server_writes_no_secret() {
     ]);
     assert_exit(&out, 0, "install --server");
     assert!(
-        stderr(&out).contains("whale login --server https://whale.example.com"),
+        stderr(&out).contains("`whale login --server https://whale.example.com --store acme`"),
         "{}",
         stderr(&out)
     );
