@@ -1601,6 +1601,10 @@ fn stores_create_use_and_list() {
             "bad currency",
         ),
         (
+            vec!["stores", "create", "ok-id", "--name", "X", "--currency", "UDS"],
+            "a three-letter code that is no currency",
+        ),
+        (
             vec![
                 "stores",
                 "create",

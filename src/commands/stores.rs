@@ -54,12 +54,8 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
                     "store id `{id}`: use 2–40 lowercase letters, digits, - or _, starting with a letter"
                 )));
             }
-            let currency = currency.to_ascii_uppercase();
-            if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-                return Err(CliError::Usage(format!(
-                    "--currency `{currency}`: use a 3-letter ISO 4217 code such as USD"
-                )));
-            }
+            let currency = crate::store::currency_code(&currency)
+                .map_err(|e| CliError::Usage(format!("--currency {e}")))?;
             if name.trim().is_empty() {
                 return Err(CliError::Usage("--name must not be empty".into()));
             }

@@ -486,6 +486,39 @@ pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
     }
 }
 
+/// The currencies a store can price in: the ISO 4217 codes of money in
+/// circulation (as of 2026, with the codes replaced since 2023 still taken
+/// for stores that used them), without precious metals, funds units and the
+/// testing codes. Amounts are integers in the currency's minor unit.
+const CURRENCIES: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD",
+    "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY",
+    "COP", "CRC", "CUC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD",
+    "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HRK", "HTG", "HUF", "IDR",
+    "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD",
+    "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP",
+    "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB",
+    "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG",
+    "SEK", "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT",
+    "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED", "VES", "VND", "VUV",
+    "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
+];
+
+/// The upper-case ISO 4217 code of a store currency (`usd` → `USD`), or
+/// what is wrong with it.
+pub fn currency_code(code: &str) -> Result<String, String> {
+    let code = code.trim().to_ascii_uppercase();
+    if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(format!("`{code}`: use a 3-letter ISO 4217 code such as USD"));
+    }
+    if CURRENCIES.binary_search(&code.as_str()).is_err() {
+        return Err(format!(
+            "`{code}` is not the ISO 4217 code of a currency in circulation (such as USD, EUR, GBP, JPY)"
+        ));
+    }
+    Ok(code)
+}
+
 /// The canonical spelling of a time zone name (`america/new_york` →
 /// `America/New_York`), as stores keep it; or what is wrong with it. The one
 /// check behind `store update_settings` and `whale stores create`.
@@ -937,6 +970,19 @@ mod tests {
             .unwrap();
         assert_ne!(db.change_stamp(), Some(b));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn currency_codes_are_iso_4217() {
+        assert!(
+            CURRENCIES.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no repeats (binary search)"
+        );
+        assert_eq!(currency_code("usd").as_deref(), Ok("USD"));
+        assert_eq!(currency_code(" jpy ").as_deref(), Ok("JPY"));
+        for bad in ["ZZZ", "UDS", "XAU", "XXX", "US", "USDD", "U5D", ""] {
+            assert!(currency_code(bad).is_err(), "{bad}");
+        }
     }
 
     /// 0004 on a database of version 3: shipped and refunded orders count
