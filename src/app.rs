@@ -47,15 +47,15 @@ impl App {
         })
     }
 
-    /// Fails with a usage error naming the stores when the chosen one does
-    /// not exist.
+    /// Fails naming the stores when the chosen one does not exist (a
+    /// runtime error, exit 1, like any id that is not there).
     pub fn require_store(&self) -> Result<(), CliError> {
         let conn = self.db.conn()?;
         if stores::exists(&conn, &self.store_id)? {
             return Ok(());
         }
         let known: Vec<String> = stores::list(&conn)?.into_iter().map(|s| s.id).collect();
-        Err(CliError::Usage(format!(
+        Err(CliError::Runtime(format!(
             "store `{}` does not exist; known stores: {}",
             self.store_id,
             known.join(", ")
@@ -67,9 +67,9 @@ impl App {
     /// store. Refused at once when it does not resolve, or when the key
     /// belongs to another store than an explicit `--store`.
     pub fn credential(&self) -> Result<(Credential, Principal), CliError> {
-        let cred = crate::settings::credential(&self.store_id);
+        let cred = crate::settings::credential(&self.store_id)?;
         let principal = self.pipeline.resolve_local(&cred).map_err(|e| match e {
-            AuthError::NoStore(_) => CliError::Usage(e.to_string()),
+            AuthError::NoStore(_) => CliError::Runtime(e.to_string()),
             AuthError::Db(e) => CliError::Runtime(e.to_string()),
             e => CliError::Auth(format!("{e} (from {})", crate::settings::WHALETOOLS_API_KEY)),
         })?;

@@ -6,7 +6,9 @@
 //! timeouts — is handed to this writer, which batches rows into one
 //! transaction (at most `MAX_BATCH` rows or `WINDOW` after the first row
 //! arrived), so reads never wait for an fsync. [`AuditWriter::flush`] waits
-//! until everything queued so far is on disk; doors call it on shutdown.
+//! until everything queued so far is on disk: doors call it on shutdown, and
+//! the pipeline before an action that reads the audit trail
+//! (`Action::reads_audit`), so an agent finds the calls it was answered.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -165,6 +167,13 @@ impl AuditWriter {
         let Some(tx) = self.worker.tx.get() else {
             return; // nothing was ever queued
         };
+        // Rows count in the backlog from before they are sent until they
+        // are committed: none means there is nothing to wait for (the
+        // common case for an `audit_trail` call), and the writer stays in
+        // the background.
+        if self.worker.pace.backlog.load(Ordering::Acquire) == 0 {
+            return;
+        }
         // Someone waits: write at normal priority until caught up.
         self.worker.pace.priority.boost();
         let (done_tx, done_rx) = std::sync::mpsc::channel();
@@ -230,7 +239,8 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
                 break;
             }
         }
-        if !batch.is_empty() {
+        let wrote = !batch.is_empty();
+        if wrote {
             if !opened {
                 opened = true;
                 conn = db
@@ -239,7 +249,9 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
                     .ok();
             }
             write_until_done(db, conn.as_mut(), &batch);
-            let left = pace.backlog.fetch_sub(batch.len(), Ordering::Relaxed) - batch.len();
+            // Release: a flush that then reads a backlog of zero sees the
+            // batch committed.
+            let left = pace.backlog.fetch_sub(batch.len(), Ordering::Release) - batch.len();
             if left > 0 {
                 pace.pending_since.store(now_ms(), Ordering::Relaxed);
             }
@@ -247,6 +259,11 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
                 pace.priority.relax();
             }
             batch.clear();
+        }
+        if !wrote && !waiters.is_empty() && pace.backlog.load(Ordering::Acquire) == 0 {
+            // A flush that found its rows already written boosted the writer
+            // for nothing: back to the background.
+            pace.priority.relax();
         }
         for w in waiters.drain(..) {
             let _ = w.send(());

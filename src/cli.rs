@@ -20,7 +20,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         WHALE_CREDENTIAL_STORE  where `login` keeps tokens: keychain (default) or file (0600)\n  \
         WHALE_CONFIG_DIR        logins index, file credential store and locks (default: ~/.config/whale)\n  \
         RUST_LOG                log filter for stderr (default: warn)\n\n\
-        Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 auth error, 4 pending approval."
+        Exit codes: 0 ok; 1 failed (also: a store, key or record that is not there, or already revoked); \
+        2 usage error (the command line itself is wrong); 3 auth error (no, expired or insufficient credential)."
 )]
 pub struct Cli {
     /// Database file (default: whale.db under the platform data directory)
@@ -150,7 +151,7 @@ pub struct McpArgs {
     #[arg(help_heading = HTTP_HEADING, long, value_name = "URL")]
     pub auth_server: Option<String>,
     /// Introspection endpoint of --auth-server (default: from its RFC 8414 metadata)
-    #[arg(help_heading = HTTP_HEADING, long, value_name = "URL", requires = "auth_server")]
+    #[arg(help_heading = HTTP_HEADING, long, value_name = "URL")]
     pub introspection_endpoint: Option<String>,
     /// Client id whale introspects with at --auth-server (its secret comes from
     /// WHALE_INTROSPECTION_CLIENT_SECRET)
@@ -159,7 +160,7 @@ pub struct McpArgs {
     #[arg(help_heading = HTTP_HEADING, long, value_name = "ID", env = crate::settings::WHALE_INTROSPECTION_CLIENT_ID)]
     pub introspection_client_id: Option<String>,
     /// How long an active introspection answer is trusted (at most 60s)
-    #[arg(help_heading = HTTP_HEADING, long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration, requires = "auth_server")]
+    #[arg(help_heading = HTTP_HEADING, long, default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
     pub introspection_cache_ttl: std::time::Duration,
     /// Accept http:// and loopback client ID metadata documents (local development only)
     #[arg(help_heading = HTTP_HEADING, long, hide = true)]
@@ -173,6 +174,18 @@ pub struct McpArgs {
 /// help and in [`parse_from`]'s check: given on the command line with the
 /// stdio transport they would be silently ignored, so they are refused.
 pub const HTTP_HEADING: &str = "HTTP server (--transport sse|http)";
+
+/// The `whale mcp` options that choose which of this whale's tools are
+/// served; the `--server` bridge cannot apply them.
+const BRIDGE_IGNORES: &[&str] = &["tools", "categories", "read_only", "tool_mode"];
+
+/// A list of flags for a message, and the verb that agrees with it.
+fn list_what(flags: &[String]) -> (String, &'static str) {
+    (
+        flags.join(", "),
+        if flags.len() == 1 { "applies" } else { "apply" },
+    )
+}
 
 /// Parses the command line like `Cli::try_parse_from`, and also refuses
 /// HTTP-only `whale mcp` flags typed with the stdio transport (a usage
@@ -190,19 +203,21 @@ where
     if let Some(("mcp", m)) = matches.subcommand()
         && let Some(mcp) = cmd.find_subcommand_mut("mcp")
     {
-        let typed: Vec<String> = mcp
-            .get_arguments()
-            .filter(|a| {
-                let id = a.get_id().as_str();
-                a.get_help_heading() == Some(HTTP_HEADING)
-                    && m.value_source(id) == Some(ValueSource::CommandLine)
-            })
-            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
-            .collect();
-        if m.get_one::<Transport>("transport") == Some(&Transport::Stdio) && !typed.is_empty() {
-            let list = typed.join(", ");
-            let what = if typed.len() == 1 { "applies" } else { "apply" };
-            let msg = if m.value_source("server") == Some(ValueSource::CommandLine) {
+        let typed = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+        let flags = |ids: &mut dyn Iterator<Item = &clap::Arg>| -> Vec<String> {
+            ids.filter(|a| typed(a.get_id().as_str()))
+                .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+                .collect()
+        };
+        let http = flags(
+            &mut mcp
+                .get_arguments()
+                .filter(|a| a.get_help_heading() == Some(HTTP_HEADING)),
+        );
+        let stdio = m.get_one::<Transport>("transport") == Some(&Transport::Stdio);
+        if stdio && !http.is_empty() {
+            let (list, what) = list_what(&http);
+            let msg = if typed("server") {
                 format!(
                     "{list} only {what} to the HTTP server (`--transport sse` or `http`); \
                      --server bridges stdio to a remote server and takes none of them"
@@ -211,17 +226,42 @@ where
                 format!(
                     "{list} only {what} to the HTTP server: add `--transport sse` (or `http`), \
                      or leave {} out to serve over stdio",
-                    if typed.len() == 1 { "it" } else { "them" }
+                    if http.len() == 1 { "it" } else { "them" }
                 )
             };
             return Err(mcp.error(clap::error::ErrorKind::ArgumentConflict, msg));
         }
-        if m.value_source("introspection_client_id") == Some(ValueSource::CommandLine)
-            && m.value_source("auth_server").is_none()
-        {
+        // The bridge relays the remote server's tools as its key or login
+        // allows; a filter here would not be applied, and one that reads as
+        // a safety setting (--read-only) must not be silently dropped.
+        let filters = flags(
+            &mut mcp
+                .get_arguments()
+                .filter(|a| BRIDGE_IGNORES.contains(&a.get_id().as_str())),
+        );
+        if typed("server") && !filters.is_empty() {
+            let (list, what) = list_what(&filters);
+            return Err(mcp.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "{list} {what} to the tools this whale serves, not to a remote server's: with --server \
+                     the remote key or login decides the tools (a key with read scopes only is read-only)"
+                ),
+            ));
+        }
+        // Checked here rather than with clap's `requires`, which would also
+        // refuse a value from the environment and would fire before the
+        // transport check above.
+        let external = flags(
+            &mut mcp
+                .get_arguments()
+                .filter(|a| a.get_id().as_str().starts_with("introspection_")),
+        );
+        if !external.is_empty() && !typed("auth_server") {
+            let (list, what) = list_what(&external);
             return Err(mcp.error(
                 clap::error::ErrorKind::MissingRequiredArgument,
-                "--introspection-client-id is for an external authorization server: it needs --auth-server",
+                format!("{list} {what} to an external authorization server: add --auth-server URL"),
             ));
         }
     }
@@ -650,6 +690,41 @@ mod tests {
         ])
         .expect_err("--introspection-client-id without --auth-server");
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        // The other introspection options, the same way (clap's `requires`
+        // used to answer first, before the transport was looked at).
+        for flag in ["--introspection-endpoint", "--introspection-cache-ttl"] {
+            let value = if flag.ends_with("ttl") {
+                "30s"
+            } else {
+                "https://id/introspect"
+            };
+            let err = parse_from(["whale", "mcp", "--transport", "sse", flag, value]).expect_err(flag);
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "{flag}"
+            );
+            assert!(err.to_string().contains("--auth-server"), "{err}");
+            let err = parse_from(["whale", "mcp", flag, value]).expect_err(flag);
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{flag} with stdio"
+            );
+        }
+        // The bridge cannot apply this whale's tool filters: refused, not dropped.
+        for filter in [
+            &["--read-only"][..],
+            &["--tools", "products"],
+            &["--categories", "commerce"],
+            &["--tool-mode", "flat"],
+        ] {
+            let mut args = vec!["whale", "mcp", "--server", "https://h"];
+            args.extend(filter);
+            let err = parse_from(args).expect_err(filter[0]);
+            assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{filter:?}");
+            assert!(err.to_string().contains(filter[0]), "{err}");
+        }
         for ok in [
             &["whale", "mcp"][..],
             &[

@@ -36,7 +36,8 @@ fn main() {
         Ok(()) => 0,
         Err(CliError::Silent(code)) => code,
         Err(e) => {
-            printer::err(&format!("error: {e}"));
+            // A message may quote a remote server or the database.
+            printer::err(&format!("error: {}", printer::visible_lines(&e.to_string())));
             e.exit_code()
         }
     };

@@ -5,18 +5,48 @@
 use std::borrow::Cow;
 use std::io::Write;
 
+/// Whether `c` must not reach a terminal as itself: control characters
+/// (the escape that starts a sequence to clear the screen, a newline that
+/// forges a table row) and the invisible format characters that hide or
+/// reorder text (zero-width spaces and joiners, direction marks and
+/// overrides, the byte-order mark, the soft hyphen) — `local-owner` with a
+/// zero-width space looks like `local-owner`, and a right-to-left override
+/// shows `x\u{202e}gnp.exe` as `xexe.png`.
+pub fn hides_text(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
 /// Text from the database or a caller (agent, client and tool names, error
-/// messages) as it may be shown in a terminal: control characters, such as
-/// the escape that starts a sequence to clear the screen or a newline that
-/// forges a table row, are shown escaped (`\u{1b}`, `\n`).
+/// messages) as it may be shown in a terminal: characters that
+/// [`hides_text`] are shown escaped (`\u{1b}`, `\n`, `\u{200b}`).
 pub fn visible(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    escaped(s, hides_text)
+}
+
+/// Like [`visible`] for a message of several lines: its newlines stay.
+pub fn visible_lines(s: &str) -> Cow<'_, str> {
+    escaped(s, |c| c != '\n' && hides_text(c))
+}
+
+fn escaped(s: &str, hidden: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(&hidden) {
         return Cow::Borrowed(s);
     }
     Cow::Owned(
         s.chars()
             .map(|c| {
-                if c.is_control() {
+                if hidden(c) {
                     c.escape_default().to_string()
                 } else {
                     c.to_string()
@@ -74,7 +104,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
 
 #[cfg(test)]
 mod tests {
-    use super::visible;
+    use super::{visible, visible_lines};
 
     #[test]
     fn control_characters_are_shown_escaped() {
@@ -83,5 +113,9 @@ mod tests {
         assert_eq!(visible("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
         assert_eq!(visible("row\nforged\r\t"), "row\\nforged\\r\\t");
         assert_eq!(visible("del\u{7f}c1\u{9b}"), "del\\u{7f}c1\\u{9b}");
+        assert_eq!(visible("local-owner\u{200b}"), "local-owner\\u{200b}");
+        assert_eq!(visible("x\u{202e}gnp.exe"), "x\\u{202e}gnp.exe");
+        assert_eq!(visible("\u{feff}bom"), "\\u{feff}bom");
+        assert_eq!(visible_lines("two\nlines\u{1b}[2J"), "two\nlines\\u{1b}[2J");
     }
 }

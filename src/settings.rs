@@ -83,32 +83,39 @@ pub fn tool_timeout() -> Result<Duration, CliError> {
     }
 }
 
-/// The API key from the environment, if any. An empty value counts as none
-/// (as `gh` treats an empty `GH_TOKEN`), with a warning: a host config or CI
-/// job that sets the variable meant to hand over a key, and without one the
-/// session acts as the local owner.
+/// The API key from the environment, if any (an empty value is none).
 pub fn api_key() -> Option<Secret> {
-    let v = std::env::var(WHALETOOLS_API_KEY).ok()?;
-    if v.trim().is_empty() {
-        static SAID: std::sync::Once = std::sync::Once::new();
-        SAID.call_once(|| {
-            tracing::warn!("{WHALETOOLS_API_KEY} is set but empty; acting without an API key");
-        });
-        return None;
+    std::env::var(WHALETOOLS_API_KEY)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Secret::new(v.trim()))
+}
+
+/// The API key for a session that acts as it (`whale mcp`, the bridge,
+/// `whale tools call|test`). Set but empty is refused (exit 3) rather than
+/// read as no key: a host config or CI job that sets the variable meant to
+/// hand over a key (an unexpanded template, a secret a fork cannot see),
+/// and without one the session would act as the local owner with every
+/// scope, or as the stored login.
+pub fn session_api_key() -> Result<Option<Secret>, CliError> {
+    match std::env::var(WHALETOOLS_API_KEY) {
+        Ok(v) if v.trim().is_empty() => Err(CliError::Auth(format!(
+            "{WHALETOOLS_API_KEY} is set but empty: set it to an API key (wt_live_… or wt_test_…), or unset it"
+        ))),
+        _ => Ok(api_key()),
     }
-    Some(Secret::new(v.trim()))
 }
 
 /// How commands that run tools present themselves: the key in the
 /// environment, else the local owner of `store_id`.
-pub fn credential(store_id: &str) -> Credential {
-    match api_key() {
+pub fn credential(store_id: &str) -> Result<Credential, CliError> {
+    Ok(match session_api_key()? {
         Some(k) => Credential::ApiKey(k),
         None => Credential::LocalOwner {
             store_id: store_id.to_string(),
             mode: crate::store::Mode::Live,
         },
-    }
+    })
 }
 
 /// The introspection client secret for `--auth-server`, if set.

@@ -272,7 +272,7 @@ fn keys_rotate_without_grace_refuses_the_old_key() {
 
     // A revoked key cannot be rotated again.
     let out = w.run(&["keys", "rotate", &old_id]);
-    assert_exit(&out, 2, "rotating a revoked key");
+    assert_exit(&out, 1, "rotating a revoked key");
     // An unknown id is not there: a runtime error, nothing changed.
     for cmd in ["rotate", "revoke"] {
         let out = w.run(&["keys", cmd, "key_nonexistent"]);
@@ -318,7 +318,7 @@ fn keys_rotate_of_a_rotating_key_is_refused() {
     let before = w.json(&["keys", "list", "--all", "--json"]);
 
     let out = w.run(&["keys", "rotate", &old_id, "--grace", "5h"]);
-    assert_exit(&out, 2, "rotating a rotating key");
+    assert_exit(&out, 1, "rotating a rotating key");
     assert!(
         stderr(&out).contains("already rotated") && stderr(&out).contains(&new_id),
         "{}",
@@ -1580,14 +1580,16 @@ fn stores_create_use_and_list() {
         "WHALE_STORE overrides the default"
     );
 
-    // Usage errors.
-    for (args, why) in [
+    // Usage errors (2) for what cannot be a store; runtime errors (1) for
+    // ids that are taken or not there. Nothing changes.
+    for (args, why, code) in [
         (
             vec!["stores", "create", "full", "--name", "Again"],
             "duplicate id",
+            1,
         ),
-        (vec!["stores", "create", "Bad Id", "--name", "X"], "bad id"),
-        (vec!["stores", "create", "ok-id", "--name", " "], "blank name"),
+        (vec!["stores", "create", "Bad Id", "--name", "X"], "bad id", 2),
+        (vec!["stores", "create", "ok-id", "--name", " "], "blank name", 2),
         (
             vec![
                 "stores",
@@ -1599,10 +1601,12 @@ fn stores_create_use_and_list() {
                 "dollars",
             ],
             "bad currency",
+            2,
         ),
         (
             vec!["stores", "create", "ok-id", "--name", "X", "--currency", "UDS"],
             "a three-letter code that is no currency",
+            2,
         ),
         (
             vec![
@@ -1615,18 +1619,21 @@ fn stores_create_use_and_list() {
                 "Mars/Olympus Mons",
             ],
             "bad time zone",
+            2,
         ),
-        (vec!["stores", "use", "nope"], "unknown store"),
+        (vec!["stores", "use", "nope"], "unknown store", 1),
         (
             vec!["--store", "nope", "keys", "list"],
             "keys on an unknown store",
+            1,
         ),
         (
             vec!["--store", "nope", "tools", "call", "store_get_settings"],
             "tools on an unknown store",
+            1,
         ),
     ] {
-        assert_exit(&w.run(&args), 2, why);
+        assert_exit(&w.run(&args), code, why);
     }
     assert_eq!(
         w.json(&["stores", "list", "--json"])["stores"]
@@ -1744,7 +1751,7 @@ fn install_keeps_the_store_and_the_entry_env() {
 
     // A store that does not exist would only fail later, inside the host.
     let out = w.run(&["--store", "nope", "install", "cursor", "--config", cfg]);
-    assert_exit(&out, 2, "install --store nope");
+    assert_exit(&out, 1, "install --store nope");
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
     assert!(!config.exists(), "a refused install wrote the config");
 
@@ -1815,7 +1822,7 @@ fn install_keeps_the_store_and_the_entry_env() {
         &["--store", "shop2", "install", "cursor", "--print"],
         &[],
     );
-    assert_exit(&out, 2, "a store in a database that does not exist yet");
+    assert_exit(&out, 1, "a store in a database that does not exist yet");
     assert!(!missing.exists(), "install created the database");
 }
 
@@ -2056,6 +2063,32 @@ fn admin_commands_say_they_act_as_the_owner_despite_a_key() {
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
 
+/// A key variable that is set but empty (an unexpanded template, a secret
+/// a CI fork cannot see) is refused where a session would act as the key,
+/// instead of acting as the local owner with every scope; admin commands,
+/// which never act as a key, are unaffected.
+#[test]
+fn an_empty_api_key_variable_is_refused_not_read_as_the_owner() {
+    let w = Whale::new();
+    for empty in ["", "  "] {
+        for args in [
+            vec!["tools", "call", "store_get_settings"],
+            vec!["tools", "test", "store_get_settings", "--input", "{}"],
+            vec!["mcp"],
+            vec!["mcp", "--server", "http://127.0.0.1:9"],
+        ] {
+            let out = w.run_env(&args, &[(KEY, empty)]);
+            assert_exit(&out, 3, &format!("{args:?} with {KEY}={empty:?}"));
+            assert!(stderr(&out).contains("set but empty"), "{}", stderr(&out));
+            assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+        }
+    }
+    let out = w.run_env(&["executions", "list", "--json"], &[(KEY, "")]);
+    assert_exit(&out, 0, "an admin command with an empty key variable");
+    // Nothing ran as the owner.
+    assert_eq!(w.executions(&[])["total"], json!(0));
+}
+
 #[test]
 fn users_add_for_an_existing_person_says_the_password_was_not_changed() {
     let w = Whale::new();
@@ -2127,6 +2160,22 @@ fn users_add_for_an_existing_person_says_the_password_was_not_changed() {
         stderr(&out)
     );
     assert_eq!(hash(), before);
+
+    // Adding an existing person to a store, giving neither a password nor a
+    // name, is the plain case: no note.
+    assert_exit(
+        &w.run(&["stores", "create", "third", "--name", "Third"]),
+        0,
+        "stores create third",
+    );
+    let out = w.run(&["--store", "third", "users", "add", "ann@example.com"]);
+    assert_exit(&out, 0, "users add (existing, nothing else given)");
+    assert!(!stderr(&out).contains("not changed"), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("added to store `third`"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 /// The database holds customer data and password hashes: a directory whale

@@ -921,8 +921,14 @@ fn registration_rejects_unsafe_metadata() {
         let resp = http().post(s.url("/register")).json(&body).send().unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{what}");
         let err: Value = resp.json().unwrap();
+        let expected = if body.get("client_name").is_some() {
+            "invalid_client_metadata"
+        } else {
+            err["error"].as_str().unwrap_or_default()
+        };
+        assert_eq!(err["error"], expected, "{what}: {err}");
         assert!(
-            err["error"] == "invalid_client_metadata" || err["error"] == "invalid_redirect_uri",
+            err["error"].as_str().is_some_and(|e| e.starts_with("invalid_")),
             "{what}: {err}"
         );
     }
@@ -1180,6 +1186,26 @@ fn external_authorization_server_by_introspection() {
             .unwrap()
             >= 1
     });
+    // A name from the other server that would pass for the local owner (or
+    // carry an escape sequence) is not taken: the client id names the agent.
+    for (token, username) in [
+        ("ext-token-owner", "local-owner"),
+        ("ext-token-esc", "x\u{1b}[2Jy"),
+    ] {
+        fake.active.lock().unwrap().insert(
+            token.into(),
+            json!({"active": true, "scope": "products:read", "client_id": "corp-agent", "sub": "u2",
+                   "username": username, "exp": exp, "aud": s.url("/mcp"), "store_id": "demo"}),
+        );
+        Streamable::open(&s, token).call_ok("products", json!({"action": "list_products", "limit": 1}));
+    }
+    wait_until("the audit rows of the renamed calls", || {
+        w.executions(&["--agent", "corp-agent"])["total"]
+            .as_i64()
+            .unwrap()
+            >= 3
+    });
+    assert_eq!(w.executions(&["--agent", "local-owner"])["total"], json!(0));
 
     // Revoked at the authorization server: refused once the cache (1 s here,
     // never more than 60 s) runs out.

@@ -102,19 +102,21 @@ impl Principal {
 pub const LOCAL_OWNER: &str = "local-owner";
 
 /// Checks the name of an agent (a key's `--agent`, an OAuth client's name):
-/// trimmed, 1–100 characters, no control characters (a name is printed in
-/// admins' terminals, where an escape sequence could redraw the screen or
-/// forge a row), and not the local owner's. `what` names the field in the
-/// message.
+/// trimmed, 1–100 characters, no control or invisible format characters
+/// (a name is printed in admins' terminals and on the consent page, where
+/// an escape sequence could redraw the screen or forge a row, and a
+/// zero-width or direction character could disguise it: see
+/// [`crate::printer::hides_text`]), and not the local owner's. `what` names
+/// the field in the message.
 pub fn agent_name<'a>(name: &'a str, what: &str) -> Result<&'a str, String> {
     let name = name.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > 100 {
         return Err(format!("{what} must be 1–100 characters (got {chars})"));
     }
-    if let Some(c) = name.chars().find(|c| c.is_control()) {
+    if let Some(c) = name.chars().find(|&c| crate::printer::hides_text(c)) {
         return Err(format!(
-            "{what} must not contain control characters (found {})",
+            "{what} must not contain control characters or invisible formatting (found {})",
             c.escape_unicode()
         ));
     }

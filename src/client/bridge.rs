@@ -65,7 +65,7 @@ pub async fn run(server: &str, store_id: Option<&str>) -> Result<(), CliError> {
     let server = oauth::normalize_server(server)?;
     // Refuse a missing credential before the host starts talking to us: the
     // reason lands in the host's MCP log (stderr).
-    let auth = match crate::settings::api_key() {
+    let auth = match crate::settings::session_api_key()? {
         Some(key) => {
             tracing::info!(%server, "bridging with the API key from the environment");
             Auth::ApiKey(key)

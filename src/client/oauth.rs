@@ -57,10 +57,19 @@ pub fn normalize_server(url: &str) -> Result<String, CliError> {
             "--server `{url}` must not have a query or fragment"
         )));
     }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // It would be kept in the host's config and printed in messages.
+        // (The URL is not repeated: it holds the password.)
+        return Err(CliError::Usage(format!(
+            "--server: leave the user name and password out of the URL ({}://{}): `whale login` signs in",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or_default()
+        )));
+    }
+    // The origin as the URL parser spells it (lower-case scheme and host,
+    // no default port), so the same server is always the same string.
     let server = match parsed.path() {
-        "/" | "" => trimmed,
-        // `trimmed` has no trailing slash, so its path ends the string.
-        "/mcp" => trimmed.strip_suffix("/mcp").unwrap_or(trimmed),
+        "/" | "" | "/mcp" => parsed.origin().ascii_serialization(),
         _ => {
             return Err(CliError::Usage(format!(
                 "--server `{url}`: give the server's URL without a path, an origin like https://whale.example.com \
@@ -74,7 +83,7 @@ pub fn normalize_server(url: &str) -> Result<String, CliError> {
             tracing::warn!("{server} uses plain HTTP: tokens will cross the network unencrypted");
         });
     }
-    Ok(server.to_string())
+    Ok(server)
 }
 
 fn is_loopback(u: &reqwest::Url) -> bool {
@@ -658,6 +667,32 @@ mod tests {
         ] {
             let e = normalize_server(url).expect_err(url);
             assert_eq!(e.exit_code(), 2, "{url}");
+        }
+        // One spelling per server: lower-case scheme and host, no default
+        // port, dot segments resolved.
+        for url in [
+            "HTTPS://Whale.Example.com:443/mcp",
+            "https://whale.example.com/./mcp",
+            "https://whale.example.com:443",
+        ] {
+            assert_eq!(
+                normalize_server(url).expect(url),
+                "https://whale.example.com",
+                "{url}"
+            );
+        }
+        // Credentials in the URL would land in the host's config and in
+        // messages: refused without repeating them.
+        for url in [
+            "https://u:s3cret@whale.example.com/mcp",
+            "https://u@whale.example.com",
+        ] {
+            let e = normalize_server(url).expect_err(url);
+            assert_eq!(e.exit_code(), 2, "{url}");
+            assert!(
+                !e.to_string().contains("s3cret") && !e.to_string().contains("u@"),
+                "{e}"
+            );
         }
         let e = normalize_server("https://whale.example.com/api").expect_err("path");
         assert!(

@@ -200,14 +200,7 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> CliError {
 
 /// Creates `dir` (and parents) with mode 0700 where it does not exist.
 fn ensure_dir(dir: &Path) -> Result<(), CliError> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir).map_err(|e| io_err("create", dir, e))
+    crate::store::create_private_dir(dir).map_err(|e| io_err("create", dir, e))
 }
 
 /// An exclusive lock on `path` (created 0600), held until the file drops.
@@ -554,8 +547,9 @@ impl Vault {
                     .ok_or_else(missing)?;
                 serde_json::from_str(&text).map_err(|e| {
                     CliError::Runtime(format!(
-                        "the keychain entry for {} is not valid ({e}); run `whale login` again",
-                        entry.server
+                        "the keychain entry for {} is not valid ({e}); run {} again",
+                        entry.server,
+                        login_command(&entry.server, Some(&entry.store_id))
                     ))
                 })
             }

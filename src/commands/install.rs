@@ -72,7 +72,7 @@ fn check_local_store(db: Option<&Path>, store: &str) -> Result<(), CliError> {
         None => crate::settings::default_db_path()?,
     };
     if !crate::store::Db::store_exists_at(&path, store)? {
-        return Err(CliError::Usage(format!(
+        return Err(CliError::Runtime(format!(
             "store `{store}` does not exist in {}; `whale stores list` shows the stores",
             path.display()
         )));
@@ -81,7 +81,8 @@ fn check_local_store(db: Option<&Path>, store: &str) -> Result<(), CliError> {
 }
 
 pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result<(), CliError> {
-    if args.name.trim().is_empty() {
+    let name = args.name.trim();
+    if name.is_empty() {
         return Err(CliError::Usage(
             "--name must not be empty: it is the entry's key under `mcpServers` (default: whale)".into(),
         ));
@@ -91,7 +92,7 @@ pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result
         remind_login(server, store);
     }
     if args.print {
-        printer::json(&json!({"mcpServers": {args.name.clone(): entry}}));
+        printer::json(&json!({"mcpServers": {name: entry}}));
         return Ok(());
     }
     let path = match &args.config {
@@ -122,7 +123,7 @@ pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result
     // a host's own keys); command and args are replaced. What belongs to
     // another kind of entry goes: a remote entry's `url`/`type`, and an API
     // key meant for the other side of a switch between local and --server.
-    let existing = servers.get(&args.name).cloned();
+    let existing = servers.get(name).cloned();
     let entry = match existing.as_ref().and_then(Value::as_object) {
         Some(old) => {
             let mut merged = old.clone();
@@ -151,11 +152,11 @@ pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result
         printer::out(&format!(
             "{} already has the `{}` entry; nothing changed.",
             path.display(),
-            args.name
+            name
         ));
         return Ok(());
     }
-    servers.insert(args.name.clone(), entry);
+    servers.insert(name.to_string(), entry);
     // The file written is the link's target (a config kept in a dotfiles
     // repository stays linked), its backup beside it.
     let target = resolve_links(&path)?;
@@ -190,7 +191,7 @@ pub fn run(args: &InstallArgs, db: Option<&Path>, store: Option<&str>) -> Result
     printer::out(&format!(
         "{} `{}` in {}. Restart {} to load it.",
         if existing.is_some() { "Updated" } else { "Added" },
-        args.name,
+        name,
         path.display(),
         match args.host {
             Host::Claude => "Claude Desktop",
@@ -262,8 +263,8 @@ fn resolve_links(path: &Path) -> Result<PathBuf, CliError> {
 /// before any byte is written), synced, then renamed over it.
 fn write_replacing(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension("json.tmp");
-    let _ = std::fs::remove_file(&tmp);
+    // Unique: two installs at once must not write or rename each other's.
+    let tmp = path.with_extension(format!("json.tmp-{}", crate::store::new_id("w")));
     let mut o = std::fs::OpenOptions::new();
     o.write(true).create_new(true);
     #[cfg(unix)]

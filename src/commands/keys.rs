@@ -88,23 +88,25 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                 .map(|g| duration(g, "--grace"))
                 .transpose()?
                 .unwrap_or(0);
-            let old = find(app, &id)?;
             let now = now_ms();
-            if old.status(now) == "revoked" {
-                return Err(CliError::Usage(format!(
-                    "key {id} is already revoked; create a new one instead"
-                )));
-            }
-            if let (Some(until), Some(by)) = (old.revoked_at, &old.replaced_by) {
-                // Rotating it again would mint a second replacement that
-                // nothing links to, while the first stays active.
-                return Err(CliError::Usage(format!(
-                    "key {id} was already rotated: its replacement is {by}, and it keeps working until {}; \
-                     rotate {by} instead, or `whale keys revoke {id}` to end the grace period now",
-                    rfc3339(until)
-                )));
-            }
-            let (new_id, secret) = app.db.write(|tx| -> Result<_, CliError> {
+            // Checked and changed in one write transaction: two rotations at
+            // once cannot both mint a replacement.
+            let (old, new_id, secret) = app.db.write(|tx| -> Result<_, CliError> {
+                let old = db::get(tx, &app.store_id, &id)?.ok_or_else(|| not_found(app, &id))?;
+                if old.status(now) == "revoked" {
+                    return Err(CliError::Runtime(format!(
+                        "key {id} is already revoked; create a new one instead"
+                    )));
+                }
+                if let (Some(until), Some(by)) = (old.revoked_at, &old.replaced_by) {
+                    // Rotating it again would mint a second replacement that
+                    // nothing links to, while the first stays active.
+                    return Err(CliError::Runtime(format!(
+                        "key {id} was already rotated: its replacement is {by}, and it keeps working until {}; \
+                         rotate {by} instead, or `whale keys revoke {id}` to end the grace period now",
+                        rfc3339(until)
+                    )));
+                }
                 let secret = keys::generate(old.mode);
                 let new_id = db::insert(
                     tx,
@@ -119,13 +121,8 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                         rate_limit_per_min: old.rate_limit_per_min,
                     },
                 )?;
-                // Nothing else may have revoked or rotated it meanwhile.
-                if db::revoke(tx, &old.id, now + grace_ms, Some(&new_id))? == 0 {
-                    return Err(CliError::Runtime(format!(
-                        "key {id} was revoked or rotated while this command ran; nothing was changed"
-                    )));
-                }
-                Ok((new_id, secret))
+                db::revoke(tx, &old.id, now + grace_ms, Some(&new_id))?;
+                Ok((old, new_id, secret))
             })?;
             if grace_ms > 0 {
                 printer::err(&format!(
@@ -144,7 +141,12 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
             if db::revoke(&conn, &k.id, now_ms(), None)? == 0 {
                 printer::out(&format!("Key {} was already revoked.", k.id));
             } else {
-                printer::out(&format!("Revoked {} ({}, agent {}).", k.id, k.hint, k.agent_name));
+                printer::out(&format!(
+                    "Revoked {} ({}, agent {}).",
+                    k.id,
+                    k.hint,
+                    printer::visible(&k.agent_name)
+                ));
             }
             Ok(())
         }
@@ -181,12 +183,14 @@ pub fn create(
 
 fn find(app: &App, id: &str) -> Result<db::KeyRow, CliError> {
     let conn = app.db.conn()?;
-    db::get(&conn, &app.store_id, id)?.ok_or_else(|| {
-        CliError::Runtime(format!(
-            "no key `{id}` in store `{}`; `whale keys list` shows them",
-            app.store_id
-        ))
-    })
+    db::get(&conn, &app.store_id, id)?.ok_or_else(|| not_found(app, id))
+}
+
+fn not_found(app: &App, id: &str) -> CliError {
+    CliError::Runtime(format!(
+        "no key `{id}` in store `{}`; `whale keys list` shows them",
+        app.store_id
+    ))
 }
 
 fn report_new(
@@ -206,7 +210,10 @@ fn report_new(
     } else {
         printer::err(&format!(
             "{verb} {} for agent `{}` ({} mode, scopes: {}). Copy the key now; it is not shown again:",
-            row.id, row.agent_name, row.mode, row.scopes
+            row.id,
+            printer::visible(&row.agent_name),
+            row.mode,
+            row.scopes
         ));
         printer::out(secret.expose());
     }

@@ -64,7 +64,7 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
                 .map_err(|e| CliError::Usage(format!("--timezone {e}")))?;
             app.db.write(|tx| -> Result<(), CliError> {
                 if stores::exists(tx, &id)? {
-                    return Err(CliError::Usage(format!("store `{id}` already exists")));
+                    return Err(CliError::Runtime(format!("store `{id}` already exists")));
                 }
                 let now = now_ms();
                 seed::create_store_rows(tx, &id, name.trim(), &currency, &timezone, now)?;
@@ -82,7 +82,7 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
         StoresCmd::Use { id } => {
             let conn = app.db.conn()?;
             if !stores::exists(&conn, &id)? {
-                return Err(CliError::Usage(format!(
+                return Err(CliError::Runtime(format!(
                     "store `{id}` does not exist; `whale stores list` shows the stores"
                 )));
             }

@@ -344,8 +344,10 @@ struct Scratch {
 impl Scratch {
     async fn prepare(app: &App) -> Result<Scratch, CliError> {
         app.require_store()?;
+        // The copy holds the whole database (every store, password and key
+        // hashes): in a directory of this user's alone.
         let dir = std::env::temp_dir().join(crate::store::new_id("whale-tools-test"));
-        std::fs::create_dir_all(&dir)?;
+        crate::store::create_private_dir(&dir)?;
         let mut scratch = Scratch {
             base: dir.join("base.db"),
             dir,

@@ -46,9 +46,9 @@ pub fn run(app: &App, cmd: UsersCmd) -> Result<(), CliError> {
                 db::add_member(&conn, &app.store_id, &id)?
             };
             // An existing person keeps their password and name (stdin is not
-            // read): say so, so a script piping a password does not believe
-            // it was set.
-            if !created {
+            // read): when either was given, say so, so a script piping a
+            // password does not believe it was set.
+            if !created && (password_stdin || name.is_some()) {
                 printer::err(&format!(
                     "note: {email} already existed: their password{} {} not changed \
                      (set a new password with `whale users passwd {email}`)",

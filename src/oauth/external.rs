@@ -194,11 +194,13 @@ impl Introspector {
             .and_then(Value::as_str)
             .unwrap_or("oauth-client");
         let sub = body.get("sub").and_then(Value::as_str).unwrap_or("");
-        let name = body
-            .get("username")
-            .and_then(Value::as_str)
-            .unwrap_or(client)
-            .to_string();
+        // The agent's name in the audit trail comes from another server:
+        // checked like any client's name (no escape sequences, not the local
+        // owner's), falling back to the client id, then to a fixed name.
+        let checked = |n: Option<&str>| crate::auth::client_name(n).ok().flatten();
+        let name = checked(body.get("username").and_then(Value::as_str))
+            .or_else(|| checked(Some(client)))
+            .unwrap_or_else(|| "external client".into());
         Ok((
             Principal {
                 scope: Scope { store_id, mode },

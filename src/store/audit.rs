@@ -344,7 +344,9 @@ pub fn stats(s: &Scoped<'_>, f: &ExecutionFilter) -> Result<Result<Stats, BadTim
         conn.query_row(
             &format!(
                 "SELECT duration_us FROM executions{clause} ORDER BY duration_us LIMIT 1 OFFSET {}",
-                ((total as f64) * 0.95).floor().min((total - 1) as f64) as i64
+                // Nearest rank: the smallest value with at least 95% of
+                // the executions at or below it.
+                ((total as f64) * 0.95).ceil() as i64 - 1
             ),
             rusqlite::params_from_iter(args.iter()),
             |r| r.get(0),

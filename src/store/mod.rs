@@ -179,6 +179,17 @@ impl Drop for PooledConn<'_> {
     }
 }
 
+/// Creates `dir` and its missing parents readable by this user alone (0700
+/// on Unix; an existing directory keeps its mode): for databases, their
+/// scratch copies and the credential store.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 impl Db {
     /// Opens (creating when absent) the database, applies pending migrations
     /// and seeds the demo store on first run.
@@ -192,11 +203,7 @@ impl Db {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder.create(dir).map_err(|source| DbError::Dir {
+            create_private_dir(dir).map_err(|source| DbError::Dir {
                 path: dir.to_path_buf(),
                 source,
             })?;

@@ -568,6 +568,22 @@ fn whole_numbers_as_integers(v: &mut Value) {
 mod tests {
     use super::*;
 
+    /// Every action of the tool that queries the audit trail waits for
+    /// the rows still queued (a new action there must not forget it).
+    #[test]
+    fn audit_trail_actions_read_the_audit_after_a_flush() {
+        let registry = Registry::builtin();
+        let tool = registry.tool("audit_trail").expect("audit_trail");
+        for a in &tool.actions {
+            assert!(a.reads_audit, "audit_trail.{} does not flush first", a.name);
+        }
+        for t in registry.tools().iter().filter(|t| t.name != "audit_trail") {
+            for a in &t.actions {
+                assert!(!a.reads_audit, "{}.{} waits for the audit writer", t.name, a.name);
+            }
+        }
+    }
+
     #[test]
     fn field_paths_read_like_code() {
         assert_eq!(pointer_to_field("/items/0/quantity"), "items[0].quantity");
