@@ -56,6 +56,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--categories', '--categories', [CompletionResultType]::ParameterName, 'Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)')
             [CompletionResult]::new('--tool-mode', '--tool-mode', [CompletionResultType]::ParameterName, 'How tools are listed to clients')
             [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Tools per tools/list page')
+            [CompletionResult]::new('--session-idle', '--session-idle', [CompletionResultType]::ParameterName, 'Close a Streamable HTTP session no request has used for this long')
             [CompletionResult]::new('--access-token-ttl', '--access-token-ttl', [CompletionResultType]::ParameterName, 'Lifetime of OAuth access tokens issued by the embedded authorization server')
             [CompletionResult]::new('--refresh-token-ttl', '--refresh-token-ttl', [CompletionResultType]::ParameterName, 'Lifetime of OAuth refresh tokens (each use rotates the token)')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Trust this external OAuth authorization server instead of the embedded one (tokens are checked by RFC 7662 introspection; API keys keep working)')

@@ -140,6 +140,9 @@ pub struct McpArgs {
     /// Tools per tools/list page
     #[arg(long, default_value_t = 100, value_name = "N", hide = true)]
     pub page_size: usize,
+    /// Close a Streamable HTTP session no request has used for this long
+    #[arg(help_heading = HTTP_HEADING, long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
+    pub session_idle: std::time::Duration,
     /// Lifetime of OAuth access tokens issued by the embedded authorization server
     #[arg(help_heading = HTTP_HEADING, long, default_value = "1h", value_name = "DURATION", value_parser = parse_duration)]
     pub access_token_ttl: std::time::Duration,
@@ -663,6 +666,7 @@ mod tests {
                 "public_url",
                 "rate_limit",
                 "refresh_token_ttl",
+                "session_idle",
             ]
         );
     }

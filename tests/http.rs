@@ -121,6 +121,13 @@ fn run_python_client(transport: &str) {
         stderr(&out),
         server.stderr()
     );
+    // The SDK closes its session cleanly: no warning about the answer to
+    // its DELETE (it wants 200 or 204) or anything else.
+    assert!(
+        !stderr(&out).contains("WARNING") && !stderr(&out).contains("failed"),
+        "the Python MCP client complained over {transport}:\n{}",
+        stderr(&out)
+    );
     let s = common::parse_json(stdout(&out).trim().as_bytes(), "client summary");
     assert_eq!(s["transport"], json!(transport));
     assert_eq!(s["server_name"], json!("whale"), "{s}");
@@ -595,7 +602,7 @@ fn delete_ends_a_streamable_session() {
     let mut s = Streamable::open(&server, &key);
     s.call_ok("products_list_products", json!({"limit": 1}));
     let resp = s.delete_as(&key);
-    assert!(resp.status().is_success(), "DELETE /mcp: {}", resp.status());
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT, "DELETE /mcp");
     let resp = s
         .post_as(&key, &rpc(50, "tools/list", Value::Null))
         .expect("POST /mcp");
@@ -616,6 +623,78 @@ fn delete_ends_a_streamable_session() {
     );
     // A new session for the same key works.
     Streamable::open(&server, &key).call_ok("products_list_products", json!({"limit": 1}));
+}
+
+/// A session lives while it is used — `tools/call`s answered on the fast
+/// path count, though they never reach rmcp's session worker — and is
+/// closed once no request has named it for `--session-idle`.
+#[test]
+fn a_session_in_use_stays_open_and_an_idle_one_is_closed() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&["--session-idle", "2s"]);
+    let mut busy = Streamable::open(&server, &key);
+    let idle = Streamable::open(&server, &key);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        busy.call_ok("products_list_products", json!({"limit": 1}));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let resp = busy
+        .post_as(&key, &rpc(900, "tools/list", Value::Null))
+        .expect("POST tools/list");
+    assert_eq!(resp.status(), StatusCode::OK, "a session in use was closed");
+    let resp = idle
+        .post_as(
+            &key,
+            &rpc(
+                2,
+                "tools/call",
+                json!({"name": "products_list_products", "arguments": {}}),
+            ),
+        )
+        .expect("POST tools/call");
+    assert_eq!(
+        resp.status(),
+        StatusCode::NOT_FOUND,
+        "an idle session outlived --session-idle"
+    );
+}
+
+/// No SSE priming events (an empty `data` with an event id): they promise a
+/// stream that can be resumed, which needs an event store whale does not
+/// keep, and clients of revisions before 2025-11-25 fail on them.
+#[test]
+fn sse_replies_carry_no_priming_event() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&[]);
+    let c = http();
+    for version in ["2025-06-18", "2025-11-25"] {
+        let resp = send(
+            c.post(server.url("/mcp"))
+                .header("authorization", bearer(&key))
+                .header("accept", ACCEPT_MCP)
+                .header("content-type", "application/json")
+                .body(
+                    rpc(
+                        1,
+                        "initialize",
+                        json!({"protocolVersion": version, "capabilities": {},
+                               "clientInfo": {"name": "t", "version": "0"}}),
+                    )
+                    .to_string(),
+                ),
+            "initialize",
+        );
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.text().expect("body");
+        assert!(
+            !body.contains("retry:") && !body.lines().any(|l| l.trim_end() == "data:"),
+            "{version}: {body}"
+        );
+        assert!(body.contains("\"result\""), "{version}: {body}");
+    }
 }
 
 #[test]

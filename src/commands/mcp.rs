@@ -158,6 +158,46 @@ fn public_origin(raw: &str) -> Result<(String, String), CliError> {
     Ok((u.origin().ascii_serialization(), host))
 }
 
+/// An `--allowed-origin` as browsers send it in `Origin`: scheme://host[:port]
+/// (lower-case, no default port). A value that could never equal an Origin
+/// header — a path, a missing scheme — is refused rather than kept.
+fn allowed_origin(raw: &str) -> Result<String, CliError> {
+    let bad = || {
+        CliError::Usage(format!(
+            "--allowed-origin `{raw}`: give an origin, scheme://host[:port] with no path, e.g. https://app.example.com"
+        ))
+    };
+    let u = url::Url::parse(raw.trim()).map_err(|_| bad())?;
+    if !matches!(u.scheme(), "http" | "https")
+        || u.host_str().is_none()
+        || u.path() != "/"
+        || u.query().is_some()
+        || u.fragment().is_some()
+        || !u.username().is_empty()
+        || u.password().is_some()
+    {
+        return Err(bad());
+    }
+    Ok(u.origin().ascii_serialization())
+}
+
+/// An `--allowed-host`: a host name or IP address as the `Host` header names
+/// it, without the port (any port is served) — a URL or a path could never
+/// match and is refused rather than kept.
+fn allowed_host(raw: &str) -> Result<String, CliError> {
+    let h = raw.trim().to_ascii_lowercase();
+    let bare = h.trim_start_matches('[').trim_end_matches(']');
+    let ok = !h.is_empty()
+        && !h.contains(['/', '@', '?', '#', ' '])
+        && (bare.parse::<std::net::IpAddr>().is_ok() || (!h.contains(':') && url::Host::parse(&h).is_ok()));
+    if !ok {
+        return Err(CliError::Usage(format!(
+            "--allowed-host `{raw}`: give a host name or address as clients send it in Host, without scheme, port or path, e.g. whale.example.com"
+        )));
+    }
+    Ok(bare.to_string())
+}
+
 async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), CliError> {
     if crate::settings::api_key().is_some() {
         tracing::warn!(
@@ -165,26 +205,27 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
             crate::settings::WHALETOOLS_API_KEY
         );
     }
-    for o in &args.allowed_origins {
-        if !(o.starts_with("http://") || o.starts_with("https://")) {
-            return Err(CliError::Usage(format!(
-                "--allowed-origin `{o}`: give scheme://host[:port], e.g. https://app.example.com"
-            )));
-        }
-    }
+    let allowed_origins = args
+        .allowed_origins
+        .iter()
+        .map(|o| allowed_origin(o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let allowed_hosts = args
+        .allowed_hosts
+        .iter()
+        .map(|h| allowed_host(h))
+        .collect::<Result<Vec<_>, _>>()?;
     let public = args.public_url.as_deref().map(public_origin).transpose()?;
     // Loopback binds answer loopback names only (DNS-rebinding defence); a
     // public bind also answers its own address and the --allowed-host names,
     // and any Host when bound to all interfaces with none named (health
     // checks and proxies address a container by its own IP or name). The
     // --public-url's host and origin are the server's own: always allowed.
-    let mut hosts: Vec<String> = args
-        .allowed_hosts
-        .iter()
-        .map(|h| h.to_ascii_lowercase())
+    let mut hosts: Vec<String> = allowed_hosts
+        .into_iter()
         .chain(public.as_ref().map(|(_, host)| host.clone()))
         .collect();
-    let mut origins = args.allowed_origins.clone();
+    let mut origins = allowed_origins;
     origins.extend(public.as_ref().map(|(origin, _)| origin.clone()));
     if !args.host.is_unspecified() {
         hosts.push(args.host.to_string());
@@ -249,10 +290,57 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
         filter,
         tool_mode: args.tool_mode,
         page_size: args.page_size,
+        session_idle: args.session_idle,
     };
     http::serve(app.pipeline.clone(), app.db.clone(), opts)
         .await
         .map_err(|e| CliError::Runtime(format!("HTTP server on {}:{}: {e}", args.host, args.port)))?;
     app.shutdown();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{allowed_host, allowed_origin};
+
+    #[test]
+    fn allowed_origins_and_hosts_are_values_that_can_match() {
+        assert_eq!(
+            allowed_origin("https://App.Example.com").unwrap(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            allowed_origin("https://app.example.com:443/").unwrap(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            allowed_origin("http://127.0.0.1:5173").unwrap(),
+            "http://127.0.0.1:5173"
+        );
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/path",
+            "ftp://x",
+            "https://u:p@x",
+            "*",
+            "",
+        ] {
+            let e = allowed_origin(bad).expect_err(bad);
+            assert_eq!(e.exit_code(), 2, "{bad}");
+        }
+        assert_eq!(allowed_host("Whale.Example.com").unwrap(), "whale.example.com");
+        assert_eq!(allowed_host("10.0.0.7").unwrap(), "10.0.0.7");
+        assert_eq!(allowed_host("[::1]").unwrap(), "::1");
+        for bad in [
+            "https://whale.example.com",
+            "whale.example.com:443",
+            "whale.example.com/mcp",
+            "a b",
+            "",
+        ] {
+            let e = allowed_host(bad).expect_err(bad);
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.to_string().contains("--allowed-host"), "{e}");
+        }
+    }
 }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
@@ -54,6 +54,9 @@ pub struct HttpOptions {
     pub tool_mode: ToolMode,
     pub page_size: usize,
     pub auth: AuthMode,
+    /// A Streamable HTTP session no request has named for this long is
+    /// closed (`--session-idle`).
+    pub session_idle: Duration,
 }
 
 /// Who issues the OAuth tokens the server accepts (API keys always work).
@@ -81,8 +84,8 @@ pub struct HttpState {
     /// address and per account: their own map for the same reason.
     open_limiter: RateLimiter,
     public_url: Option<String>,
-    /// `Mcp-Session-Id` → the credential fingerprint that created it.
-    bindings: Mutex<HashMap<String, String>>,
+    /// `Mcp-Session-Id` → who created it and when it was last used.
+    bindings: Mutex<HashMap<String, Binding>>,
     /// The binding count at which ended sessions are next swept out.
     prune_at: AtomicUsize,
     legacy: sse::LegacySessions,
@@ -120,9 +123,18 @@ impl HttpState {
             self.base_url(headers)
         )
     }
-    fn bindings(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn bindings(&self) -> std::sync::MutexGuard<'_, HashMap<String, Binding>> {
         self.bindings.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// A Streamable HTTP session as the binding layer knows it.
+struct Binding {
+    /// The fingerprint of the credential that created it.
+    owner: String,
+    /// When a request last named it: every request counts, those the fast
+    /// path answers without rmcp's session worker included.
+    seen: Instant,
 }
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -143,10 +155,12 @@ async fn bind_session(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     if let Some(id) = &asked
-        && let Some(owner) = s.bindings().get(id)
-        && *owner != me
+        && let Some(binding) = s.bindings().get_mut(id)
     {
-        return HttpError::forbidden("this session belongs to another credential").into_response();
+        if binding.owner != me {
+            return HttpError::forbidden("this session belongs to another credential").into_response();
+        }
+        binding.seen = Instant::now();
     }
     let deleting = req.method() == Method::DELETE;
     // rmcp accepts the DELETE of a session it does not know (202); ending
@@ -166,7 +180,13 @@ async fn bind_session(
         (None, Some(created)) if resp.status().is_success() => {
             let len = {
                 let mut b = s.bindings();
-                b.insert(created.to_string(), me);
+                b.insert(
+                    created.to_string(),
+                    Binding {
+                        owner: me,
+                        seen: Instant::now(),
+                    },
+                );
                 b.len()
             };
             // One sweep at a time (it claims the threshold), off this
@@ -182,6 +202,9 @@ async fn bind_session(
         }
         (Some(id), _) if deleting && resp.status().is_success() => {
             s.bindings().remove(id);
+            // rmcp answers 202 Accepted; the session has ended, and the
+            // official Python SDK warns on anything but 200 or 204.
+            return axum::http::StatusCode::NO_CONTENT.into_response();
         }
         _ => {}
     }
@@ -254,6 +277,38 @@ async fn prune_bindings(s: Arc<HttpState>) {
 
 const MIN_PRUNE_AT: usize = 256;
 
+/// Closes the sessions no request has named for `idle`, until shutdown.
+///
+/// rmcp's own idle timer (its session `keep_alive`) is off: it counts only
+/// what passes through the session's worker, and `tools/call`s on the fast
+/// path do not, so a session an agent used for nothing but calls was closed
+/// under it after five minutes. This timer counts every request.
+async fn expire_idle_sessions(s: Arc<HttpState>, idle: Duration) {
+    let every = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = s.sessions_ct.cancelled() => return,
+        }
+        let expired: Vec<String> = {
+            let mut b = s.bindings();
+            let ids: Vec<String> = b
+                .iter()
+                .filter(|(_, binding)| binding.seen.elapsed() >= idle)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &ids {
+                b.remove(id);
+            }
+            ids
+        };
+        for id in expired {
+            tracing::debug!(session = %id, "closing an idle session");
+            let _ = s.sessions.close_session(&id.as_str().into()).await;
+        }
+    }
+}
+
 pub fn router(
     pipeline: Arc<Pipeline>,
     db: Arc<Db>,
@@ -272,7 +327,14 @@ pub fn router(
         ),
         AuthMode::External { issuer } => (None, Some(issuer.clone())),
     };
-    let sessions = Arc::new(LocalSessionManager::default());
+    let mut manager = LocalSessionManager::default();
+    // Idle sessions are closed by `expire_idle_sessions`, which sees every
+    // request. No priming events: they promise a resumable stream (an event
+    // id), which needs an event store whale does not keep, and clients of
+    // revisions before 2025-11-25 choke on their empty data.
+    manager.session_config.keep_alive = None;
+    manager.session_config.sse_retry = None;
+    let sessions = Arc::new(manager);
     let state = Arc::new(HttpState {
         sessions: sessions.clone(),
         fast_calls: fast::InFlight::default(),
@@ -294,12 +356,14 @@ pub fn router(
         auth,
         external_issuer,
     });
+    tokio::spawn(expire_idle_sessions(state.clone(), opts.session_idle));
 
     // Host/Origin are checked by our guard (before auth), so rmcp's own
     // checks are off rather than configured twice.
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .disable_allowed_origins()
+        .with_sse_retry(None)
         .with_max_request_body_bytes(opts.max_body)
         .with_cancellation_token(sessions_ct);
     let (filter, mode, page) = (opts.filter.clone(), opts.tool_mode, opts.page_size);
@@ -414,7 +478,11 @@ pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> s
     let listener = tokio::net::TcpListener::bind(opts.addr).await?;
     let local = listener.local_addr()?;
     crate::printer::err(&format!(
-        "whale: serving MCP on http://{local}/mcp (legacy SSE: /sse)"
+        "whale: serving MCP on http://{local}/mcp (legacy SSE: /sse){}",
+        opts.public_url
+            .as_deref()
+            .map(|u| format!("; clients reach it at {}/mcp", u.trim_end_matches('/')))
+            .unwrap_or_default()
     ));
     if !local.ip().is_loopback() {
         tracing::warn!(
