@@ -563,15 +563,32 @@ fn unknown_sessions_are_404() {
     let server = w.serve_http(&[]);
     let mut s = Streamable::new(&server, &key);
     s.session = Some("00000000-0000-0000-0000-000000000000".into());
-    let resp = s
-        .post_as(&key, &rpc(1, "tools/list", Value::Null))
-        .expect("POST /mcp");
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "POST /mcp, unknown session");
-    assert_eq!(
-        s.get_stream_as(&key).status(),
-        StatusCode::NOT_FOUND,
-        "GET /mcp, unknown session"
-    );
+    // Every door answers an unknown session the same way: a tools/call (the
+    // fast path), any other request (rmcp), a GET stream, a DELETE.
+    for (what, resp) in [
+        (
+            "POST tools/call",
+            s.post_as(
+                &key,
+                &rpc(
+                    1,
+                    "tools/call",
+                    json!({"name": "products_list_products", "arguments": {}}),
+                ),
+            )
+            .expect("POST /mcp"),
+        ),
+        (
+            "POST tools/list",
+            s.post_as(&key, &rpc(2, "tools/list", Value::Null))
+                .expect("POST /mcp"),
+        ),
+        ("GET", s.get_stream_as(&key)),
+        ("DELETE", s.delete_as(&key)),
+    ] {
+        let (_, body) = expect_error(resp, StatusCode::NOT_FOUND, "not_found", what);
+        assert_description_mentions(&body, "no such session", what);
+    }
 
     let c = http();
     let post = |q: &str| {
@@ -1450,6 +1467,18 @@ fn openapi_and_health() {
     let health = ok_json(send(c.get(server.url("/health")), "health"), "health");
     assert_eq!(health["status"], json!("ok"), "{health}");
     assert_eq!(health["checks"]["database"], json!("ok"), "{health}");
+    assert_eq!(health["sessions"]["streamable_http"], json!(0), "{health}");
+    // Open sessions of both transports are counted; a deleted one is not.
+    let (_, key) = w.create_key("products:read", false);
+    let a = Streamable::open(&server, &key);
+    let _b = Streamable::open(&server, &key);
+    let _legacy = Legacy::open(&server, &key);
+    let health = ok_json(send(c.get(server.url("/health")), "health"), "health");
+    assert_eq!(health["sessions"]["streamable_http"], json!(2), "{health}");
+    assert_eq!(health["sessions"]["legacy_sse"], json!(1), "{health}");
+    assert_eq!(a.delete_as(&key).status(), StatusCode::NO_CONTENT);
+    let health = ok_json(send(c.get(server.url("/health")), "health"), "health");
+    assert_eq!(health["sessions"]["streamable_http"], json!(1), "{health}");
 }
 
 // ===========================================================================

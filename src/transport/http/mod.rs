@@ -123,6 +123,11 @@ impl HttpState {
             self.base_url(headers)
         )
     }
+    /// Streamable HTTP sessions open (as the binding layer counts them:
+    /// created, not yet deleted or expired).
+    fn streamable_sessions(&self) -> usize {
+        self.bindings().len()
+    }
     fn bindings(&self) -> std::sync::MutexGuard<'_, HashMap<String, Binding>> {
         self.bindings.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -154,13 +159,16 @@ async fn bind_session(
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if let Some(id) = &asked
-        && let Some(binding) = s.bindings().get_mut(id)
-    {
-        if binding.owner != me {
-            return HttpError::forbidden("this session belongs to another credential").into_response();
+    if let Some(id) = &asked {
+        match s.bindings().get_mut(id) {
+            Some(binding) if binding.owner != me => {
+                return HttpError::forbidden("this session belongs to another credential").into_response();
+            }
+            Some(binding) => binding.seen = Instant::now(),
+            // Every session is bound when it is created: one not here has
+            // ended (or never existed), whichever door would answer.
+            None => return no_such_session(),
         }
-        binding.seen = Instant::now();
     }
     let deleting = req.method() == Method::DELETE;
     // rmcp accepts the DELETE of a session it does not know (202); ending
@@ -170,7 +178,7 @@ async fn bind_session(
         && !s.sessions.has_session(&id.as_str().into()).await.unwrap_or(false)
     {
         s.bindings().remove(id);
-        return HttpError::not_found("no such session; it ended or never existed").into_response();
+        return no_such_session();
     }
     let resp = next.run(req).await;
     match (
@@ -209,6 +217,12 @@ async fn bind_session(
         _ => {}
     }
     resp
+}
+
+/// The answer to a request naming a session that is not open.
+fn no_such_session() -> Response {
+    HttpError::not_found("no such session; it ended or never existed (start a new one with initialize)")
+        .into_response()
 }
 
 /// Whether the Content-Type is `application/json` (parameters aside), the

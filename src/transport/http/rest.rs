@@ -159,7 +159,7 @@ pub async fn health(State(s): State<Arc<HttpState>>) -> Response {
         },
         "auth_methods": ["api_key", "oauth"],
         "oauth": oauth,
-        "sessions": {"legacy_sse": s.legacy.len()},
+        "sessions": {"streamable_http": s.streamable_sessions(), "legacy_sse": s.legacy.len()},
     });
     let code = if auth_ok {
         StatusCode::OK
