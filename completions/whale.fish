@@ -57,6 +57,7 @@ complete -c whale -n "__fish_whale_using_subcommand mcp" -l categories -d 'Only 
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l tool-mode -d 'How tools are listed to clients' -r -f -a "grouped\t'One MCP tool per whale tool, with an `action` argument'
 flat\t'One MCP tool per action, named `{tool}_{action}`'"
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l page-size -d 'Tools per tools/list page' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l trusted-proxy -d 'A reverse proxy in front of whale (address or CIDR network; repeatable): for requests from it, the client\'s address for per-address limits is taken from X-Forwarded-For' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l session-idle -d 'Close a Streamable HTTP session no request has used for this long' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l access-token-ttl -d 'Lifetime of OAuth access tokens issued by the embedded authorization server' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l refresh-token-ttl -d 'Lifetime of OAuth refresh tokens (each use rotates the token)' -r

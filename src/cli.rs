@@ -140,6 +140,10 @@ pub struct McpArgs {
     /// Tools per tools/list page
     #[arg(long, default_value_t = 100, value_name = "N", hide = true)]
     pub page_size: usize,
+    /// A reverse proxy in front of whale (address or CIDR network; repeatable): for requests
+    /// from it, the client's address for per-address limits is taken from X-Forwarded-For
+    #[arg(help_heading = HTTP_HEADING, long = "trusted-proxy", value_name = "ADDR", value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Close a Streamable HTTP session no request has used for this long
     #[arg(help_heading = HTTP_HEADING, long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
     pub session_idle: std::time::Duration,
@@ -269,6 +273,15 @@ where
         }
     }
     Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+}
+
+/// `10.0.0.5` or `10.0.0.0/8` → a network (an address is a network of one).
+fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(|n| n.trunc())
+        .map_err(|_| format!("`{s}` is not an IP address or CIDR network (e.g. 10.0.0.5 or 10.0.0.0/8)"))
 }
 
 /// `90s`, `30m`, `1h`, `30d` → a duration.
@@ -667,6 +680,7 @@ mod tests {
                 "rate_limit",
                 "refresh_token_ttl",
                 "session_idle",
+                "trusted_proxies",
             ]
         );
     }

@@ -1181,6 +1181,17 @@ fn repeated_failed_authentication_is_429_per_address() {
         header_str(&headers, "www-authenticate").contains("invalid_token"),
         "{headers:?}"
     );
+    // X-Forwarded-For from a peer that is not a --trusted-proxy is the
+    // client's own say-so: ignored.
+    let spoofed = c
+        .get(server.url("/v1/stores/demo/tool-executions"))
+        .header("authorization", bearer(wrong))
+        .header("x-forwarded-for", "203.0.113.50");
+    assert_eq!(
+        send(spoofed, "spoofed X-Forwarded-For").status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "X-Forwarded-For from an untrusted peer"
+    );
     // Another loopback address has an allowance of its own.
     let other = client_builder()
         .timeout(TIMEOUT)
@@ -1193,6 +1204,53 @@ fn repeated_failed_authentication_is_429_per_address() {
         StatusCode::UNAUTHORIZED,
         "another address"
     );
+}
+
+/// Behind a `--trusted-proxy`, the per-address limits count the client the
+/// proxy names in X-Forwarded-For (its rightmost untrusted entry), not the
+/// proxy: one client's failures do not lock out the others.
+#[test]
+fn behind_a_trusted_proxy_limits_count_the_forwarded_client() {
+    let w = Whale::new();
+    let server = w.serve_http(&["--trusted-proxy", "127.0.0.0/8", "--trusted-proxy", "10.1.2.3"]);
+    let c = http();
+    let wrong = "wt_live_thisisnotakeythisisnotakeythisisnotakey";
+    let get = |xff: &str| {
+        send(
+            c.get(server.url("/v1/stores/demo/tool-executions"))
+                .header("authorization", bearer(wrong))
+                .header("x-forwarded-for", xff),
+            "GET tool-executions",
+        )
+        .status()
+    };
+    for i in 0..30 {
+        assert_eq!(get("203.0.113.7"), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    assert_eq!(
+        get("203.0.113.7"),
+        StatusCode::TOO_MANY_REQUESTS,
+        "31st from one client"
+    );
+    // The client cannot escape by writing addresses of its own to the left,
+    // and a trusted hop on the right is skipped.
+    assert_eq!(get("198.51.100.1, 203.0.113.7"), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(get("203.0.113.7, 10.1.2.3"), StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy has its own allowance.
+    assert_eq!(get("203.0.113.8"), StatusCode::UNAUTHORIZED, "another client");
+    assert_eq!(get("2001:db8::1"), StatusCode::UNAUTHORIZED, "an IPv6 client");
+    // A bad value is refused at start.
+    let out = w.run(&[
+        "mcp",
+        "--transport",
+        "sse",
+        "--port",
+        "0",
+        "--trusted-proxy",
+        "proxy.local",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("proxy.local"), "{}", stderr(&out));
 }
 
 #[test]

@@ -283,7 +283,11 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
     let opts = http::HttpOptions {
         auth,
         addr: std::net::SocketAddr::new(args.host, args.port),
-        policy: http::Policy { hosts, origins },
+        policy: http::Policy {
+            hosts,
+            origins,
+            trusted_proxies: args.trusted_proxies.clone(),
+        },
         max_body: args.max_body,
         rate_limit_per_min: args.rate_limit,
         public_url: public.map(|(origin, _)| origin),

@@ -76,7 +76,7 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
             "credentials in the query string are refused; send `Authorization: Bearer <token>`",
         ));
     }
-    let (cred, principal) = authenticate(s, req.headers(), peer_ip(req)).await?;
+    let (cred, principal) = authenticate(s, req.headers(), client_ip(req, &s.policy)).await?;
     let client = fingerprint(&principal);
     if let Err(wait) = s.limiter.check(&client, principal.rate_limit_per_min) {
         return Err(HttpError::rate_limited(
@@ -93,11 +93,34 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
 /// many, refilling evenly) before further refusals become 429s.
 pub const FAILED_AUTH_PER_MIN: i64 = 30;
 
-/// The client's address, as the listener saw it.
-pub fn peer_ip(req: &Request) -> Option<std::net::IpAddr> {
-    req.extensions()
+/// The client's address, for the per-address limits: as the listener saw
+/// it, unless that is a `--trusted-proxy`, whose `X-Forwarded-For` then
+/// names it — the rightmost address there that is not itself a trusted
+/// proxy (what is left of it was written by the client and proves nothing).
+pub fn client_ip(req: &Request, policy: &Policy) -> Option<std::net::IpAddr> {
+    let peer = req
+        .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip())?;
+    if !policy.trusts(peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|a| a.trim().parse())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !policy.trusts(*ip))
+            .unwrap_or(peer),
+    )
 }
 
 /// Who a session belongs to: the key (never the raw token).
@@ -264,11 +287,19 @@ pub struct Policy {
     pub hosts: Vec<String>,
     /// Exact origins (`scheme://host[:port]`) beside the loopback ones.
     pub origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 const LOOPBACK: &[&str] = &["localhost", "127.0.0.1", "::1"];
 
 impl Policy {
+    /// Whether `ip` is one of the `--trusted-proxy` addresses or networks.
+    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.trusted_proxies.iter().any(|n| n.contains(&ip))
+    }
+
     pub fn host_allowed(&self, authority: &str) -> bool {
         let name = host_name(authority).to_ascii_lowercase();
         self.hosts.is_empty() || LOOPBACK.contains(&name.as_str()) || self.hosts.contains(&name)
@@ -300,6 +331,7 @@ mod tests {
         let p = Policy {
             hosts: vec!["whale.example.com".into()],
             origins: vec!["https://app.example.com".into()],
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
         };
         assert!(p.host_allowed("127.0.0.1:3100"));
         assert!(p.host_allowed("[::1]:3100"));
@@ -312,8 +344,15 @@ mod tests {
         let open = Policy {
             hosts: vec![],
             origins: vec![],
+            trusted_proxies: vec![],
         };
         assert!(open.host_allowed("anything:1"));
         assert_eq!(host_name("a.b:80"), "a.b");
+        // Trusted proxies: networks, and IPv4 seen as IPv4-mapped IPv6.
+        assert!(p.trusts("10.20.30.40".parse().unwrap()));
+        assert!(p.trusts("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(p.trusts("::1".parse().unwrap()));
+        assert!(!p.trusts("11.0.0.1".parse().unwrap()));
+        assert!(!open.trusts("10.0.0.1".parse().unwrap()));
     }
 }
