@@ -259,6 +259,11 @@ fn sign_in_and_decide(
         html.contains("See and change products"),
         "scopes in plain words: {html}"
     );
+    // The name is the client's own claim, and the page says so.
+    assert!(
+        html.contains("whale has not checked its name") && html.contains("<strong>127.0.0.1</strong>"),
+        "where the client comes from: {html}"
+    );
     let store = input_value(&html, "store");
     let back = b.post_form(
         &s.url("/authorize/consent"),
@@ -295,7 +300,12 @@ struct Authorized {
 }
 
 fn authorize(s: &HttpServer) -> Authorized {
-    let client_id = register(s, "Test Agent", REDIRECT);
+    authorize_as(s, "Test Agent")
+}
+
+/// The browser flow for a client registered as `name`.
+fn authorize_as(s: &HttpServer, name: &str) -> Authorized {
+    let client_id = register(s, name, REDIRECT);
     let (verifier, challenge) = pkce();
     let req = AuthRequest::new(&client_id, &challenge);
     let back = sign_in_and_decide(s, &req.url(s), EMAIL, PASSWORD, "approve");
@@ -325,7 +335,11 @@ fn exchange(s: &HttpServer, a: &Authorized) -> Response {
 }
 
 fn tokens(s: &HttpServer) -> (Authorized, Value) {
-    let a = authorize(s);
+    tokens_as(s, "Test Agent")
+}
+
+fn tokens_as(s: &HttpServer, name: &str) -> (Authorized, Value) {
+    let a = authorize_as(s, name);
     let resp = exchange(s, &a);
     assert_eq!(header_str(resp.headers(), "cache-control"), "no-store");
     let t = ok_json(resp, "code exchange");
@@ -474,6 +488,63 @@ fn browser_flow_gives_tokens_that_work_like_api_keys() {
         .unwrap();
     assert_eq!(leaked, 0);
     assert!(!s.stderr().contains(at), "the token reached the log");
+}
+
+#[test]
+fn a_client_named_like_a_key_agent_is_an_agent_of_its_own() {
+    let (w, s) = server(&[]);
+    let key = w.json(&[
+        "keys",
+        "create",
+        "--agent",
+        "support-bot",
+        "--scopes",
+        "products:read",
+        "--json",
+    ]);
+    let key_agent = key["agent_id"].as_str().unwrap().to_string();
+    let mut by_key = Streamable::open(&s, key["key"].as_str().unwrap());
+    by_key.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    // Anyone may register as `support-bot`; two clients do.
+    for _ in 0..2 {
+        let (_a, t) = tokens_as(&s, "support-bot");
+        let mut mcp = Streamable::open(&s, t["access_token"].as_str().unwrap());
+        mcp.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    }
+    let calls = || w.executions(&["--agent", "support-bot", "--tool", "products"]);
+    wait_until("the audit rows of the key and both clients", || {
+        calls()["total"].as_i64().unwrap() >= 3
+    });
+    let mut agents: Vec<String> = calls()["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["agent_name"], "support-bot", "the audit names the client: {e}");
+            e["agent_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    agents.sort();
+    agents.dedup();
+    assert_eq!(
+        agents.len(),
+        3,
+        "one agent each for the key and both clients: {agents:?}"
+    );
+    // The key's agent id picks out the key's calls only.
+    let by_id = w.executions(&["--agent", &key_agent, "--tool", "products"]);
+    assert_eq!(by_id["total"], 1, "{by_id}");
+    // And a later key for the same name joins the key's agent, not a client's.
+    let again = w.json(&[
+        "keys",
+        "create",
+        "--agent",
+        "support-bot",
+        "--scopes",
+        "products:read",
+        "--json",
+    ]);
+    assert_eq!(again["agent_id"], json!(key_agent));
 }
 
 #[test]

@@ -136,6 +136,10 @@ pub struct Pending {
     pub csrf: String,
     pub client_id: String,
     pub client_name: String,
+    /// `dynamic` (registered itself) or `metadata` (a client ID metadata
+    /// document): the consent page says which, since the name is the
+    /// client's own claim.
+    pub client_kind: String,
     pub redirect_uri: String,
     pub state: Option<String>,
     pub scopes: String,
@@ -515,6 +519,7 @@ impl AuthServer {
             csrf: random_token(),
             client_id: client.id.clone(),
             client_name: client.name.clone(),
+            client_kind: client.kind.clone(),
             redirect_uri: redirect_uri.to_string(),
             state: q.state.clone(),
             scopes: scopes.to_string(),
@@ -936,7 +941,8 @@ impl AuthServer {
                 g.store_id
             )));
         }
-        let agent_id = key_rows::ensure_agent(tx, g.store_id, &g.client.name)?;
+        // The client's own agent, never a key's of the same name.
+        let agent_id = key_rows::ensure_client_agent(tx, g.store_id, &g.client.id, &g.client.name)?;
         let now = now_ms();
         let access = generate_with(ACCESS_PREFIX);
         let access_ttl = self.cfg.access_ttl.as_millis() as i64;
