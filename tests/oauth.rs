@@ -941,6 +941,111 @@ fn introspection_needs_a_confidential_client_and_reports_the_store() {
     assert_eq!(v, json!({"active": false}));
 }
 
+fn introspect(s: &HttpServer, id: &str, secret: &str, token: &str) -> Value {
+    ok_json(
+        http()
+            .post(s.url("/introspect"))
+            .basic_auth(id, Some(secret))
+            .form(&[("token", token)])
+            .send()
+            .unwrap(),
+        "introspect",
+    )
+}
+
+#[test]
+fn introspection_shows_a_client_its_own_tokens_and_an_admin_its_stores() {
+    let (w, s) = server(&[]);
+    let (_a, t) = tokens(&s);
+    let (at, rt) = (
+        t["access_token"].as_str().unwrap(),
+        t["refresh_token"].as_str().unwrap(),
+    );
+    // Anyone may register a confidential client: it learns nothing about
+    // other clients' tokens, which look like unknown ones.
+    let resp = http()
+        .post(s.url("/register"))
+        .json(&json!({"client_name": "prober", "redirect_uris": [REDIRECT],
+                      "token_endpoint_auth_method": "client_secret_basic"}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let reg: Value = resp.json().unwrap();
+    let (pid, psecret) = (
+        reg["client_id"].as_str().unwrap(),
+        reg["client_secret"].as_str().unwrap(),
+    );
+    for tok in [at, rt] {
+        assert_eq!(introspect(&s, pid, psecret, tok), json!({"active": false}));
+    }
+    // Its own token it may see.
+    let (verifier, challenge) = pkce();
+    let req = AuthRequest::new(pid, &challenge);
+    let back = sign_in_and_decide(&s, &req.url(&s), EMAIL, PASSWORD, "approve");
+    let own = ok_json(
+        http()
+            .post(s.url("/token"))
+            .basic_auth(pid, Some(psecret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", query(&back)["code"].as_str()),
+                ("redirect_uri", req.redirect_uri.as_str()),
+                ("code_verifier", verifier.as_str()),
+            ])
+            .send()
+            .unwrap(),
+        "confidential code exchange",
+    );
+    let own_at = own["access_token"].as_str().unwrap();
+    let v = introspect(&s, pid, psecret, own_at);
+    assert_eq!(
+        (&v["active"], &v["client_id"]),
+        (&json!(true), &json!(pid)),
+        "{v}"
+    );
+    // An admin client of another store sees none of demo's tokens.
+    let out = w.run(&["stores", "create", "other", "--name", "Other"]);
+    assert!(out.status.success(), "stores create: {}", stderr(&out));
+    let other = w.json(&[
+        "--store",
+        "other",
+        "clients",
+        "create",
+        "other-rs",
+        "--scopes",
+        "platform:read",
+        "--json",
+    ]);
+    let (oid, osecret) = (
+        other["client_id"].as_str().unwrap(),
+        other["client_secret"].as_str().unwrap(),
+    );
+    for tok in [at, own_at] {
+        assert_eq!(introspect(&s, oid, osecret, tok), json!({"active": false}));
+    }
+    // demo's admin client sees every token of demo.
+    let demo = w.json(&[
+        "clients",
+        "create",
+        "demo-rs",
+        "--scopes",
+        "platform:read",
+        "--json",
+    ]);
+    let (did, dsecret) = (
+        demo["client_id"].as_str().unwrap(),
+        demo["client_secret"].as_str().unwrap(),
+    );
+    for tok in [at, rt, own_at] {
+        let v = introspect(&s, did, dsecret, tok);
+        assert_eq!(
+            (&v["active"], &v["store_id"]),
+            (&json!(true), &json!("demo")),
+            "{v}"
+        );
+    }
+}
+
 #[test]
 fn token_in_a_query_string_is_refused() {
     let (_w, s) = server(&[]);

@@ -1006,7 +1006,11 @@ impl AuthServer {
         Ok(())
     }
 
-    /// RFC 7662, for confidential clients (resource servers).
+    /// RFC 7662, for confidential clients. The server decides what a caller
+    /// may see (§2.1, §4): a client its own tokens, an admin client (`whale
+    /// clients create`, bound to a store) also every token of its store.
+    /// Anything else is `{"active": false}`, like an unknown token (§2.2),
+    /// so the endpoint tells a stranger nothing about other clients' tokens.
     pub async fn introspect(
         &self,
         form: &HashMap<String, String>,
@@ -1023,7 +1027,9 @@ impl AuthServer {
         };
         let conn = self.db.conn()?;
         let now = now_ms();
-        let Some(row) = rows::token(&conn, &hash_str(token))?.filter(|r| r.active(now)) else {
+        let Some(row) =
+            rows::token(&conn, &hash_str(token))?.filter(|r| r.active(now) && may_introspect(&client, r))
+        else {
             return Ok(json!({"active": false}));
         };
         Ok(json!({
@@ -1040,6 +1046,13 @@ impl AuthServer {
             "mode": row.mode,
         }))
     }
+}
+
+/// Whether `client` may learn about `token` at `/introspect`: its own, or
+/// any of its store's when it is an admin client.
+fn may_introspect(client: &ClientRow, token: &TokenRow) -> bool {
+    token.client_id == client.id
+        || (client.kind == "admin" && client.store_id.as_deref() == Some(token.store_id.as_str()))
 }
 
 struct Grant<'a> {
