@@ -884,6 +884,73 @@ fn client_credentials_for_machine_clients_only() {
     assert_eq!(count(&w, "oauth_tokens"), before);
 }
 
+/// A machine client (`whale clients create`): its id and secret.
+fn machine_client(w: &Whale, name: &str) -> (String, String) {
+    let c = w.json(&["clients", "create", name, "--scopes", "products:read", "--json"]);
+    (
+        c["client_id"].as_str().unwrap().to_string(),
+        c["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+fn client_credentials_token(s: &HttpServer, id: &str, secret: &str) -> String {
+    let resp = http()
+        .post(s.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    ok_json(resp, "client_credentials")["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A machine client's tokens are one caller: its MCP session outlives the
+/// token that opened it.
+#[test]
+fn a_machine_clients_session_outlives_its_token() {
+    let (w, s) = server(&[]);
+    let (id, secret) = machine_client(&w, "nightly-sync");
+    let first = client_credentials_token(&s, &id, &secret);
+    let mut mcp = Streamable::open(&s, &first);
+    mcp.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    let second = client_credentials_token(&s, &id, &secret);
+    assert_ne!(first, second);
+    mcp.key = second;
+    mcp.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    // Another machine client may not join that session.
+    let (other, other_secret) = machine_client(&w, "other-sync");
+    let foreign = client_credentials_token(&s, &other, &other_secret);
+    let resp = mcp
+        .post_as(
+            &foreign,
+            &json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}),
+        )
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "another client's session");
+}
+
+/// A machine client's tokens are one caller: a fresh token (`/token` is not
+/// rate limited) does not reset its rate limit.
+#[test]
+fn a_fresh_token_does_not_reset_a_machine_clients_rate_limit() {
+    let (w, s) = server(&["--rate-limit", "3"]);
+    let (id, secret) = machine_client(&w, "nightly-sync");
+    let first = client_credentials_token(&s, &id, &secret);
+    let mut limited = false;
+    for _ in 0..10 {
+        if tools_list_status(&s, &first).0 == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "3 a minute: the first token is limited");
+    let fresh = client_credentials_token(&s, &id, &secret);
+    let (status, body) = tools_list_status(&s, &fresh);
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "a fresh token: {body}");
+}
+
 #[test]
 fn introspection_needs_a_confidential_client_and_reports_the_store() {
     let (w, s) = server(&[]);

@@ -916,7 +916,12 @@ impl AuthServer {
         };
         let audience = resource_for(form.get("resource").map(String::as_str), issuer)
             .map_err(|e| OAuthError::bad("invalid_target", e))?;
-        let grant_id = new_id("grt");
+        // One grant per client, whatever the number of tokens it mints: the
+        // HTTP layer knows a caller by its grant, so a machine agent's MCP
+        // sessions survive its token renewals and a fresh token does not
+        // reset its rate limit. Nothing revokes it as a family (no code or
+        // refresh token belongs to it); `whale clients revoke` ends them all.
+        let grant_id = format!("grt_cc_{}", client.id);
         self.db.write(|tx| {
             self.issue(
                 tx,
