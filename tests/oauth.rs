@@ -719,6 +719,45 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
     );
 }
 
+/// RFC 6749 §6: a refresh that asks for less narrows the access token
+/// only; the new refresh token keeps the grant's scope.
+#[test]
+fn a_narrower_refresh_narrows_the_access_token_not_the_grant() {
+    let (_w, s) = server(&[]);
+    let (a, t1) = tokens(&s);
+    let granted = t1["scope"].as_str().unwrap().to_string();
+    let narrow = |rt: &str, scope: &str| {
+        token(
+            &s,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("client_id", a.client_id.as_str()),
+                ("scope", scope),
+            ],
+        )
+    };
+    let t2 = ok_json(
+        narrow(t1["refresh_token"].as_str().unwrap(), "products:read"),
+        "narrowed refresh",
+    );
+    assert_eq!(t2["scope"], "products:read");
+    let mut mcp = Streamable::open(&s, t2["access_token"].as_str().unwrap());
+    let names: Vec<Value> = mcp.tools().iter().map(|t| t["name"].clone()).collect();
+    assert_eq!(names, vec![json!("products")], "the access token is narrowed");
+    // The next refresh may ask for everything granted again.
+    let t3 = ok_json(
+        narrow(t2["refresh_token"].as_str().unwrap(), &granted),
+        "refresh back to the granted scope",
+    );
+    assert_eq!(t3["scope"], json!(granted));
+    let t4 = ok_json(
+        refresh(&s, &a.client_id, t3["refresh_token"].as_str().unwrap()),
+        "refresh without scope",
+    );
+    assert_eq!(t4["scope"], json!(granted));
+}
+
 #[test]
 fn twenty_parallel_refreshes_at_most_one_succeeds() {
     let (w, s) = server(&[]);

@@ -778,7 +778,9 @@ impl AuthServer {
                     mode: row.mode,
                     scopes: &row.scopes,
                     audience: &row.resource,
-                    refresh: client.allows_grant("refresh_token"),
+                    refresh: client
+                        .allows_grant("refresh_token")
+                        .then_some(row.scopes.as_str()),
                 },
             )?;
             Ok(Out::Issued(issued))
@@ -865,7 +867,9 @@ impl AuthServer {
                     mode: row.mode,
                     scopes: &scopes,
                     audience: &row.audience,
-                    refresh: true,
+                    // RFC 6749 §6: only the access token narrows; the new
+                    // refresh token keeps the scope of the one presented.
+                    refresh: Some(&row.scopes),
                 },
             )?;
             Ok(Out::Issued(issued))
@@ -933,7 +937,7 @@ impl AuthServer {
                     mode,
                     scopes: &scopes,
                     audience: &audience,
-                    refresh: false,
+                    refresh: None,
                 },
             )
         })
@@ -973,11 +977,12 @@ impl AuthServer {
             "store_id": g.store_id,
             "mode": g.mode,
         });
-        if g.refresh {
+        if let Some(refresh_scopes) = g.refresh {
             let refresh = generate_with(REFRESH_PREFIX);
             let hash = hash_str(refresh.expose());
             new.hash = &hash;
             new.kind = "refresh";
+            new.scopes = refresh_scopes;
             new.expires_at = now + self.cfg.refresh_ttl.as_millis() as i64;
             rows::insert_token(tx, &new)?;
             out["refresh_token"] = json!(refresh.expose());
@@ -1066,9 +1071,12 @@ struct Grant<'a> {
     user_id: Option<&'a str>,
     store_id: &'a str,
     mode: Mode,
+    /// The access token's scopes.
     scopes: &'a str,
     audience: &'a str,
-    refresh: bool,
+    /// A refresh token too, with these scopes (the grant's, which a
+    /// narrower access token leaves as they are).
+    refresh: Option<&'a str>,
 }
 
 /// Stage 1 of the pipeline for an OAuth access token issued here: the
