@@ -259,6 +259,11 @@ fn sign_in_and_decide(
         html.contains("See and change products"),
         "scopes in plain words: {html}"
     );
+    // The name is the client's own claim, and the page says so.
+    assert!(
+        html.contains("whale has not checked its name") && html.contains("<strong>127.0.0.1</strong>"),
+        "where the client comes from: {html}"
+    );
     let store = input_value(&html, "store");
     let back = b.post_form(
         &s.url("/authorize/consent"),
@@ -295,7 +300,12 @@ struct Authorized {
 }
 
 fn authorize(s: &HttpServer) -> Authorized {
-    let client_id = register(s, "Test Agent", REDIRECT);
+    authorize_as(s, "Test Agent")
+}
+
+/// The browser flow for a client registered as `name`.
+fn authorize_as(s: &HttpServer, name: &str) -> Authorized {
+    let client_id = register(s, name, REDIRECT);
     let (verifier, challenge) = pkce();
     let req = AuthRequest::new(&client_id, &challenge);
     let back = sign_in_and_decide(s, &req.url(s), EMAIL, PASSWORD, "approve");
@@ -325,7 +335,11 @@ fn exchange(s: &HttpServer, a: &Authorized) -> Response {
 }
 
 fn tokens(s: &HttpServer) -> (Authorized, Value) {
-    let a = authorize(s);
+    tokens_as(s, "Test Agent")
+}
+
+fn tokens_as(s: &HttpServer, name: &str) -> (Authorized, Value) {
+    let a = authorize_as(s, name);
     let resp = exchange(s, &a);
     assert_eq!(header_str(resp.headers(), "cache-control"), "no-store");
     let t = ok_json(resp, "code exchange");
@@ -474,6 +488,63 @@ fn browser_flow_gives_tokens_that_work_like_api_keys() {
         .unwrap();
     assert_eq!(leaked, 0);
     assert!(!s.stderr().contains(at), "the token reached the log");
+}
+
+#[test]
+fn a_client_named_like_a_key_agent_is_an_agent_of_its_own() {
+    let (w, s) = server(&[]);
+    let key = w.json(&[
+        "keys",
+        "create",
+        "--agent",
+        "support-bot",
+        "--scopes",
+        "products:read",
+        "--json",
+    ]);
+    let key_agent = key["agent_id"].as_str().unwrap().to_string();
+    let mut by_key = Streamable::open(&s, key["key"].as_str().unwrap());
+    by_key.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    // Anyone may register as `support-bot`; two clients do.
+    for _ in 0..2 {
+        let (_a, t) = tokens_as(&s, "support-bot");
+        let mut mcp = Streamable::open(&s, t["access_token"].as_str().unwrap());
+        mcp.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    }
+    let calls = || w.executions(&["--agent", "support-bot", "--tool", "products"]);
+    wait_until("the audit rows of the key and both clients", || {
+        calls()["total"].as_i64().unwrap() >= 3
+    });
+    let mut agents: Vec<String> = calls()["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["agent_name"], "support-bot", "the audit names the client: {e}");
+            e["agent_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    agents.sort();
+    agents.dedup();
+    assert_eq!(
+        agents.len(),
+        3,
+        "one agent each for the key and both clients: {agents:?}"
+    );
+    // The key's agent id picks out the key's calls only.
+    let by_id = w.executions(&["--agent", &key_agent, "--tool", "products"]);
+    assert_eq!(by_id["total"], 1, "{by_id}");
+    // And a later key for the same name joins the key's agent, not a client's.
+    let again = w.json(&[
+        "keys",
+        "create",
+        "--agent",
+        "support-bot",
+        "--scopes",
+        "products:read",
+        "--json",
+    ]);
+    assert_eq!(again["agent_id"], json!(key_agent));
 }
 
 #[test]
@@ -648,6 +719,45 @@ fn refresh_rotates_and_reuse_revokes_the_family() {
     );
 }
 
+/// RFC 6749 §6: a refresh that asks for less narrows the access token
+/// only; the new refresh token keeps the grant's scope.
+#[test]
+fn a_narrower_refresh_narrows_the_access_token_not_the_grant() {
+    let (_w, s) = server(&[]);
+    let (a, t1) = tokens(&s);
+    let granted = t1["scope"].as_str().unwrap().to_string();
+    let narrow = |rt: &str, scope: &str| {
+        token(
+            &s,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("client_id", a.client_id.as_str()),
+                ("scope", scope),
+            ],
+        )
+    };
+    let t2 = ok_json(
+        narrow(t1["refresh_token"].as_str().unwrap(), "products:read"),
+        "narrowed refresh",
+    );
+    assert_eq!(t2["scope"], "products:read");
+    let mut mcp = Streamable::open(&s, t2["access_token"].as_str().unwrap());
+    let names: Vec<Value> = mcp.tools().iter().map(|t| t["name"].clone()).collect();
+    assert_eq!(names, vec![json!("products")], "the access token is narrowed");
+    // The next refresh may ask for everything granted again.
+    let t3 = ok_json(
+        narrow(t2["refresh_token"].as_str().unwrap(), &granted),
+        "refresh back to the granted scope",
+    );
+    assert_eq!(t3["scope"], json!(granted));
+    let t4 = ok_json(
+        refresh(&s, &a.client_id, t3["refresh_token"].as_str().unwrap()),
+        "refresh without scope",
+    );
+    assert_eq!(t4["scope"], json!(granted));
+}
+
 #[test]
 fn twenty_parallel_refreshes_at_most_one_succeeds() {
     let (w, s) = server(&[]);
@@ -813,6 +923,73 @@ fn client_credentials_for_machine_clients_only() {
     assert_eq!(count(&w, "oauth_tokens"), before);
 }
 
+/// A machine client (`whale clients create`): its id and secret.
+fn machine_client(w: &Whale, name: &str) -> (String, String) {
+    let c = w.json(&["clients", "create", name, "--scopes", "products:read", "--json"]);
+    (
+        c["client_id"].as_str().unwrap().to_string(),
+        c["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+fn client_credentials_token(s: &HttpServer, id: &str, secret: &str) -> String {
+    let resp = http()
+        .post(s.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    ok_json(resp, "client_credentials")["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A machine client's tokens are one caller: its MCP session outlives the
+/// token that opened it.
+#[test]
+fn a_machine_clients_session_outlives_its_token() {
+    let (w, s) = server(&[]);
+    let (id, secret) = machine_client(&w, "nightly-sync");
+    let first = client_credentials_token(&s, &id, &secret);
+    let mut mcp = Streamable::open(&s, &first);
+    mcp.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    let second = client_credentials_token(&s, &id, &secret);
+    assert_ne!(first, second);
+    mcp.key = second;
+    mcp.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    // Another machine client may not join that session.
+    let (other, other_secret) = machine_client(&w, "other-sync");
+    let foreign = client_credentials_token(&s, &other, &other_secret);
+    let resp = mcp
+        .post_as(
+            &foreign,
+            &json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}),
+        )
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN, "another client's session");
+}
+
+/// A machine client's tokens are one caller: a fresh token (`/token` is not
+/// rate limited) does not reset its rate limit.
+#[test]
+fn a_fresh_token_does_not_reset_a_machine_clients_rate_limit() {
+    let (w, s) = server(&["--rate-limit", "3"]);
+    let (id, secret) = machine_client(&w, "nightly-sync");
+    let first = client_credentials_token(&s, &id, &secret);
+    let mut limited = false;
+    for _ in 0..10 {
+        if tools_list_status(&s, &first).0 == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "3 a minute: the first token is limited");
+    let fresh = client_credentials_token(&s, &id, &secret);
+    let (status, body) = tools_list_status(&s, &fresh);
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "a fresh token: {body}");
+}
+
 #[test]
 fn introspection_needs_a_confidential_client_and_reports_the_store() {
     let (w, s) = server(&[]);
@@ -868,6 +1045,111 @@ fn introspection_needs_a_confidential_client_and_reports_the_store() {
         "introspect unknown",
     );
     assert_eq!(v, json!({"active": false}));
+}
+
+fn introspect(s: &HttpServer, id: &str, secret: &str, token: &str) -> Value {
+    ok_json(
+        http()
+            .post(s.url("/introspect"))
+            .basic_auth(id, Some(secret))
+            .form(&[("token", token)])
+            .send()
+            .unwrap(),
+        "introspect",
+    )
+}
+
+#[test]
+fn introspection_shows_a_client_its_own_tokens_and_an_admin_its_stores() {
+    let (w, s) = server(&[]);
+    let (_a, t) = tokens(&s);
+    let (at, rt) = (
+        t["access_token"].as_str().unwrap(),
+        t["refresh_token"].as_str().unwrap(),
+    );
+    // Anyone may register a confidential client: it learns nothing about
+    // other clients' tokens, which look like unknown ones.
+    let resp = http()
+        .post(s.url("/register"))
+        .json(&json!({"client_name": "prober", "redirect_uris": [REDIRECT],
+                      "token_endpoint_auth_method": "client_secret_basic"}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let reg: Value = resp.json().unwrap();
+    let (pid, psecret) = (
+        reg["client_id"].as_str().unwrap(),
+        reg["client_secret"].as_str().unwrap(),
+    );
+    for tok in [at, rt] {
+        assert_eq!(introspect(&s, pid, psecret, tok), json!({"active": false}));
+    }
+    // Its own token it may see.
+    let (verifier, challenge) = pkce();
+    let req = AuthRequest::new(pid, &challenge);
+    let back = sign_in_and_decide(&s, &req.url(&s), EMAIL, PASSWORD, "approve");
+    let own = ok_json(
+        http()
+            .post(s.url("/token"))
+            .basic_auth(pid, Some(psecret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", query(&back)["code"].as_str()),
+                ("redirect_uri", req.redirect_uri.as_str()),
+                ("code_verifier", verifier.as_str()),
+            ])
+            .send()
+            .unwrap(),
+        "confidential code exchange",
+    );
+    let own_at = own["access_token"].as_str().unwrap();
+    let v = introspect(&s, pid, psecret, own_at);
+    assert_eq!(
+        (&v["active"], &v["client_id"]),
+        (&json!(true), &json!(pid)),
+        "{v}"
+    );
+    // An admin client of another store sees none of demo's tokens.
+    let out = w.run(&["stores", "create", "other", "--name", "Other"]);
+    assert!(out.status.success(), "stores create: {}", stderr(&out));
+    let other = w.json(&[
+        "--store",
+        "other",
+        "clients",
+        "create",
+        "other-rs",
+        "--scopes",
+        "platform:read",
+        "--json",
+    ]);
+    let (oid, osecret) = (
+        other["client_id"].as_str().unwrap(),
+        other["client_secret"].as_str().unwrap(),
+    );
+    for tok in [at, own_at] {
+        assert_eq!(introspect(&s, oid, osecret, tok), json!({"active": false}));
+    }
+    // demo's admin client sees every token of demo.
+    let demo = w.json(&[
+        "clients",
+        "create",
+        "demo-rs",
+        "--scopes",
+        "platform:read",
+        "--json",
+    ]);
+    let (did, dsecret) = (
+        demo["client_id"].as_str().unwrap(),
+        demo["client_secret"].as_str().unwrap(),
+    );
+    for tok in [at, rt, own_at] {
+        let v = introspect(&s, did, dsecret, tok);
+        assert_eq!(
+            (&v["active"], &v["store_id"]),
+            (&json!(true), &json!("demo")),
+            "{v}"
+        );
+    }
 }
 
 #[test]

@@ -136,6 +136,10 @@ pub struct Pending {
     pub csrf: String,
     pub client_id: String,
     pub client_name: String,
+    /// `dynamic` (registered itself) or `metadata` (a client ID metadata
+    /// document): the consent page says which, since the name is the
+    /// client's own claim.
+    pub client_kind: String,
     pub redirect_uri: String,
     pub state: Option<String>,
     pub scopes: String,
@@ -515,6 +519,7 @@ impl AuthServer {
             csrf: random_token(),
             client_id: client.id.clone(),
             client_name: client.name.clone(),
+            client_kind: client.kind.clone(),
             redirect_uri: redirect_uri.to_string(),
             state: q.state.clone(),
             scopes: scopes.to_string(),
@@ -773,7 +778,9 @@ impl AuthServer {
                     mode: row.mode,
                     scopes: &row.scopes,
                     audience: &row.resource,
-                    refresh: client.allows_grant("refresh_token"),
+                    refresh: client
+                        .allows_grant("refresh_token")
+                        .then_some(row.scopes.as_str()),
                 },
             )?;
             Ok(Out::Issued(issued))
@@ -860,7 +867,9 @@ impl AuthServer {
                     mode: row.mode,
                     scopes: &scopes,
                     audience: &row.audience,
-                    refresh: true,
+                    // RFC 6749 §6: only the access token narrows; the new
+                    // refresh token keeps the scope of the one presented.
+                    refresh: Some(&row.scopes),
                 },
             )?;
             Ok(Out::Issued(issued))
@@ -911,7 +920,12 @@ impl AuthServer {
         };
         let audience = resource_for(form.get("resource").map(String::as_str), issuer)
             .map_err(|e| OAuthError::bad("invalid_target", e))?;
-        let grant_id = new_id("grt");
+        // One grant per client, whatever the number of tokens it mints: the
+        // HTTP layer knows a caller by its grant, so a machine agent's MCP
+        // sessions survive its token renewals and a fresh token does not
+        // reset its rate limit. Nothing revokes it as a family (no code or
+        // refresh token belongs to it); `whale clients revoke` ends them all.
+        let grant_id = format!("grt_cc_{}", client.id);
         self.db.write(|tx| {
             self.issue(
                 tx,
@@ -923,7 +937,7 @@ impl AuthServer {
                     mode,
                     scopes: &scopes,
                     audience: &audience,
-                    refresh: false,
+                    refresh: None,
                 },
             )
         })
@@ -936,7 +950,8 @@ impl AuthServer {
                 g.store_id
             )));
         }
-        let agent_id = key_rows::ensure_agent(tx, g.store_id, &g.client.name)?;
+        // The client's own agent, never a key's of the same name.
+        let agent_id = key_rows::ensure_client_agent(tx, g.store_id, &g.client.id, &g.client.name)?;
         let now = now_ms();
         let access = generate_with(ACCESS_PREFIX);
         let access_ttl = self.cfg.access_ttl.as_millis() as i64;
@@ -962,11 +977,12 @@ impl AuthServer {
             "store_id": g.store_id,
             "mode": g.mode,
         });
-        if g.refresh {
+        if let Some(refresh_scopes) = g.refresh {
             let refresh = generate_with(REFRESH_PREFIX);
             let hash = hash_str(refresh.expose());
             new.hash = &hash;
             new.kind = "refresh";
+            new.scopes = refresh_scopes;
             new.expires_at = now + self.cfg.refresh_ttl.as_millis() as i64;
             rows::insert_token(tx, &new)?;
             out["refresh_token"] = json!(refresh.expose());
@@ -1000,7 +1016,11 @@ impl AuthServer {
         Ok(())
     }
 
-    /// RFC 7662, for confidential clients (resource servers).
+    /// RFC 7662, for confidential clients. The server decides what a caller
+    /// may see (§2.1, §4): a client its own tokens, an admin client (`whale
+    /// clients create`, bound to a store) also every token of its store.
+    /// Anything else is `{"active": false}`, like an unknown token (§2.2),
+    /// so the endpoint tells a stranger nothing about other clients' tokens.
     pub async fn introspect(
         &self,
         form: &HashMap<String, String>,
@@ -1017,7 +1037,9 @@ impl AuthServer {
         };
         let conn = self.db.conn()?;
         let now = now_ms();
-        let Some(row) = rows::token(&conn, &hash_str(token))?.filter(|r| r.active(now)) else {
+        let Some(row) =
+            rows::token(&conn, &hash_str(token))?.filter(|r| r.active(now) && may_introspect(&client, r))
+        else {
             return Ok(json!({"active": false}));
         };
         Ok(json!({
@@ -1036,15 +1058,25 @@ impl AuthServer {
     }
 }
 
+/// Whether `client` may learn about `token` at `/introspect`: its own, or
+/// any of its store's when it is an admin client.
+fn may_introspect(client: &ClientRow, token: &TokenRow) -> bool {
+    token.client_id == client.id
+        || (client.kind == "admin" && client.store_id.as_deref() == Some(token.store_id.as_str()))
+}
+
 struct Grant<'a> {
     grant_id: &'a str,
     client: &'a ClientRow,
     user_id: Option<&'a str>,
     store_id: &'a str,
     mode: Mode,
+    /// The access token's scopes.
     scopes: &'a str,
     audience: &'a str,
-    refresh: bool,
+    /// A refresh token too, with these scopes (the grant's, which a
+    /// narrower access token leaves as they are).
+    refresh: Option<&'a str>,
 }
 
 /// Stage 1 of the pipeline for an OAuth access token issued here: the

@@ -124,18 +124,30 @@ pub fn consent(p: &Pending) -> String {
             .collect();
         format!("<label for=\"store\">Store</label><select id=\"store\" name=\"store\">{options}</select>")
     };
-    let redirect_host = url::Url::parse(&p.redirect_uri)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_default();
+    let host = |u: &str| {
+        url::Url::parse(u)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let redirect_host = host(&p.redirect_uri);
+    // The name is the client's own claim: say where it comes from, so an
+    // app calling itself after a known agent is not taken for it.
+    let origin = match p.client_kind.as_str() {
+        "metadata" => format!(
+            "An app described by {}; whale has not checked its name.",
+            escape(&host(&p.client_id))
+        ),
+        _ => "A self-registered app; whale has not checked its name.".to_string(),
+    };
     page(
         "Allow access?",
         &format!(
-            "<h1>Allow {client} to use your store?</h1>\
-             <p class=\"muted\">Signed in as {user}.</p>\
+            "<h1>Allow the app {client} to use your store?</h1>\
+             <p class=\"muted\">{origin} It sends you back to <strong>{redirect}</strong>. Signed in as {user}.</p>\
              <form method=\"post\" action=\"/authorize/consent\">{hidden}{store}\
              <p>It will be able to:</p><ul>{scopes}</ul>\
-             <p class=\"muted\">You will be sent back to {redirect}. Every call it makes is recorded in the audit trail.</p>\
+             <p class=\"muted\">Every call it makes is recorded in the audit trail.</p>\
              <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"approve\">Allow</button>\
              <button class=\"secondary\" type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
             client = escape(&p.client_name),

@@ -75,10 +75,11 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
     })
 }
 
-/// The agent of `name` in `store`, created on first use.
+/// The agent of API keys named `name` in `store`, created on first use.
+/// OAuth clients' agents are never found by name: see [`ensure_client_agent`].
 pub fn ensure_agent(conn: &Connection, store_id: &str, name: &str) -> rusqlite::Result<String> {
     if let Some(id) = conn
-        .prepare_cached("SELECT id FROM agents WHERE store_id = ?1 AND name = ?2")?
+        .prepare_cached("SELECT id FROM agents WHERE store_id = ?1 AND name = ?2 AND client_id IS NULL")?
         .query_row(params![store_id, name], |r| r.get(0))
         .optional()?
     {
@@ -88,6 +89,35 @@ pub fn ensure_agent(conn: &Connection, store_id: &str, name: &str) -> rusqlite::
     conn.execute(
         "INSERT INTO agents (id, store_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![id, store_id, name, now_ms()],
+    )?;
+    Ok(id)
+}
+
+/// The agent of OAuth client `client_id` in `store`, created on first use:
+/// one of its own, keyed by the client id. A client names itself (anyone may
+/// register), so its name may be that of a key's agent or of another client;
+/// it must not take their place in the audit trail. The agent's name follows
+/// the client's (a metadata document may rename it).
+pub fn ensure_client_agent(
+    conn: &Connection,
+    store_id: &str,
+    client_id: &str,
+    name: &str,
+) -> rusqlite::Result<String> {
+    let found: Option<(String, String)> = conn
+        .prepare_cached("SELECT id, name FROM agents WHERE store_id = ?1 AND client_id = ?2")?
+        .query_row(params![store_id, client_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((id, known)) = found {
+        if known != name {
+            conn.execute("UPDATE agents SET name = ?2 WHERE id = ?1", params![id, name])?;
+        }
+        return Ok(id);
+    }
+    let id = new_id("agt");
+    conn.execute(
+        "INSERT INTO agents (id, store_id, name, client_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, store_id, name, client_id, now_ms()],
     )?;
     Ok(id)
 }

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 /// Schema changes, applied in order at start; `PRAGMA user_version` records
@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_key_rate_limit.sql"),
     include_str!("migrations/0003_oauth.sql"),
     include_str!("migrations/0004_fulfilled_at.sql"),
+    include_str!("migrations/0005_client_agents.sql"),
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -431,7 +432,18 @@ impl Db {
     }
 }
 
+/// Applies the pending migrations in one transaction. A migration may
+/// rebuild a table (SQLite's way to change a constraint), so foreign keys
+/// are off while they run (the pragma is ignored inside a transaction) and
+/// checked before the commit.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), DbError> {
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = migrate_unchecked(conn, path);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrated
+}
+
+fn migrate_unchecked(conn: &mut Connection, path: &Path) -> Result<(), DbError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let current = current.max(0) as usize;
@@ -445,6 +457,16 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), DbError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    let dangling: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = dangling {
+        // Rolled back: the database stays as it was.
+        return Err(DbError::Sql(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+            Some(format!("a migration left rows of `{table}` pointing at nothing")),
+        )));
     }
     tx.commit()?;
     Ok(())
@@ -741,7 +763,6 @@ pub fn has_data(s: &Scoped<'_>) -> rusqlite::Result<bool> {
 pub fn example_ids(s: &Scoped<'_>) -> rusqlite::Result<Vec<(&'static str, String)>> {
     let conn = s.conn();
     let one = |sql: &str| -> rusqlite::Result<Option<String>> {
-        use rusqlite::OptionalExtension;
         conn.query_row(sql, rusqlite::params![s.store(), s.mode()], |r| r.get(0))
             .optional()
     };
@@ -1034,6 +1055,61 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(shipped, ["fulfilled", "partially_refunded", "refunded"]);
+    }
+
+    /// 0005 on a database of version 4: the agents table is rebuilt under
+    /// the keys and tokens that point at it, names stay unique among key
+    /// agents only, and foreign keys are enforced again afterwards.
+    #[test]
+    fn client_agents_migration_keeps_the_agents_of_keys_and_tokens() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO stores VALUES ('s', 'S', 'USD', 'UTC', 1);
+             INSERT INTO agents VALUES ('agt_k', 's', 'support-bot', 1);
+             INSERT INTO api_keys (id, store_id, mode, agent_id, hint, key_hash, scopes, created_at)
+                  VALUES ('key_1', 's', 'live', 'agt_k', 'h', x'01', 'products', 1);
+             INSERT INTO oauth_tokens (id, token_hash, kind, grant_id, client_id, agent_id, store_id, mode,
+                                       scopes, audience, created_at, expires_at)
+                  VALUES ('tok_1', x'02', 'access', 'grt_1', 'wc_1', 'agt_k', 's', 'live', 'products', 'a', 1, 2);",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert!(fk, "foreign keys are on again");
+        let key_agent = keys::ensure_agent(&conn, "s", "support-bot").unwrap();
+        assert_eq!(key_agent, "agt_k", "the key's agent is found by name");
+        let client = keys::ensure_client_agent(&conn, "s", "wc_2", "support-bot").unwrap();
+        assert_ne!(client, key_agent, "a client of the same name has its own agent");
+        assert_eq!(
+            keys::ensure_client_agent(&conn, "s", "wc_2", "renamed").unwrap(),
+            client
+        );
+        assert!(
+            conn.execute(
+                "INSERT INTO agents VALUES ('agt_x', 's', 'support-bot', NULL, 1)",
+                []
+            )
+            .is_err(),
+            "names stay unique among key agents"
+        );
+        assert!(
+            conn.execute(
+                "INSERT INTO api_keys (id, store_id, mode, agent_id, hint, key_hash, scopes, created_at)
+                           VALUES ('key_2', 's', 'live', 'agt_none', 'h', x'03', 'products', 1)",
+                []
+            )
+            .is_err(),
+            "foreign keys are enforced"
+        );
+        let dangling: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(dangling, 0);
     }
 
     #[test]
