@@ -1176,7 +1176,7 @@ pub fn check_redirect_uri(u: &str) -> Result<(), String> {
         "https" => Ok(()),
         "http" if is_loopback_host(&url) => Ok(()),
         "http" => Err(format!(
-            "redirect_uri `{u}`: plain http is allowed only for loopback addresses (127.0.0.1, [::1])"
+            "redirect_uri `{u}`: plain http is allowed only for this machine (127.0.0.1, [::1] or localhost)"
         )),
         s if s.contains('.') => Ok(()),
         s => Err(format!(
