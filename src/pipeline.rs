@@ -555,13 +555,18 @@ impl Pipeline {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            return match args.remove("action") {
+            // The `action` stays in the input of a refused call, so its
+            // audit row shows what the agent asked for.
+            return match args.get("action") {
                 None => Found::BadAction(
                     tool,
                     ToolError::invalid("action", format!("is required; one of {}", names())),
                 ),
-                Some(Value::String(a)) => match tool.action(&a) {
-                    Some(action) if filter.allows_action(tool, action) => Found::Action(tool, action),
+                Some(Value::String(a)) => match tool.action(a) {
+                    Some(action) if filter.allows_action(tool, action) => {
+                        args.remove("action");
+                        Found::Action(tool, action)
+                    }
                     _ => Found::BadAction(
                         tool,
                         ToolError::invalid(

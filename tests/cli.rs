@@ -1204,6 +1204,24 @@ fn tools_call_prints_the_result_as_json() {
     assert_eq!(flat, v, "flat and grouped spellings disagree");
     let settings = w.json(&["tools", "call", "store", "--action", "get_settings"]);
     assert_eq!(settings["store_id"], json!("demo"));
+    // An action without parameters names the stray one in the usual words.
+    let out = w.run(&[
+        "tools",
+        "call",
+        "store",
+        "--action",
+        "get_overview",
+        "--input",
+        r#"{"verbose":true}"#,
+    ]);
+    assert_exit(&out, 1, "a parameter of an action that takes none");
+    assert!(
+        stderr(&out).contains(
+            "invalid input at `verbose`: is not a parameter of `get_overview`; it takes no parameters"
+        ),
+        "{}",
+        stderr(&out)
+    );
     let orders = w.tool("orders", "list_orders", json!({"limit": 1}));
     assert_eq!(orders["total"], json!(100), "the demo store has 100 orders");
     let customers = w.tool("customers", "list_customers", json!({"limit": 1}));

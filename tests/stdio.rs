@@ -570,6 +570,24 @@ fn the_audit_trail_shows_calls_made_just_before() {
         );
         assert_eq!(s["total"], json!(round + 1), "round {round}: {s}");
     }
+    // A call of an action that does not exist is recorded with what the
+    // agent asked for (the `action` is part of its input).
+    let r = m.call("orders", json!({"action": "ship_order", "order_id": "x"}));
+    assert_eq!(r["isError"], json!(true), "{r}");
+    let id = r["_meta"]["whale/executionId"]
+        .as_str()
+        .expect("execution id")
+        .to_string();
+    let e = m.call_ok(
+        "audit_trail",
+        json!({"action": "get_execution", "execution_id": id}),
+    );
+    assert_eq!(
+        e["input"],
+        json!({"action": "ship_order", "order_id": "x"}),
+        "{e}"
+    );
+    assert_eq!(e["status"], json!("error"), "{e}");
     m.finish();
 }
 

@@ -35,7 +35,7 @@ pub struct Location {
     pub address: String,
     /// Orders ship from the default location unless told otherwise.
     pub is_default: bool,
-    /// Inactive locations take no orders or transfers in.
+    /// Inactive locations take no orders, transfers in or goods received (counts can still be corrected).
     pub active: bool,
     /// Units available here across all variants.
     pub units_on_hand: i64,

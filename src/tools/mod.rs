@@ -200,22 +200,19 @@ impl Action {
                 "is required".to_string()
             }
             K::AdditionalProperties { unexpected } => {
-                let known: Vec<&String> = self
-                    .input_schema()
-                    .get("properties")
-                    .and_then(Value::as_object)
-                    .map(|p| p.keys().collect())
-                    .unwrap_or_default();
                 field = join_field(&field, unexpected.first().map_or("", |s| s.as_str()));
-                format!(
-                    "is not a parameter of `{}`; known parameters: {}",
-                    self.name,
-                    known
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                self.not_a_parameter()
+            }
+            // `additionalProperties: false` with no properties at all (an
+            // action without parameters) fails as a false schema, which
+            // jsonschema words for schema authors.
+            K::FalseSchema if field.is_empty() && input.is_object() => {
+                let unexpected = input
+                    .as_object()
+                    .and_then(|o| o.keys().next())
+                    .map_or("", |k| k.as_str());
+                field = join_field(&field, unexpected);
+                self.not_a_parameter()
             }
             // An enum, or a documented enum (a oneOf of consts): name every
             // value (jsonschema names two and counts the rest). `null`, the
@@ -243,6 +240,25 @@ impl Action {
             }
         };
         Err(ToolError::InvalidInput { field, message })
+    }
+
+    /// The message for a parameter this action does not take.
+    fn not_a_parameter(&self) -> String {
+        let known: Vec<String> = self
+            .input_schema()
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().map(|k| format!("`{k}`")).collect())
+            .unwrap_or_default();
+        if known.is_empty() {
+            format!("is not a parameter of `{}`; it takes no parameters", self.name)
+        } else {
+            format!(
+                "is not a parameter of `{}`; known parameters: {}",
+                self.name,
+                known.join(", ")
+            )
+        }
     }
 
     pub(crate) fn run(&self, ctx: &Ctx<'_>, input: Value) -> Result<Value, ToolError> {
@@ -279,6 +295,112 @@ fn pointer_to_field(pointer: &str) -> String {
 /// The JSON Schema of `T`, self-contained (no `$ref`), without the noise
 /// schemars adds (`$schema`, `title`, integer `format`s that strict
 /// validators such as Ajv reject).
+/// One parameter of a grouped tool, from the schemas the actions that take
+/// it give it. Where they agree (apart from the description), that schema,
+/// with each action's own description when those differ. Where they do not
+/// (`orders.status` lists every order status for `list_orders` but only
+/// `paid` and `fulfilled` for `update_status`), any of them (`anyOf`), each
+/// action's description named: the first action's version alone would
+/// mislead a model about the others. A `default` is kept only when every
+/// action has the same one — a create action's default shown for an update
+/// action (where leaving the field out keeps it) would invite a client that
+/// fills in defaults to overwrite data.
+fn merged_parameter(uses: &[(&str, &Value)]) -> Map<String, Value> {
+    let without = |v: &Value, keys: &[&str]| -> Map<String, Value> {
+        let mut m = v.as_object().cloned().unwrap_or_default();
+        for k in keys {
+            m.remove(*k);
+        }
+        m
+    };
+    // (Doc comments wrap where their source lines did.)
+    let description = |v: &Value| {
+        let d = v.get("description").and_then(Value::as_str).unwrap_or("");
+        d.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let names: Vec<&str> = uses.iter().map(|(a, _)| *a).collect();
+    let descriptions: Vec<String> = uses.iter().map(|(_, v)| description(v)).collect();
+    // Actions grouped by what they say about the parameter. One that says
+    // nothing is not given another's words: a filter of list_orders is not
+    // the customer of create_order.
+    let mut said: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (name, d) in names.iter().zip(&descriptions) {
+        match said.iter_mut().find(|(text, _)| text == d) {
+            Some((_, actions)) => actions.push(name),
+            None => said.push((d, vec![name])),
+        }
+    }
+    let text = if let [(d, _)] = said.as_slice() {
+        let note = format!("(for {})", names.join(", "));
+        if d.is_empty() { note } else { format!("{d} {note}") }
+    } else {
+        said.iter()
+            .map(|(d, actions)| {
+                let who = actions.join(", ");
+                if d.is_empty() {
+                    format!("For {who}.")
+                } else {
+                    format!("For {who}: {}.", d.trim_end_matches('.'))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let first = without(uses[0].1, &["description"]);
+    let mut merged = if uses.iter().all(|(_, v)| without(v, &["description"]) == first) {
+        first
+    } else {
+        let mut distinct: Vec<Value> = Vec::new();
+        for (_, v) in uses {
+            let v = Value::Object(without(v, &["description", "default"]));
+            if !distinct.contains(&v) {
+                distinct.push(v);
+            }
+        }
+        // One action's optional `T` and another's nullable `T` (an update's
+        // "leave out to keep") are one parameter: the nullable one.
+        if distinct.iter().all(|v| non_null(v) == non_null(&distinct[0])) {
+            distinct.sort_by_key(|v| !accepts_null(v));
+            distinct.truncate(1);
+        }
+        let mut m = Map::new();
+        if distinct.len() == 1 {
+            m = distinct.remove(0).as_object().cloned().unwrap_or_default();
+        } else {
+            m.insert("anyOf".into(), Value::Array(distinct));
+        }
+        m
+    };
+    merged.insert("description".into(), Value::String(text));
+    merged
+}
+
+/// A parameter schema with `null` taken out of its type and enum.
+fn non_null(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        if let Some(Value::Array(types)) = m.get("type") {
+            let rest: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+            let t = if rest.len() == 1 {
+                rest[0].clone()
+            } else {
+                Value::Array(rest)
+            };
+            m.insert("type".into(), t);
+        }
+        if let Some(Value::Array(values)) = m.get_mut("enum") {
+            values.retain(|x| !x.is_null());
+        }
+    }
+    v
+}
+
+fn accepts_null(v: &Value) -> bool {
+    v.get("type")
+        .and_then(Value::as_array)
+        .is_some_and(|t| t.iter().any(|t| t == "null"))
+}
+
 pub fn schema_for<T: JsonSchema>() -> Map<String, Value> {
     let generator = schemars::generate::SchemaSettings::draft2020_12()
         .with(|s| s.inline_subschemas = true)
@@ -373,36 +495,20 @@ impl Tool {
             "action".into(),
             json!({"type": "string", "enum": names, "description": format!("The action to run: {summary}.")}),
         );
-        let mut used_by: Vec<(String, Vec<&str>)> = Vec::new();
+        // Each parameter, with the schema every action that takes it gives it.
+        let mut params: Vec<(String, Vec<(&str, &Value)>)> = Vec::new();
         for a in actions {
             if let Some(p) = a.input_schema().get("properties").and_then(Value::as_object) {
                 for (k, v) in p {
-                    if let Some(entry) = used_by.iter_mut().find(|(name, _)| name == k) {
-                        entry.1.push(a.name);
-                    } else {
-                        used_by.push((k.clone(), vec![a.name]));
-                        props.insert(k.clone(), v.clone());
+                    match params.iter_mut().find(|(name, _)| name == k) {
+                        Some(entry) => entry.1.push((a.name, v)),
+                        None => params.push((k.clone(), vec![(a.name, v)])),
                     }
                 }
             }
         }
-        for (k, actions) in used_by {
-            if let Some(Value::Object(p)) = props.get_mut(&k) {
-                let base = p
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let note = format!("(for {})", actions.join(", "));
-                p.insert(
-                    "description".into(),
-                    Value::String(if base.is_empty() {
-                        note
-                    } else {
-                        format!("{base} {note}")
-                    }),
-                );
-            }
+        for (k, uses) in params {
+            props.insert(k, Value::Object(merged_parameter(&uses)));
         }
         let mut m = Map::new();
         m.insert("type".into(), json!("object"));
@@ -567,6 +673,70 @@ fn whole_numbers_as_integers(v: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A parameter several actions take is described for each of them in
+    /// the grouped schema: one action's enum or default must not stand for
+    /// the others'.
+    #[test]
+    fn grouped_parameters_keep_every_actions_rules() {
+        let registry = Registry::builtin();
+        let grouped = |tool: &str| {
+            let t = registry.tool(tool).expect(tool);
+            let actions: Vec<&Action> = t.actions.iter().collect();
+            t.grouped_input_schema(&actions)["properties"].clone()
+        };
+        // orders.status: any status to filter list_orders; only paid or
+        // fulfilled for update_status, with its own advice.
+        let status = &grouped("orders")["status"];
+        let alternatives = status["anyOf"].as_array().expect("anyOf");
+        assert!(
+            alternatives.contains(&json!({"type": "string", "enum": ["paid", "fulfilled"]})),
+            "{status}"
+        );
+        let text = status["description"].as_str().unwrap();
+        assert!(
+            text.contains("For update_status:") && text.contains("cancel_order"),
+            "{text}"
+        );
+        // A create action's default is not shown where leaving the field out
+        // keeps the value (update_customer).
+        let customers = grouped("customers");
+        assert!(
+            customers["accepts_marketing"].get("default").is_none(),
+            "{}",
+            customers["accepts_marketing"]
+        );
+        assert!(
+            customers["tags"].get("default").is_none(),
+            "{}",
+            customers["tags"]
+        );
+        // One action's optional and another's nullable field are one field.
+        let products = grouped("products");
+        assert_eq!(
+            products["tags"]["type"],
+            json!(["array", "null"]),
+            "{}",
+            products["tags"]
+        );
+        assert!(products["tags"].get("default").is_none());
+        // Every parameter still validates what each action accepts.
+        for t in registry.tools() {
+            let actions: Vec<&Action> = t.actions.iter().collect();
+            let schema = Value::Object(t.grouped_input_schema(&actions));
+            let validator = jsonschema::validator_for(&schema).expect("grouped schema compiles");
+            for a in &t.actions {
+                let mut example = a.example.clone();
+                example["action"] = json!(a.name);
+                assert!(
+                    validator.is_valid(&example),
+                    "{}.{} example refused by the grouped schema",
+                    t.name,
+                    a.name
+                );
+            }
+        }
+    }
 
     /// Every action of the tool that queries the audit trail waits for
     /// the rows still queued (a new action there must not forget it).

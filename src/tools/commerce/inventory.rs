@@ -291,6 +291,16 @@ fn adjust_stock(ctx: &Ctx<'_>, i: AdjustInput) -> Result<StockAdjusted, ToolErro
     let note = i.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
     let variant = find_variant(ctx, &i.variant_id)?;
     let location = find_location(ctx, &i.location_id)?;
+    // Like a transfer, goods do not arrive at an inactive location; fixing
+    // its count (either way) and writing units off still work there.
+    if !location.active && matches!(i.reason, AdjustReason::Received | AdjustReason::Returned) {
+        return Err(ToolError::Conflict(format!(
+            "{} (`{}`) is inactive and takes no stock in (`{}`); reactivate it with locations.update_location (active: true) or book the units at an active location",
+            location.name,
+            location.id,
+            i.reason.as_str()
+        )));
+    }
     if i.delta < 0 {
         take_or_conflict(
             ctx,
@@ -632,6 +642,50 @@ mod tests {
             .unwrap_err();
             assert!(matches!(err, ToolError::Conflict(_)), "{err}");
             assert_eq!(level(ctx, &v, &b), at_b - 2);
+        });
+    }
+
+    /// An inactive location takes no goods in (received, returned), like no
+    /// transfers in; its count can still be corrected and units written off.
+    #[test]
+    fn an_inactive_location_takes_no_goods_in() {
+        with_demo(|ctx| {
+            let (v, _, b) = ids(ctx);
+            ctx.db
+                .conn()
+                .execute("UPDATE locations SET active = 0 WHERE id = ?1", [&b])
+                .unwrap();
+            let before = level(ctx, &v, &b);
+            for reason in ["received", "returned"] {
+                let err = call(
+                    ctx,
+                    "adjust_stock",
+                    json!({"variant_id": v, "location_id": b, "delta": 3, "reason": reason}),
+                )
+                .unwrap_err();
+                assert!(
+                    matches!(&err, ToolError::Conflict(m) if m.contains("inactive") && m.contains("update_location")),
+                    "{reason}: {err}"
+                );
+            }
+            assert_eq!(
+                level(ctx, &v, &b),
+                before,
+                "refused adjustments changed the level"
+            );
+            call(
+                ctx,
+                "adjust_stock",
+                json!({"variant_id": v, "location_id": b, "delta": 1, "reason": "correction"}),
+            )
+            .unwrap();
+            call(
+                ctx,
+                "adjust_stock",
+                json!({"variant_id": v, "location_id": b, "delta": -1, "reason": "damaged"}),
+            )
+            .unwrap();
+            assert_eq!(level(ctx, &v, &b), before);
         });
     }
 
