@@ -1420,6 +1420,15 @@ fn rest_lists_filters_and_gets_executions() {
     assert_eq!(paged, store_ids.iter().cloned().collect::<HashSet<_>>());
     let past = list("tool=store&limit=5&offset=3");
     assert_eq!(past["executions"], json!([]), "{past}");
+    // The same walk with `before`: each page after the previous one's last.
+    let mut cursor: Vec<String> = Vec::new();
+    let mut page = list("tool=store&limit=1");
+    while let Some(row) = page["executions"].as_array().and_then(|r| r.first()).cloned() {
+        cursor.push(row["id"].as_str().expect("id").to_string());
+        page = list(&format!("tool=store&limit=1&before={}", cursor.last().unwrap()));
+    }
+    assert_eq!(cursor.len(), 3, "{cursor:?}");
+    assert_eq!(cursor.iter().cloned().collect::<HashSet<_>>(), paged);
 
     // One execution by id.
     let one = ok_json(

@@ -591,6 +591,55 @@ fn the_audit_trail_shows_calls_made_just_before() {
     m.finish();
 }
 
+/// Paging the audit trail with `before` (the last id of the previous page)
+/// neither repeats nor skips, though every page request is itself a new
+/// execution at the top; with `offset` each page would start one late.
+#[test]
+fn audit_trail_pages_with_before_stay_put() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    for _ in 0..10 {
+        m.call_ok("products", json!({"action": "list_categories"}));
+    }
+    let first = m.call_ok("audit_trail", json!({"action": "query_executions", "limit": 3}));
+    let everything: Vec<Value> = first["executions"].as_array().unwrap().clone();
+    let mut seen: Vec<String> = everything
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut total = first["total"].as_i64().unwrap();
+    while let Some(last) = seen.last().cloned() {
+        let page = m.call_ok(
+            "audit_trail",
+            json!({"action": "query_executions", "limit": 3, "before": last}),
+        );
+        let ids: Vec<String> = page["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect();
+        // `total` counts what is left after the cursor.
+        assert_eq!(page["total"].as_i64().unwrap(), total - 3.min(total), "{page}");
+        total = page["total"].as_i64().unwrap();
+        if ids.is_empty() {
+            break;
+        }
+        seen.extend(ids);
+    }
+    let unique: std::collections::HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "a page repeated an execution: {seen:?}");
+    // (A query is recorded after it answers: the pages hold the 10 calls.)
+    assert_eq!(seen.len(), 10, "the 10 calls, each once: {seen:?}");
+    let r = m.call(
+        "audit_trail",
+        json!({"action": "query_executions", "before": "exec_not_there"}),
+    );
+    assert_eq!(r["isError"], json!(true), "{r}");
+    assert!(error_text(&r).contains("`before`"), "{r}");
+    m.finish();
+}
+
 #[test]
 fn invalid_input_names_the_field_and_changes_nothing() {
     let w = Whale::new();

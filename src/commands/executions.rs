@@ -66,7 +66,7 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
             }
             let sc = scope(app, f.test);
             let (rows, total) =
-                db::query(&Scoped::new(&conn, &sc), &filter(&f)?, limit, offset)?.map_err(bad_time)?;
+                db::query(&Scoped::new(&conn, &sc), &filter(&f)?, None, limit, offset)?.map_err(bad_time)?;
             if json {
                 printer::json(&json!({"executions": rows, "total": total, "limit": limit, "offset": offset}));
                 return Ok(());

@@ -264,16 +264,29 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Execution> {
 }
 
 /// Executions matching `f`, newest first, and the total count.
+/// A page of the filtered executions, newest first, and how many there are.
+/// With `before` (an execution id of this store and mode, checked by the
+/// caller with [`get`]), only those listed after it: pages that stay put
+/// while new calls — the paging agent's own included — arrive at the top.
 pub fn query(
     s: &Scoped<'_>,
     f: &ExecutionFilter,
+    before: Option<&str>,
     limit: i64,
     offset: i64,
 ) -> Result<Result<(Vec<Execution>, i64), BadTime>, rusqlite::Error> {
-    let (clause, mut args) = match where_clause(s, f, None)? {
+    let (mut clause, mut args) = match where_clause(s, f, None)? {
         Ok(x) => x,
         Err(e) => return Ok(Err(e)),
     };
+    if let Some(id) = before {
+        clause.push_str(
+            " AND (created_at, id) < (SELECT created_at, id FROM executions WHERE store_id = ? AND mode = ? AND id = ?)",
+        );
+        args.push(Box::new(s.store().to_string()));
+        args.push(Box::new(s.mode()));
+        args.push(Box::new(id.to_string()));
+    }
     let total: i64 = s.conn().query_row(
         &format!("SELECT count(*) FROM executions{clause}"),
         rusqlite::params_from_iter(args.iter()),

@@ -62,6 +62,11 @@ pub struct QueryInput {
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub offset: i64,
+    /// Only executions listed after this one (an `exec_…` id, e.g. the last
+    /// of the previous page): pages that stay put while new calls — this
+    /// one included — arrive at the top. `total` then counts those after it.
+    #[schemars(length(min = 1))]
+    pub before: Option<String>,
 }
 
 /// The response shape of SPEC §6.
@@ -81,7 +86,15 @@ fn query_executions(ctx: &Ctx<'_>, i: QueryInput) -> Result<Executions, ToolErro
         from: i.from,
         to: i.to,
     };
-    let (executions, total) = db::query(&ctx.db, &filter, i.limit, i.offset)??;
+    if let Some(id) = &i.before
+        && db::get(&ctx.db, id)?.is_none()
+    {
+        return Err(ToolError::invalid(
+            "before",
+            format!("execution `{id}` is not in this store's trail; give an id from a previous page"),
+        ));
+    }
+    let (executions, total) = db::query(&ctx.db, &filter, i.before.as_deref(), i.limit, i.offset)??;
     Ok(Executions {
         executions,
         total,

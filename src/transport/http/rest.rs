@@ -43,10 +43,10 @@ pub async fn list_executions(
                         .into_response();
                 }
             },
-            "tool" | "agent" | "status" | "from" | "to" => json!(v),
+            "tool" | "agent" | "status" | "from" | "to" | "before" => json!(v),
             other => {
                 return HttpError::bad_request(format!(
-                    "unknown query parameter `{other}`; use tool, agent, status, from, to, limit, offset"
+                    "unknown query parameter `{other}`; use tool, agent, status, from, to, limit, offset, before"
                 ))
                 .into_response();
             }
@@ -268,7 +268,8 @@ pub async fn openapi(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Res
                     q("from", "string", "Earliest time: RFC 3339, YYYY-MM-DD, or an age like 24h"),
                     q("to", "string", "Latest time (same forms)"),
                     q("limit", "integer", "Page size 1–100 (default 20)"),
-                    q("offset", "integer", "Rows to skip (default 0)")],
+                    q("offset", "integer", "Rows to skip (default 0)"),
+                    q("before", "string", "Only executions listed after this one (an `exec_…` id, e.g. the last of the previous page): stable pages while new calls arrive")],
                 "responses": with_ok(json!({"description": "A page of executions",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Executions"}}}}))
             }},
