@@ -2283,3 +2283,95 @@ fn usage_errors_exit_2_and_help_exits_0() {
         assert!(!stdout(&out).is_empty());
     }
 }
+
+// ---------------------------------------------------------------------------
+// orders and customers
+// ---------------------------------------------------------------------------
+
+/// `tools call TOOL --action ACTION --input INPUT` that must fail as a tool
+/// error (exit 1, nothing on stdout); its message.
+fn tool_err(w: &Whale, tool: &str, action: &str, input: Value) -> String {
+    let input = input.to_string();
+    let out = w.run(&["tools", "call", tool, "--action", action, "--input", &input]);
+    assert_exit(&out, 1, &format!("{tool}.{action} {input}"));
+    assert!(stdout(&out).trim().is_empty(), "{}", stdout(&out));
+    stderr(&out)
+}
+
+/// A new customer with an unused email; `(id, email)`.
+fn new_customer(w: &Whale, name: &str) -> (String, String) {
+    let email = format!("{}@example.org", name.to_lowercase().replace(' ', "."));
+    let c = w.tool(
+        "customers",
+        "create_customer",
+        json!({"email": email, "name": name}),
+    );
+    (c["id"].as_str().expect("customer id").to_string(), email)
+}
+
+/// `customer_id` and `customer_email` name one customer or the order is
+/// refused: an unknown id is not replaced by the email's customer, and an id
+/// and an email of two customers are refused naming both.
+#[test]
+fn create_order_needs_customer_id_and_email_to_agree() {
+    let w = Whale::new();
+    let v = common::stocked_variant(|t, a, i| w.tool(t, a, i), 5);
+    let (alice, alice_email) = new_customer(&w, "Alice Agree");
+    let (bob, _) = new_customer(&w, "Bob Agree");
+    let item = json!([{"variant_id": v.variant_id, "quantity": 1}]);
+    let orders = || w.tool("orders", "list_orders", json!({"limit": 1}))["total"].clone();
+    let before = orders();
+
+    let t = tool_err(
+        &w,
+        "orders",
+        "create_order",
+        json!({"customer_id": "cus_nobody", "customer_email": alice_email, "items": item}),
+    );
+    assert!(t.contains("customer_id") && t.contains("cus_nobody"), "{t}");
+    let t = tool_err(
+        &w,
+        "orders",
+        "create_order",
+        json!({"customer_id": bob, "customer_email": alice_email, "items": item}),
+    );
+    assert!(t.contains(&bob) && t.contains(&alice), "{t}");
+    let t = tool_err(
+        &w,
+        "orders",
+        "create_order",
+        json!({"customer_email": "nobody@example.org", "items": item}),
+    );
+    assert!(
+        t.contains("customer_email") && t.contains("nobody@example.org"),
+        "{t}"
+    );
+    assert_eq!(orders(), before, "a refused order was created");
+
+    // The same customer both ways, or the email alone (any case): theirs.
+    let o = w.tool(
+        "orders",
+        "create_order",
+        json!({"customer_id": alice, "customer_email": alice_email.to_uppercase(), "items": item}),
+    );
+    assert_eq!(o["customer_id"], json!(alice), "{o}");
+    let o = w.tool(
+        "orders",
+        "create_order",
+        json!({"customer_email": format!(" {alice_email} "), "items": item, "coupon_code": "WELCOME10"}),
+    );
+    assert_eq!(o["customer_id"], json!(alice), "{o}");
+    // WELCOME10 is once per customer: counted for the customer it resolved to.
+    let t = tool_err(
+        &w,
+        "orders",
+        "create_order",
+        json!({"customer_id": alice, "items": item, "coupon_code": "WELCOME10"}),
+    );
+    assert!(t.contains("WELCOME10") && t.contains("maximum"), "{t}");
+    w.tool(
+        "orders",
+        "create_order",
+        json!({"customer_id": bob, "items": item, "coupon_code": "WELCOME10"}),
+    );
+}

@@ -228,18 +228,13 @@ pub fn tax_rate_bps(s: &Scoped<'_>, country: &str, region: &str) -> rusqlite::Re
         .optional()
 }
 
-/// Customer id and email, when the customer exists in this scope.
-pub fn customer(
-    s: &Scoped<'_>,
-    id: Option<&str>,
-    email: Option<&str>,
-) -> rusqlite::Result<Option<(String, String)>> {
+/// Whether a customer with this id exists in this scope.
+pub fn customer_exists(s: &Scoped<'_>, id: &str) -> rusqlite::Result<bool> {
     s.conn()
         .prepare_cached(
-            "SELECT id, email FROM customers WHERE store_id = ?1 AND mode = ?2 AND (id = ?3 OR email = lower(?4))",
+            "SELECT EXISTS (SELECT 1 FROM customers WHERE store_id = ?1 AND mode = ?2 AND id = ?3)",
         )?
-        .query_row(params![s.store(), s.mode(), id, email], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
+        .query_row(params![s.store(), s.mode(), id], |r| r.get(0))
 }
 
 pub struct NewOrder<'a> {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ToolError;
+use crate::store::customers;
 use crate::store::inventory;
 use crate::store::locations;
 use crate::store::orders::{self as db, LineItem, NewOrder, Order, OrderStatus, OrderSummary};
@@ -156,6 +157,8 @@ pub struct Address {
 pub struct CreateInput {
     /// Existing customer (`cus_…`); or give `customer_email` of an existing customer; or neither for a guest order.
     pub customer_id: Option<String>,
+    /// Email of an existing customer (any case), instead of `customer_id`;
+    /// given with it, both must name the same customer.
     pub customer_email: Option<String>,
     #[schemars(length(min = 1, max = 100))]
     pub items: Vec<ItemInput>,
@@ -182,18 +185,47 @@ fn yes() -> bool {
 fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
     let s = &ctx.db;
 
-    // Who is buying.
+    // Who is buying. The id and the email are each looked up on their own:
+    // given both, they must name the same customer (a mistyped id is never
+    // replaced by the email's customer, nor the other way round).
     let customer_id = match (&i.customer_id, &i.customer_email) {
         (None, None) => None,
         (id, email) => {
-            let (cid, _) = db::customer(s, id.as_deref(), email.as_deref())?.ok_or_else(|| {
-                let (field, value) = match id {
-                    Some(v) => ("customer_id", v.as_str()),
-                    None => ("customer_email", email.as_deref().unwrap_or_default()),
-                };
-                ToolError::invalid(field, format!("no customer `{value}` in this store; create it with customers.create_customer or omit it for a guest order"))
-            })?;
-            Some(cid)
+            if let Some(id) = id
+                && !db::customer_exists(s, id)?
+            {
+                return Err(ToolError::invalid(
+                    "customer_id",
+                    format!(
+                        "customer `{id}` not found in this store; customers.list_customers shows valid ids, or omit customer_id for a guest order"
+                    ),
+                ));
+            }
+            let by_email = match email {
+                None => None,
+                Some(e) => Some(customers::id_by_email(s, e.trim(), None)?.ok_or_else(|| {
+                    ToolError::invalid(
+                        "customer_email",
+                        format!(
+                            "no customer with email `{}` in this store; create it with customers.create_customer, give customer_id instead, or omit both for a guest order",
+                            e.trim()
+                        ),
+                    )
+                })?),
+            };
+            match (id, by_email) {
+                (Some(id), Some(other)) if *id != other => {
+                    return Err(ToolError::invalid(
+                        "customer_email",
+                        format!(
+                            "`{}` is the email of customer `{other}`, but customer_id is `{id}`; give only one of them, or both of the same customer",
+                            email.as_deref().unwrap_or_default().trim()
+                        ),
+                    ));
+                }
+                (Some(id), _) => Some(id.clone()),
+                (None, found) => found,
+            }
         }
     };
 
