@@ -2375,3 +2375,68 @@ fn create_order_needs_customer_id_and_email_to_agree() {
         json!({"customer_id": bob, "items": item, "coupon_code": "WELCOME10"}),
     );
 }
+
+/// Revenue and a customer's spend are money captured less refunds: a
+/// pending (unpaid) order adds nothing until it is paid.
+#[test]
+fn pending_orders_are_neither_revenue_nor_spend() {
+    let w = Whale::new();
+    let v = common::stocked_variant(|t, a, i| w.tool(t, a, i), 5);
+    let (cid, email) = new_customer(&w, "Penny Pending");
+    let revenue = || {
+        w.tool("store", "get_overview", json!({}))["revenue_30d_cents"]
+            .as_i64()
+            .expect("revenue_30d_cents")
+    };
+    let customer = || w.tool("customers", "get_customer", json!({"customer_id": cid}));
+    let listed = || {
+        let page = w.tool("customers", "list_customers", json!({"query": email}));
+        assert_eq!(page["total"], json!(1), "{page}");
+        page["items"][0]["total_spent_cents"].clone()
+    };
+    let before = revenue();
+
+    let o = w.tool(
+        "orders",
+        "create_order",
+        json!({"customer_id": cid, "items": [{"variant_id": v.variant_id, "quantity": 2}], "paid": false}),
+    );
+    assert_eq!(o["status"], json!("pending"), "{o}");
+    let id = o["id"].as_str().expect("order id");
+    let total = o["total_cents"].as_i64().expect("total_cents");
+    assert_eq!(revenue(), before, "an unpaid order counted as revenue");
+    let c = customer();
+    assert_eq!(c["orders_count"], json!(1), "{c}");
+    assert_eq!(
+        c["total_spent_cents"],
+        json!(0),
+        "an unpaid order counted as spend: {c}"
+    );
+    assert_eq!(c["average_order_cents"], Value::Null, "{c}");
+    assert_eq!(listed(), json!(0));
+
+    // Paid: it counts; a partial refund comes off; the average is over the
+    // orders with money kept (the pending one below is not among them).
+    w.tool(
+        "orders",
+        "update_status",
+        json!({"order_id": id, "status": "paid"}),
+    );
+    assert_eq!(revenue(), before + total);
+    w.tool(
+        "orders",
+        "refund_order",
+        json!({"order_id": id, "amount_cents": 100}),
+    );
+    w.tool(
+        "orders",
+        "create_order",
+        json!({"customer_id": cid, "items": [{"variant_id": v.variant_id, "quantity": 1}], "paid": false}),
+    );
+    assert_eq!(revenue(), before + total - 100);
+    let c = customer();
+    assert_eq!(c["orders_count"], json!(2), "{c}");
+    assert_eq!(c["total_spent_cents"], json!(total - 100), "{c}");
+    assert_eq!(c["average_order_cents"], json!(total - 100), "{c}");
+    assert_eq!(listed(), json!(total - 100));
+}
