@@ -49,7 +49,7 @@ pub fn tool() -> Tool {
             ),
             Action::new(
                 "update_status",
-                "Move an order forward: pending → paid (records full payment), paid → fulfilled.",
+                "Move an order forward: pending → paid (records full payment), paid → fulfilled; asking for the status it already has (or `fulfilled` for one that has shipped) changes nothing. A cancelled order cannot move.",
                 Effect::Write,
                 json!({"order_id": "ord_example", "status": "fulfilled"}),
                 update_status,
@@ -57,7 +57,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "cancel_order",
-                "Cancel an order that has not shipped (pending, paid, or refunded in part or in full): puts every item back in stock at its location and refunds what was paid and not yet refunded.",
+                "Cancel an order that has not shipped (pending, paid, or refunded in part or in full): puts every item back in stock at its location and refunds what was paid and not yet refunded. Cancelling is final; cancelling an already cancelled order is refused and changes nothing.",
                 Effect::Destructive,
                 json!({"order_id": "ord_example", "reason": "customer request"}),
                 cancel_order,
@@ -413,21 +413,38 @@ fn update_status(ctx: &Ctx<'_>, i: StatusInput) -> Result<Order, ToolError> {
     let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
     use OrderStatus as S;
     match (i.status, o.status) {
+        (_, S::Cancelled) => {
+            return Err(ToolError::Conflict(format!(
+                "order {} is cancelled, which is final: it cannot be paid or shipped; create a new order instead",
+                o.id
+            )));
+        }
         (TargetStatus::Paid, S::Paid) | (TargetStatus::Fulfilled, S::Fulfilled) => {}
         (TargetStatus::Paid, S::Pending) => db::set_status(s, &o.id, S::Paid, Some(o.total_cents))?,
         (TargetStatus::Fulfilled, S::Paid) => db::set_status(s, &o.id, S::Fulfilled, None)?,
         // Partly refunded, before or after shipping: it ships (once) and
         // stays partly refunded, whichever came first.
         (TargetStatus::Fulfilled, S::PartiallyRefunded) => db::mark_fulfilled(s, &o.id)?,
-        (target, current) => {
+        // Shipped, then refunded in full: it has shipped; nothing to do.
+        (TargetStatus::Fulfilled, S::Refunded) if o.fulfilled => {}
+        (TargetStatus::Fulfilled, S::Pending) => {
             return Err(ToolError::Conflict(format!(
-                "order {} is {}; it cannot become {}",
+                "order {} is pending (not paid); only paid orders ship: set status `paid` first",
+                o.id
+            )));
+        }
+        (TargetStatus::Fulfilled, S::Refunded) => {
+            return Err(ToolError::Conflict(format!(
+                "order {} was refunded in full before it shipped, so it does not ship; cancel_order puts its stock back",
+                o.id
+            )));
+        }
+        (TargetStatus::Paid, current) => {
+            return Err(ToolError::Conflict(format!(
+                "order {} is {} and was paid already ({} cents); it cannot be marked paid again",
                 o.id,
                 current.as_str(),
-                match target {
-                    TargetStatus::Paid => "paid",
-                    TargetStatus::Fulfilled => "fulfilled (only paid orders ship)",
-                }
+                o.paid_cents
             )));
         }
     }
@@ -453,6 +470,15 @@ fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
         o.status,
         OrderStatus::Pending | OrderStatus::Paid | OrderStatus::PartiallyRefunded | OrderStatus::Refunded
     );
+    if o.status == OrderStatus::Cancelled {
+        // Refused rather than repeated as a success (the action is not
+        // marked idempotent): the first cancel already restocked and
+        // refunded, and an agent that cancels twice should hear it.
+        return Err(ToolError::Conflict(format!(
+            "order {} is already cancelled; nothing changed (its stock was put back and {} cents refunded when it was cancelled)",
+            o.id, o.refunded_cents
+        )));
+    }
     if o.fulfilled || !open {
         return Err(ToolError::Conflict(format!(
             "order {} is {}{}; only orders that have not shipped can be cancelled (refund_order returns money for a shipped one)",
@@ -511,12 +537,20 @@ fn refund_order(ctx: &Ctx<'_>, i: RefundInput) -> Result<Refunded, ToolError> {
     let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
     let refundable = o.paid_cents - o.refunded_cents;
     if refundable <= 0 {
+        let why = match o.status {
+            OrderStatus::Cancelled if o.paid_cents > 0 => format!(
+                "is cancelled and its payment ({} cents) was refunded when it was cancelled",
+                o.paid_cents
+            ),
+            OrderStatus::Cancelled => "is cancelled and was never paid".to_string(),
+            OrderStatus::Pending => {
+                "is pending: nothing has been paid (cancel_order cancels an unpaid order)".to_string()
+            }
+            _ => format!("is already refunded in full ({} cents)", o.refunded_cents),
+        };
         return Err(ToolError::Conflict(format!(
-            "order {} ({}) has nothing left to refund: paid {} cents, refunded {} cents",
-            o.id,
-            o.status.as_str(),
-            o.paid_cents,
-            o.refunded_cents
+            "order {} {why}; nothing left to refund",
+            o.id
         )));
     }
     let amount = i.amount_cents.unwrap_or(refundable);
