@@ -2440,3 +2440,45 @@ fn pending_orders_are_neither_revenue_nor_spend() {
     assert_eq!(c["average_order_cents"], json!(total - 100), "{c}");
     assert_eq!(listed(), json!(total - 100));
 }
+
+/// A variant that cannot be sold says why: its product was deleted, or is
+/// a draft or archived one.
+#[test]
+fn create_order_says_why_a_variant_cannot_be_sold() {
+    let w = Whale::new();
+    let v = common::stocked_variant(|t, a, i| w.tool(t, a, i), 1);
+    let product = w.tool("inventory", "get_levels", json!({"variant_id": v.variant_id}));
+    let product_id = product["variants"][0]["product_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("product_id in {product}"))
+        .to_string();
+    w.tool("products", "delete_product", json!({"product_id": product_id}));
+    for item in [
+        json!({"variant_id": v.variant_id, "quantity": 1}),
+        json!({"sku": v.sku, "quantity": 1}),
+    ] {
+        let t = tool_err(&w, "orders", "create_order", json!({"items": [item]}));
+        assert!(
+            t.contains("items[0]") && t.contains("deleted") && !t.contains("no variant"),
+            "{t}"
+        );
+    }
+
+    let archived = w.tool(
+        "products",
+        "list_products",
+        json!({"status": "archived", "limit": 1}),
+    );
+    let p = w.tool(
+        "products",
+        "get_product",
+        json!({"product_id": archived["items"][0]["id"]}),
+    );
+    let t = tool_err(
+        &w,
+        "orders",
+        "create_order",
+        json!({"items": [{"variant_id": p["variants"][0]["id"], "quantity": 1}]}),
+    );
+    assert!(t.contains("an archived product"), "{t}");
+}

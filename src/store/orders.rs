@@ -140,9 +140,14 @@ pub struct Sellable {
     pub sku: String,
     pub price_cents: i64,
     pub product_status: String,
+    /// Its product was soft-deleted: it cannot be sold, but the caller can
+    /// say so instead of "no such variant".
+    pub product_deleted: bool,
 }
 
-/// Looks a variant up by id or SKU; deleted products are not sellable.
+/// Looks a variant up by id or SKU, a deleted product's included (a deleted
+/// product's SKUs stay reserved, so a SKU still names one variant); the
+/// caller refuses what is not for sale.
 pub fn sellable(
     s: &Scoped<'_>,
     variant_id: Option<&str>,
@@ -150,10 +155,10 @@ pub fn sellable(
 ) -> rusqlite::Result<Option<Sellable>> {
     s.conn()
         .prepare_cached(
-            "SELECT v.id, p.id, p.title || ' — ' || v.title, v.sku, v.price_cents, p.status
+            "SELECT v.id, p.id, p.title || ' — ' || v.title, v.sku, v.price_cents, p.status,
+                    p.deleted_at IS NOT NULL
                FROM variants v JOIN products p ON p.id = v.product_id
-              WHERE v.store_id = ?1 AND v.mode = ?2 AND p.deleted_at IS NULL
-                AND (v.id = ?3 OR v.sku = ?4)",
+              WHERE v.store_id = ?1 AND v.mode = ?2 AND (v.id = ?3 OR v.sku = ?4)",
         )?
         .query_row(params![s.store(), s.mode(), variant_id, sku], |r| {
             Ok(Sellable {
@@ -163,6 +168,7 @@ pub fn sellable(
                 sku: r.get(3)?,
                 price_cents: r.get(4)?,
                 product_status: r.get(5)?,
+                product_deleted: r.get(6)?,
             })
         })
         .optional()

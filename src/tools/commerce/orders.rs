@@ -265,9 +265,20 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
                 ),
             )
         })?;
-        if v.product_status != "active" {
+        if v.product_deleted {
             return Err(ToolError::Conflict(format!(
-                "{field}: `{}` belongs to a {} product and cannot be sold; activate the product first",
+                "{field}: `{}` ({}) belongs to product {}, which was deleted, and cannot be sold; choose another variant (products.list_products shows what is for sale)",
+                v.sku, v.variant_id, v.product_id
+            )));
+        }
+        if v.product_status != "active" {
+            let article = if v.product_status.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            return Err(ToolError::Conflict(format!(
+                "{field}: `{}` belongs to {article} {} product and cannot be sold; activate the product first",
                 v.sku, v.product_status
             )));
         }
