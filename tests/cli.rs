@@ -2482,3 +2482,36 @@ fn create_order_says_why_a_variant_cannot_be_sold() {
     );
     assert!(t.contains("an archived product"), "{t}");
 }
+
+/// A coupon's usage limit counts the orders that use it and are not
+/// cancelled, as its per-customer limit does: cancelling gives the use back.
+#[test]
+fn a_cancelled_order_gives_its_coupon_use_back() {
+    let w = Whale::new();
+    let v = common::stocked_variant(|t, a, i| w.tool(t, a, i), 5);
+    w.tool("store", "get_settings", json!({}));
+    // No tool manages coupons yet: a coupon used at most once, written
+    // straight into the (created and seeded) database.
+    #[allow(clippy::disallowed_methods)] // the test's own write, with whale not running
+    rusqlite::Connection::open(&w.db)
+        .expect("open the database")
+        .execute(
+            "INSERT INTO coupons (id, store_id, mode, code, kind, value, usage_limit, per_customer_limit,
+                                  times_used, active, created_at)
+             VALUES ('cpn_once', 'demo', 'live', 'ONCE', 'fixed', 100, 1, NULL, 0, 1, 0)",
+            [],
+        )
+        .expect("insert coupon");
+    let (cid, _) = new_customer(&w, "Cora Coupon");
+    let order = json!({"customer_id": cid, "items": [{"variant_id": v.variant_id, "quantity": 1}],
+                       "coupon_code": "ONCE"});
+    let first = w.tool("orders", "create_order", order.clone());
+    assert_eq!(first["discount_cents"], json!(100), "{first}");
+    let t = tool_err(&w, "orders", "create_order", order.clone());
+    assert!(t.contains("ONCE") && t.contains("usage limit"), "{t}");
+    w.tool("orders", "cancel_order", json!({"order_id": first["id"]}));
+    let again = w.tool("orders", "create_order", order.clone());
+    assert_eq!(again["discount_cents"], json!(100), "{again}");
+    let t = tool_err(&w, "orders", "create_order", order);
+    assert!(t.contains("ONCE") && t.contains("usage limit"), "{t}");
+}

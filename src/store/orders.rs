@@ -181,7 +181,6 @@ pub struct CouponRow {
     pub value: i64,
     pub usage_limit: Option<i64>,
     pub per_customer_limit: Option<i64>,
-    pub times_used: i64,
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
     pub active: bool,
@@ -190,7 +189,7 @@ pub struct CouponRow {
 pub fn coupon(s: &Scoped<'_>, code: &str) -> rusqlite::Result<Option<CouponRow>> {
     s.conn()
         .prepare_cached(
-            "SELECT id, code, kind, value, usage_limit, per_customer_limit, times_used, starts_at, ends_at, active
+            "SELECT id, code, kind, value, usage_limit, per_customer_limit, starts_at, ends_at, active
                FROM coupons WHERE store_id = ?1 AND mode = ?2 AND upper(code) = upper(?3)",
         )?
         .query_row(params![s.store(), s.mode(), code], |r| {
@@ -201,20 +200,29 @@ pub fn coupon(s: &Scoped<'_>, code: &str) -> rusqlite::Result<Option<CouponRow>>
                 value: r.get(3)?,
                 usage_limit: r.get(4)?,
                 per_customer_limit: r.get(5)?,
-                times_used: r.get(6)?,
-                starts_at: r.get(7)?,
-                ends_at: r.get(8)?,
-                active: r.get::<_, i64>(9)? != 0,
+                starts_at: r.get(6)?,
+                ends_at: r.get(7)?,
+                active: r.get::<_, i64>(8)? != 0,
             })
         })
         .optional()
 }
 
-pub fn coupon_uses_by(s: &Scoped<'_>, coupon_id: &str, customer_id: &str) -> rusqlite::Result<i64> {
+/// Uses of a coupon that count against its limits: orders that redeemed it
+/// and are not cancelled — by `customer_id` when given, else by anyone.
+///
+/// Both the coupon's `usage_limit` and its `per_customer_limit` are checked
+/// against this count, so cancelling an order gives its use back to both.
+/// Counting from the orders (rather than keeping `coupons.times_used` in
+/// step on every cancel) leaves nothing to fall out of step; the
+/// redemptions' primary key (coupon_id, order_id) makes it an index range.
+/// `times_used` stays a plain record of redemptions ever made, cancelled
+/// orders included, and limits do not read it.
+pub fn coupon_uses(s: &Scoped<'_>, coupon_id: &str, customer_id: Option<&str>) -> rusqlite::Result<i64> {
     s.conn()
         .prepare_cached(
             "SELECT count(*) FROM coupon_redemptions cr JOIN orders o ON o.id = cr.order_id
-              WHERE cr.coupon_id = ?1 AND cr.customer_id = ?2 AND o.status != 'cancelled'
+              WHERE cr.coupon_id = ?1 AND (?2 IS NULL OR cr.customer_id = ?2) AND o.status != 'cancelled'
                 AND o.store_id = ?3 AND o.mode = ?4",
         )?
         .query_row(params![coupon_id, customer_id, s.store(), s.mode()], |r| r.get(0))

@@ -57,7 +57,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "cancel_order",
-                "Cancel an order that has not shipped (pending, paid, or refunded in part or in full): puts every item back in stock at its location and refunds what was paid and not yet refunded. Cancelling is final; cancelling an already cancelled order is refused and changes nothing.",
+                "Cancel an order that has not shipped (pending, paid, or refunded in part or in full): puts every item back in stock at its location and refunds what was paid and not yet refunded; a coupon it used no longer counts against the coupon's limits. Cancelling is final; cancelling an already cancelled order is refused and changes nothing.",
                 Effect::Destructive,
                 json!({"order_id": "ord_example", "reason": "customer request"}),
                 cancel_order,
@@ -323,11 +323,15 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
             if c.ends_at.is_some_and(|t| now > t) {
                 return refuse("it has expired");
             }
-            if c.usage_limit.is_some_and(|l| c.times_used >= l) {
+            // Both limits count the orders using it that are not cancelled
+            // (see `db::coupon_uses`): a cancelled order gives its use back.
+            if let Some(limit) = c.usage_limit
+                && db::coupon_uses(s, &c.id, None)? >= limit
+            {
                 return refuse("its usage limit is reached");
             }
             if let (Some(limit), Some(cid)) = (c.per_customer_limit, &customer_id)
-                && db::coupon_uses_by(s, &c.id, cid)? >= limit
+                && db::coupon_uses(s, &c.id, Some(cid))? >= limit
             {
                 return refuse("this customer has used it the maximum number of times");
             }
