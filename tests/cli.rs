@@ -2515,3 +2515,29 @@ fn a_cancelled_order_gives_its_coupon_use_back() {
     let t = tool_err(&w, "orders", "create_order", order);
     assert!(t.contains("ONCE") && t.contains("usage limit"), "{t}");
 }
+
+/// The tag filter is exact and case-insensitive: spaces inside a tag count.
+#[test]
+fn customer_tag_filter_is_exact() {
+    let w = Whale::new();
+    w.tool(
+        "customers",
+        "create_customer",
+        json!({"email": "tia.tag@example.org", "name": "Tia Tag", "tags": ["vip customer", "b"]}),
+    );
+    let found = |tag: &str| {
+        w.tool(
+            "customers",
+            "list_customers",
+            json!({"query": "tia.tag@", "tag": tag}),
+        )["total"]
+            .as_i64()
+            .expect("total")
+    };
+    assert_eq!(found("VIP Customer"), 1);
+    assert_eq!(found(" vip customer "), 1, "the filter is trimmed as tags are");
+    assert_eq!(found("b"), 1);
+    for other in ["vipcustomer", "vip", "customer", "vip  customer"] {
+        assert_eq!(found(other), 0, "{other:?} matched tag \"vip customer\"");
+    }
+}

@@ -96,9 +96,11 @@ const ORDER_STATS: &str = "LEFT JOIN (
 pub fn list(s: &Scoped<'_>, q: &CustomerQuery<'_>) -> rusqlite::Result<(Vec<CustomerSummary>, i64)> {
     let filter = "WHERE c.store_id = ?1 AND c.mode = ?2
           AND (?3 IS NULL OR c.name LIKE ?3 ESCAPE '\\' OR c.email LIKE ?3 ESCAPE '\\')
-          AND (?4 IS NULL OR instr(',' || lower(replace(c.tags, ' ', '')) || ',', ',' || lower(?4) || ',') > 0)";
+          AND (?4 IS NULL OR instr(',' || lower(c.tags) || ',', ',' || lower(?4) || ',') > 0)";
     let text = q.text.map(escape_like);
-    let tag = q.tag.map(|t| t.trim().replace(' ', ""));
+    // Tags are stored trimmed and joined by bare commas, and a tag may hold
+    // spaces ("vip customer"): only the filter's ends are trimmed.
+    let tag = q.tag.map(str::trim);
     let conn = s.conn();
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*) FROM customers c {filter}"))?
