@@ -1920,6 +1920,16 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
     );
     assert_eq!(again["status"], json!("partially_refunded"), "{again}");
     assert_eq!(stock(&mut m), before - 1, "a refused cancel changed stock");
+    // Refunded in full after shipping: marking it fulfilled again is the
+    // no-op it is for any shipped order, and a further refund says why not.
+    m.call_ok("orders_refund_order", json!({"order_id": id3}));
+    let again = m.call_ok(
+        "orders_update_status",
+        json!({"order_id": id3, "status": "fulfilled"}),
+    );
+    assert_eq!(again["status"], json!("refunded"), "{again}");
+    let t = m.call_err("orders_refund_order", json!({"order_id": id3}));
+    assert!(t.contains("already refunded in full"), "{t}");
     let before = before - 1;
 
     // A coupon limited per customer needs a customer.
@@ -1936,10 +1946,32 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
     assert_eq!(c["status"], json!("cancelled"));
     assert_eq!(c["refunded_cents"], c["paid_cents"]);
     assert_eq!(stock(&mut m), before, "cancel did not restock");
+    // Cancelled is final: a repeat cancel says so (and changes nothing), as
+    // do a refund and a status change.
     let t = m.call_err("orders_cancel_order", json!({"order_id": id2}));
-    assert!(t.contains("cancelled"), "{t}");
+    assert!(
+        t.contains("already cancelled") && !t.contains("only orders that have not shipped"),
+        "{t}"
+    );
     let t = m.call_err("orders_refund_order", json!({"order_id": id2}));
-    assert!(t.contains("nothing left to refund"), "{t}");
+    assert!(
+        t.contains("is cancelled") && t.contains("nothing left to refund"),
+        "{t}"
+    );
+    for status in ["paid", "fulfilled"] {
+        let t = m.call_err("orders_update_status", json!({"order_id": id2, "status": status}));
+        assert!(
+            t.contains("is cancelled") && t.contains("create a new order"),
+            "{t}"
+        );
+    }
+    assert_eq!(
+        m.call_ok("orders_get_order", json!({"order_id": id2}))["refunds"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "a refused call on a cancelled order changed it"
+    );
     assert_eq!(stock(&mut m), before, "a refused cancel changed stock");
     m.finish();
 }

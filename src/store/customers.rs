@@ -1,7 +1,11 @@
 //! Customers and what they have spent.
 //!
-//! "Spent" is the sum of `total_cents - refunded_cents` over a customer's
-//! orders that are not cancelled. Tags are stored comma-separated, the way
+//! "Spent" is money captured and kept: the sum of `paid_cents -
+//! refunded_cents` over a customer's orders, so an unpaid (pending) order
+//! adds nothing and a cancelled one (refunded on cancel) nets to nothing.
+//! The average is over the orders that still hold money (`paid_cents >
+//! refunded_cents`): unpaid, cancelled and fully refunded orders are not
+//! orders the customer spent on. Tags are stored comma-separated, the way
 //! products store theirs.
 
 use rusqlite::{OptionalExtension, params};
@@ -19,7 +23,7 @@ pub struct CustomerSummary {
     pub tags: Vec<String>,
     /// Orders placed, cancelled ones included.
     pub orders_count: i64,
-    /// Order totals minus refunds over orders that are not cancelled, in cents.
+    /// Money paid minus refunds over all orders, in cents (unpaid orders add nothing).
     pub total_spent_cents: i64,
     pub created_at: String,
 }
@@ -43,10 +47,10 @@ pub struct Customer {
     pub accepts_marketing: bool,
     /// Orders placed, cancelled ones included.
     pub orders_count: i64,
-    /// Order totals minus refunds over orders that are not cancelled, in cents.
+    /// Money paid minus refunds over all orders, in cents (unpaid orders add nothing).
     pub total_spent_cents: i64,
-    /// total_spent_cents divided by the number of orders that are not
-    /// cancelled (rounded down); null without such orders.
+    /// total_spent_cents divided by the number of orders with money kept
+    /// (paid more than refunded; rounded down); null without such orders.
     pub average_order_cents: Option<i64>,
     /// When the latest order was placed; null without orders.
     pub last_order_at: Option<String>,
@@ -83,8 +87,8 @@ pub struct CustomerQuery<'a> {
 /// Per-customer order aggregates of the scope, joined as `o`.
 const ORDER_STATS: &str = "LEFT JOIN (
         SELECT customer_id, count(*) AS n,
-               coalesce(sum(CASE WHEN status != 'cancelled' THEN total_cents - refunded_cents END), 0) AS spent,
-               sum(status != 'cancelled') AS kept, max(created_at) AS last
+               coalesce(sum(paid_cents - refunded_cents), 0) AS spent,
+               sum(paid_cents > refunded_cents) AS kept, max(created_at) AS last
           FROM orders WHERE store_id = ?1 AND mode = ?2 AND customer_id IS NOT NULL
          GROUP BY customer_id
     ) o ON o.customer_id = c.id";
@@ -92,9 +96,11 @@ const ORDER_STATS: &str = "LEFT JOIN (
 pub fn list(s: &Scoped<'_>, q: &CustomerQuery<'_>) -> rusqlite::Result<(Vec<CustomerSummary>, i64)> {
     let filter = "WHERE c.store_id = ?1 AND c.mode = ?2
           AND (?3 IS NULL OR c.name LIKE ?3 ESCAPE '\\' OR c.email LIKE ?3 ESCAPE '\\')
-          AND (?4 IS NULL OR instr(',' || lower(replace(c.tags, ' ', '')) || ',', ',' || lower(?4) || ',') > 0)";
+          AND (?4 IS NULL OR instr(',' || lower(c.tags) || ',', ',' || lower(?4) || ',') > 0)";
     let text = q.text.map(escape_like);
-    let tag = q.tag.map(|t| t.trim().replace(' ', ""));
+    // Tags are stored trimmed and joined by bare commas, and a tag may hold
+    // spaces ("vip customer"): only the filter's ends are trimmed.
+    let tag = q.tag.map(str::trim);
     let conn = s.conn();
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*) FROM customers c {filter}"))?

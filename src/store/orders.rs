@@ -140,9 +140,14 @@ pub struct Sellable {
     pub sku: String,
     pub price_cents: i64,
     pub product_status: String,
+    /// Its product was soft-deleted: it cannot be sold, but the caller can
+    /// say so instead of "no such variant".
+    pub product_deleted: bool,
 }
 
-/// Looks a variant up by id or SKU; deleted products are not sellable.
+/// Looks a variant up by id or SKU, a deleted product's included (a deleted
+/// product's SKUs stay reserved, so a SKU still names one variant); the
+/// caller refuses what is not for sale.
 pub fn sellable(
     s: &Scoped<'_>,
     variant_id: Option<&str>,
@@ -150,10 +155,10 @@ pub fn sellable(
 ) -> rusqlite::Result<Option<Sellable>> {
     s.conn()
         .prepare_cached(
-            "SELECT v.id, p.id, p.title || ' — ' || v.title, v.sku, v.price_cents, p.status
+            "SELECT v.id, p.id, p.title || ' — ' || v.title, v.sku, v.price_cents, p.status,
+                    p.deleted_at IS NOT NULL
                FROM variants v JOIN products p ON p.id = v.product_id
-              WHERE v.store_id = ?1 AND v.mode = ?2 AND p.deleted_at IS NULL
-                AND (v.id = ?3 OR v.sku = ?4)",
+              WHERE v.store_id = ?1 AND v.mode = ?2 AND (v.id = ?3 OR v.sku = ?4)",
         )?
         .query_row(params![s.store(), s.mode(), variant_id, sku], |r| {
             Ok(Sellable {
@@ -163,6 +168,7 @@ pub fn sellable(
                 sku: r.get(3)?,
                 price_cents: r.get(4)?,
                 product_status: r.get(5)?,
+                product_deleted: r.get(6)?,
             })
         })
         .optional()
@@ -175,7 +181,6 @@ pub struct CouponRow {
     pub value: i64,
     pub usage_limit: Option<i64>,
     pub per_customer_limit: Option<i64>,
-    pub times_used: i64,
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
     pub active: bool,
@@ -184,7 +189,7 @@ pub struct CouponRow {
 pub fn coupon(s: &Scoped<'_>, code: &str) -> rusqlite::Result<Option<CouponRow>> {
     s.conn()
         .prepare_cached(
-            "SELECT id, code, kind, value, usage_limit, per_customer_limit, times_used, starts_at, ends_at, active
+            "SELECT id, code, kind, value, usage_limit, per_customer_limit, starts_at, ends_at, active
                FROM coupons WHERE store_id = ?1 AND mode = ?2 AND upper(code) = upper(?3)",
         )?
         .query_row(params![s.store(), s.mode(), code], |r| {
@@ -195,20 +200,29 @@ pub fn coupon(s: &Scoped<'_>, code: &str) -> rusqlite::Result<Option<CouponRow>>
                 value: r.get(3)?,
                 usage_limit: r.get(4)?,
                 per_customer_limit: r.get(5)?,
-                times_used: r.get(6)?,
-                starts_at: r.get(7)?,
-                ends_at: r.get(8)?,
-                active: r.get::<_, i64>(9)? != 0,
+                starts_at: r.get(6)?,
+                ends_at: r.get(7)?,
+                active: r.get::<_, i64>(8)? != 0,
             })
         })
         .optional()
 }
 
-pub fn coupon_uses_by(s: &Scoped<'_>, coupon_id: &str, customer_id: &str) -> rusqlite::Result<i64> {
+/// Uses of a coupon that count against its limits: orders that redeemed it
+/// and are not cancelled — by `customer_id` when given, else by anyone.
+///
+/// Both the coupon's `usage_limit` and its `per_customer_limit` are checked
+/// against this count, so cancelling an order gives its use back to both.
+/// Counting from the orders (rather than keeping `coupons.times_used` in
+/// step on every cancel) leaves nothing to fall out of step; the
+/// redemptions' primary key (coupon_id, order_id) makes it an index range.
+/// `times_used` stays a plain record of redemptions ever made, cancelled
+/// orders included, and limits do not read it.
+pub fn coupon_uses(s: &Scoped<'_>, coupon_id: &str, customer_id: Option<&str>) -> rusqlite::Result<i64> {
     s.conn()
         .prepare_cached(
             "SELECT count(*) FROM coupon_redemptions cr JOIN orders o ON o.id = cr.order_id
-              WHERE cr.coupon_id = ?1 AND cr.customer_id = ?2 AND o.status != 'cancelled'
+              WHERE cr.coupon_id = ?1 AND (?2 IS NULL OR cr.customer_id = ?2) AND o.status != 'cancelled'
                 AND o.store_id = ?3 AND o.mode = ?4",
         )?
         .query_row(params![coupon_id, customer_id, s.store(), s.mode()], |r| r.get(0))
@@ -228,18 +242,13 @@ pub fn tax_rate_bps(s: &Scoped<'_>, country: &str, region: &str) -> rusqlite::Re
         .optional()
 }
 
-/// Customer id and email, when the customer exists in this scope.
-pub fn customer(
-    s: &Scoped<'_>,
-    id: Option<&str>,
-    email: Option<&str>,
-) -> rusqlite::Result<Option<(String, String)>> {
+/// Whether a customer with this id exists in this scope.
+pub fn customer_exists(s: &Scoped<'_>, id: &str) -> rusqlite::Result<bool> {
     s.conn()
         .prepare_cached(
-            "SELECT id, email FROM customers WHERE store_id = ?1 AND mode = ?2 AND (id = ?3 OR email = lower(?4))",
+            "SELECT EXISTS (SELECT 1 FROM customers WHERE store_id = ?1 AND mode = ?2 AND id = ?3)",
         )?
-        .query_row(params![s.store(), s.mode(), id, email], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
+        .query_row(params![s.store(), s.mode(), id], |r| r.get(0))
 }
 
 pub struct NewOrder<'a> {

@@ -138,8 +138,9 @@ pub struct Counts {
     pub customers: i64,
     /// Orders by status.
     pub orders: OrderCounts,
-    /// Revenue of the last 30 days in cents: order totals minus refunds,
-    /// cancelled orders excluded.
+    /// Revenue of the orders placed in the last 30 days, in cents: money
+    /// captured minus refunds (`paid_cents - refunded_cents`), so unpaid
+    /// (pending) orders add nothing and cancelled ones net to nothing.
     pub revenue_30d_cents: i64,
     /// Units available across every variant and location.
     pub units_in_stock: i64,
@@ -201,8 +202,8 @@ pub fn counts(s: &Scoped<'_>) -> rusqlite::Result<Counts> {
     let since = now_ms() - 30 * 86_400_000;
     let revenue_30d_cents: i64 = conn
         .prepare_cached(
-            "SELECT coalesce(sum(total_cents - refunded_cents), 0) FROM orders
-              WHERE store_id = ?1 AND mode = ?2 AND status != 'cancelled' AND created_at >= ?3",
+            "SELECT coalesce(sum(paid_cents - refunded_cents), 0) FROM orders
+              WHERE store_id = ?1 AND mode = ?2 AND created_at >= ?3",
         )?
         .query_row(params![s.store(), s.mode(), since], |r| r.get(0))?;
 

@@ -20,14 +20,14 @@ pub fn tool() -> Tool {
         actions: vec![
             Action::new(
                 "list_customers",
-                "Search customers by text in name or email and by tag; paged, sorted by name, with order count and total spent.",
+                "Search customers by text in name or email and by tag; paged, sorted by name, with order count and total spent (money paid less refunds).",
                 Effect::Read,
                 json!({"query": "example.com", "tag": "vip", "limit": 10}),
                 list_customers,
             ),
             Action::new(
                 "get_customer",
-                "One customer with contact details, lifetime spend, average order value and the 5 most recent orders.",
+                "One customer with contact details, lifetime spend (money paid less refunds; unpaid orders add nothing), average order value over the orders with money kept, and the 5 most recent orders.",
                 Effect::Read,
                 json!({"customer_id": "cus_example"}),
                 get_customer,
@@ -447,16 +447,17 @@ mod tests {
     }
 
     #[test]
-    fn spend_excludes_cancelled_orders_and_refunds() {
+    fn spend_is_money_paid_less_refunds() {
         with_demo(|ctx| {
             let conn = ctx.db.conn();
             let (id, expected, kept): (String, i64, i64) = conn
                 .query_row(
                     "SELECT customer_id,
-                            sum(CASE WHEN status != 'cancelled' THEN total_cents - refunded_cents ELSE 0 END),
-                            sum(status != 'cancelled')
+                            sum(paid_cents - refunded_cents),
+                            sum(paid_cents > refunded_cents)
                        FROM orders WHERE store_id = 'demo' AND mode = 'live' AND customer_id IS NOT NULL
-                      GROUP BY customer_id ORDER BY sum(status = 'cancelled') DESC, sum(refunded_cents) DESC LIMIT 1",
+                      GROUP BY customer_id
+                      ORDER BY sum(status = 'cancelled') + sum(status = 'pending') DESC, sum(refunded_cents) DESC LIMIT 1",
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ToolError;
+use crate::store::customers;
 use crate::store::inventory;
 use crate::store::locations;
 use crate::store::orders::{self as db, LineItem, NewOrder, Order, OrderStatus, OrderSummary};
@@ -48,7 +49,7 @@ pub fn tool() -> Tool {
             ),
             Action::new(
                 "update_status",
-                "Move an order forward: pending → paid (records full payment), paid → fulfilled.",
+                "Move an order forward: pending → paid (records full payment), paid → fulfilled; asking for the status it already has (or `fulfilled` for one that has shipped) changes nothing. A cancelled order cannot move.",
                 Effect::Write,
                 json!({"order_id": "ord_example", "status": "fulfilled"}),
                 update_status,
@@ -56,7 +57,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "cancel_order",
-                "Cancel an order that has not shipped (pending, paid, or refunded in part or in full): puts every item back in stock at its location and refunds what was paid and not yet refunded.",
+                "Cancel an order that has not shipped (pending, paid, or refunded in part or in full): puts every item back in stock at its location and refunds what was paid and not yet refunded; a coupon it used no longer counts against the coupon's limits. Cancelling is final; cancelling an already cancelled order is refused and changes nothing.",
                 Effect::Destructive,
                 json!({"order_id": "ord_example", "reason": "customer request"}),
                 cancel_order,
@@ -156,6 +157,8 @@ pub struct Address {
 pub struct CreateInput {
     /// Existing customer (`cus_…`); or give `customer_email` of an existing customer; or neither for a guest order.
     pub customer_id: Option<String>,
+    /// Email of an existing customer (any case), instead of `customer_id`;
+    /// given with it, both must name the same customer.
     pub customer_email: Option<String>,
     #[schemars(length(min = 1, max = 100))]
     pub items: Vec<ItemInput>,
@@ -182,18 +185,47 @@ fn yes() -> bool {
 fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
     let s = &ctx.db;
 
-    // Who is buying.
+    // Who is buying. The id and the email are each looked up on their own:
+    // given both, they must name the same customer (a mistyped id is never
+    // replaced by the email's customer, nor the other way round).
     let customer_id = match (&i.customer_id, &i.customer_email) {
         (None, None) => None,
         (id, email) => {
-            let (cid, _) = db::customer(s, id.as_deref(), email.as_deref())?.ok_or_else(|| {
-                let (field, value) = match id {
-                    Some(v) => ("customer_id", v.as_str()),
-                    None => ("customer_email", email.as_deref().unwrap_or_default()),
-                };
-                ToolError::invalid(field, format!("no customer `{value}` in this store; create it with customers.create_customer or omit it for a guest order"))
-            })?;
-            Some(cid)
+            if let Some(id) = id
+                && !db::customer_exists(s, id)?
+            {
+                return Err(ToolError::invalid(
+                    "customer_id",
+                    format!(
+                        "customer `{id}` not found in this store; customers.list_customers shows valid ids, or omit customer_id for a guest order"
+                    ),
+                ));
+            }
+            let by_email = match email {
+                None => None,
+                Some(e) => Some(customers::id_by_email(s, e.trim(), None)?.ok_or_else(|| {
+                    ToolError::invalid(
+                        "customer_email",
+                        format!(
+                            "no customer with email `{}` in this store; create it with customers.create_customer, give customer_id instead, or omit both for a guest order",
+                            e.trim()
+                        ),
+                    )
+                })?),
+            };
+            match (id, by_email) {
+                (Some(id), Some(other)) if *id != other => {
+                    return Err(ToolError::invalid(
+                        "customer_email",
+                        format!(
+                            "`{}` is the email of customer `{other}`, but customer_id is `{id}`; give only one of them, or both of the same customer",
+                            email.as_deref().unwrap_or_default().trim()
+                        ),
+                    ));
+                }
+                (Some(id), _) => Some(id.clone()),
+                (None, found) => found,
+            }
         }
     };
 
@@ -233,9 +265,20 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
                 ),
             )
         })?;
-        if v.product_status != "active" {
+        if v.product_deleted {
             return Err(ToolError::Conflict(format!(
-                "{field}: `{}` belongs to a {} product and cannot be sold; activate the product first",
+                "{field}: `{}` ({}) belongs to product {}, which was deleted, and cannot be sold; choose another variant (products.list_products shows what is for sale)",
+                v.sku, v.variant_id, v.product_id
+            )));
+        }
+        if v.product_status != "active" {
+            let article = if v.product_status.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            return Err(ToolError::Conflict(format!(
+                "{field}: `{}` belongs to {article} {} product and cannot be sold; activate the product first",
                 v.sku, v.product_status
             )));
         }
@@ -280,11 +323,15 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
             if c.ends_at.is_some_and(|t| now > t) {
                 return refuse("it has expired");
             }
-            if c.usage_limit.is_some_and(|l| c.times_used >= l) {
+            // Both limits count the orders using it that are not cancelled
+            // (see `db::coupon_uses`): a cancelled order gives its use back.
+            if let Some(limit) = c.usage_limit
+                && db::coupon_uses(s, &c.id, None)? >= limit
+            {
                 return refuse("its usage limit is reached");
             }
             if let (Some(limit), Some(cid)) = (c.per_customer_limit, &customer_id)
-                && db::coupon_uses_by(s, &c.id, cid)? >= limit
+                && db::coupon_uses(s, &c.id, Some(cid))? >= limit
             {
                 return refuse("this customer has used it the maximum number of times");
             }
@@ -381,21 +428,38 @@ fn update_status(ctx: &Ctx<'_>, i: StatusInput) -> Result<Order, ToolError> {
     let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
     use OrderStatus as S;
     match (i.status, o.status) {
+        (_, S::Cancelled) => {
+            return Err(ToolError::Conflict(format!(
+                "order {} is cancelled, which is final: it cannot be paid or shipped; create a new order instead",
+                o.id
+            )));
+        }
         (TargetStatus::Paid, S::Paid) | (TargetStatus::Fulfilled, S::Fulfilled) => {}
         (TargetStatus::Paid, S::Pending) => db::set_status(s, &o.id, S::Paid, Some(o.total_cents))?,
         (TargetStatus::Fulfilled, S::Paid) => db::set_status(s, &o.id, S::Fulfilled, None)?,
         // Partly refunded, before or after shipping: it ships (once) and
         // stays partly refunded, whichever came first.
         (TargetStatus::Fulfilled, S::PartiallyRefunded) => db::mark_fulfilled(s, &o.id)?,
-        (target, current) => {
+        // Shipped, then refunded in full: it has shipped; nothing to do.
+        (TargetStatus::Fulfilled, S::Refunded) if o.fulfilled => {}
+        (TargetStatus::Fulfilled, S::Pending) => {
             return Err(ToolError::Conflict(format!(
-                "order {} is {}; it cannot become {}",
+                "order {} is pending (not paid); only paid orders ship: set status `paid` first",
+                o.id
+            )));
+        }
+        (TargetStatus::Fulfilled, S::Refunded) => {
+            return Err(ToolError::Conflict(format!(
+                "order {} was refunded in full before it shipped, so it does not ship; cancel_order puts its stock back",
+                o.id
+            )));
+        }
+        (TargetStatus::Paid, current) => {
+            return Err(ToolError::Conflict(format!(
+                "order {} is {} and was paid already ({} cents); it cannot be marked paid again",
                 o.id,
                 current.as_str(),
-                match target {
-                    TargetStatus::Paid => "paid",
-                    TargetStatus::Fulfilled => "fulfilled (only paid orders ship)",
-                }
+                o.paid_cents
             )));
         }
     }
@@ -421,6 +485,15 @@ fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
         o.status,
         OrderStatus::Pending | OrderStatus::Paid | OrderStatus::PartiallyRefunded | OrderStatus::Refunded
     );
+    if o.status == OrderStatus::Cancelled {
+        // Refused rather than repeated as a success (the action is not
+        // marked idempotent): the first cancel already restocked and
+        // refunded, and an agent that cancels twice should hear it.
+        return Err(ToolError::Conflict(format!(
+            "order {} is already cancelled; nothing changed (its stock was put back and {} cents refunded when it was cancelled)",
+            o.id, o.refunded_cents
+        )));
+    }
     if o.fulfilled || !open {
         return Err(ToolError::Conflict(format!(
             "order {} is {}{}; only orders that have not shipped can be cancelled (refund_order returns money for a shipped one)",
@@ -479,12 +552,20 @@ fn refund_order(ctx: &Ctx<'_>, i: RefundInput) -> Result<Refunded, ToolError> {
     let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
     let refundable = o.paid_cents - o.refunded_cents;
     if refundable <= 0 {
+        let why = match o.status {
+            OrderStatus::Cancelled if o.paid_cents > 0 => format!(
+                "is cancelled and its payment ({} cents) was refunded when it was cancelled",
+                o.paid_cents
+            ),
+            OrderStatus::Cancelled => "is cancelled and was never paid".to_string(),
+            OrderStatus::Pending => {
+                "is pending: nothing has been paid (cancel_order cancels an unpaid order)".to_string()
+            }
+            _ => format!("is already refunded in full ({} cents)", o.refunded_cents),
+        };
         return Err(ToolError::Conflict(format!(
-            "order {} ({}) has nothing left to refund: paid {} cents, refunded {} cents",
-            o.id,
-            o.status.as_str(),
-            o.paid_cents,
-            o.refunded_cents
+            "order {} {why}; nothing left to refund",
+            o.id
         )));
     }
     let amount = i.amount_cents.unwrap_or(refundable);

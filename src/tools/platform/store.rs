@@ -36,7 +36,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "get_overview",
-                "Summarize the store for the caller's mode: product, customer, order and location counts, revenue of the last 30 days, units in stock, and the caller's agent name and scopes.",
+                "Summarize the store for the caller's mode: product, customer, order and location counts, revenue of the last 30 days (money paid less refunds; unpaid orders add nothing), units in stock, and the caller's agent name and scopes.",
                 Effect::Read,
                 json!({}),
                 get_overview,
