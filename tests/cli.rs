@@ -2283,3 +2283,105 @@ fn usage_errors_exit_2_and_help_exits_0() {
         assert!(!stdout(&out).is_empty());
     }
 }
+
+// ---------------------------------------------------------------------------
+// products: prices, filters, soft delete and input rules
+// ---------------------------------------------------------------------------
+
+/// `tools call TOOL --action ACTION --input INPUT` that must fail as a tool
+/// error (exit 1, nothing on stdout); returns the message.
+fn tool_error(w: &Whale, tool: &str, action: &str, input: Value) -> String {
+    let input = input.to_string();
+    let out = w.run(&["tools", "call", tool, "--action", action, "--input", &input]);
+    assert_exit(&out, 1, &format!("{tool}.{action} {input}"));
+    assert!(stdout(&out).trim().is_empty(), "{}", stdout(&out));
+    stderr(&out)
+}
+
+/// A new draft product with the given variants; returns it.
+fn new_product(w: &Whale, title: &str, variants: Value) -> Value {
+    w.tool(
+        "products",
+        "create_product",
+        json!({"title": title, "category": "testing", "status": "active", "variants": variants}),
+    )
+}
+
+#[test]
+fn set_price_keeps_the_compare_at_price_unless_it_is_cleared() {
+    let w = Whale::new();
+    let p = new_product(
+        &w,
+        "Was-price Hat",
+        json!([{"sku": "HAT-WAS-1", "title": "One size", "price_cents": 5000, "compare_at_cents": 6000}]),
+    );
+    let var = p["variants"][0]["id"].as_str().expect("variant id").to_string();
+    let pid = p["id"].as_str().expect("product id").to_string();
+    let compare_at = || {
+        w.tool("products", "get_product", json!({"product_id": pid}))["variants"][0]["compare_at_cents"]
+            .clone()
+    };
+
+    // Left out: kept.
+    let set = w.tool(
+        "products",
+        "set_price",
+        json!({"variant_id": var, "price_cents": 4500}),
+    );
+    assert_eq!(set["compare_at_cents"], json!(6000), "{set}");
+    assert_eq!(compare_at(), json!(6000));
+
+    // A "was" price not above the price is refused, naming both values.
+    for was in [4500, 4000] {
+        let err = tool_error(
+            &w,
+            "products",
+            "set_price",
+            json!({"variant_id": var, "price_cents": 4500, "compare_at_cents": was}),
+        );
+        assert!(err.contains("`compare_at_cents`"), "{err}");
+        assert!(err.contains(&format!("{was}")) && err.contains("4500"), "{err}");
+    }
+    // Keeping the current one would leave it below a raised price.
+    let err = tool_error(
+        &w,
+        "products",
+        "set_price",
+        json!({"variant_id": var, "price_cents": 7000}),
+    );
+    assert!(
+        err.contains("6000") && err.contains("7000") && err.contains("null"),
+        "{err}"
+    );
+    assert_eq!(compare_at(), json!(6000), "refused calls change nothing");
+
+    // A new one replaces it; null clears it.
+    let set = w.tool(
+        "products",
+        "set_price",
+        json!({"variant_id": var, "price_cents": 4500, "compare_at_cents": 5500}),
+    );
+    assert_eq!(set["compare_at_cents"], json!(5500), "{set}");
+    let set = w.tool(
+        "products",
+        "set_price",
+        json!({"variant_id": var, "price_cents": 4500, "compare_at_cents": null}),
+    );
+    assert_eq!(set["compare_at_cents"], Value::Null, "{set}");
+    assert_eq!(compare_at(), Value::Null);
+    let after = w.tool("products", "get_product", json!({"product_id": pid}));
+    assert_eq!(after["variants"][0]["price_cents"], json!(4500), "{after}");
+
+    // create_product holds variants to the same rule.
+    let err = tool_error(
+        &w,
+        "products",
+        "create_product",
+        json!({"title": "Cheap Was", "category": "testing",
+               "variants": [{"sku": "CHEAP-WAS-1", "title": "One", "price_cents": 900, "compare_at_cents": 800}]}),
+    );
+    assert!(
+        err.contains("`variants[0].compare_at_cents`") && err.contains("800") && err.contains("900"),
+        "{err}"
+    );
+}

@@ -346,7 +346,28 @@ pub fn update(s: &Scoped<'_>, id: &str, p: &ProductPatch<'_>) -> rusqlite::Resul
     Ok(n == 1)
 }
 
-/// Sets a variant's price; false when the variant is not in this store.
+/// A variant's current prices and its product.
+pub struct VariantPrice {
+    pub compare_at_cents: Option<i64>,
+}
+
+/// The current prices of a variant of this store; None when absent.
+pub fn variant_price(s: &Scoped<'_>, variant_id: &str) -> rusqlite::Result<Option<VariantPrice>> {
+    s.conn()
+        .prepare_cached(
+            "SELECT compare_at_cents FROM variants
+              WHERE store_id = ?1 AND mode = ?2 AND id = ?3",
+        )?
+        .query_row(params![s.store(), s.mode(), variant_id], |r| {
+            Ok(VariantPrice {
+                compare_at_cents: r.get(0)?,
+            })
+        })
+        .optional()
+}
+
+/// Sets a variant's price and compare-at price (None clears it); false when
+/// the variant is not in this store.
 pub fn set_price(
     s: &Scoped<'_>,
     variant_id: &str,

@@ -57,7 +57,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "set_price",
-                "Set one variant's price (and optional compare-at price), in cents.",
+                "Set one variant's price in cents, and optionally its compare-at (\"was\") price, which must be above the price; left out, the current compare-at price is kept; null clears it.",
                 Effect::Write,
                 json!({"variant_id": "var_example", "price_cents": 4500}),
                 set_price,
@@ -166,6 +166,8 @@ pub struct VariantInput {
     /// Price in cents.
     #[schemars(range(min = 0, max = 100_000_000))]
     pub price_cents: i64,
+    /// The "was" price in cents, shown struck through; must be above
+    /// price_cents.
     #[schemars(range(min = 0, max = 100_000_000))]
     pub compare_at_cents: Option<i64>,
 }
@@ -196,6 +198,13 @@ fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
             "variants",
             format!("SKU `{}` appears twice", w[0]),
         ));
+    }
+    for (n, v) in i.variants.iter().enumerate() {
+        check_compare_at(
+            &format!("variants[{n}].compare_at_cents"),
+            v.price_cents,
+            v.compare_at_cents,
+        )?;
     }
     let taken = db::taken_skus(&ctx.db, &skus)?;
     if !taken.is_empty() {
@@ -272,10 +281,42 @@ pub struct PriceInput {
     /// A variant id such as `var_…` (from get_product).
     #[schemars(length(min = 1))]
     pub variant_id: String,
+    /// The new price in cents.
     #[schemars(range(min = 0, max = 100_000_000))]
     pub price_cents: i64,
-    #[schemars(range(min = 0, max = 100_000_000))]
-    pub compare_at_cents: Option<i64>,
+    /// The "was" price in cents, shown struck through; must be above
+    /// price_cents. Left out keeps the variant's current one; null clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(range(min = 0, max = 100_000_000), transform = no_default)]
+    pub compare_at_cents: Option<Option<i64>>,
+}
+
+/// Leaving the field out is not the same as `null`: no `default` in the schema.
+fn no_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
+}
+
+/// Reads a field that is present (a value or `null`) as `Some`, so that an
+/// absent field (`None`, via `#[serde(default)]`) differs from `null`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Refuses a compare-at ("was") price that is not above the price.
+fn check_compare_at(field: &str, price_cents: i64, compare_at_cents: Option<i64>) -> Result<(), ToolError> {
+    match compare_at_cents {
+        Some(c) if c <= price_cents => Err(ToolError::invalid(
+            field,
+            format!(
+                "compare_at_cents {c} is not above price_cents {price_cents}; a compare-at (\"was\") price must be higher than the price: raise it, or leave it out"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -286,13 +327,33 @@ pub struct PriceSet {
 }
 
 fn set_price(ctx: &Ctx<'_>, i: PriceInput) -> Result<PriceSet, ToolError> {
-    if !db::set_price(&ctx.db, &i.variant_id, i.price_cents, i.compare_at_cents)? {
-        return Err(ToolError::not_found("variant", &i.variant_id));
-    }
+    let current = db::variant_price(&ctx.db, &i.variant_id)?
+        .ok_or_else(|| ToolError::not_found("variant", &i.variant_id))?;
+    let compare_at_cents = match i.compare_at_cents {
+        Some(given) => {
+            check_compare_at("compare_at_cents", i.price_cents, given)?;
+            given
+        }
+        None => {
+            if let Some(c) = current.compare_at_cents
+                && c <= i.price_cents
+            {
+                return Err(ToolError::invalid(
+                    "compare_at_cents",
+                    format!(
+                        "the variant's current compare_at_cents {c} is not above the new price_cents {}; pass a higher compare_at_cents, or null to clear it",
+                        i.price_cents
+                    ),
+                ));
+            }
+            current.compare_at_cents
+        }
+    };
+    db::set_price(&ctx.db, &i.variant_id, i.price_cents, compare_at_cents)?;
     Ok(PriceSet {
         variant_id: i.variant_id,
         price_cents: i.price_cents,
-        compare_at_cents: i.compare_at_cents,
+        compare_at_cents,
     })
 }
 
