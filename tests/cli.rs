@@ -2385,3 +2385,60 @@ fn set_price_keeps_the_compare_at_price_unless_it_is_cleared() {
         "{err}"
     );
 }
+
+#[test]
+fn a_price_range_matches_products_with_one_variant_inside_it() {
+    let w = Whale::new();
+    new_product(
+        &w,
+        "Rangeprobe Split",
+        json!([{"sku": "RP-SPLIT-LO", "title": "Small", "price_cents": 1000},
+               {"sku": "RP-SPLIT-HI", "title": "Large", "price_cents": 9000}]),
+    );
+    new_product(
+        &w,
+        "Rangeprobe Middle",
+        json!([{"sku": "RP-MID-1", "title": "One", "price_cents": 5000}]),
+    );
+    let titles = |min: i64, max: i64| -> Vec<Value> {
+        let page = w.tool(
+            "products",
+            "list_products",
+            json!({"query": "Rangeprobe", "min_price_cents": min, "max_price_cents": max}),
+        );
+        assert_eq!(
+            page["total"],
+            json!(page["items"].as_array().expect("items").len()),
+            "{page}"
+        );
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|p| p["title"].clone())
+            .collect()
+    };
+    // No variant of Split is between 4000 and 6000, though its prices span it.
+    assert_eq!(titles(4000, 6000), [json!("Rangeprobe Middle")]);
+    assert_eq!(titles(2000, 4000), Vec::<Value>::new());
+    assert_eq!(titles(1000, 1000), [json!("Rangeprobe Split")]);
+    assert_eq!(
+        titles(0, 100_000),
+        [json!("Rangeprobe Middle"), json!("Rangeprobe Split")]
+    );
+    // The price span shown is the product's, over all its variants.
+    let page = w.tool(
+        "products",
+        "list_products",
+        json!({"query": "Rangeprobe Split", "min_price_cents": 8000, "max_price_cents": 9500}),
+    );
+    assert_eq!(page["items"][0]["price_min_cents"], json!(1000), "{page}");
+    assert_eq!(page["items"][0]["price_max_cents"], json!(9000), "{page}");
+    // One bound alone still means "some variant at or above / below".
+    let one = w.tool(
+        "products",
+        "list_products",
+        json!({"query": "Rangeprobe", "min_price_cents": 8000}),
+    );
+    assert_eq!(one["total"], json!(1), "{one}");
+}

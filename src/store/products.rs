@@ -67,7 +67,10 @@ pub struct ProductSummary {
     pub title: String,
     pub category: String,
     pub status: ProductStatus,
+    /// The lowest price among all the product's variants (cents), whatever
+    /// the price filter.
     pub price_min_cents: i64,
+    /// The highest price among all the product's variants (cents).
     pub price_max_cents: i64,
     pub variant_count: i64,
     /// Units available across all variants and locations.
@@ -136,11 +139,17 @@ pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<Produ
     if let Some(st) = q.status {
         push(&mut sql, " AND p.status = ?", Box::new(st.as_str()), &mut args);
     }
-    if let Some(min) = q.min_price_cents {
-        push(&mut sql, &format!(" AND {PMAX} >= ?"), Box::new(min), &mut args);
-    }
-    if let Some(max) = q.max_price_cents {
-        push(&mut sql, &format!(" AND {PMIN} <= ?"), Box::new(max), &mut args);
+    // One variant must be within the whole range: a product priced 10 and
+    // 90 has no variant in [40, 60].
+    if q.min_price_cents.is_some() || q.max_price_cents.is_some() {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id");
+        if let Some(min) = q.min_price_cents {
+            push(&mut sql, " AND v.price_cents >= ?", Box::new(min), &mut args);
+        }
+        if let Some(max) = q.max_price_cents {
+            push(&mut sql, " AND v.price_cents <= ?", Box::new(max), &mut args);
+        }
+        sql.push(')');
     }
     let conn = s.conn();
     let total: i64 = conn

@@ -83,10 +83,12 @@ pub struct ListInput {
     pub query: Option<String>,
     pub category: Option<String>,
     pub status: Option<ProductStatus>,
-    /// Only products with a variant priced at or above this (cents).
+    /// Only products with a variant priced at or above this (cents). With
+    /// max_price_cents, one variant must be within both.
     #[schemars(range(min = 0))]
     pub min_price_cents: Option<i64>,
-    /// Only products with a variant priced at or below this (cents).
+    /// Only products with a variant priced at or below this (cents). With
+    /// min_price_cents, one variant must be within both.
     #[schemars(range(min = 0))]
     pub max_price_cents: Option<i64>,
     /// Page size, 1–100 (default 20).
