@@ -2442,3 +2442,46 @@ fn a_price_range_matches_products_with_one_variant_inside_it() {
     );
     assert_eq!(one["total"], json!(1), "{one}");
 }
+
+#[test]
+fn a_deleted_product_deletes_again_and_refuses_changes() {
+    let w = Whale::new();
+    let p = new_product(
+        &w,
+        "Soon Gone",
+        json!([{"sku": "GONE-1", "title": "One", "price_cents": 1200}]),
+    );
+    let pid = p["id"].as_str().expect("product id").to_string();
+    let var = p["variants"][0]["id"].as_str().expect("variant id").to_string();
+    let first = w.tool("products", "delete_product", json!({"product_id": pid}));
+    assert_eq!(
+        first,
+        json!({"id": pid, "deleted": true, "already_deleted": false})
+    );
+    // Idempotent: a repeat succeeds and says so, in the same shape.
+    let again = w.tool("products", "delete_product", json!({"product_id": pid}));
+    assert_eq!(
+        again,
+        json!({"id": pid, "deleted": true, "already_deleted": true})
+    );
+    let err = tool_error(
+        &w,
+        "products",
+        "delete_product",
+        json!({"product_id": "prod_nope"}),
+    );
+    assert!(err.contains("`prod_nope` not found"), "{err}");
+
+    let gone = format!("product `{pid}` was deleted");
+    for (action, input) in [
+        ("set_price", json!({"variant_id": var, "price_cents": 999})),
+        (
+            "update_product",
+            json!({"product_id": pid, "title": "Back Again"}),
+        ),
+        ("get_product", json!({"product_id": pid})),
+    ] {
+        let err = tool_error(&w, "products", action, input);
+        assert!(err.contains(&gone), "{action}: {err}");
+    }
+}

@@ -358,18 +358,24 @@ pub fn update(s: &Scoped<'_>, id: &str, p: &ProductPatch<'_>) -> rusqlite::Resul
 /// A variant's current prices and its product.
 pub struct VariantPrice {
     pub compare_at_cents: Option<i64>,
+    pub product_id: String,
+    /// The variant's product was soft-deleted.
+    pub product_deleted: bool,
 }
 
 /// The current prices of a variant of this store; None when absent.
 pub fn variant_price(s: &Scoped<'_>, variant_id: &str) -> rusqlite::Result<Option<VariantPrice>> {
     s.conn()
         .prepare_cached(
-            "SELECT compare_at_cents FROM variants
-              WHERE store_id = ?1 AND mode = ?2 AND id = ?3",
+            "SELECT v.compare_at_cents, p.id, p.deleted_at IS NOT NULL
+               FROM variants v JOIN products p ON p.id = v.product_id
+              WHERE v.store_id = ?1 AND v.mode = ?2 AND v.id = ?3",
         )?
         .query_row(params![s.store(), s.mode(), variant_id], |r| {
             Ok(VariantPrice {
                 compare_at_cents: r.get(0)?,
+                product_id: r.get(1)?,
+                product_deleted: r.get(2)?,
             })
         })
         .optional()
@@ -399,9 +405,17 @@ pub fn set_price(
     Ok(n == 1)
 }
 
+/// What a soft delete found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoftDelete {
+    Deleted,
+    AlreadyDeleted,
+    Absent,
+}
+
 /// Soft delete: the product disappears from listings and cannot be ordered,
-/// but past orders keep pointing at it. False when absent.
-pub fn soft_delete(s: &Scoped<'_>, id: &str) -> rusqlite::Result<bool> {
+/// but past orders keep pointing at it.
+pub fn soft_delete(s: &Scoped<'_>, id: &str) -> rusqlite::Result<SoftDelete> {
     let now = now_ms();
     let n = s
         .conn()
@@ -410,7 +424,22 @@ pub fn soft_delete(s: &Scoped<'_>, id: &str) -> rusqlite::Result<bool> {
           WHERE store_id = ?1 AND mode = ?2 AND id = ?3 AND deleted_at IS NULL",
         )?
         .execute(params![s.store(), s.mode(), id, now])?;
-    Ok(n == 1)
+    Ok(match (n, is_deleted(s, id)?) {
+        (1, _) => SoftDelete::Deleted,
+        (_, Some(true)) => SoftDelete::AlreadyDeleted,
+        _ => SoftDelete::Absent,
+    })
+}
+
+/// Whether a product of this store was soft-deleted; None when there is no
+/// such product at all.
+pub fn is_deleted(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<bool>> {
+    s.conn()
+        .prepare_cached(
+            "SELECT deleted_at IS NOT NULL FROM products WHERE store_id = ?1 AND mode = ?2 AND id = ?3",
+        )?
+        .query_row(params![s.store(), s.mode(), id], |r| r.get(0))
+        .optional()
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -65,7 +65,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "delete_product",
-                "Soft-delete a product: it leaves listings and can no longer be ordered; past orders keep it.",
+                "Soft-delete a product: it leaves listings and can no longer be ordered, priced or changed; past orders keep it. Repeating it succeeds with already_deleted true.",
                 Effect::Destructive,
                 json!({"product_id": "prod_example"}),
                 delete_product,
@@ -138,7 +138,28 @@ pub struct ProductId {
 }
 
 fn get_product(ctx: &Ctx<'_>, i: ProductId) -> Result<Product, ToolError> {
-    db::get(&ctx.db, &i.product_id)?.ok_or_else(|| ToolError::not_found("product", &i.product_id))
+    match db::get(&ctx.db, &i.product_id)? {
+        Some(p) => Ok(p),
+        None => Err(match missing(ctx, &i.product_id)? {
+            ToolError::Conflict(deleted) => ToolError::NotFound(deleted),
+            other => other,
+        }),
+    }
+}
+
+/// The error for a product id that names no live product: deleted, or not
+/// found at all.
+fn missing(ctx: &Ctx<'_>, product_id: &str) -> Result<ToolError, ToolError> {
+    Ok(match db::is_deleted(&ctx.db, product_id)? {
+        Some(true) => was_deleted(product_id),
+        _ => ToolError::not_found("product", product_id),
+    })
+}
+
+fn was_deleted(product_id: &str) -> ToolError {
+    ToolError::Conflict(format!(
+        "product `{product_id}` was deleted; a deleted product cannot be read or changed (past orders keep it). products.list_products shows the live products"
+    ))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -267,7 +288,7 @@ fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
         },
     )?;
     if !found {
-        return Err(ToolError::not_found("product", &i.product_id));
+        return Err(missing(ctx, &i.product_id)?);
     }
     get_product(
         ctx,
@@ -331,6 +352,9 @@ pub struct PriceSet {
 fn set_price(ctx: &Ctx<'_>, i: PriceInput) -> Result<PriceSet, ToolError> {
     let current = db::variant_price(&ctx.db, &i.variant_id)?
         .ok_or_else(|| ToolError::not_found("variant", &i.variant_id))?;
+    if current.product_deleted {
+        return Err(was_deleted(&current.product_id));
+    }
     let compare_at_cents = match i.compare_at_cents {
         Some(given) => {
             check_compare_at("compare_at_cents", i.price_cents, given)?;
@@ -362,15 +386,21 @@ fn set_price(ctx: &Ctx<'_>, i: PriceInput) -> Result<PriceSet, ToolError> {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Deleted {
     pub id: String,
+    /// Always true: the product is deleted now.
     pub deleted: bool,
+    /// True when an earlier call had deleted it already (nothing changed).
+    pub already_deleted: bool,
 }
 
 fn delete_product(ctx: &Ctx<'_>, i: ProductId) -> Result<Deleted, ToolError> {
-    if !db::soft_delete(&ctx.db, &i.product_id)? {
-        return Err(ToolError::not_found("product", &i.product_id));
-    }
+    let already_deleted = match db::soft_delete(&ctx.db, &i.product_id)? {
+        db::SoftDelete::Deleted => false,
+        db::SoftDelete::AlreadyDeleted => true,
+        db::SoftDelete::Absent => return Err(ToolError::not_found("product", &i.product_id)),
+    };
     Ok(Deleted {
         id: i.product_id,
         deleted: true,
+        already_deleted,
     })
 }
