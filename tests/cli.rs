@@ -2485,3 +2485,80 @@ fn a_deleted_product_deletes_again_and_refuses_changes() {
         assert!(err.contains(&gone), "{action}: {err}");
     }
 }
+
+#[test]
+fn products_refuse_blank_text_and_skus_that_differ_only_in_case() {
+    let w = Whale::new();
+    let before = w.tool("products", "list_products", json!({"limit": 1}))["total"].clone();
+    let variant = json!({"sku": "BLANK-1", "title": "One", "price_cents": 100});
+    for (field, input) in [
+        (
+            "title",
+            json!({"title": "  ", "category": "c", "variants": [variant]}),
+        ),
+        (
+            "category",
+            json!({"title": "T", "category": " \t", "variants": [variant]}),
+        ),
+        (
+            "variants[0].sku",
+            json!({"title": "T", "category": "c", "variants": [{"sku": "   ", "title": "One", "price_cents": 100}]}),
+        ),
+        (
+            "variants[1].title",
+            json!({"title": "T", "category": "c",
+                   "variants": [variant, {"sku": "BLANK-2", "title": " ", "price_cents": 100}]}),
+        ),
+        (
+            "variants[1].sku",
+            json!({"title": "T", "category": "c",
+                   "variants": [variant, {"sku": "blank-1", "title": "Two", "price_cents": 100}]}),
+        ),
+    ] {
+        let err = tool_error(&w, "products", "create_product", input);
+        assert!(err.contains(&format!("`{field}`")), "{field}: {err}");
+    }
+    // A seeded SKU in another case is taken.
+    let err = tool_error(
+        &w,
+        "products",
+        "create_product",
+        json!({"title": "Copy Jacket", "category": "c",
+               "variants": [{"sku": "wdo-jkt-004-m", "title": "M", "price_cents": 100}]}),
+    );
+    assert!(err.contains("WDO-JKT-004-M"), "{err}");
+    assert_eq!(
+        w.tool("products", "list_products", json!({"limit": 1}))["total"],
+        before
+    );
+
+    // Text is stored trimmed; an update to blank is refused.
+    let p = new_product(
+        &w,
+        "  Padded Title  ",
+        json!([{"sku": " Mixed-Case-1 ", "title": " One ", "price_cents": 700}]),
+    );
+    assert_eq!(p["title"], json!("Padded Title"), "{p}");
+    assert_eq!(p["variants"][0]["sku"], json!("Mixed-Case-1"), "{p}");
+    assert_eq!(p["variants"][0]["title"], json!("One"), "{p}");
+    let pid = p["id"].as_str().expect("product id");
+    for field in ["title", "category"] {
+        let err = tool_error(
+            &w,
+            "products",
+            "update_product",
+            json!({"product_id": pid, field: "   "}),
+        );
+        assert!(err.contains(&format!("`{field}`")), "{err}");
+    }
+
+    // Orders and stock find a SKU by either spelling.
+    let order = w.tool(
+        "orders",
+        "create_order",
+        json!({"items": [{"sku": "wdo-jkt-004-m", "quantity": 1}]}),
+    );
+    assert_eq!(order["items"][0]["sku"], json!("WDO-JKT-004-M"), "{order}");
+    let stock = w.tool("inventory", "get_levels", json!({"sku": "mixed-CASE-1"}));
+    assert!(stock.to_string().contains("Mixed-Case-1"), "{stock}");
+}

@@ -261,7 +261,8 @@ pub struct NewProduct<'a> {
     pub variants: &'a [NewVariant<'a>],
 }
 
-/// SKUs already taken in this store and mode.
+/// SKUs already taken in this store and mode, in their stored spelling
+/// (SKUs compare case-insensitively: the column is `COLLATE NOCASE`).
 pub fn taken_skus(s: &Scoped<'_>, skus: &[&str]) -> rusqlite::Result<Vec<String>> {
     let mut stmt = s
         .conn()

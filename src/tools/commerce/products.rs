@@ -180,7 +180,8 @@ fn list_categories(ctx: &Ctx<'_>, _: Empty) -> Result<Categories, ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantInput {
-    /// Stock keeping unit, unique in the store.
+    /// Stock keeping unit, unique in the store whatever its letter case
+    /// (orders and stock find it by either spelling).
     #[schemars(length(min = 1, max = 64))]
     pub sku: String,
     /// e.g. "M", "Blue / L", "40 L".
@@ -213,15 +214,42 @@ pub struct CreateInput {
     pub variants: Vec<VariantInput>,
 }
 
-fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
-    let mut skus: Vec<&str> = i.variants.iter().map(|v| v.sku.as_str()).collect();
-    skus.sort_unstable();
-    if let Some(w) = skus.windows(2).find(|w| w[0] == w[1]) {
+/// `value` trimmed; refused when nothing is left.
+fn not_blank<'a>(field: &str, value: &'a str) -> Result<&'a str, ToolError> {
+    let t = value.trim();
+    if t.is_empty() {
         return Err(ToolError::invalid(
-            "variants",
-            format!("SKU `{}` appears twice", w[0]),
+            field,
+            "is blank; give some text (spaces alone are not a value)",
         ));
     }
+    Ok(t)
+}
+
+fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
+    let title = not_blank("title", &i.title)?;
+    let category = not_blank("category", &i.category)?;
+    let mut variants: Vec<NewVariant<'_>> = Vec::with_capacity(i.variants.len());
+    for (n, v) in i.variants.iter().enumerate() {
+        let sku = not_blank(&format!("variants[{n}].sku"), &v.sku)?;
+        // SKUs are one whatever their case (the column is COLLATE NOCASE).
+        if let Some(first) = variants.iter().find(|o| o.sku.eq_ignore_ascii_case(sku)) {
+            return Err(ToolError::invalid(
+                format!("variants[{n}].sku"),
+                format!(
+                    "SKU `{sku}` repeats `{}` of an earlier variant (SKUs ignore letter case); give each variant its own SKU",
+                    first.sku
+                ),
+            ));
+        }
+        variants.push(NewVariant {
+            sku,
+            title: not_blank(&format!("variants[{n}].title"), &v.title)?,
+            price_cents: v.price_cents,
+            compare_at_cents: v.compare_at_cents,
+        });
+    }
+    let skus: Vec<&str> = variants.iter().map(|v| v.sku).collect();
     for (n, v) in i.variants.iter().enumerate() {
         check_compare_at(
             &format!("variants[{n}].compare_at_cents"),
@@ -232,26 +260,16 @@ fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
     let taken = db::taken_skus(&ctx.db, &skus)?;
     if !taken.is_empty() {
         return Err(ToolError::Conflict(format!(
-            "SKU already in use in this store: {}; choose another SKU (a deleted product's SKUs stay reserved, so its past orders keep naming one variant)",
+            "SKU already in use in this store (SKUs ignore letter case): {}; choose another SKU (a deleted product's SKUs stay reserved, so its past orders keep naming one variant)",
             taken.join(", ")
         )));
     }
-    let variants: Vec<NewVariant<'_>> = i
-        .variants
-        .iter()
-        .map(|v| NewVariant {
-            sku: &v.sku,
-            title: &v.title,
-            price_cents: v.price_cents,
-            compare_at_cents: v.compare_at_cents,
-        })
-        .collect();
     let id = db::create(
         &ctx.db,
         &NewProduct {
-            title: &i.title,
+            title,
             description: &i.description,
-            category: &i.category,
+            category,
             status: i.status.unwrap_or(ProductStatus::Draft),
             tags: &i.tags,
             variants: &variants,
@@ -276,13 +294,19 @@ pub struct UpdateInput {
 }
 
 fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
+    let title = i.title.as_deref().map(|t| not_blank("title", t)).transpose()?;
+    let category = i
+        .category
+        .as_deref()
+        .map(|c| not_blank("category", c))
+        .transpose()?;
     let found = db::update(
         &ctx.db,
         &i.product_id,
         &ProductPatch {
-            title: i.title.as_deref(),
+            title,
             description: i.description.as_deref(),
-            category: i.category.as_deref(),
+            category,
             status: i.status,
             tags: i.tags.as_deref(),
         },
