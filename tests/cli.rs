@@ -2562,3 +2562,15 @@ fn products_refuse_blank_text_and_skus_that_differ_only_in_case() {
     let stock = w.tool("inventory", "get_levels", json!({"sku": "mixed-CASE-1"}));
     assert!(stock.to_string().contains("Mixed-Case-1"), "{stock}");
 }
+
+#[test]
+fn the_category_filter_ignores_letter_case() {
+    let w = Whale::new();
+    let cats = w.tool("products", "list_categories", json!({}));
+    let first = &cats["categories"][0];
+    let name = first["category"].as_str().expect("category").to_string();
+    for spelling in [name.clone(), name.to_uppercase()] {
+        let page = w.tool("products", "list_products", json!({"category": spelling}));
+        assert_eq!(page["total"], first["products"], "{spelling}: {page}");
+    }
+}

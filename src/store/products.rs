@@ -131,7 +131,7 @@ pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<Produ
     if let Some(c) = q.category {
         push(
             &mut sql,
-            " AND p.category = ?",
+            " AND p.category = ? COLLATE NOCASE",
             Box::new(c.to_string()),
             &mut args,
         );

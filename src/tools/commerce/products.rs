@@ -81,6 +81,9 @@ pub struct ListInput {
     /// Text matched against title, description and tags.
     #[schemars(length(min = 1, max = 200))]
     pub query: Option<String>,
+    /// Only products of this category, whatever its letter case (names
+    /// from list_categories).
+    #[schemars(length(min = 1, max = 100))]
     pub category: Option<String>,
     pub status: Option<ProductStatus>,
     /// Only products with a variant priced at or above this (cents). With
