@@ -2559,3 +2559,284 @@ fn customer_tag_filter_is_exact() {
         assert_eq!(found(other), 0, "{other:?} matched tag \"vip customer\"");
     }
 }
+
+// ---------------------------------------------------------------------------
+// products: prices, filters, soft delete and input rules
+// ---------------------------------------------------------------------------
+
+/// A new draft product with the given variants; returns it.
+fn new_product(w: &Whale, title: &str, variants: Value) -> Value {
+    w.tool(
+        "products",
+        "create_product",
+        json!({"title": title, "category": "testing", "status": "active", "variants": variants}),
+    )
+}
+
+#[test]
+fn set_price_keeps_the_compare_at_price_unless_it_is_cleared() {
+    let w = Whale::new();
+    let p = new_product(
+        &w,
+        "Was-price Hat",
+        json!([{"sku": "HAT-WAS-1", "title": "One size", "price_cents": 5000, "compare_at_cents": 6000}]),
+    );
+    let var = p["variants"][0]["id"].as_str().expect("variant id").to_string();
+    let pid = p["id"].as_str().expect("product id").to_string();
+    let compare_at = || {
+        w.tool("products", "get_product", json!({"product_id": pid}))["variants"][0]["compare_at_cents"]
+            .clone()
+    };
+
+    // Left out: kept.
+    let set = w.tool(
+        "products",
+        "set_price",
+        json!({"variant_id": var, "price_cents": 4500}),
+    );
+    assert_eq!(set["compare_at_cents"], json!(6000), "{set}");
+    assert_eq!(compare_at(), json!(6000));
+
+    // A "was" price not above the price is refused, naming both values.
+    for was in [4500, 4000] {
+        let err = tool_err(
+            &w,
+            "products",
+            "set_price",
+            json!({"variant_id": var, "price_cents": 4500, "compare_at_cents": was}),
+        );
+        assert!(err.contains("`compare_at_cents`"), "{err}");
+        assert!(err.contains(&format!("{was}")) && err.contains("4500"), "{err}");
+    }
+    // Keeping the current one would leave it below a raised price.
+    let err = tool_err(
+        &w,
+        "products",
+        "set_price",
+        json!({"variant_id": var, "price_cents": 7000}),
+    );
+    assert!(
+        err.contains("6000") && err.contains("7000") && err.contains("null"),
+        "{err}"
+    );
+    assert_eq!(compare_at(), json!(6000), "refused calls change nothing");
+
+    // A new one replaces it; null clears it.
+    let set = w.tool(
+        "products",
+        "set_price",
+        json!({"variant_id": var, "price_cents": 4500, "compare_at_cents": 5500}),
+    );
+    assert_eq!(set["compare_at_cents"], json!(5500), "{set}");
+    let set = w.tool(
+        "products",
+        "set_price",
+        json!({"variant_id": var, "price_cents": 4500, "compare_at_cents": null}),
+    );
+    assert_eq!(set["compare_at_cents"], Value::Null, "{set}");
+    assert_eq!(compare_at(), Value::Null);
+    let after = w.tool("products", "get_product", json!({"product_id": pid}));
+    assert_eq!(after["variants"][0]["price_cents"], json!(4500), "{after}");
+
+    // create_product holds variants to the same rule.
+    let err = tool_err(
+        &w,
+        "products",
+        "create_product",
+        json!({"title": "Cheap Was", "category": "testing",
+               "variants": [{"sku": "CHEAP-WAS-1", "title": "One", "price_cents": 900, "compare_at_cents": 800}]}),
+    );
+    assert!(
+        err.contains("`variants[0].compare_at_cents`") && err.contains("800") && err.contains("900"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_price_range_matches_products_with_one_variant_inside_it() {
+    let w = Whale::new();
+    new_product(
+        &w,
+        "Rangeprobe Split",
+        json!([{"sku": "RP-SPLIT-LO", "title": "Small", "price_cents": 1000},
+               {"sku": "RP-SPLIT-HI", "title": "Large", "price_cents": 9000}]),
+    );
+    new_product(
+        &w,
+        "Rangeprobe Middle",
+        json!([{"sku": "RP-MID-1", "title": "One", "price_cents": 5000}]),
+    );
+    let titles = |min: i64, max: i64| -> Vec<Value> {
+        let page = w.tool(
+            "products",
+            "list_products",
+            json!({"query": "Rangeprobe", "min_price_cents": min, "max_price_cents": max}),
+        );
+        assert_eq!(
+            page["total"],
+            json!(page["items"].as_array().expect("items").len()),
+            "{page}"
+        );
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|p| p["title"].clone())
+            .collect()
+    };
+    // No variant of Split is between 4000 and 6000, though its prices span it.
+    assert_eq!(titles(4000, 6000), [json!("Rangeprobe Middle")]);
+    assert_eq!(titles(2000, 4000), Vec::<Value>::new());
+    assert_eq!(titles(1000, 1000), [json!("Rangeprobe Split")]);
+    assert_eq!(
+        titles(0, 100_000),
+        [json!("Rangeprobe Middle"), json!("Rangeprobe Split")]
+    );
+    // The price span shown is the product's, over all its variants.
+    let page = w.tool(
+        "products",
+        "list_products",
+        json!({"query": "Rangeprobe Split", "min_price_cents": 8000, "max_price_cents": 9500}),
+    );
+    assert_eq!(page["items"][0]["price_min_cents"], json!(1000), "{page}");
+    assert_eq!(page["items"][0]["price_max_cents"], json!(9000), "{page}");
+    // One bound alone still means "some variant at or above / below".
+    let one = w.tool(
+        "products",
+        "list_products",
+        json!({"query": "Rangeprobe", "min_price_cents": 8000}),
+    );
+    assert_eq!(one["total"], json!(1), "{one}");
+}
+
+#[test]
+fn a_deleted_product_deletes_again_and_refuses_changes() {
+    let w = Whale::new();
+    let p = new_product(
+        &w,
+        "Soon Gone",
+        json!([{"sku": "GONE-1", "title": "One", "price_cents": 1200}]),
+    );
+    let pid = p["id"].as_str().expect("product id").to_string();
+    let var = p["variants"][0]["id"].as_str().expect("variant id").to_string();
+    let first = w.tool("products", "delete_product", json!({"product_id": pid}));
+    assert_eq!(
+        first,
+        json!({"id": pid, "deleted": true, "already_deleted": false})
+    );
+    // Idempotent: a repeat succeeds and says so, in the same shape.
+    let again = w.tool("products", "delete_product", json!({"product_id": pid}));
+    assert_eq!(
+        again,
+        json!({"id": pid, "deleted": true, "already_deleted": true})
+    );
+    let err = tool_err(
+        &w,
+        "products",
+        "delete_product",
+        json!({"product_id": "prod_nope"}),
+    );
+    assert!(err.contains("`prod_nope` not found"), "{err}");
+
+    let gone = format!("product `{pid}` was deleted");
+    for (action, input) in [
+        ("set_price", json!({"variant_id": var, "price_cents": 999})),
+        (
+            "update_product",
+            json!({"product_id": pid, "title": "Back Again"}),
+        ),
+        ("get_product", json!({"product_id": pid})),
+    ] {
+        let err = tool_err(&w, "products", action, input);
+        assert!(err.contains(&gone), "{action}: {err}");
+    }
+}
+
+#[test]
+fn products_refuse_blank_text_and_skus_that_differ_only_in_case() {
+    let w = Whale::new();
+    let before = w.tool("products", "list_products", json!({"limit": 1}))["total"].clone();
+    let variant = json!({"sku": "BLANK-1", "title": "One", "price_cents": 100});
+    for (field, input) in [
+        (
+            "title",
+            json!({"title": "  ", "category": "c", "variants": [variant]}),
+        ),
+        (
+            "category",
+            json!({"title": "T", "category": " \t", "variants": [variant]}),
+        ),
+        (
+            "variants[0].sku",
+            json!({"title": "T", "category": "c", "variants": [{"sku": "   ", "title": "One", "price_cents": 100}]}),
+        ),
+        (
+            "variants[1].title",
+            json!({"title": "T", "category": "c",
+                   "variants": [variant, {"sku": "BLANK-2", "title": " ", "price_cents": 100}]}),
+        ),
+        (
+            "variants[1].sku",
+            json!({"title": "T", "category": "c",
+                   "variants": [variant, {"sku": "blank-1", "title": "Two", "price_cents": 100}]}),
+        ),
+    ] {
+        let err = tool_err(&w, "products", "create_product", input);
+        assert!(err.contains(&format!("`{field}`")), "{field}: {err}");
+    }
+    // A seeded SKU in another case is taken.
+    let err = tool_err(
+        &w,
+        "products",
+        "create_product",
+        json!({"title": "Copy Jacket", "category": "c",
+               "variants": [{"sku": "wdo-jkt-004-m", "title": "M", "price_cents": 100}]}),
+    );
+    assert!(err.contains("WDO-JKT-004-M"), "{err}");
+    assert_eq!(
+        w.tool("products", "list_products", json!({"limit": 1}))["total"],
+        before
+    );
+
+    // Text is stored trimmed; an update to blank is refused.
+    let p = new_product(
+        &w,
+        "  Padded Title  ",
+        json!([{"sku": " Mixed-Case-1 ", "title": " One ", "price_cents": 700}]),
+    );
+    assert_eq!(p["title"], json!("Padded Title"), "{p}");
+    assert_eq!(p["variants"][0]["sku"], json!("Mixed-Case-1"), "{p}");
+    assert_eq!(p["variants"][0]["title"], json!("One"), "{p}");
+    let pid = p["id"].as_str().expect("product id");
+    for field in ["title", "category"] {
+        let err = tool_err(
+            &w,
+            "products",
+            "update_product",
+            json!({"product_id": pid, field: "   "}),
+        );
+        assert!(err.contains(&format!("`{field}`")), "{err}");
+    }
+
+    // Orders and stock find a SKU by either spelling.
+    let order = w.tool(
+        "orders",
+        "create_order",
+        json!({"items": [{"sku": "wdo-jkt-004-m", "quantity": 1}]}),
+    );
+    assert_eq!(order["items"][0]["sku"], json!("WDO-JKT-004-M"), "{order}");
+    let stock = w.tool("inventory", "get_levels", json!({"sku": "mixed-CASE-1"}));
+    assert!(stock.to_string().contains("Mixed-Case-1"), "{stock}");
+}
+
+#[test]
+fn the_category_filter_ignores_letter_case() {
+    let w = Whale::new();
+    let cats = w.tool("products", "list_categories", json!({}));
+    let first = &cats["categories"][0];
+    let name = first["category"].as_str().expect("category").to_string();
+    for spelling in [name.clone(), name.to_uppercase()] {
+        let page = w.tool("products", "list_products", json!({"category": spelling}));
+        assert_eq!(page["total"], first["products"], "{spelling}: {page}");
+    }
+}

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_oauth.sql"),
     include_str!("migrations/0004_fulfilled_at.sql"),
     include_str!("migrations/0005_client_agents.sql"),
+    include_str!("migrations/0006_sku_nocase.sql"),
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -1110,6 +1111,54 @@ mod tests {
             .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(dangling, 0);
+    }
+
+    /// 0006 on a database of version 5: SKUs become unique whatever their
+    /// case; SKUs that already differ only in case are kept apart (the newer
+    /// one is renamed), and lookups by SKU ignore case.
+    #[test]
+    fn sku_migration_makes_skus_unique_whatever_their_case() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO stores VALUES ('s', 'S', 'USD', 'UTC', 1);
+             INSERT INTO products (id, store_id, mode, title, category, status, created_at, updated_at)
+                  VALUES ('prod_1', 's', 'live', 'P', 'c', 'active', 1, 1);
+             INSERT INTO variants (id, store_id, mode, product_id, sku, title, price_cents)
+                  VALUES ('var_a', 's', 'live', 'prod_1', 'ABC-1', 'A', 100),
+                         ('var_b', 's', 'live', 'prod_1', 'abc-1', 'B', 100),
+                         ('var_t', 's', 'test', 'prod_1', 'abc-1', 'T', 100);",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let sku = |id: &str| -> String {
+            conn.query_row("SELECT sku FROM variants WHERE id = ?1", [id], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(sku("var_a"), "ABC-1", "the older keeps its SKU");
+        assert_eq!(sku("var_b"), "abc-1-var_b", "the newer is renamed");
+        assert_eq!(sku("var_t"), "abc-1", "test mode is apart");
+        let found: String = conn
+            .query_row(
+                "SELECT id FROM variants WHERE store_id = 's' AND mode = 'live' AND sku = ?1",
+                ["aBc-1"],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, "var_a", "lookups ignore case");
+        assert!(
+            conn.execute(
+                "INSERT INTO variants (id, store_id, mode, product_id, sku, title, price_cents)
+                      VALUES ('var_c', 's', 'live', 'prod_1', 'Abc-1', 'C', 1)",
+                []
+            )
+            .is_err(),
+            "SKUs are unique whatever their case"
+        );
     }
 
     #[test]

@@ -67,7 +67,10 @@ pub struct ProductSummary {
     pub title: String,
     pub category: String,
     pub status: ProductStatus,
+    /// The lowest price among all the product's variants (cents), whatever
+    /// the price filter.
     pub price_min_cents: i64,
+    /// The highest price among all the product's variants (cents).
     pub price_max_cents: i64,
     pub variant_count: i64,
     /// Units available across all variants and locations.
@@ -128,7 +131,7 @@ pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<Produ
     if let Some(c) = q.category {
         push(
             &mut sql,
-            " AND p.category = ?",
+            " AND p.category = ? COLLATE NOCASE",
             Box::new(c.to_string()),
             &mut args,
         );
@@ -136,11 +139,17 @@ pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<Produ
     if let Some(st) = q.status {
         push(&mut sql, " AND p.status = ?", Box::new(st.as_str()), &mut args);
     }
-    if let Some(min) = q.min_price_cents {
-        push(&mut sql, &format!(" AND {PMAX} >= ?"), Box::new(min), &mut args);
-    }
-    if let Some(max) = q.max_price_cents {
-        push(&mut sql, &format!(" AND {PMIN} <= ?"), Box::new(max), &mut args);
+    // One variant must be within the whole range: a product priced 10 and
+    // 90 has no variant in [40, 60].
+    if q.min_price_cents.is_some() || q.max_price_cents.is_some() {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id");
+        if let Some(min) = q.min_price_cents {
+            push(&mut sql, " AND v.price_cents >= ?", Box::new(min), &mut args);
+        }
+        if let Some(max) = q.max_price_cents {
+            push(&mut sql, " AND v.price_cents <= ?", Box::new(max), &mut args);
+        }
+        sql.push(')');
     }
     let conn = s.conn();
     let total: i64 = conn
@@ -252,7 +261,8 @@ pub struct NewProduct<'a> {
     pub variants: &'a [NewVariant<'a>],
 }
 
-/// SKUs already taken in this store and mode.
+/// SKUs already taken in this store and mode, in their stored spelling
+/// (SKUs compare case-insensitively: the column is `COLLATE NOCASE`).
 pub fn taken_skus(s: &Scoped<'_>, skus: &[&str]) -> rusqlite::Result<Vec<String>> {
     let mut stmt = s
         .conn()
@@ -346,7 +356,34 @@ pub fn update(s: &Scoped<'_>, id: &str, p: &ProductPatch<'_>) -> rusqlite::Resul
     Ok(n == 1)
 }
 
-/// Sets a variant's price; false when the variant is not in this store.
+/// A variant's current prices and its product.
+pub struct VariantPrice {
+    pub compare_at_cents: Option<i64>,
+    pub product_id: String,
+    /// The variant's product was soft-deleted.
+    pub product_deleted: bool,
+}
+
+/// The current prices of a variant of this store; None when absent.
+pub fn variant_price(s: &Scoped<'_>, variant_id: &str) -> rusqlite::Result<Option<VariantPrice>> {
+    s.conn()
+        .prepare_cached(
+            "SELECT v.compare_at_cents, p.id, p.deleted_at IS NOT NULL
+               FROM variants v JOIN products p ON p.id = v.product_id
+              WHERE v.store_id = ?1 AND v.mode = ?2 AND v.id = ?3",
+        )?
+        .query_row(params![s.store(), s.mode(), variant_id], |r| {
+            Ok(VariantPrice {
+                compare_at_cents: r.get(0)?,
+                product_id: r.get(1)?,
+                product_deleted: r.get(2)?,
+            })
+        })
+        .optional()
+}
+
+/// Sets a variant's price and compare-at price (None clears it); false when
+/// the variant is not in this store.
 pub fn set_price(
     s: &Scoped<'_>,
     variant_id: &str,
@@ -369,9 +406,17 @@ pub fn set_price(
     Ok(n == 1)
 }
 
+/// What a soft delete found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoftDelete {
+    Deleted,
+    AlreadyDeleted,
+    Absent,
+}
+
 /// Soft delete: the product disappears from listings and cannot be ordered,
-/// but past orders keep pointing at it. False when absent.
-pub fn soft_delete(s: &Scoped<'_>, id: &str) -> rusqlite::Result<bool> {
+/// but past orders keep pointing at it.
+pub fn soft_delete(s: &Scoped<'_>, id: &str) -> rusqlite::Result<SoftDelete> {
     let now = now_ms();
     let n = s
         .conn()
@@ -380,7 +425,22 @@ pub fn soft_delete(s: &Scoped<'_>, id: &str) -> rusqlite::Result<bool> {
           WHERE store_id = ?1 AND mode = ?2 AND id = ?3 AND deleted_at IS NULL",
         )?
         .execute(params![s.store(), s.mode(), id, now])?;
-    Ok(n == 1)
+    Ok(match (n, is_deleted(s, id)?) {
+        (1, _) => SoftDelete::Deleted,
+        (_, Some(true)) => SoftDelete::AlreadyDeleted,
+        _ => SoftDelete::Absent,
+    })
+}
+
+/// Whether a product of this store was soft-deleted; None when there is no
+/// such product at all.
+pub fn is_deleted(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<bool>> {
+    s.conn()
+        .prepare_cached(
+            "SELECT deleted_at IS NOT NULL FROM products WHERE store_id = ?1 AND mode = ?2 AND id = ?3",
+        )?
+        .query_row(params![s.store(), s.mode(), id], |r| r.get(0))
+        .optional()
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

@@ -57,7 +57,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "set_price",
-                "Set one variant's price (and optional compare-at price), in cents.",
+                "Set one variant's price in cents, and optionally its compare-at (\"was\") price, which must be above the price; left out, the current compare-at price is kept; null clears it.",
                 Effect::Write,
                 json!({"variant_id": "var_example", "price_cents": 4500}),
                 set_price,
@@ -65,7 +65,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "delete_product",
-                "Soft-delete a product: it leaves listings and can no longer be ordered; past orders keep it.",
+                "Soft-delete a product: it leaves listings and can no longer be ordered, priced or changed; past orders keep it. Repeating it succeeds with already_deleted true.",
                 Effect::Destructive,
                 json!({"product_id": "prod_example"}),
                 delete_product,
@@ -81,12 +81,17 @@ pub struct ListInput {
     /// Text matched against title, description and tags.
     #[schemars(length(min = 1, max = 200))]
     pub query: Option<String>,
+    /// Only products of this category, whatever its letter case (names
+    /// from list_categories).
+    #[schemars(length(min = 1, max = 100))]
     pub category: Option<String>,
     pub status: Option<ProductStatus>,
-    /// Only products with a variant priced at or above this (cents).
+    /// Only products with a variant priced at or above this (cents). With
+    /// max_price_cents, one variant must be within both.
     #[schemars(range(min = 0))]
     pub min_price_cents: Option<i64>,
-    /// Only products with a variant priced at or below this (cents).
+    /// Only products with a variant priced at or below this (cents). With
+    /// min_price_cents, one variant must be within both.
     #[schemars(range(min = 0))]
     pub max_price_cents: Option<i64>,
     /// Page size, 1–100 (default 20).
@@ -136,7 +141,28 @@ pub struct ProductId {
 }
 
 fn get_product(ctx: &Ctx<'_>, i: ProductId) -> Result<Product, ToolError> {
-    db::get(&ctx.db, &i.product_id)?.ok_or_else(|| ToolError::not_found("product", &i.product_id))
+    match db::get(&ctx.db, &i.product_id)? {
+        Some(p) => Ok(p),
+        None => Err(match missing(ctx, &i.product_id)? {
+            ToolError::Conflict(deleted) => ToolError::NotFound(deleted),
+            other => other,
+        }),
+    }
+}
+
+/// The error for a product id that names no live product: deleted, or not
+/// found at all.
+fn missing(ctx: &Ctx<'_>, product_id: &str) -> Result<ToolError, ToolError> {
+    Ok(match db::is_deleted(&ctx.db, product_id)? {
+        Some(true) => was_deleted(product_id),
+        _ => ToolError::not_found("product", product_id),
+    })
+}
+
+fn was_deleted(product_id: &str) -> ToolError {
+    ToolError::Conflict(format!(
+        "product `{product_id}` was deleted; a deleted product cannot be read or changed (past orders keep it). products.list_products shows the live products"
+    ))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -157,7 +183,8 @@ fn list_categories(ctx: &Ctx<'_>, _: Empty) -> Result<Categories, ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantInput {
-    /// Stock keeping unit, unique in the store.
+    /// Stock keeping unit, unique in the store whatever its letter case
+    /// (orders and stock find it by either spelling).
     #[schemars(length(min = 1, max = 64))]
     pub sku: String,
     /// e.g. "M", "Blue / L", "40 L".
@@ -166,6 +193,8 @@ pub struct VariantInput {
     /// Price in cents.
     #[schemars(range(min = 0, max = 100_000_000))]
     pub price_cents: i64,
+    /// The "was" price in cents, shown struck through; must be above
+    /// price_cents.
     #[schemars(range(min = 0, max = 100_000_000))]
     pub compare_at_cents: Option<i64>,
 }
@@ -188,38 +217,62 @@ pub struct CreateInput {
     pub variants: Vec<VariantInput>,
 }
 
-fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
-    let mut skus: Vec<&str> = i.variants.iter().map(|v| v.sku.as_str()).collect();
-    skus.sort_unstable();
-    if let Some(w) = skus.windows(2).find(|w| w[0] == w[1]) {
+/// `value` trimmed; refused when nothing is left.
+fn not_blank<'a>(field: &str, value: &'a str) -> Result<&'a str, ToolError> {
+    let t = value.trim();
+    if t.is_empty() {
         return Err(ToolError::invalid(
-            "variants",
-            format!("SKU `{}` appears twice", w[0]),
+            field,
+            "is blank; give some text (spaces alone are not a value)",
         ));
+    }
+    Ok(t)
+}
+
+fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
+    let title = not_blank("title", &i.title)?;
+    let category = not_blank("category", &i.category)?;
+    let mut variants: Vec<NewVariant<'_>> = Vec::with_capacity(i.variants.len());
+    for (n, v) in i.variants.iter().enumerate() {
+        let sku = not_blank(&format!("variants[{n}].sku"), &v.sku)?;
+        // SKUs are one whatever their case (the column is COLLATE NOCASE).
+        if let Some(first) = variants.iter().find(|o| o.sku.eq_ignore_ascii_case(sku)) {
+            return Err(ToolError::invalid(
+                format!("variants[{n}].sku"),
+                format!(
+                    "SKU `{sku}` repeats `{}` of an earlier variant (SKUs ignore letter case); give each variant its own SKU",
+                    first.sku
+                ),
+            ));
+        }
+        variants.push(NewVariant {
+            sku,
+            title: not_blank(&format!("variants[{n}].title"), &v.title)?,
+            price_cents: v.price_cents,
+            compare_at_cents: v.compare_at_cents,
+        });
+    }
+    let skus: Vec<&str> = variants.iter().map(|v| v.sku).collect();
+    for (n, v) in i.variants.iter().enumerate() {
+        check_compare_at(
+            &format!("variants[{n}].compare_at_cents"),
+            v.price_cents,
+            v.compare_at_cents,
+        )?;
     }
     let taken = db::taken_skus(&ctx.db, &skus)?;
     if !taken.is_empty() {
         return Err(ToolError::Conflict(format!(
-            "SKU already in use in this store: {}; choose another SKU (a deleted product's SKUs stay reserved, so its past orders keep naming one variant)",
+            "SKU already in use in this store (SKUs ignore letter case): {}; choose another SKU (a deleted product's SKUs stay reserved, so its past orders keep naming one variant)",
             taken.join(", ")
         )));
     }
-    let variants: Vec<NewVariant<'_>> = i
-        .variants
-        .iter()
-        .map(|v| NewVariant {
-            sku: &v.sku,
-            title: &v.title,
-            price_cents: v.price_cents,
-            compare_at_cents: v.compare_at_cents,
-        })
-        .collect();
     let id = db::create(
         &ctx.db,
         &NewProduct {
-            title: &i.title,
+            title,
             description: &i.description,
-            category: &i.category,
+            category,
             status: i.status.unwrap_or(ProductStatus::Draft),
             tags: &i.tags,
             variants: &variants,
@@ -244,19 +297,25 @@ pub struct UpdateInput {
 }
 
 fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
+    let title = i.title.as_deref().map(|t| not_blank("title", t)).transpose()?;
+    let category = i
+        .category
+        .as_deref()
+        .map(|c| not_blank("category", c))
+        .transpose()?;
     let found = db::update(
         &ctx.db,
         &i.product_id,
         &ProductPatch {
-            title: i.title.as_deref(),
+            title,
             description: i.description.as_deref(),
-            category: i.category.as_deref(),
+            category,
             status: i.status,
             tags: i.tags.as_deref(),
         },
     )?;
     if !found {
-        return Err(ToolError::not_found("product", &i.product_id));
+        return Err(missing(ctx, &i.product_id)?);
     }
     get_product(
         ctx,
@@ -272,10 +331,42 @@ pub struct PriceInput {
     /// A variant id such as `var_…` (from get_product).
     #[schemars(length(min = 1))]
     pub variant_id: String,
+    /// The new price in cents.
     #[schemars(range(min = 0, max = 100_000_000))]
     pub price_cents: i64,
-    #[schemars(range(min = 0, max = 100_000_000))]
-    pub compare_at_cents: Option<i64>,
+    /// The "was" price in cents, shown struck through; must be above
+    /// price_cents. Left out keeps the variant's current one; null clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(range(min = 0, max = 100_000_000), transform = no_default)]
+    pub compare_at_cents: Option<Option<i64>>,
+}
+
+/// Leaving the field out is not the same as `null`: no `default` in the schema.
+fn no_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
+}
+
+/// Reads a field that is present (a value or `null`) as `Some`, so that an
+/// absent field (`None`, via `#[serde(default)]`) differs from `null`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Refuses a compare-at ("was") price that is not above the price.
+fn check_compare_at(field: &str, price_cents: i64, compare_at_cents: Option<i64>) -> Result<(), ToolError> {
+    match compare_at_cents {
+        Some(c) if c <= price_cents => Err(ToolError::invalid(
+            field,
+            format!(
+                "compare_at_cents {c} is not above price_cents {price_cents}; a compare-at (\"was\") price must be higher than the price: raise it, or leave it out"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -286,28 +377,57 @@ pub struct PriceSet {
 }
 
 fn set_price(ctx: &Ctx<'_>, i: PriceInput) -> Result<PriceSet, ToolError> {
-    if !db::set_price(&ctx.db, &i.variant_id, i.price_cents, i.compare_at_cents)? {
-        return Err(ToolError::not_found("variant", &i.variant_id));
+    let current = db::variant_price(&ctx.db, &i.variant_id)?
+        .ok_or_else(|| ToolError::not_found("variant", &i.variant_id))?;
+    if current.product_deleted {
+        return Err(was_deleted(&current.product_id));
     }
+    let compare_at_cents = match i.compare_at_cents {
+        Some(given) => {
+            check_compare_at("compare_at_cents", i.price_cents, given)?;
+            given
+        }
+        None => {
+            if let Some(c) = current.compare_at_cents
+                && c <= i.price_cents
+            {
+                return Err(ToolError::invalid(
+                    "compare_at_cents",
+                    format!(
+                        "the variant's current compare_at_cents {c} is not above the new price_cents {}; pass a higher compare_at_cents, or null to clear it",
+                        i.price_cents
+                    ),
+                ));
+            }
+            current.compare_at_cents
+        }
+    };
+    db::set_price(&ctx.db, &i.variant_id, i.price_cents, compare_at_cents)?;
     Ok(PriceSet {
         variant_id: i.variant_id,
         price_cents: i.price_cents,
-        compare_at_cents: i.compare_at_cents,
+        compare_at_cents,
     })
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Deleted {
     pub id: String,
+    /// Always true: the product is deleted now.
     pub deleted: bool,
+    /// True when an earlier call had deleted it already (nothing changed).
+    pub already_deleted: bool,
 }
 
 fn delete_product(ctx: &Ctx<'_>, i: ProductId) -> Result<Deleted, ToolError> {
-    if !db::soft_delete(&ctx.db, &i.product_id)? {
-        return Err(ToolError::not_found("product", &i.product_id));
-    }
+    let already_deleted = match db::soft_delete(&ctx.db, &i.product_id)? {
+        db::SoftDelete::Deleted => false,
+        db::SoftDelete::AlreadyDeleted => true,
+        db::SoftDelete::Absent => return Err(ToolError::not_found("product", &i.product_id)),
+    };
     Ok(Deleted {
         id: i.product_id,
         deleted: true,
+        already_deleted,
     })
 }
