@@ -2780,6 +2780,11 @@ fn products_refuse_blank_text_and_skus_that_differ_only_in_case() {
             json!({"title": "T", "category": "c",
                    "variants": [variant, {"sku": "blank-1", "title": "Two", "price_cents": 100}]}),
         ),
+        // Tags are stored comma-joined: a comma would split one tag in two.
+        (
+            "tags[1]",
+            json!({"title": "T", "category": "c", "tags": ["ok", "a,b"], "variants": [variant]}),
+        ),
     ] {
         let err = tool_err(&w, "products", "create_product", input);
         assert!(err.contains(&format!("`{field}`")), "{field}: {err}");

@@ -83,7 +83,9 @@ pub(crate) fn normalize_email(raw: &str) -> Result<String, String> {
 
 /// Trims tags, drops empty ones and repeats (case-insensitive); a tag may not
 /// contain a comma (tags are stored comma-separated).
-fn normalize_tags(tags: &[String]) -> Result<Vec<String>, ToolError> {
+/// Tags as stored (comma-joined): trimmed, at most 50 characters, no
+/// commas, no repeats in any case. Shared by customers and products.
+pub(crate) fn normalize_tags(tags: &[String]) -> Result<Vec<String>, ToolError> {
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for (i, t) in tags.iter().enumerate() {
         let t = t.trim();

@@ -211,6 +211,7 @@ pub struct CreateInput {
     pub category: String,
     /// Defaults to draft.
     pub status: Option<ProductStatus>,
+    /// Labels such as "ultralight" (no commas; a repeat in any case is dropped).
     #[serde(default)]
     pub tags: Vec<String>,
     #[schemars(length(min = 1, max = 100))]
@@ -267,6 +268,7 @@ fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
             taken.join(", ")
         )));
     }
+    let tags = super::customers::normalize_tags(&i.tags)?;
     let id = db::create(
         &ctx.db,
         &NewProduct {
@@ -274,7 +276,7 @@ fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
             description: &i.description,
             category,
             status: i.status.unwrap_or(ProductStatus::Draft),
-            tags: &i.tags,
+            tags: &tags,
             variants: &variants,
         },
     )?;
@@ -293,6 +295,7 @@ pub struct UpdateInput {
     #[schemars(length(min = 1, max = 100))]
     pub category: Option<String>,
     pub status: Option<ProductStatus>,
+    /// Replaces all tags (no commas); [] removes them.
     pub tags: Option<Vec<String>>,
 }
 
@@ -303,6 +306,11 @@ fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
         .as_deref()
         .map(|c| not_blank("category", c))
         .transpose()?;
+    let tags = i
+        .tags
+        .as_deref()
+        .map(super::customers::normalize_tags)
+        .transpose()?;
     let found = db::update(
         &ctx.db,
         &i.product_id,
@@ -311,7 +319,7 @@ fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
             description: i.description.as_deref(),
             category,
             status: i.status,
-            tags: i.tags.as_deref(),
+            tags: tags.as_deref(),
         },
     )?;
     if !found {
