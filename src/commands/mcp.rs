@@ -130,26 +130,21 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// `--public-url` as (origin, host name): an http(s) origin, with no path,
-/// query or credentials — the server answers at its root, so a path prefix
-/// would put the endpoints it advertises where no route serves them.
-fn public_origin(raw: &str) -> Result<(String, String), CliError> {
-    let bad = |why: &str| CliError::Usage(format!("--public-url `{raw}`: {why}"));
-    let u =
-        url::Url::parse(raw).map_err(|e| bad(&format!("not a URL ({e}); e.g. https://mcp.example.com")))?;
+/// An http(s) origin and its host name, from a URL that is nothing more:
+/// no path (beyond `/`), query, fragment or credentials; or why not.
+fn parse_origin(raw: &str) -> Result<(String, String), &'static str> {
+    let u = url::Url::parse(raw.trim()).map_err(|_| "not a URL")?;
     if !matches!(u.scheme(), "http" | "https") {
-        return Err(bad("use an http:// or https:// URL"));
+        return Err("use an http:// or https:// URL");
     }
     let Some(host) = u.host_str() else {
-        return Err(bad("the URL has no host"));
+        return Err("the URL has no host");
     };
     if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
-        return Err(bad(
-            "give the origin only (scheme://host[:port]); serving under a path prefix is not supported",
-        ));
+        return Err("give the origin only (scheme://host[:port]), no path");
     }
     if !u.username().is_empty() || u.password().is_some() {
-        return Err(bad("the URL must not carry credentials"));
+        return Err("the URL must not carry credentials");
     }
     let host = host
         .trim_start_matches('[')
@@ -158,27 +153,29 @@ fn public_origin(raw: &str) -> Result<(String, String), CliError> {
     Ok((u.origin().ascii_serialization(), host))
 }
 
+/// `--public-url` as (origin, host name): the server answers at its root,
+/// so a path prefix would put the endpoints it advertises where no route
+/// serves them.
+fn public_origin(raw: &str) -> Result<(String, String), CliError> {
+    parse_origin(raw).map_err(|why| {
+        let hint = if why.contains("path") {
+            "; serving under a path prefix is not supported"
+        } else {
+            ", e.g. https://mcp.example.com"
+        };
+        CliError::Usage(format!("--public-url `{raw}`: {why}{hint}"))
+    })
+}
+
 /// An `--allowed-origin` as browsers send it in `Origin`: scheme://host[:port]
 /// (lower-case, no default port). A value that could never equal an Origin
 /// header — a path, a missing scheme — is refused rather than kept.
 fn allowed_origin(raw: &str) -> Result<String, CliError> {
-    let bad = || {
+    parse_origin(raw).map(|(origin, _)| origin).map_err(|why| {
         CliError::Usage(format!(
-            "--allowed-origin `{raw}`: give an origin, scheme://host[:port] with no path, e.g. https://app.example.com"
+            "--allowed-origin `{raw}`: {why}, e.g. https://app.example.com"
         ))
-    };
-    let u = url::Url::parse(raw.trim()).map_err(|_| bad())?;
-    if !matches!(u.scheme(), "http" | "https")
-        || u.host_str().is_none()
-        || u.path() != "/"
-        || u.query().is_some()
-        || u.fragment().is_some()
-        || !u.username().is_empty()
-        || u.password().is_some()
-    {
-        return Err(bad());
-    }
-    Ok(u.origin().ascii_serialization())
+    })
 }
 
 /// An `--allowed-host`: a host name or IP address as the `Host` header names
