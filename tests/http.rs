@@ -676,6 +676,31 @@ fn a_session_in_use_stays_open_and_an_idle_one_is_closed() {
         StatusCode::NOT_FOUND,
         "an idle session outlived --session-idle"
     );
+
+    // A session whose GET stream is open is in use however long it is
+    // quiet; once the stream is gone, the idle time counts from its end.
+    let listening = Streamable::open(&server, &key);
+    let stream = listening.get_stream_as(&key);
+    assert_eq!(stream.status(), StatusCode::OK, "GET stream");
+    std::thread::sleep(Duration::from_secs(4));
+    let resp = listening
+        .post_as(&key, &rpc(901, "tools/list", Value::Null))
+        .expect("POST tools/list");
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "a session with an open stream was closed"
+    );
+    drop(stream);
+    std::thread::sleep(Duration::from_secs(4));
+    let resp = listening
+        .post_as(&key, &rpc(902, "tools/list", Value::Null))
+        .expect("POST tools/list");
+    assert_eq!(
+        resp.status(),
+        StatusCode::NOT_FOUND,
+        "idle after its stream ended"
+    );
 }
 
 /// No SSE priming events (an empty `data` with an event id): they promise a
@@ -1236,9 +1261,38 @@ fn behind_a_trusted_proxy_limits_count_the_forwarded_client() {
     // and a trusted hop on the right is skipped.
     assert_eq!(get("198.51.100.1, 203.0.113.7"), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(get("203.0.113.7, 10.1.2.3"), StatusCode::TOO_MANY_REQUESTS);
-    // Another client behind the same proxy has its own allowance.
+    // Junk written on the left, a port, brackets, a stray comma: still
+    // that client, whose allowance is spent.
+    for spelled in [
+        "junk, 203.0.113.7",
+        "203.0.113.7:5555",
+        "[203.0.113.7]",
+        "203.0.113.7,",
+    ] {
+        assert_eq!(get(spelled), StatusCode::TOO_MANY_REQUESTS, "{spelled:?}");
+    }
+    // Another client behind the same proxy has its own allowance — also
+    // when its entry is no address at all: never the proxy's.
     assert_eq!(get("203.0.113.8"), StatusCode::UNAUTHORIZED, "another client");
     assert_eq!(get("2001:db8::1"), StatusCode::UNAUTHORIZED, "an IPv6 client");
+    assert_eq!(
+        get("[2001:db8::2]:443"),
+        StatusCode::UNAUTHORIZED,
+        "an IPv6 client with a port"
+    );
+    for _ in 0..30 {
+        get("unknown");
+    }
+    assert_eq!(
+        get("unknown"),
+        StatusCode::TOO_MANY_REQUESTS,
+        "`unknown` has a bucket of its own"
+    );
+    assert_eq!(
+        get("203.0.113.9"),
+        StatusCode::UNAUTHORIZED,
+        "a client not seen before"
+    );
     // A bad value is refused at start.
     let out = w.run(&[
         "mcp",

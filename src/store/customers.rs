@@ -182,7 +182,7 @@ pub fn id_by_email(s: &Scoped<'_>, email: &str, except: Option<&str>) -> rusqlit
     s.conn()
         .prepare_cached(
             "SELECT id FROM customers
-              WHERE store_id = ?1 AND mode = ?2 AND lower(email) = lower(?3) AND (?4 IS NULL OR id != ?4)",
+              WHERE store_id = ?1 AND mode = ?2 AND email = lower(?3) AND (?4 IS NULL OR id != ?4)",
         )?
         .query_row(params![s.store(), s.mode(), email, except], |r| r.get(0))
         .optional()

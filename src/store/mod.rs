@@ -455,19 +455,33 @@ fn migrate_unchecked(conn: &mut Connection, path: &Path) -> Result<(), DbError> 
             known: MIGRATIONS.len(),
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-    }
-    let dangling: Option<String> = tx
-        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
-        .optional()?;
-    if let Some(table) = dangling {
-        // Rolled back: the database stays as it was.
-        return Err(DbError::Sql(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
-            Some(format!("a migration left rows of `{table}` pointing at nothing")),
-        )));
+    if current < MIGRATIONS.len() {
+        let dangling = |tx: &Transaction<'_>| -> rusqlite::Result<Option<String>> {
+            tx.query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()
+        };
+        // Rows that already point at nothing (an edit made with foreign keys
+        // off) are not a migration's doing: said, and not held against it.
+        let before = dangling(&tx)?;
+        if let Some(table) = &before {
+            tracing::warn!(
+                "{}: rows of `{table}` point at rows that do not exist (see `PRAGMA foreign_key_check`)",
+                path.display()
+            );
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        if before.is_none()
+            && let Some(table) = dangling(&tx)?
+        {
+            // Rolled back: the database stays as it was.
+            return Err(DbError::Sql(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!("a migration left rows of `{table}` pointing at nothing")),
+            )));
+        }
     }
     tx.commit()?;
     Ok(())

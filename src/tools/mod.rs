@@ -292,9 +292,6 @@ fn pointer_to_field(pointer: &str) -> String {
     out
 }
 
-/// The JSON Schema of `T`, self-contained (no `$ref`), without the noise
-/// schemars adds (`$schema`, `title`, integer `format`s that strict
-/// validators such as Ajv reject).
 /// One parameter of a grouped tool, from the schemas the actions that take
 /// it give it. Where they agree (apart from the description), that schema,
 /// with each action's own description when those differ. Where they do not
@@ -401,6 +398,9 @@ fn accepts_null(v: &Value) -> bool {
         .is_some_and(|t| t.iter().any(|t| t == "null"))
 }
 
+/// The JSON Schema of `T`, self-contained (no `$ref`), without the noise
+/// schemars adds (`$schema`, `title`, integer `format`s that strict
+/// validators such as Ajv reject).
 pub fn schema_for<T: JsonSchema>() -> Map<String, Value> {
     let generator = schemars::generate::SchemaSettings::draft2020_12()
         .with(|s| s.inline_subschemas = true)

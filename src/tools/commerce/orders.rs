@@ -490,7 +490,7 @@ fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
         // marked idempotent): the first cancel already restocked and
         // refunded, and an agent that cancels twice should hear it.
         return Err(ToolError::Conflict(format!(
-            "order {} is already cancelled; nothing changed (its stock was put back and {} cents refunded when it was cancelled)",
+            "order {} is already cancelled; nothing changed (its stock was put back when it was cancelled; {} cents refunded in all)",
             o.id, o.refunded_cents
         )));
     }

@@ -65,6 +65,8 @@ pub struct QueryInput {
     /// Only executions listed after this one (an `exec_…` id, e.g. the last
     /// of the previous page): pages that stay put while new calls — this
     /// one included — arrive at the top. `total` then counts those after it.
+    /// (A call is listed by when it started but recorded when it ends: one
+    /// still running when a page was read can appear behind the cursor.)
     #[schemars(length(min = 1))]
     pub before: Option<String>,
 }

@@ -76,7 +76,7 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
             "credentials in the query string are refused; send `Authorization: Bearer <token>`",
         ));
     }
-    let (cred, principal) = authenticate(s, req.headers(), client_ip(req, &s.policy)).await?;
+    let (cred, principal) = authenticate(s, req.headers(), client_key(req, &s.policy)).await?;
     let client = fingerprint(&principal);
     if let Err(wait) = s.limiter.check(&client, principal.rate_limit_per_min) {
         return Err(HttpError::rate_limited(
@@ -93,34 +93,53 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
 /// many, refilling evenly) before further refusals become 429s.
 pub const FAILED_AUTH_PER_MIN: i64 = 30;
 
-/// The client's address, for the per-address limits: as the listener saw
+/// The client, for the per-address limits: its address as the listener saw
 /// it, unless that is a `--trusted-proxy`, whose `X-Forwarded-For` then
-/// names it — the rightmost address there that is not itself a trusted
-/// proxy (what is left of it was written by the client and proves nothing).
-pub fn client_ip(req: &Request, policy: &Policy) -> Option<std::net::IpAddr> {
-    let peer = req
+/// names it — the rightmost entry there that is not itself a trusted proxy
+/// (what lies left of it was written by the client and proves nothing). An
+/// entry may carry a port or brackets (`[2001:db8::1]:443`); one that is no
+/// address at all (`unknown`) is still that client's own key, never the
+/// proxy's, so no client can choose to be counted as the proxy.
+pub fn client_key(req: &Request, policy: &Policy) -> String {
+    let Some(peer) = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())?;
+        .map(|c| c.0.ip().to_canonical())
+    else {
+        return String::new();
+    };
     if !policy.trusts(peer) {
-        return Some(peer);
+        return peer.to_string();
     }
-    let forwarded: Vec<std::net::IpAddr> = req
+    let values: Vec<&str> = req
         .headers()
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|a| a.trim().parse())
-        .collect::<Result<_, _>>()
-        .unwrap_or_default();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !policy.trusts(*ip))
-            .unwrap_or(peer),
-    )
+        .collect();
+    for entry in values.iter().rev().flat_map(|v| v.rsplit(',')) {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        match forwarded_ip(entry) {
+            Some(ip) if policy.trusts(ip) => continue,
+            Some(ip) => return ip.to_string(),
+            None => return format!("xff:{}", crate::audit::shorten(entry, 64)),
+        }
+    }
+    peer.to_string()
+}
+
+/// An address of an `X-Forwarded-For` entry: `203.0.113.7`, `2001:db8::1`,
+/// with a port (`203.0.113.7:5555`, `[2001:db8::1]:443`) or in brackets.
+fn forwarded_ip(entry: &str) -> Option<std::net::IpAddr> {
+    entry
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| entry.trim_start_matches('[').trim_end_matches(']').parse().ok())
+        .map(|ip: std::net::IpAddr| ip.to_canonical())
 }
 
 /// Who a session belongs to: the key (never the raw token).
@@ -142,10 +161,9 @@ pub fn fingerprint(p: &Principal) -> String {
 async fn authenticate(
     s: &HttpState,
     headers: &HeaderMap,
-    peer: Option<std::net::IpAddr>,
+    // The client as a limiter key (`client_key`: a few bytes, per request).
+    peer: String,
 ) -> Result<(Credential, Principal), HttpError> {
-    // The address as a limiter key, made only on the paths that need it.
-    let peer = || peer.map_or(String::new(), |ip| ip.to_string());
     let challenge = |error: Option<&str>| {
         let mut v = format!(
             "Bearer resource_metadata=\"{}\"",
@@ -187,7 +205,7 @@ async fn authenticate(
     // (The address is looked at first: hashing the token to ask the cache
     // is only worth it for an address past its allowance.)
     if let (Credential::Token { token, .. }, Some(ext)) = (&cred, s.pipeline.external())
-        && let Some(wait) = s.auth_failures.exhausted(&peer(), Some(FAILED_AUTH_PER_MIN))
+        && let Some(wait) = s.auth_failures.exhausted(&peer, Some(FAILED_AUTH_PER_MIN))
         && !ext.knows(token)
     {
         return Err(HttpError::rate_limited(
@@ -200,7 +218,7 @@ async fn authenticate(
             e,
             AuthError::Expired(_) | AuthError::Revoked(_) | AuthError::TokenExpired | AuthError::TokenRevoked
         );
-        if !recognised && let Err(wait) = s.auth_failures.check(&peer(), Some(FAILED_AUTH_PER_MIN)) {
+        if !recognised && let Err(wait) = s.auth_failures.check(&peer, Some(FAILED_AUTH_PER_MIN)) {
             return HttpError::rate_limited(wait, "too many unrecognised credentials from this address");
         }
         invalid(e.to_string())

@@ -137,9 +137,12 @@ impl HttpState {
 struct Binding {
     /// The fingerprint of the credential that created it.
     owner: String,
-    /// When a request last named it: every request counts, those the fast
-    /// path answers without rmcp's session worker included.
+    /// When a request last named it (or a stream of it ended): every
+    /// request counts, those the fast path answers without rmcp's session
+    /// worker included.
     seen: Instant,
+    /// SSE streams of it open now: while any is, it is in use.
+    streams: usize,
 }
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -193,6 +196,7 @@ async fn bind_session(
                     Binding {
                         owner: me,
                         seen: Instant::now(),
+                        streams: 0,
                     },
                 );
                 b.len()
@@ -214,9 +218,45 @@ async fn bind_session(
             // official Python SDK warns on anything but 200 or 204.
             return axum::http::StatusCode::NO_CONTENT.into_response();
         }
+        // An SSE stream (the GET stream, or a reply rmcp streams) keeps its
+        // session in use for as long as it is open.
+        (Some(id), _) if is_event_stream(resp.headers()) => return in_use_while_open(&s, id, resp),
         _ => {}
     }
     resp
+}
+
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/event-stream"))
+}
+
+/// `resp` with its body wrapped so that the session counts as in use until
+/// the body ends or the client goes away (the idle sweep skips it), and as
+/// seen at that moment.
+fn in_use_while_open(s: &Arc<HttpState>, id: &str, resp: Response) -> Response {
+    struct Open(Arc<HttpState>, String);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            if let Some(b) = self.0.bindings().get_mut(&self.1) {
+                b.streams = b.streams.saturating_sub(1);
+                b.seen = Instant::now();
+            }
+        }
+    }
+    match s.bindings().get_mut(id) {
+        Some(b) => b.streams += 1,
+        None => return resp,
+    }
+    let open = Open(s.clone(), id.to_string());
+    let (parts, body) = resp.into_parts();
+    let body = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
+        let _still_open = &open;
+        chunk
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(body))
 }
 
 /// The answer to a request naming a session that is not open.
@@ -308,7 +348,7 @@ async fn expire_idle_sessions(s: Arc<HttpState>, idle: Duration) {
             let mut b = s.bindings();
             let ids: Vec<String> = b
                 .iter()
-                .filter(|(_, binding)| binding.seen.elapsed() >= idle)
+                .filter(|(_, binding)| binding.streams == 0 && binding.seen.elapsed() >= idle)
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in &ids {

@@ -58,7 +58,7 @@ pub async fn per_peer_limit(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let peer = super::guard::client_ip(&req, &s.policy).map_or(String::new(), |ip| ip.to_string());
+    let peer = super::guard::client_key(&req, &s.policy);
     let key = format!("peer:{peer}:{}", req.uri().path());
     if let Err(wait) = s.open_limiter.check(&key, Some(OPEN_ENDPOINT_PER_MIN)) {
         return HttpError::rate_limited(wait, "too many requests from this address").into_response();
