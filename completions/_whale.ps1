@@ -250,6 +250,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Until this time (same forms; a date includes that whole day)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Rows per page, 1–1000')
             [CompletionResult]::new('--offset', '--offset', [CompletionResultType]::ParameterName, 'Rows to skip (for paging)')
+            [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'Only executions listed after this one (an exec_… id, e.g. the last of the previous page): pages that stay put while new calls arrive')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('--test', '--test', [CompletionResultType]::ParameterName, 'Sandbox (test mode) executions instead of live')

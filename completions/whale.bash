@@ -731,7 +731,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__executions__subcmd__list)
-            opts="-h --tool --agent --status --from --to --test --limit --offset --json --db --store --help"
+            opts="-h --tool --agent --status --from --to --test --limit --offset --before --json --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -762,6 +762,10 @@ _whale() {
                     return 0
                     ;;
                 --offset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -160,6 +160,7 @@ complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l to -d 'Until this time (same forms; a date includes that whole day)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l limit -d 'Rows per page, 1–1000' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l offset -d 'Rows to skip (for paging)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l before -d 'Only executions listed after this one (an exec_… id, e.g. the last of the previous page): pages that stay put while new calls arrive' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l test -d 'Sandbox (test mode) executions instead of live'

@@ -476,6 +476,10 @@ pub enum ExecutionsCmd {
         /// Rows to skip (for paging)
         #[arg(long, default_value_t = 0)]
         offset: i64,
+        /// Only executions listed after this one (an exec_… id, e.g. the last of the previous
+        /// page): pages that stay put while new calls arrive
+        #[arg(long, value_name = "EXEC_ID")]
+        before: Option<String>,
         /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,

@@ -622,6 +622,17 @@ fn executions_list_show_and_stats_report_the_audit_trail() {
     let past = w.json(&["executions", "list", "--json", "--offset", "100"]);
     assert_eq!(past["total"], json!(7));
     assert_eq!(past["executions"], json!([]));
+    // --before: the page after an execution, and what is left after it.
+    let last = rows[2]["id"].as_str().expect("id");
+    let after = w.json(&["executions", "list", "--json", "--limit", "3", "--before", last]);
+    assert_eq!(
+        after["executions"].as_array().expect("rows").as_slice(),
+        &rows[3..6]
+    );
+    assert_eq!(after["total"], json!(4), "{after}");
+    let out = w.run(&["executions", "list", "--before", "exec_nope"]);
+    assert_exit(&out, 1, "--before an unknown execution");
+    assert!(stderr(&out).contains("exec_nope"), "{}", stderr(&out));
 
     // show
     let first = &rows[0];

@@ -59,14 +59,24 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
             filter: f,
             limit,
             offset,
+            before,
             json,
         } => {
             if !(1..=1000).contains(&limit) || offset < 0 {
                 return Err(CliError::Usage("--limit must be 1–1000 and --offset ≥ 0".into()));
             }
             let sc = scope(app, f.test);
+            let scoped = Scoped::new(&conn, &sc);
+            if let Some(id) = &before
+                && db::get(&scoped, id)?.is_none()
+            {
+                return Err(CliError::Runtime(format!(
+                    "--before: no execution `{id}` in store {} ({} mode); give an id from a previous page",
+                    sc.store_id, sc.mode
+                )));
+            }
             let (rows, total) =
-                db::query(&Scoped::new(&conn, &sc), &filter(&f)?, None, limit, offset)?.map_err(bad_time)?;
+                db::query(&scoped, &filter(&f)?, before.as_deref(), limit, offset)?.map_err(bad_time)?;
             if json {
                 printer::json(&json!({"executions": rows, "total": total, "limit": limit, "offset": offset}));
                 return Ok(());
