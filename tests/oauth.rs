@@ -923,9 +923,16 @@ fn client_credentials_for_machine_clients_only() {
     assert_eq!(count(&w, "oauth_tokens"), before);
 }
 
-/// A machine client (`whale clients create`): its id and secret.
+/// A machine client (`whale clients create`) of demo: its id and secret.
 fn machine_client(w: &Whale, name: &str) -> (String, String) {
-    let c = w.json(&["clients", "create", name, "--scopes", "products:read", "--json"]);
+    machine_client_of(w, "demo", name, "products:read")
+}
+
+/// A machine client of `store` with `scopes`: its id and secret.
+fn machine_client_of(w: &Whale, store: &str, name: &str, scopes: &str) -> (String, String) {
+    let c = w.json(&[
+        "--store", store, "clients", "create", name, "--scopes", scopes, "--json",
+    ]);
     (
         c["client_id"].as_str().unwrap().to_string(),
         c["client_secret"].as_str().unwrap().to_string(),
@@ -1112,38 +1119,14 @@ fn introspection_shows_a_client_its_own_tokens_and_an_admin_its_stores() {
     // An admin client of another store sees none of demo's tokens.
     let out = w.run(&["stores", "create", "other", "--name", "Other"]);
     assert!(out.status.success(), "stores create: {}", stderr(&out));
-    let other = w.json(&[
-        "--store",
-        "other",
-        "clients",
-        "create",
-        "other-rs",
-        "--scopes",
-        "platform:read",
-        "--json",
-    ]);
-    let (oid, osecret) = (
-        other["client_id"].as_str().unwrap(),
-        other["client_secret"].as_str().unwrap(),
-    );
+    let (oid, osecret) = machine_client_of(&w, "other", "other-rs", "platform:read");
     for tok in [at, own_at] {
-        assert_eq!(introspect(&s, oid, osecret, tok), json!({"active": false}));
+        assert_eq!(introspect(&s, &oid, &osecret, tok), json!({"active": false}));
     }
     // demo's admin client sees every token of demo.
-    let demo = w.json(&[
-        "clients",
-        "create",
-        "demo-rs",
-        "--scopes",
-        "platform:read",
-        "--json",
-    ]);
-    let (did, dsecret) = (
-        demo["client_id"].as_str().unwrap(),
-        demo["client_secret"].as_str().unwrap(),
-    );
+    let (did, dsecret) = machine_client_of(&w, "demo", "demo-rs", "platform:read");
     for tok in [at, rt, own_at] {
-        let v = introspect(&s, did, dsecret, tok);
+        let v = introspect(&s, &did, &dsecret, tok);
         assert_eq!(
             (&v["active"], &v["store_id"]),
             (&json!(true), &json!("demo")),

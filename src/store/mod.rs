@@ -1028,15 +1028,23 @@ mod tests {
         }
     }
 
+    /// An in-memory database at schema version `n` (the first `n`
+    /// migrations applied), foreign keys on as every connection has them.
+    fn at_version(n: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        for sql in &MIGRATIONS[..n] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", n as i64).unwrap();
+        conn
+    }
+
     /// 0004 on a database of version 3: shipped and refunded orders count
     /// as shipped, open ones do not.
     #[test]
     fn fulfilled_at_is_backfilled_from_the_status() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..3] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 3).unwrap();
+        let mut conn = at_version(3);
         conn.execute_batch(
             "INSERT INTO stores VALUES ('s', 'S', 'USD', 'UTC', 1);
              INSERT INTO locations (id, store_id, mode, name, created_at) VALUES ('l', 's', 'live', 'L', 1);",
@@ -1077,12 +1085,7 @@ mod tests {
     /// agents only, and foreign keys are enforced again afterwards.
     #[test]
     fn client_agents_migration_keeps_the_agents_of_keys_and_tokens() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "foreign_keys", true).unwrap();
-        for sql in &MIGRATIONS[..4] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 4).unwrap();
+        let mut conn = at_version(4);
         conn.execute_batch(
             "INSERT INTO stores VALUES ('s', 'S', 'USD', 'UTC', 1);
              INSERT INTO agents VALUES ('agt_k', 's', 'support-bot', 1);
@@ -1132,12 +1135,7 @@ mod tests {
     /// one is renamed), and lookups by SKU ignore case.
     #[test]
     fn sku_migration_makes_skus_unique_whatever_their_case() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "foreign_keys", true).unwrap();
-        for sql in &MIGRATIONS[..5] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 5).unwrap();
+        let mut conn = at_version(5);
         conn.execute_batch(
             "INSERT INTO stores VALUES ('s', 'S', 'USD', 'UTC', 1);
              INSERT INTO products (id, store_id, mode, title, category, status, created_at, updated_at)

@@ -143,26 +143,29 @@ pub struct ProductId {
 fn get_product(ctx: &Ctx<'_>, i: ProductId) -> Result<Product, ToolError> {
     match db::get(&ctx.db, &i.product_id)? {
         Some(p) => Ok(p),
-        None => Err(match missing(ctx, &i.product_id)? {
-            ToolError::Conflict(deleted) => ToolError::NotFound(deleted),
-            other => other,
-        }),
+        // Reading a deleted product finds nothing, in words that say why.
+        None => Err(missing(ctx, &i.product_id, ToolError::NotFound)?),
     }
 }
 
-/// The error for a product id that names no live product: deleted, or not
-/// found at all.
-fn missing(ctx: &Ctx<'_>, product_id: &str) -> Result<ToolError, ToolError> {
+/// The error for a product id that names no live product: not found at
+/// all, or deleted — reported as `deleted` makes it (not found to a read,
+/// a conflict to a change).
+fn missing(
+    ctx: &Ctx<'_>,
+    product_id: &str,
+    deleted: fn(String) -> ToolError,
+) -> Result<ToolError, ToolError> {
     Ok(match db::is_deleted(&ctx.db, product_id)? {
-        Some(true) => was_deleted(product_id),
+        Some(true) => deleted(was_deleted(product_id)),
         _ => ToolError::not_found("product", product_id),
     })
 }
 
-fn was_deleted(product_id: &str) -> ToolError {
-    ToolError::Conflict(format!(
+fn was_deleted(product_id: &str) -> String {
+    format!(
         "product `{product_id}` was deleted; a deleted product cannot be read or changed (past orders keep it). products.list_products shows the live products"
-    ))
+    )
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -246,21 +249,20 @@ fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
                 ),
             ));
         }
-        variants.push(NewVariant {
-            sku,
-            title: not_blank(&format!("variants[{n}].title"), &v.title)?,
-            price_cents: v.price_cents,
-            compare_at_cents: v.compare_at_cents,
-        });
-    }
-    let skus: Vec<&str> = variants.iter().map(|v| v.sku).collect();
-    for (n, v) in i.variants.iter().enumerate() {
+        let title = not_blank(&format!("variants[{n}].title"), &v.title)?;
         check_compare_at(
             &format!("variants[{n}].compare_at_cents"),
             v.price_cents,
             v.compare_at_cents,
         )?;
+        variants.push(NewVariant {
+            sku,
+            title,
+            price_cents: v.price_cents,
+            compare_at_cents: v.compare_at_cents,
+        });
     }
+    let skus: Vec<&str> = variants.iter().map(|v| v.sku).collect();
     let taken = db::taken_skus(&ctx.db, &skus)?;
     if !taken.is_empty() {
         return Err(ToolError::Conflict(format!(
@@ -323,7 +325,7 @@ fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
         },
     )?;
     if !found {
-        return Err(missing(ctx, &i.product_id)?);
+        return Err(missing(ctx, &i.product_id, ToolError::Conflict)?);
     }
     get_product(
         ctx,
@@ -388,7 +390,7 @@ fn set_price(ctx: &Ctx<'_>, i: PriceInput) -> Result<PriceSet, ToolError> {
     let current = db::variant_price(&ctx.db, &i.variant_id)?
         .ok_or_else(|| ToolError::not_found("variant", &i.variant_id))?;
     if current.product_deleted {
-        return Err(was_deleted(&current.product_id));
+        return Err(ToolError::Conflict(was_deleted(&current.product_id)));
     }
     let compare_at_cents = match i.compare_at_cents {
         Some(given) => {
