@@ -122,7 +122,9 @@ pub struct Execution {
     pub error_code: Option<String>,
     pub error: Option<String>,
     pub duration_ms: i64,
+    /// The call's input as received, secrets redacted: any JSON value.
     pub input: serde_json::Value,
+    /// The result the caller got (any JSON value, secrets redacted); null when the call failed.
     pub output: Option<serde_json::Value>,
     pub created_at: String,
 }

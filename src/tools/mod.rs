@@ -419,9 +419,27 @@ pub fn schema_for<T: JsonSchema>() -> Map<String, Value> {
     map
 }
 
+/// Schema keywords whose value is one subschema, or an array or map of them.
+const SUBSCHEMA_KEYWORDS: [&str; 6] = ["properties", "items", "anyOf", "oneOf", "allOf", "not"];
+
 fn clean_schema(v: &mut Value) {
     match v {
         Value::Object(m) => {
+            // A boolean subschema (`true` for a `serde_json::Value` field) is
+            // valid JSON Schema but not in an MCP tool listing: the schema of
+            // `Tool` types each property as an object, and the TypeScript SDK
+            // rejects the whole `tools/list` over one `true`. `{}` means the
+            // same (anything), `{"not": {}}` the same as `false`.
+            for key in SUBSCHEMA_KEYWORDS {
+                match m.get_mut(key) {
+                    Some(Value::Object(props)) if key == "properties" => {
+                        props.values_mut().for_each(objectify_subschema)
+                    }
+                    Some(Value::Array(all)) => all.iter_mut().for_each(objectify_subschema),
+                    Some(one) if key != "properties" => objectify_subschema(one),
+                    _ => {}
+                }
+            }
             if let Some(Value::String(f)) = m.get("format")
                 && matches!(
                     f.as_str(),
@@ -446,6 +464,14 @@ fn clean_schema(v: &mut Value) {
             }
         }
         Value::Array(a) => a.iter_mut().for_each(clean_schema),
+        _ => {}
+    }
+}
+
+fn objectify_subschema(v: &mut Value) {
+    match v {
+        Value::Bool(true) => *v = json!({}),
+        Value::Bool(false) => *v = json!({"not": {}}),
         _ => {}
     }
 }
@@ -752,6 +778,51 @@ mod tests {
                 assert!(!a.reads_audit, "{}.{} waits for the audit writer", t.name, a.name);
             }
         }
+    }
+
+    /// MCP's `Tool` schema types each property (and, for clients such as
+    /// the TypeScript SDK, each subschema) as an object: one boolean
+    /// subschema makes a client refuse the whole tools/list.
+    #[test]
+    fn listed_schemas_have_no_boolean_subschemas() {
+        fn check(path: &str, v: &Value) {
+            let Value::Object(m) = v else { return };
+            for key in SUBSCHEMA_KEYWORDS {
+                let subs: Vec<(String, &Value)> = match m.get(key) {
+                    Some(Value::Object(p)) if key == "properties" => {
+                        p.iter().map(|(k, v)| (format!("{path}.{k}"), v)).collect()
+                    }
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (format!("{path}.{key}[{i}]"), v))
+                        .collect(),
+                    Some(one) if key != "properties" => vec![(format!("{path}.{key}"), one)],
+                    _ => vec![],
+                };
+                for (p, sub) in subs {
+                    assert!(sub.is_object(), "{p} is {sub}, not a schema object");
+                    check(&p, sub);
+                }
+            }
+        }
+        let registry = Registry::builtin();
+        for t in registry.tools() {
+            let actions: Vec<&Action> = t.actions.iter().collect();
+            check(t.name, &Value::Object(t.grouped_input_schema(&actions)));
+            check(t.name, &Value::Object(t.grouped_output_schema(&actions)));
+            for a in &t.actions {
+                let name = format!("{}_{}", t.name, a.name);
+                check(&name, &Value::Object((**a.input_schema()).clone()));
+                check(&name, &Value::Object((**a.output_schema()).clone()));
+            }
+        }
+        // The audit row's free-form fields were `true` before.
+        let get = registry
+            .tool("audit_trail")
+            .and_then(|t| t.action("get_execution"));
+        let out = Value::Object((**get.expect("get_execution").output_schema()).clone());
+        assert!(out["properties"]["input"]["description"].is_string(), "{out}");
     }
 
     #[test]
