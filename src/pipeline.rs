@@ -73,10 +73,9 @@ pub enum CallError {
 pub struct Pipeline {
     db: Arc<Db>,
     registry: Arc<Registry>,
-    audit: AuditWriter,
-    timeout: Duration,
+    stages: Stages,
     /// Calls between stage 1 and their outcome (graceful shutdown waits for 0).
-    in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
     /// Run reads on the calling task instead of the blocking pool.
     inline_reads: AtomicBool,
     /// Stores the local owner was found to have.
@@ -104,9 +103,16 @@ struct Resolved {
 const RESOLVED_TTL: Duration = Duration::from_secs(5);
 const RESOLVED_MAX: usize = 10_000;
 
-/// Counts a call in flight until dropped.
-struct InFlight<'a>(&'a AtomicUsize);
-impl Drop for InFlight<'_> {
+/// Counts a call in flight until dropped (by the task that finishes the
+/// call, which may outlive the caller's wait).
+struct InFlight(Arc<AtomicUsize>);
+impl InFlight {
+    fn start(count: &Arc<AtomicUsize>) -> InFlight {
+        count.fetch_add(1, Ordering::AcqRel);
+        InFlight(count.clone())
+    }
+}
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -122,9 +128,8 @@ impl Pipeline {
         Pipeline {
             db,
             registry,
-            audit,
-            timeout,
-            in_flight: AtomicUsize::new(0),
+            stages: Stages { audit, timeout },
+            in_flight: Arc::new(AtomicUsize::new(0)),
             inline_reads: AtomicBool::new(false),
             known_stores: Default::default(),
             external: std::sync::OnceLock::new(),
@@ -137,7 +142,7 @@ impl Pipeline {
     /// examples on scratch copies this way).
     pub fn over(&self, db: Arc<Db>) -> Pipeline {
         let audit = AuditWriter::start(db.clone());
-        Pipeline::new(db, self.registry.clone(), audit, self.timeout)
+        Pipeline::new(db, self.registry.clone(), audit, self.stages.timeout)
     }
 
     /// The external authorization server's introspector, when set.
@@ -166,7 +171,7 @@ impl Pipeline {
         &self.registry
     }
     pub fn audit(&self) -> &AuditWriter {
-        &self.audit
+        &self.stages.audit
     }
 
     /// Stage 1: who is calling. Tokens of an external authorization server
@@ -335,8 +340,66 @@ impl Pipeline {
         cancel: CancellationToken,
     ) -> Result<CallOutcome, CallError> {
         // 1. resolve the caller
-        let principal = self.resolve(cred).await?;
+        let principal = match self.resolve(cred).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.audit_refused_key(cred, &req, &e);
+                return Err(e.into());
+            }
+        };
         self.call_as(principal, filter, req, cancel).await
+    }
+
+    /// A call made with a key that was revoked or has expired (mid-session:
+    /// stdio checks the key on every call) is audited under the key's store
+    /// and agent, so the trail shows an agent that went on calling. A
+    /// credential that resolves to no key has no store to audit under.
+    fn audit_refused_key(&self, cred: &Credential, req: &CallRequest, err: &AuthError) {
+        let (Credential::ApiKey(secret), AuthError::Revoked(_) | AuthError::Expired(_)) = (cred, err) else {
+            return;
+        };
+        let Ok(Some(key)) = self
+            .db
+            .conn()
+            .and_then(|c| crate::store::keys::by_hash(&c, &keys::hash(secret)).map_err(Into::into))
+        else {
+            return;
+        };
+        let principal = Principal::stored(
+            Scope {
+                store_id: key.store_id,
+                mode: key.mode,
+            },
+            key.agent_id,
+            key.agent_name,
+            "",
+            key.id,
+            None,
+        );
+        let mut args = req.arguments.clone().unwrap_or_default();
+        let (tool, action) = match self.find(&req.name, &mut args, &ToolFilter::default()) {
+            Found::Action(t, a) => (t.name.to_string(), Some(a.name)),
+            Found::BadAction(t, _) => (t.name.to_string(), None),
+            Found::NoTool => (shorten(&redact_text(&req.name), 100).into_owned(), None),
+        };
+        let attempt = Attempt {
+            exec_id: new_time_id("exec"),
+            principal,
+            started: Instant::now(),
+            created_at: now_ms(),
+        };
+        let (row, _) = attempt.row(
+            &tool,
+            action,
+            &Value::Object(args),
+            Err((
+                "error",
+                "unauthenticated",
+                format!("authentication failed: {err}"),
+            )),
+        );
+        // Not the key's last use: it was refused.
+        self.stages.audit.record(row, None);
     }
 
     /// Stages 2–5 for a caller that stage 1 ([`Pipeline::resolve`]) resolved
@@ -352,8 +415,7 @@ impl Pipeline {
     ) -> Result<CallOutcome, CallError> {
         let started = Instant::now();
         let created_at = now_ms();
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let _in_flight = InFlight(&self.in_flight);
+        let in_flight = InFlight::start(&self.in_flight);
         let attempt = Attempt {
             exec_id: new_time_id("exec"),
             principal,
@@ -372,13 +434,16 @@ impl Pipeline {
                 // secret cut out, like every other input.
                 let name = shorten(&redact_text(&req.name), 100).into_owned();
                 let message = format!("unknown tool `{name}`");
-                self.record(attempt.row(&name, None, &input, Err(("error", "unknown_tool", message))));
+                self.stages
+                    .record(attempt.row(&name, None, &input, Err(("error", "unknown_tool", message))));
                 return Err(CallError::UnknownTool(req.name));
             }
-            Found::BadAction(tool, err) => return Ok(self.fail(attempt, tool, None, &input, err)),
+            Found::BadAction(tool, err) => {
+                return Ok(self.stages.fail(attempt, tool.name, None, &input, err));
+            }
         };
         if let Err(e) = action.validate(&input) {
-            return Ok(self.fail(attempt, tool, Some(action), &input, e));
+            return Ok(self.stages.fail(attempt, tool.name, Some(action.name), &input, e));
         }
 
         // 3. scopes
@@ -391,7 +456,9 @@ impl Pipeline {
                 resource: tool.resource.into(),
                 have: attempt.principal.scopes.to_string(),
             };
-            return Ok(self.fail(attempt, tool, Some(action), &input, err));
+            return Ok(self
+                .stages
+                .fail(attempt, tool.name, Some(action.name), &input, err));
         }
 
         // 4. execute with a deadline and the client's cancellation
@@ -404,53 +471,139 @@ impl Pipeline {
             input: input.clone(),
             state: state.clone(),
             attempt: attempt.clone(),
-            deadline: started + self.timeout,
+            deadline: started + self.stages.timeout,
             cancel: cancel.clone(),
-            audit: action.reads_audit.then(|| self.audit.clone()),
+            audit: action.reads_audit.then(|| self.stages.audit.clone()),
         };
+        let (tool, action) = (tool.name, action.name);
         // A read of the audit trail waits for the audit writer (on the
         // blocking pool, not here), so it is not run inline.
-        let result = if !write && !action.reads_audit && self.inline_reads.load(Ordering::Relaxed) {
+        if !write && job.audit.is_none() && self.inline_reads.load(Ordering::Relaxed) {
             // A read runs right here: microseconds of SQLite work, where a
             // hop to the blocking pool and back would cost more than the
             // work. The statement interrupt enforces deadline and cancel.
             let deadline = job.deadline;
-            self.explain_stop(job.run(), deadline, &cancel)
-        } else {
-            self.run_blocking(job, state, cancel).await
-        };
+            let result = self.stages.explain_stop(job.run(), deadline, &cancel);
+            return Ok(self.stages.finish(attempt, tool, action, write, &input, result));
+        }
+        // The rest of the call runs on a task of its own: a caller that
+        // stops waiting (an HTTP client that disconnects, a door whose
+        // future is dropped) does not stop the call or lose its audit row.
+        // Only the cancellation token, the deadline or the job's own end
+        // decide how it ends.
+        let stages = self.stages.clone();
+        let exec_id = attempt.exec_id.clone();
+        let finished = tokio::spawn(async move {
+            let _in_flight = in_flight;
+            let result = stages.run_blocking(job, state, cancel).await;
+            stages.finish(attempt, tool, action, write, &input, result)
+        });
+        match finished.await {
+            Ok(outcome) => Ok(outcome),
+            Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+            // Only when the runtime shuts down under the call.
+            Err(_) => Ok(CallOutcome {
+                exec_id,
+                tool,
+                action: Some(action),
+                duration: started.elapsed(),
+                result: Err(ToolError::Cancelled),
+                text: None,
+            }),
+        }
+    }
 
-        // 5. audit (a successful write committed its row already)
-        let mut text = None;
-        let result = match result {
-            Ok(out) => {
-                if !write {
-                    // One serialization serves the audit row and the reply,
-                    // unless there is something to redact.
-                    let json = serde_json::to_string(&out).unwrap_or_default();
-                    let audited = if crate::audit::has_secret(&out) {
-                        redacted_json(&out)
-                    } else {
-                        json.clone()
-                    };
-                    self.record(attempt.row(tool.name, Some(action.name), &input, Ok(audited)));
-                    text = Some(json);
-                }
-                Ok(out)
+    fn find<'r>(&'r self, name: &str, args: &mut Map<String, Value>, filter: &ToolFilter) -> Found<'r> {
+        if let Some(tool) = self.registry.tool(name) {
+            if !filter.allows_tool(tool) {
+                return Found::NoTool;
             }
-            Err(e) => {
-                let outcome = self.fail(attempt, tool, Some(action), &input, e);
-                return Ok(outcome);
-            }
+            let names = || {
+                tool.actions
+                    .iter()
+                    .filter(|a| filter.allows_action(tool, a))
+                    .map(|a| format!("`{}`", a.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            // The `action` stays in the input of a refused call, so its
+            // audit row shows what the agent asked for.
+            return match args.get("action") {
+                None => Found::BadAction(
+                    tool,
+                    ToolError::invalid("action", format!("is required; one of {}", names())),
+                ),
+                Some(Value::String(a)) => match tool.action(a) {
+                    Some(action) if filter.allows_action(tool, action) => {
+                        args.remove("action");
+                        Found::Action(tool, action)
+                    }
+                    _ => Found::BadAction(
+                        tool,
+                        ToolError::invalid(
+                            "action",
+                            format!("`{a}` is not an action of `{}`; one of {}", tool.name, names()),
+                        ),
+                    ),
+                },
+                Some(other) => Found::BadAction(
+                    tool,
+                    ToolError::invalid("action", format!("must be a string, got {other}")),
+                ),
+            };
+        }
+        match self.registry.flat(name) {
+            Some((tool, action)) if filter.allows_action(tool, action) => Found::Action(tool, action),
+            _ => Found::NoTool,
+        }
+    }
+}
+
+/// The stages after a call's input was accepted — run it, audit it — with
+/// what they need owned, so a call can finish on a task of its own.
+#[derive(Clone)]
+struct Stages {
+    audit: AuditWriter,
+    timeout: Duration,
+}
+
+impl Stages {
+    /// Stage 5 for a call that ran: audits it (a successful write
+    /// committed its row already) and builds its outcome.
+    fn finish(
+        &self,
+        attempt: Attempt,
+        tool: &'static str,
+        action: &'static str,
+        write: bool,
+        input: &Value,
+        result: Result<Value, ToolError>,
+    ) -> CallOutcome {
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => return self.fail(attempt, tool, Some(action), input, e),
         };
-        Ok(CallOutcome {
+        let mut text = None;
+        if !write {
+            // One serialization serves the audit row and the reply, unless
+            // there is something to redact.
+            let json = serde_json::to_string(&out).unwrap_or_default();
+            let audited = if crate::audit::has_secret(&out) {
+                redacted_json(&out)
+            } else {
+                json.clone()
+            };
+            self.record(attempt.row(tool, Some(action), input, Ok(audited)));
+            text = Some(json);
+        }
+        CallOutcome {
             exec_id: attempt.exec_id,
-            tool: tool.name,
-            action: Some(action.name),
-            duration: started.elapsed(),
-            result,
+            tool,
+            action: Some(action),
+            duration: attempt.started.elapsed(),
+            result: Ok(out),
             text,
-        })
+        }
     }
 
     /// Runs a job on the blocking pool, racing it against the deadline and
@@ -512,8 +665,8 @@ impl Pipeline {
     fn fail(
         &self,
         attempt: Attempt,
-        tool: &Tool,
-        action: Option<&Action>,
+        tool: &'static str,
+        action: Option<&'static str>,
         input: &Value,
         err: ToolError,
     ) -> CallOutcome {
@@ -522,16 +675,11 @@ impl Pipeline {
         } else {
             "error"
         };
-        self.record(attempt.row(
-            tool.name,
-            action.map(|a| a.name),
-            input,
-            Err((status, err.code(), err.to_string())),
-        ));
+        self.record(attempt.row(tool, action, input, Err((status, err.code(), err.to_string()))));
         CallOutcome {
             exec_id: attempt.exec_id,
-            tool: tool.name,
-            action: action.map(|a| a.name),
+            tool,
+            action,
             duration: attempt.started.elapsed(),
             result: Err(err),
             text: None,
@@ -541,57 +689,33 @@ impl Pipeline {
     fn record(&self, row: (ExecutionRow, Option<String>)) {
         self.audit.record(row.0, row.1);
     }
-
-    fn find<'r>(&'r self, name: &str, args: &mut Map<String, Value>, filter: &ToolFilter) -> Found<'r> {
-        if let Some(tool) = self.registry.tool(name) {
-            if !filter.allows_tool(tool) {
-                return Found::NoTool;
-            }
-            let names = || {
-                tool.actions
-                    .iter()
-                    .filter(|a| filter.allows_action(tool, a))
-                    .map(|a| format!("`{}`", a.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            // The `action` stays in the input of a refused call, so its
-            // audit row shows what the agent asked for.
-            return match args.get("action") {
-                None => Found::BadAction(
-                    tool,
-                    ToolError::invalid("action", format!("is required; one of {}", names())),
-                ),
-                Some(Value::String(a)) => match tool.action(a) {
-                    Some(action) if filter.allows_action(tool, action) => {
-                        args.remove("action");
-                        Found::Action(tool, action)
-                    }
-                    _ => Found::BadAction(
-                        tool,
-                        ToolError::invalid(
-                            "action",
-                            format!("`{a}` is not an action of `{}`; one of {}", tool.name, names()),
-                        ),
-                    ),
-                },
-                Some(other) => Found::BadAction(
-                    tool,
-                    ToolError::invalid("action", format!("must be a string, got {other}")),
-                ),
-            };
-        }
-        match self.registry.flat(name) {
-            Some((tool, action)) if filter.allows_action(tool, action) => Found::Action(tool, action),
-            _ => Found::NoTool,
-        }
-    }
 }
 
 enum Found<'r> {
     Action(&'r Tool, &'r Action),
     BadAction(&'r Tool, ToolError),
     NoTool,
+}
+
+/// The largest input an audit row keeps whole (as JSON text). Schemas bound
+/// what a call accepts far below this; a refused input can be as large as a
+/// request line (megabytes), and each would otherwise be stored in full.
+const MAX_AUDITED_INPUT: usize = 64 * 1024;
+
+/// `input` as its audit row stores it: redacted JSON, or, past
+/// [`MAX_AUDITED_INPUT`], a note of its size with its first kilobyte.
+fn audited_input(input: &Value) -> String {
+    let json = redacted_json(input);
+    if json.len() <= MAX_AUDITED_INPUT {
+        return json;
+    }
+    serde_json::json!({
+        "whale/truncated": {
+            "bytes": json.len(),
+            "start": shorten(&json, 1024),
+        }
+    })
+    .to_string()
 }
 
 /// One call's identity for its audit row.
@@ -637,7 +761,7 @@ impl Attempt {
             error_code,
             error,
             duration_us: self.started.elapsed().as_micros() as i64,
-            input: redacted_json(input),
+            input: audited_input(input),
             output,
             created_at: self.created_at,
         };

@@ -60,6 +60,7 @@ mod common;
 use common::python;
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc::RecvTimeoutError;
@@ -1918,8 +1919,9 @@ fn sigterm_delivers_legacy_replies_of_calls_in_flight() {
 
 /// `notifications/cancelled` stops a `tools/call` in flight on the session
 /// (the fast path runs it): a settings write waiting for a lock this test
-/// holds answers at once, before the lock is released, with an isError
-/// naming the cancellation; it changes nothing and is audited as cancelled.
+/// holds ends at once, before the lock is released, without an answer (MCP
+/// cancellation: the cancelled request gets none, as on stdio and the
+/// legacy transport); it changes nothing and is audited as cancelled.
 #[test]
 fn cancelling_a_call_in_flight_stops_it_changes_nothing_and_is_audited() {
     let w = Whale::new();
@@ -1937,6 +1939,7 @@ fn cancelling_a_call_in_flight_stops_it_changes_nothing_and_is_audited() {
     let reply = std::thread::scope(|t| {
         let pending = t.spawn(|| {
             let resp = s.post_as(&key, &call).expect("POST tools/call");
+            assert_eq!(resp.status(), StatusCode::OK);
             read_reply(resp, &json!(77))
         });
         // The call is waiting for the lock; cancel it (whether it is
@@ -1949,14 +1952,11 @@ fn cancelling_a_call_in_flight_stops_it_changes_nothing_and_is_audited() {
             std::thread::sleep(Duration::from_millis(50));
         }
         pending.join().expect("the caller thread")
-    })
-    .expect("a reply to the cancelled call");
-    // Answered while this test still held the lock: the write never ran.
+    });
+    assert!(reply.is_err(), "the cancelled request was answered: {reply:?}");
+    // Ended while this test still held the lock: the write never ran.
     assert!(!lock.is_autocommit());
     lock.execute_batch("ROLLBACK").expect("release the lock");
-    let result = &reply["result"];
-    assert_eq!(result["isError"], json!(true), "{reply}");
-    assert!(error_text(result).contains("cancelled"), "{reply}");
     let name: String = w
         .sqlite()
         .query_row(
@@ -1971,6 +1971,66 @@ fn cancelling_a_call_in_flight_stops_it_changes_nothing_and_is_audited() {
             .as_array()
             .is_some_and(|rows| rows.iter().any(|r| r["error_code"] == json!("cancelled")))
     });
+    stop(server);
+}
+
+/// A client that disconnects while its call runs has not cancelled it (the
+/// Streamable HTTP transport says a disconnect is not a cancellation): the
+/// write waiting for a lock this test holds happens once the lock is free,
+/// and has its audit row — before, the call was rolled back and no row was
+/// written at all.
+#[test]
+fn a_call_whose_client_disconnects_still_runs_and_is_audited() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("customers platform", false);
+    let server = w.serve_http(&[]);
+    let s = Streamable::open(&server, &key);
+    let lock = rusqlite::Connection::open(&w.db).expect("open the database");
+    lock.execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
+    let call = rpc(
+        78,
+        "tools/call",
+        json!({"name": "customers", "arguments": {"action": "create_customer",
+            "email": "left@example.com", "name": "Saved After Disconnect"}}),
+    );
+    // The client sends the call, then closes its connection while the call
+    // waits for the lock.
+    let body = call.to_string();
+    let addr = server
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).expect("connect");
+    let session = s.session.clone().expect("session id");
+    write!(
+        conn,
+        "POST /mcp HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {key}\r\naccept: {ACCEPT_MCP}\r\n\
+         content-type: application/json\r\nmcp-session-id: {session}\r\nmcp-protocol-version: {PROTOCOL_VERSION}\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the call");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(conn);
+    // Time for the server to see the connection gone (and, before, drop the call).
+    std::thread::sleep(Duration::from_millis(1500));
+    lock.execute_batch("ROLLBACK").expect("release the lock");
+    let created = || -> i64 {
+        w.sqlite()
+            .query_row(
+                "SELECT count(*) FROM customers WHERE email = 'left@example.com'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count customers")
+    };
+    wait_until("the write of the call whose client left", || created() == 1);
+    let rows = w.executions(&["--tool", "customers"]);
+    let rows = rows["executions"].as_array().expect("executions");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], json!("success"), "{rows:?}");
     stop(server);
 }
 

@@ -756,6 +756,54 @@ fn invalid_input_names_the_field_and_changes_nothing() {
     );
 }
 
+/// A refused input can be as large as a request line; its audit row keeps
+/// its size and beginning, not megabytes of it (each such call grew the
+/// database, and every listing of the audit trail, by its whole size).
+#[test]
+fn a_huge_refused_input_is_audited_by_its_size_and_beginning() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    let huge = "A".repeat(2 * 1024 * 1024);
+    let t = m.call_err(
+        "customers_create_customer",
+        json!({"email": "huge@example.com", "name": huge}),
+    );
+    assert!(
+        t.contains("`name`") && t.contains("longer than"),
+        "{}",
+        &t[..t.len().min(300)]
+    );
+    m.finish();
+    let rows = w.executions(&["--tool", "customers", "--status", "error"]);
+    let row = &rows["executions"][0];
+    let kept = &row["input"]["whale/truncated"];
+    let bytes = kept["bytes"].as_u64().expect("the size of the input");
+    assert!(bytes > 2 * 1024 * 1024, "{kept}");
+    let start = kept["start"].as_str().expect("its beginning");
+    assert!(
+        start.starts_with('{') && start.contains("huge@example.com"),
+        "{start}"
+    );
+    assert!(
+        start.chars().count() <= 1025,
+        "{} characters kept",
+        start.chars().count()
+    );
+    // A normal input is kept whole.
+    let mut m = w.mcp(&[]).started();
+    m.call_err(
+        "customers_create_customer",
+        json!({"email": "small@example.com", "name": ""}),
+    );
+    m.finish();
+    let rows = w.executions(&["--tool", "customers", "--status", "error"]);
+    assert_eq!(
+        rows["executions"][0]["input"]["email"],
+        json!("small@example.com"),
+        "{rows}"
+    );
+}
+
 #[test]
 fn unknown_tool_is_a_protocol_error_and_the_session_continues() {
     let w = Whale::new();
@@ -1678,7 +1726,30 @@ fn a_key_revoked_mid_session_is_refused_on_the_next_call() {
     let text = error_text(&r);
     assert!(text.contains("revoked"), "{text}");
     assert!(!text.contains(&key), "the error leaks the key: {text}");
+    // tools/list refuses it too, with an implementation-defined server
+    // error (the request itself is well formed: not -32600).
+    let list = m.request("tools/list", json!({}));
+    assert_eq!(list["error"]["code"], json!(-32001), "{list}");
+    assert!(
+        list["error"]["message"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("authentication failed") && t.contains("revoked")),
+        "{list}"
+    );
     m.finish();
+    // The refused call is in the audit trail, under the key's agent: an
+    // agent that goes on calling with a revoked key is visible.
+    let rows = w.executions(&["--status", "error", "--tool", "orders"]);
+    let row = &rows["executions"][0];
+    assert_eq!(rows["total"], json!(1), "{rows}");
+    assert_eq!(row["error_code"], json!("unauthenticated"), "{row}");
+    assert_eq!(row["action"], json!("list_orders"), "{row}");
+    assert_ne!(row["agent_name"], json!("local-owner"), "{row}");
+    assert!(row["agent_id"].is_string(), "{row}");
+    assert!(
+        !row.to_string().contains(&key),
+        "the audit row leaks the key: {row}"
+    );
 }
 
 #[test]

@@ -76,11 +76,16 @@ impl WhaleServer {
         match caller {
             Caller::Resolved(p) => Ok(p),
             // Resolve every time, so a key revoked mid-session lists nothing.
-            Caller::Credential(c) => self
-                .pipeline
-                .resolve(&c)
-                .await
-                .map_err(|e| McpError::invalid_request(e.to_string(), None)),
+            // Not -32600: the request is well formed, its credential is not
+            // (an implementation-defined server error, worded as tools/call
+            // words it).
+            Caller::Credential(c) => self.pipeline.resolve(&c).await.map_err(|e| {
+                McpError::new(
+                    rmcp::model::ErrorCode(UNAUTHENTICATED),
+                    format!("authentication failed: {e}"),
+                    None,
+                )
+            }),
         }
     }
 
@@ -96,6 +101,10 @@ impl WhaleServer {
         Ok(self.listing.get_or_init(|| Arc::new(tools)).clone())
     }
 }
+
+/// The JSON-RPC error code of a request whose credential no longer
+/// resolves (a key revoked or expired mid-session).
+pub const UNAUTHENTICATED: i32 = -32001;
 
 /// What a `tools/call` answers for a pipeline outcome (shared by the rmcp
 /// handler and the HTTP fast path): the result with `structuredContent`

@@ -13,8 +13,11 @@
 //! The call runs through the same pipeline (`Pipeline::call_as`, with the
 //! principal the guard resolved for this request) and turns into the same
 //! result (`transport::mcp::call_result`) as on the rmcp path.
-//! `notifications/cancelled` for a call in flight here cancels it; a client
-//! that disconnects cancels its call too.
+//! `notifications/cancelled` for a call in flight here cancels it, and the
+//! cancelled request gets no JSON-RPC answer. A client that disconnects
+//! does not cancel its call: the session-era transport says a disconnect
+//! is not a cancellation, and the pipeline finishes and audits the call
+//! whether or not anyone still waits for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -53,21 +56,15 @@ impl InFlight {
     }
 }
 
-/// Removes a call from [`InFlight`] and cancels it if its future is dropped
-/// before it finished (the client went away).
+/// Removes a call from [`InFlight`] when it ends or its caller goes away.
 struct Tracked<'a> {
     map: &'a InFlight,
     key: (String, String),
-    ct: CancellationToken,
-    done: bool,
 }
 
 impl Drop for Tracked<'_> {
     fn drop(&mut self) {
         self.map.lock().remove(&self.key);
-        if !self.done {
-            self.ct.cancel();
-        }
     }
 }
 
@@ -167,19 +164,27 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
     s.fast_calls
         .lock()
         .insert((session.clone(), key.clone()), ct.clone());
-    let mut tracked = Tracked {
+    let tracked = Tracked {
         map: &s.fast_calls,
         key: (session, key),
-        ct: ct.clone(),
-        done: false,
     };
     let call = CallRequest {
         name: params.name.to_string(),
         arguments: params.arguments,
     };
-    let ran = s.pipeline.call_as(principal, &s.filter, call, ct).await;
-    tracked.done = true;
+    let ran = s.pipeline.call_as(principal, &s.filter, call, ct.clone()).await;
     drop(tracked);
+    if ct.is_cancelled() {
+        // The client cancelled the request, so it gets no answer (MCP
+        // cancellation): a stream that ends without a message, as rmcp
+        // ends one.
+        let mut resp = Response::new(Body::empty());
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        return resp;
+    }
     // Serialized straight from the result (no intermediate JSON tree).
     let body = match crate::transport::mcp::call_result(ran) {
         Ok(mut result) => {
