@@ -161,6 +161,36 @@ fn ping_works_before_and_after_initialize() {
     assert_eq!(after["result"], json!({}), "{after}");
     let unknown = m.request("no/such/method", json!({}));
     assert_eq!(unknown["error"]["code"], json!(-32601), "{unknown}");
+    assert_eq!(
+        unknown["error"]["message"],
+        json!("method not found: `no/such/method`"),
+        "{unknown}"
+    );
+    // A capability the server does not declare: -32601 with a sentence, not
+    // just the method's name.
+    let level = m.request("logging/setLevel", json!({"level": "debug"}));
+    assert_eq!(level["error"]["code"], json!(-32601), "{level}");
+    assert!(
+        level["error"]["message"]
+            .as_str()
+            .is_some_and(|t| t.contains("`logging/setLevel`") && t.contains("only tools")),
+        "{level}"
+    );
+    m.finish();
+}
+
+/// A notification sent before `initialize` (an early
+/// `notifications/initialized`, a stray cancellation) is dropped; it used
+/// to end the session before it began, and the host's `initialize` then hit
+/// a closed pipe.
+#[test]
+fn a_notification_before_initialize_does_not_end_the_session() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]);
+    m.notify("notifications/initialized", Value::Null);
+    m.notify("notifications/cancelled", json!({"requestId": 9}));
+    m.initialize("2025-11-25");
+    m.call_ok("store_get_settings", json!({}));
     m.finish();
 }
 
@@ -2045,6 +2075,149 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
     );
     assert_eq!(stock(&mut m), before, "a refused cancel changed stock");
     m.finish();
+}
+
+/// SIGTERM lets a call in flight finish, as the HTTP server does: no new
+/// request is read, the call waiting for a lock this test holds completes
+/// once the lock is free and is answered and audited as a success. (It was
+/// cancelled and audited as "cancelled by the client".)
+#[cfg(unix)]
+#[test]
+fn sigterm_lets_a_call_in_flight_finish() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    let lock = w.hold_write_lock();
+    let id = m.send_request(
+        "tools/call",
+        json!({"name": "customers_create_customer",
+               "arguments": {"email": "late@example.com", "name": "Late Arrival"}}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &m.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    std::thread::sleep(Duration::from_millis(300));
+    drop(lock);
+    let reply = m.response(&id, TIMEOUT);
+    assert_ne!(reply["result"]["isError"], json!(true), "{reply}");
+    assert_eq!(
+        reply["result"]["structuredContent"]["email"],
+        json!("late@example.com"),
+        "{reply}"
+    );
+    let status = m.close();
+    assert!(status.success(), "{status:?}");
+    let rows = w.executions(&["--tool", "customers"]);
+    assert_eq!(rows["executions"][0]["status"], json!("success"), "{rows}");
+}
+
+/// A host that stops reading our stdout (closes the pipe) cannot receive
+/// answers, so nothing more is run: the first call whose answer cannot be
+/// written ends the session, the later writes are never executed, and the
+/// process exits by itself although stdin stays open.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_the_session_and_runs_nothing_more() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let w = Whale::new();
+    let mut child = w
+        .command(&["mcp"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn whale mcp");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "whale-tests", "version": "0"}}});
+    writeln!(stdin, "{init}").expect("send initialize");
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("initialize reply");
+    assert!(line.contains("\"result\""), "{line}");
+    drop(stdout); // the host stops reading
+    writeln!(
+        stdin,
+        "{}",
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    )
+    .expect("send");
+    for i in 0..3 {
+        let call = json!({"jsonrpc": "2.0", "id": 10 + i, "method": "tools/call", "params": {
+            "name": "customers_create_customer",
+            "arguments": {"email": format!("unheard{i}@example.com"), "name": "Unheard"}}});
+        // Once the session ended, stdin may be closed under us.
+        let _ = writeln!(stdin, "{call}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let status = common::wait_bounded(&mut child, TIMEOUT);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let stderr = {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut s);
+        s
+    };
+    let Some(status) = status else {
+        panic!("whale mcp kept running with nobody reading its answers\nstderr:\n{stderr}");
+    };
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert!(stderr.contains("stdout is closed"), "{stderr}");
+    drop(stdin);
+    let created: i64 = w
+        .sqlite()
+        .query_row(
+            "SELECT count(*) FROM customers WHERE email LIKE 'unheard%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(created, 1, "only the call whose answer could not be written ran");
+}
+
+/// A last message without its newline is served when stdin ends, over a
+/// pipe as from a file (over a pipe it was dropped).
+#[test]
+fn a_last_message_without_a_newline_is_served() {
+    let w = Whale::new();
+    let input = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "whale-tests", "version": "0"}}})
+        .to_string(),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+               "params": {"name": "store_update_settings", "arguments": {"name": "No Newline Shop"}}})
+        .to_string(),
+    ]
+    .join("\n");
+    let out = w.run_input(&["mcp"], &input);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let replies: Vec<Value> = common::stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON-RPC line"))
+        .collect();
+    assert!(
+        replies
+            .iter()
+            .any(|r| r["id"] == json!(2) && r["result"]["isError"] != json!(true)),
+        "{replies:?}"
+    );
+    let name: String = w
+        .sqlite()
+        .query_row(
+            "SELECT name FROM store_settings WHERE store_id = 'demo' AND mode = 'live'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("store name");
+    assert_eq!(name, "No Newline Shop");
 }
 
 /// SIGTERM (how hosts stop servers) is a clean shutdown: the written-behind

@@ -101,9 +101,19 @@ pub async fn run(app: &App, args: McpArgs) -> Result<(), CliError> {
             if let Err(e) = r { tracing::warn!(error = %e, "MCP session ended with an error"); }
         }
         _ = shutdown_signal() => {
-            tracing::info!("signal received; finishing");
-            ct.cancel();
-            let _ = waiting.await;
+            // As the HTTP server does: no new request is read, the calls in
+            // flight finish and are answered (rmcp gives them 5 s after the
+            // input ends, then cancels what is left); a second signal
+            // cancels them at once.
+            tracing::info!("signal received; finishing the calls in flight (a second signal stops them)");
+            writer.stop_reading();
+            tokio::select! {
+                _ = &mut waiting => {}
+                _ = shutdown_signal() => {
+                    ct.cancel();
+                    let _ = waiting.await;
+                }
+            }
         }
     }
     app.shutdown();

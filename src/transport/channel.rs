@@ -34,6 +34,18 @@ impl serde::Serialize for Out {
 pub struct ChannelTransport {
     rx: mpsc::Receiver<RxJsonRpcMessage<RoleServer>>,
     tx: mpsc::UnboundedSender<Out>,
+    /// Once cancelled, the service reads no more messages (as at the end
+    /// of the input), even those already queued.
+    stop: Option<tokio_util::sync::CancellationToken>,
+}
+
+impl ChannelTransport {
+    /// Ends the input when `stop` is cancelled: the service then finishes
+    /// the requests it has (rmcp drains them for a few seconds) and ends.
+    pub fn stop_on(mut self, stop: tokio_util::sync::CancellationToken) -> Self {
+        self.stop = Some(stop);
+        self
+    }
 }
 
 /// The door's ends of a [`ChannelTransport`].
@@ -53,6 +65,7 @@ pub fn pair(capacity: usize) -> (ChannelTransport, Ends) {
         ChannelTransport {
             rx: in_rx,
             tx: out_tx.clone(),
+            stop: None,
         },
         Ends {
             incoming: in_tx,
@@ -172,7 +185,18 @@ impl Transport<RoleServer> for ChannelTransport {
     }
 
     fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleServer>>> + Send {
-        self.rx.recv()
+        let stop = self.stop.clone();
+        let rx = &mut self.rx;
+        async move {
+            match stop {
+                None => rx.recv().await,
+                Some(stop) => tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => None,
+                    m = rx.recv() => m,
+                },
+            }
+        }
     }
 
     async fn close(&mut self) -> Result<(), Self::Error> {

@@ -210,6 +210,15 @@ pub fn mcp_tools(visible: &[(&Tool, Vec<&Action>)], mode: ToolMode) -> Vec<rmcp:
     out
 }
 
+/// -32601 for a method of a capability this server does not declare.
+fn not_offered(method: &str, capability: &str) -> McpError {
+    McpError::new(
+        rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+        format!("method not found: `{method}`; this server offers no {capability}, only tools"),
+        None,
+    )
+}
+
 impl ServerHandler for WhaleServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
@@ -227,8 +236,48 @@ impl ServerHandler for WhaleServer {
     ) -> Result<CustomResult, McpError> {
         Err(match super::channel::invalid_params(&request) {
             Some(message) => McpError::invalid_params(message, None),
-            None => McpError::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, request.method, None),
+            None => McpError::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                format!("method not found: `{}`", request.method),
+                None,
+            ),
         })
+    }
+
+    // Methods of capabilities whale does not offer: -32601 with a sentence
+    // for the host's log, not just the method's name (rmcp's default).
+    // Deprecated with the logging capability (SEP-2577), still asked for.
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        Err(not_offered("logging/setLevel", "logging"))
+    }
+
+    async fn get_prompt(
+        &self,
+        _request: rmcp::model::GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, McpError> {
+        Err(not_offered("prompts/get", "prompts"))
+    }
+
+    async fn read_resource(
+        &self,
+        _request: rmcp::model::ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, McpError> {
+        Err(not_offered("resources/read", "resources"))
+    }
+
+    async fn subscribe(
+        &self,
+        _request: rmcp::model::SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        Err(not_offered("resources/subscribe", "resources"))
     }
 
     async fn list_tools(

@@ -24,6 +24,7 @@ use rmcp::RoleServer;
 use rmcp::service::RxJsonRpcMessage;
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::channel::{ChannelTransport, Out, error_reply, malformed_params, pair, unreadable};
 
@@ -35,6 +36,7 @@ const MAX_LINE: usize = 16 * 1024 * 1024;
 pub struct Writer {
     closer: mpsc::UnboundedSender<Out>,
     done: Done,
+    stop: CancellationToken,
 }
 
 enum Done {
@@ -44,6 +46,13 @@ enum Done {
 }
 
 impl Writer {
+    /// Ends the session's input as if stdin had closed: the service reads
+    /// no further request and finishes those it has (a signal asks for
+    /// this). The writer does the same by itself when stdout is gone.
+    pub fn stop_reading(&self) {
+        self.stop.cancel();
+    }
+
     pub async fn finish(self) {
         let _ = self.closer.send(Out::Close);
         match self.done {
@@ -63,22 +72,26 @@ impl Writer {
 /// inside a tokio runtime with I/O enabled.
 pub fn transport() -> (ChannelTransport, Writer) {
     let (transport, ends) = pair(256);
+    let stop = CancellationToken::new();
+    let transport = transport.stop_on(stop.clone());
     let closer = ends.errors.clone();
     #[cfg(unix)]
     if let Some((input, output)) = pipes::open() {
-        let done = tokio::spawn(pipes::write_loop(output, ends.outgoing));
+        let done = tokio::spawn(pipes::write_loop(output, ends.outgoing, stop.clone()));
         tokio::spawn(pipes::read_loop(input, ends.incoming, ends.errors));
         return (
             transport,
             Writer {
                 closer,
                 done: Done::Task(done),
+                stop,
             },
         );
     }
+    let gone = stop.clone();
     let thread = std::thread::Builder::new()
         .name("whale-stdout".into())
-        .spawn(move || write_loop(ends.outgoing))
+        .spawn(move || write_loop(ends.outgoing, gone))
         .expect("spawn stdout thread");
     let (incoming, errors) = (ends.incoming, ends.errors);
     // The reader blocks on stdin until EOF; it is never joined.
@@ -91,8 +104,16 @@ pub fn transport() -> (ChannelTransport, Writer) {
         Writer {
             closer,
             done: Done::Thread(thread),
+            stop,
         },
     )
+}
+
+/// stdout failed: the host stopped reading (or closed the pipe). Nothing
+/// more can be answered, so nothing more is run: the session's input ends.
+fn stdout_gone(e: &std::io::Error, stop: &CancellationToken) {
+    tracing::warn!(error = %e, "stdout is closed (the host stopped reading); ending the session");
+    stop.cancel();
 }
 
 /// What one input line is for the service.
@@ -121,6 +142,34 @@ fn parse_line(line: &[u8]) -> Line {
                 // A notification that makes no sense gets no answer.
                 None if u.code == -32600 && text.starts_with(b"{") => Line::Skip,
                 id => Line::Reply(error_reply(id.unwrap_or(Value::Null), u.code, &u.message)),
+            }
+        }
+    }
+}
+
+/// Before the session starts (an `initialize`, or the first request of the
+/// stateless revision), only requests mean anything: a notification or a
+/// response sent first (`notifications/initialized` too early, a stray
+/// `notifications/cancelled`) is dropped instead of reaching the handshake,
+/// which would end the session over it.
+#[derive(Default)]
+struct Gate {
+    open: bool,
+}
+
+impl Gate {
+    fn admits(&mut self, msg: &RxJsonRpcMessage<RoleServer>) -> bool {
+        if self.open {
+            return true;
+        }
+        match msg {
+            rmcp::model::JsonRpcMessage::Request(r) => {
+                self.open = !matches!(r.request, rmcp::model::ClientRequest::PingRequest(_));
+                true
+            }
+            _ => {
+                tracing::debug!("a notification or response before the session started; dropped");
+                false
             }
         }
     }
@@ -163,6 +212,7 @@ fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::Unbou
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut line: Vec<u8> = Vec::new();
+    let mut gate = Gate::default();
     loop {
         line.clear();
         // At most MAX_LINE bytes plus the newline; a longer line is refused
@@ -185,6 +235,7 @@ fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::Unbou
             }
         }
         match parse_line(&line) {
+            Line::Msg(msg) if !gate.admits(&msg) => {}
             Line::Msg(msg) => {
                 if tx.blocking_send(*msg).is_err() {
                     return; // the service ended
@@ -198,7 +249,7 @@ fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::Unbou
     }
 }
 
-fn write_loop(mut rx: mpsc::UnboundedReceiver<Out>) {
+fn write_loop(mut rx: mpsc::UnboundedReceiver<Out>, stop: CancellationToken) {
     // `buf` is the batch, assembled whole: it goes to stdout in one write
     // (no second buffer in between).
     let mut out = std::io::stdout().lock();
@@ -207,6 +258,9 @@ fn write_loop(mut rx: mpsc::UnboundedReceiver<Out>) {
         let result = encode_ready(&mut buf, first, &mut rx);
         let closing = matches!(result, Ok(true));
         let written = result.and_then(|_| out.write_all(&buf)).and_then(|_| out.flush());
+        if let Err(e) = &written {
+            stdout_gone(e, &stop);
+        }
         if written.is_err() || closing {
             return; // finished, or stdout closed: nobody is listening
         }
@@ -226,7 +280,9 @@ mod pipes {
     use tokio::io::unix::AsyncFd;
     use tokio::sync::mpsc;
 
-    use super::{Line, MAX_LINE, Out, encode_ready, parse_line, too_large};
+    use tokio_util::sync::CancellationToken;
+
+    use super::{Gate, Line, MAX_LINE, Out, encode_ready, parse_line, stdout_gone, too_large};
 
     /// A duplicate of fd 0 or 1, switched to non-blocking mode until dropped.
     /// The flag belongs to the open file description the host handed us (a
@@ -298,6 +354,7 @@ mod pipes {
         let mut scanned = 0;
         // Inside a line that was refused as too large: drop up to its newline.
         let mut skipping = false;
+        let mut gate = Gate::default();
         loop {
             // Every complete line in the buffer, in order.
             let mut start = 0;
@@ -305,18 +362,8 @@ mod pipes {
                 let end = scanned + at;
                 if skipping {
                     skipping = false;
-                } else {
-                    match parse_line(&buf[start..end]) {
-                        Line::Msg(msg) => {
-                            if tx.send(*msg).await.is_err() {
-                                return; // the service ended
-                            }
-                        }
-                        Line::Reply(r) => {
-                            let _ = errors.send(r);
-                        }
-                        Line::Skip => {}
-                    }
+                } else if !deliver(&buf[start..end], &mut gate, &tx, &errors).await {
+                    return; // the service ended
                 }
                 start = end + 1;
                 scanned = start;
@@ -340,7 +387,14 @@ mod pipes {
                 }
             };
             match guard.try_io(|p| (&p.get_ref().file).read(&mut chunk[..])) {
-                Ok(Ok(0)) => return, // EOF: the host closed our stdin
+                Ok(Ok(0)) => {
+                    // EOF: the host closed our stdin. A last message without
+                    // its newline is still a message (as when stdin is a file).
+                    if !skipping {
+                        deliver(&buf, &mut gate, &tx, &errors).await;
+                    }
+                    return;
+                }
                 Ok(Ok(n)) => {
                     buf.extend_from_slice(&chunk[..n]);
                     // A short read drained the pipe: sleep until epoll says
@@ -359,13 +413,40 @@ mod pipes {
         }
     }
 
-    pub async fn write_loop(output: AsyncFd<Pipe>, mut rx: mpsc::UnboundedReceiver<Out>) {
+    /// Hands one line to the service (or answers it); `false` once the
+    /// service has ended.
+    async fn deliver(
+        line: &[u8],
+        gate: &mut Gate,
+        tx: &mpsc::Sender<RxJsonRpcMessage<RoleServer>>,
+        errors: &mpsc::UnboundedSender<Out>,
+    ) -> bool {
+        match parse_line(line) {
+            Line::Msg(msg) if !gate.admits(&msg) => {}
+            Line::Msg(msg) => return tx.send(*msg).await.is_ok(),
+            Line::Reply(r) => {
+                let _ = errors.send(r);
+            }
+            Line::Skip => {}
+        }
+        true
+    }
+
+    pub async fn write_loop(
+        output: AsyncFd<Pipe>,
+        mut rx: mpsc::UnboundedReceiver<Out>,
+        stop: CancellationToken,
+    ) {
         let mut buf = Vec::with_capacity(16 * 1024);
         while let Some(first) = rx.recv().await {
             let result = encode_ready(&mut buf, first, &mut rx);
             let closing = matches!(result, Ok(true));
-            if result.is_err() || write_all(&output, &buf).await.is_err() || closing {
-                return; // finished, or stdout closed: nobody is listening
+            if result.is_err() || closing {
+                return;
+            }
+            if let Err(e) = write_all(&output, &buf).await {
+                stdout_gone(&e, &stop);
+                return; // nobody is listening
             }
         }
     }
