@@ -163,6 +163,8 @@ pub struct Db {
     shm: std::sync::OnceLock<Option<std::fs::File>>,
     /// When the `-shm` handle was last found to be the live file (ms).
     shm_checked: std::sync::atomic::AtomicI64,
+    /// Whether [`Db::checkpoint`] has run.
+    checkpointed: std::sync::atomic::AtomicBool,
 }
 
 /// What the WAL-index header said at one moment (both copies).
@@ -257,6 +259,7 @@ impl Db {
             idle: Mutex::new(Vec::new()),
             shm: std::sync::OnceLock::new(),
             shm_checked: std::sync::atomic::AtomicI64::new(0),
+            checkpointed: std::sync::atomic::AtomicBool::new(false),
         };
         let prepare = || -> Result<Connection, DbError> {
             let mut conn = db.open_file()?;
@@ -377,10 +380,6 @@ impl Db {
         }
     }
 
-    /// At process exit: moves the WAL's pages into the database and
-    /// truncates it, so the next process does not replay it on open (a
-    /// closed-and-deleted WAL would instead cost a file create and delete
-    /// per run). Skipped, harmlessly, when another process is reading.
     /// Whether the database at `path` has store `id`, read without creating,
     /// migrating or seeding anything. A database that does not exist yet
     /// will have `demo` only (its first open seeds it).
@@ -401,18 +400,31 @@ impl Db {
         })
     }
 
+    /// At process exit: moves the WAL's pages into the database and
+    /// truncates it, so the next process does not replay it on open (a
+    /// closed-and-deleted WAL would instead cost a file create and delete
+    /// per run). Skipped, harmlessly, when another connection is reading or
+    /// writing: it does not wait for them (a busy timeout of zero). Runs
+    /// once; later calls do nothing.
     pub fn checkpoint(&self) {
+        if self.checkpointed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
         if let Ok(conn) = self.conn() {
+            let _ = conn.busy_timeout(Duration::ZERO);
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = conn.busy_timeout(BUSY_TIMEOUT);
         }
     }
 
     /// A connection of its own (not pooled) whose commits do not wait for
-    /// fsync: for the audit writer, whose rows are written behind anyway. In
-    /// WAL mode a process crash still loses nothing it committed.
-    pub fn relaxed_connection(&self) -> Result<Connection, DbError> {
+    /// fsync, and which waits at most `busy` for a lock: for the audit
+    /// writer, whose rows are written behind anyway and which retries on
+    /// its own. In WAL mode a process crash still loses nothing it committed.
+    pub fn relaxed_connection(&self, busy: Duration) -> Result<Connection, DbError> {
         let conn = self.connect()?;
         conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        conn.busy_timeout(busy)?;
         Ok(conn)
     }
 
@@ -1103,6 +1115,44 @@ mod tests {
             .unwrap();
         assert_ne!(db.change_stamp(), Some(b));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The exit checkpoint does not wait for another connection that holds
+    /// the write lock (SQLite's busy handler is not consulted: it would
+    /// wait out the 10 s busy timeout), and runs once per database.
+    #[test]
+    fn the_checkpoint_does_not_wait_for_a_lock_holder_and_runs_once() {
+        static WAITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        fn waited(_: i32) -> bool {
+            WAITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            false
+        }
+        let dir = std::env::temp_dir().join(new_id("whale-test"));
+        let path = dir.join("w.db");
+        let db = Db::open(&path).unwrap();
+        {
+            // Something in the WAL to checkpoint, on the pool's one
+            // connection, which counts each time it would wait for a lock.
+            let mut conn = db.conn().unwrap();
+            conn.execute("INSERT INTO preferences (key, value) VALUES ('k', 'v')", [])
+                .unwrap();
+            conn.busy_handler(Some(waited)).unwrap();
+        }
+        let other = Db::open(&path).unwrap();
+        let holder = other.conn().unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        db.checkpoint();
+        assert_eq!(
+            WAITS.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "waited for the lock"
+        );
+        drop(holder);
+        let wal = |p: &Path| std::fs::metadata(format!("{}-wal", p.display())).unwrap().len();
+        assert!(wal(&path) > 0, "the WAL was kept while another connection wrote");
+        db.checkpoint();
+        assert!(wal(&path) > 0, "a second checkpoint ran");
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
