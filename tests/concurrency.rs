@@ -403,3 +403,31 @@ fn a_stop_behind_a_locked_database_ends_and_counts_the_rows_it_lost() {
     drop(lock);
     assert_eq!(audit_rows(&w), 1, "nothing was written behind the lock");
 }
+
+/// A write that cannot get the write lock within the busy timeout is
+/// refused as `busy` — the database is busy, nothing changed, retry — not
+/// as an internal error; its audit row is written once the lock is gone.
+#[test]
+fn a_write_behind_a_held_lock_is_reported_busy_not_internal() {
+    let w = Whale::new();
+    let mut m = session_with_one_row(&w);
+    let lock = w.hold_write_lock();
+    let text = m.call_err(
+        "store",
+        json!({"action": "update_settings", "support_email": "busy@example.com"}),
+    );
+    assert!(
+        text.starts_with(
+            "the database is busy: another process holds its write lock; nothing was changed; retry shortly"
+        ),
+        "{text}"
+    );
+    drop(lock);
+    m.finish();
+    let failed = w.executions(&["--status", "error"]);
+    let row = &failed["executions"][0];
+    assert_eq!(row["action"], json!("update_settings"), "{failed}");
+    assert_eq!(row["error_code"], json!("busy"), "{row}");
+    let settings = w.tool("store", "get_settings", json!({}));
+    assert_ne!(settings["support_email"], json!("busy@example.com"), "{settings}");
+}

@@ -145,6 +145,16 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Another connection held the lock for the whole busy timeout
+    /// (`SQLITE_BUSY`, or `SQLITE_LOCKED` within this process).
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sql(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+
     /// A statement stopped by `sqlite3_interrupt` or a progress handler
     /// (a call's deadline or its client's cancellation), not a fault.
     pub fn is_interrupt(&self) -> bool {
