@@ -343,6 +343,127 @@ fn keys_rotate_of_a_rotating_key_is_refused() {
     );
 }
 
+/// Runs `whale ARGS` with stdout on `/dev/full`, where every write fails
+/// as on a full disk (bounded by the harness timeout).
+#[cfg(target_os = "linux")]
+fn run_into_a_full_disk(w: &Whale, args: &[&str]) -> std::process::Output {
+    use std::io::Read;
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let mut cmd = w.command(args);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(full)
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn whale");
+    let mut err = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let status = common::wait_bounded(&mut child, common::TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("whale {} did not exit", args.join(" "));
+    });
+    std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: reader.join().expect("stderr reader"),
+    }
+}
+
+/// A secret shown only once that could not be written (stdout on a full
+/// disk) is an error, exit 1, and nobody is left holding a credential they
+/// never saw: a new key or client is revoked, a rotation is undone and the
+/// old key keeps working.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_secret_that_cannot_be_written_fails_and_is_taken_back() {
+    let w = Whale::new();
+    let failed = |out: &std::process::Output, what: &str| {
+        assert_exit(out, 1, what);
+        let err = stderr(out);
+        assert!(
+            err.contains("could not write the secret of") && err.contains("No space left on device"),
+            "{what}: {err}"
+        );
+        err
+    };
+    for json in [false, true] {
+        let mut args = vec!["keys", "create", "--agent", "lost", "--scopes", "orders:read"];
+        if json {
+            args.push("--json");
+        }
+        let err = failed(&run_into_a_full_disk(&w, &args), "keys create");
+        assert!(err.contains("it was revoked; create the key again"), "{err}");
+    }
+    let keys = w.json(&["keys", "list", "--all", "--json"]);
+    let lost: Vec<&Value> = keys["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["agent"] == json!("lost"))
+        .collect();
+    assert_eq!(lost.len(), 2, "{keys}");
+    assert!(lost.iter().all(|k| k["status"] == json!("revoked")), "{keys}");
+
+    let (old_id, old_key) = w.create_key_as("rotor", "orders:read", false, &[]);
+    let err = failed(
+        &run_into_a_full_disk(&w, &["keys", "rotate", &old_id]),
+        "keys rotate",
+    );
+    assert!(
+        err.contains(&format!(
+            "the rotation was undone: it is revoked, and {old_id} works as before"
+        )),
+        "{err}"
+    );
+    let old = key_row(&w, &old_id);
+    assert_eq!(old["status"], json!("active"), "{old}");
+    assert_eq!(old["replaced_by"], json!(null), "{old}");
+    assert_exit(
+        &call_as(&w, &old_key),
+        0,
+        "the old key after a rotation nobody received",
+    );
+    let keys = w.json(&["keys", "list", "--all", "--json"]);
+    let replacement: Vec<&Value> = keys["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["agent"] == json!("rotor") && k["id"] != json!(old_id))
+        .collect();
+    assert_eq!(replacement.len(), 1, "{keys}");
+    assert_eq!(replacement[0]["status"], json!("revoked"), "{keys}");
+    // The key can be rotated again (it is not "already rotated").
+    let v = w.json(&["keys", "rotate", &old_id, "--json"]);
+    assert_exit(
+        &call_as(&w, v["key"].as_str().expect("key")),
+        0,
+        "the replacement",
+    );
+
+    for json in [false, true] {
+        let mut args = vec!["clients", "create", "lostbot", "--scopes", "orders:read"];
+        if json {
+            args.push("--json");
+        }
+        let err = failed(&run_into_a_full_disk(&w, &args), "clients create");
+        assert!(err.contains("it was revoked; create the client again"), "{err}");
+    }
+    let clients = w.json(&["clients", "list", "--json"]);
+    let lost: Vec<&Value> = clients["clients"]
+        .as_array()
+        .expect("clients")
+        .iter()
+        .filter(|c| c["name"] == json!("lostbot"))
+        .collect();
+    assert_eq!(lost.len(), 2, "{clients}");
+    assert!(lost.iter().all(|c| c["revoked"] == json!(true)), "{clients}");
+}
+
 #[test]
 fn keys_rotate_gives_the_replacement_the_old_lifetime_from_now() {
     let w = Whale::new();
