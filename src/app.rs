@@ -87,7 +87,8 @@ impl App {
         Ok((cred, principal))
     }
 
-    /// Writes every queued audit row before the process exits.
+    /// Writes every queued audit row before the process exits, and
+    /// checkpoints the WAL. Once: a second call does nothing.
     pub fn shutdown(&self) {
         self.pipeline.audit().stop();
         self.db.checkpoint();

@@ -9,6 +9,9 @@
 //! until everything queued so far is on disk: doors call it on shutdown, and
 //! the pipeline before an action that reads the audit trail
 //! (`Action::reads_audit`), so an agent finds the calls it was answered.
+//! A database that cannot take the rows (locked by another process) is
+//! waited out for as long as the process runs; only a stop gives up on
+//! it, after `STOP_WAIT`, and says how many rows were lost.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -41,12 +44,19 @@ const STALE_MS: i64 = 500;
 /// busy but not saturated server (about 3k rows at 8 HTTP clients on 2
 /// cores), where a writer at full weight would slow the requests down.
 const URGENT_AT: usize = QUEUE * 3 / 4;
-/// How long a batch is retried while the database cannot take it (each
-/// try against a busy database also waits the busy timeout, 10 s). A
-/// shutdown waits for it too, so this bounds how long a locked database
-/// can hold one up.
-const GIVE_UP: Duration = Duration::from_secs(60);
+/// While the database cannot take a batch (another process holds the
+/// write lock, the disk is full), the writer keeps trying as long as the
+/// process runs: the rows stay queued, and once the queue is full calls
+/// wait for it rather than go unaudited. Each try waits at most this long
+/// for a lock (the writer's busy timeout), or pauses this long after
+/// another error, so a stop is noticed within it.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// How long a stopping writer keeps trying to write what is queued while
+/// the database cannot take it; what is left then is lost, and counted in
+/// the log. A flush waits no longer than this once writes are failing.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+/// How often a writer that keeps failing says so again.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 
 enum Msg {
     Row(Box<ExecutionRow>, Option<String>),
@@ -80,6 +90,12 @@ struct Pace {
     /// Since when (ms since the epoch) rows have been waiting: set when
     /// the backlog leaves zero and after each batch that leaves some.
     pending_since: AtomicI64,
+    /// Since when (ms) writes have been failing with an error that
+    /// waiting may mend; 0 while they succeed.
+    failing_since: AtomicI64,
+    /// When (ms) a stopping writer gives up on what it cannot write; 0
+    /// while the process runs.
+    stop_by: AtomicI64,
     priority: priority::Priority,
 }
 
@@ -142,7 +158,9 @@ impl AuditWriter {
     }
 
     /// Writes what is queued, closes the writer's connection and ends its
-    /// thread.
+    /// thread. Rows the database cannot take within `STOP_WAIT` (locked by
+    /// another process) are given up on, and counted in the log. A second
+    /// call does nothing.
     pub fn stop(&self) {
         let handle = self
             .worker
@@ -150,13 +168,19 @@ impl AuditWriter {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        self.worker.pace.priority.boost();
-        if let (Some(h), Some(tx)) = (handle, self.worker.tx.get())
+        let Some(handle) = handle else {
+            return; // never started, or stopped already
+        };
+        let pace = &self.worker.pace;
+        pace.stop_by
+            .store(now_ms() + STOP_WAIT.as_millis() as i64, Ordering::Relaxed);
+        pace.priority.boost();
+        if let Some(tx) = self.worker.tx.get()
             && tx.send(Msg::Stop).is_ok()
         {
-            let _ = h.join();
+            let _ = handle.join();
         }
-        let waits = self.worker.pace.waits.load(Ordering::Relaxed);
+        let waits = pace.waits.load(Ordering::Relaxed);
         if waits > 0 {
             tracing::warn!(calls = waits, "calls that waited for a full audit queue");
         }
@@ -177,8 +201,22 @@ impl AuditWriter {
         // Someone waits: write at normal priority until caught up.
         self.worker.pace.priority.boost();
         let (done_tx, done_rx) = std::sync::mpsc::channel();
-        if tx.send(Msg::Flush(done_tx)).is_ok() {
-            let _ = done_rx.recv();
+        if tx.send(Msg::Flush(done_tx)).is_err() {
+            return;
+        }
+        // Until written, or until writes have failed for `STOP_WAIT` (a
+        // database locked by another process): the caller goes on with
+        // what is committed rather than wait for the lock's holder.
+        loop {
+            match done_rx.recv_timeout(RETRY_PAUSE) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let since = self.worker.pace.failing_since.load(Ordering::Relaxed);
+                    if since != 0 && now_ms() - since >= STOP_WAIT.as_millis() as i64 {
+                        return;
+                    }
+                }
+                _ => return,
+            }
         }
     }
 }
@@ -200,6 +238,8 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
     let mut opened = false;
     let mut batch: Vec<(Box<ExecutionRow>, Option<String>)> = Vec::with_capacity(MAX_BATCH);
     let mut waiters = Vec::new();
+    // Rows given up on at stop (said once, when the writer ends).
+    let mut lost = 0;
     loop {
         let first = match rx.recv() {
             Ok(m) => m,
@@ -244,11 +284,13 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
             if !opened {
                 opened = true;
                 conn = db
-                    .relaxed_connection()
+                    .relaxed_connection(RETRY_PAUSE)
                     .map_err(|e| tracing::error!(error = %e, "audit writer cannot open its connection; using the pool"))
                     .ok();
             }
-            write_until_done(db, conn.as_mut(), &batch);
+            if !write_until_done(db, conn.as_mut(), &batch, pace) {
+                lost += batch.len();
+            }
             // Release: a flush that then reads a backlog of zero sees the
             // batch committed.
             let left = pace.backlog.fetch_sub(batch.len(), Ordering::Release) - batch.len();
@@ -271,6 +313,12 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
         if stop {
             if let Some(c) = conn.take() {
                 let _ = c.close();
+            }
+            if lost > 0 {
+                tracing::error!(
+                    rows = lost,
+                    "audit rows could not be written before exit; they are lost"
+                );
             }
             return;
         }
@@ -449,19 +497,31 @@ mod priority {
 }
 
 /// Writes a batch, waiting out a database that cannot take it yet: another
-/// process holding the write lock past the busy timeout, a full disk. The
-/// rows stay queued meanwhile (so calls wait once the queue is full, rather
-/// than go unaudited). Gives up, and says so, after `GIVE_UP`, or at once on
-/// an error that waiting cannot mend.
+/// process holding the write lock, a full disk. The rows stay queued
+/// meanwhile (so calls wait once the queue is full, rather than go
+/// unaudited), for as long as the process runs. Gives up on an error that
+/// waiting cannot mend (said at once), or once a stop's `STOP_WAIT` has
+/// passed. Returns false for a batch given up at a stop: the caller counts
+/// those rows and says how many once, as the writer ends.
 fn write_until_done(
     db: &Db,
     mut conn: Option<&mut rusqlite::Connection>,
     batch: &[(Box<ExecutionRow>, Option<String>)],
-) {
-    let started = std::time::Instant::now();
+    pace: &Pace,
+) -> bool {
+    let mut warned: Option<std::time::Instant> = None;
     loop {
+        let stopping = |pace: &Pace| {
+            let by = pace.stop_by.load(Ordering::Relaxed);
+            by != 0 && now_ms() >= by
+        };
+        // Past a stop's deadline, what is left is not tried again.
+        if pace.failing_since.load(Ordering::Relaxed) != 0 && stopping(pace) {
+            return false;
+        }
         let Err(e) = write_batch(db, conn.as_deref_mut(), batch) else {
-            return;
+            pace.failing_since.store(0, Ordering::Relaxed);
+            return true;
         };
         use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, SystemIoFailure};
         let code = match &e {
@@ -472,11 +532,20 @@ fn write_until_done(
             code,
             Some(DatabaseBusy | DatabaseLocked | DiskFull | SystemIoFailure)
         );
-        if !waiting_helps || started.elapsed() >= GIVE_UP {
+        if !waiting_helps {
             tracing::error!(error = %e, rows = batch.len(), "could not write audit rows; they are lost");
-            return;
+            return true;
         }
-        tracing::warn!(error = %e, rows = batch.len(), "audit rows not written yet; trying again");
+        let _ = pace
+            .failing_since
+            .compare_exchange(0, now_ms(), Ordering::Relaxed, Ordering::Relaxed);
+        if stopping(pace) {
+            return false;
+        }
+        if warned.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+            warned = Some(std::time::Instant::now());
+            tracing::warn!(error = %e, rows = batch.len(), "audit rows not written yet; trying again until they are");
+        }
         // A busy database has already been waited for (the busy timeout).
         if code != Some(DatabaseBusy) {
             std::thread::sleep(RETRY_PAUSE);

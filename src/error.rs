@@ -35,6 +35,10 @@ pub enum ToolError {
     Timeout(u64),
     #[error("the call was cancelled by the client; nothing was changed")]
     Cancelled,
+    /// Another process held the database's write lock for the whole busy
+    /// timeout: nothing was changed, and the same call may succeed later.
+    #[error("the database is busy: another process holds its write lock; nothing was changed; retry shortly")]
+    Busy,
     /// Something went wrong inside whale; details are in the server log.
     #[error("internal error: {0}")]
     Internal(String),
@@ -71,6 +75,7 @@ impl ToolError {
             ToolError::Conflict(_) => "conflict",
             ToolError::Timeout(_) => "timeout",
             ToolError::Cancelled => "cancelled",
+            ToolError::Busy => "busy",
             ToolError::Internal(_) => "internal",
         }
     }
@@ -78,6 +83,10 @@ impl ToolError {
 
 impl From<DbError> for ToolError {
     fn from(e: DbError) -> Self {
+        if e.is_busy() {
+            tracing::warn!(error = %e, "database busy during tool call");
+            return ToolError::Busy;
+        }
         // An interrupted statement is a call stopped by its deadline or its
         // client (the pipeline reports that in its own words), not a fault.
         if !e.is_interrupt() {

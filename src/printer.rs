@@ -57,12 +57,24 @@ fn escaped(s: &str, hidden: impl Fn(char) -> bool) -> Cow<'_, str> {
 }
 
 pub fn out(s: &str) {
-    let mut o = std::io::stdout().lock();
-    let _ = writeln!(o, "{s}");
+    let _ = try_out(s);
 }
 
 pub fn json(v: &serde_json::Value) {
     out(&serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// [`out`] that reports a failed write (a full disk, a closed pipe) and
+/// flushes: for what must not be lost unseen, a secret shown only once.
+pub fn try_out(s: &str) -> std::io::Result<()> {
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "{s}")?;
+    o.flush()
+}
+
+/// [`json`] that reports a failed write, like [`try_out`].
+pub fn try_json(v: &serde_json::Value) -> std::io::Result<()> {
+    try_out(&serde_json::to_string_pretty(v).unwrap_or_default())
 }
 
 pub fn err(s: &str) {

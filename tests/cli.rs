@@ -343,6 +343,127 @@ fn keys_rotate_of_a_rotating_key_is_refused() {
     );
 }
 
+/// Runs `whale ARGS` with stdout on `/dev/full`, where every write fails
+/// as on a full disk (bounded by the harness timeout).
+#[cfg(target_os = "linux")]
+fn run_into_a_full_disk(w: &Whale, args: &[&str]) -> std::process::Output {
+    use std::io::Read;
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("open /dev/full");
+    let mut cmd = w.command(args);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(full)
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn whale");
+    let mut err = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let status = common::wait_bounded(&mut child, common::TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("whale {} did not exit", args.join(" "));
+    });
+    std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: reader.join().expect("stderr reader"),
+    }
+}
+
+/// A secret shown only once that could not be written (stdout on a full
+/// disk) is an error, exit 1, and nobody is left holding a credential they
+/// never saw: a new key or client is revoked, a rotation is undone and the
+/// old key keeps working.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_secret_that_cannot_be_written_fails_and_is_taken_back() {
+    let w = Whale::new();
+    let failed = |out: &std::process::Output, what: &str| {
+        assert_exit(out, 1, what);
+        let err = stderr(out);
+        assert!(
+            err.contains("could not write the secret of") && err.contains("No space left on device"),
+            "{what}: {err}"
+        );
+        err
+    };
+    for json in [false, true] {
+        let mut args = vec!["keys", "create", "--agent", "lost", "--scopes", "orders:read"];
+        if json {
+            args.push("--json");
+        }
+        let err = failed(&run_into_a_full_disk(&w, &args), "keys create");
+        assert!(err.contains("it was revoked; create the key again"), "{err}");
+    }
+    let keys = w.json(&["keys", "list", "--all", "--json"]);
+    let lost: Vec<&Value> = keys["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["agent"] == json!("lost"))
+        .collect();
+    assert_eq!(lost.len(), 2, "{keys}");
+    assert!(lost.iter().all(|k| k["status"] == json!("revoked")), "{keys}");
+
+    let (old_id, old_key) = w.create_key_as("rotor", "orders:read", false, &[]);
+    let err = failed(
+        &run_into_a_full_disk(&w, &["keys", "rotate", &old_id]),
+        "keys rotate",
+    );
+    assert!(
+        err.contains(&format!(
+            "the rotation was undone: it is revoked, and {old_id} works as before"
+        )),
+        "{err}"
+    );
+    let old = key_row(&w, &old_id);
+    assert_eq!(old["status"], json!("active"), "{old}");
+    assert_eq!(old["replaced_by"], json!(null), "{old}");
+    assert_exit(
+        &call_as(&w, &old_key),
+        0,
+        "the old key after a rotation nobody received",
+    );
+    let keys = w.json(&["keys", "list", "--all", "--json"]);
+    let replacement: Vec<&Value> = keys["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["agent"] == json!("rotor") && k["id"] != json!(old_id))
+        .collect();
+    assert_eq!(replacement.len(), 1, "{keys}");
+    assert_eq!(replacement[0]["status"], json!("revoked"), "{keys}");
+    // The key can be rotated again (it is not "already rotated").
+    let v = w.json(&["keys", "rotate", &old_id, "--json"]);
+    assert_exit(
+        &call_as(&w, v["key"].as_str().expect("key")),
+        0,
+        "the replacement",
+    );
+
+    for json in [false, true] {
+        let mut args = vec!["clients", "create", "lostbot", "--scopes", "orders:read"];
+        if json {
+            args.push("--json");
+        }
+        let err = failed(&run_into_a_full_disk(&w, &args), "clients create");
+        assert!(err.contains("it was revoked; create the client again"), "{err}");
+    }
+    let clients = w.json(&["clients", "list", "--json"]);
+    let lost: Vec<&Value> = clients["clients"]
+        .as_array()
+        .expect("clients")
+        .iter()
+        .filter(|c| c["name"] == json!("lostbot"))
+        .collect();
+    assert_eq!(lost.len(), 2, "{clients}");
+    assert!(lost.iter().all(|c| c["revoked"] == json!(true)), "{clients}");
+}
+
 #[test]
 fn keys_rotate_gives_the_replacement_the_old_lifetime_from_now() {
     let w = Whale::new();
@@ -2072,6 +2193,142 @@ fn a_file_that_is_not_a_database_is_named_and_left_alone() {
         text,
         "the file was changed"
     );
+}
+
+/// Opens another program's SQLite file the way that program would.
+#[allow(clippy::disallowed_methods)] // plays another program making its own database
+fn foreign_db(path: &std::path::Path, sql: &str) {
+    let conn = rusqlite::Connection::open(path).expect("create a foreign database");
+    conn.execute_batch(sql).expect("fill the foreign database");
+}
+
+/// `--db` pointed at another program's SQLite database is refused, naming
+/// the file, before anything changes (not even the switch to WAL); an empty
+/// file is a new database, and a whale database made before whale stamped
+/// its files (`application_id` 0) is still whale's.
+#[test]
+fn a_database_of_another_program_is_refused_and_left_alone() {
+    let w = Whale::new();
+    let cases = [
+        (
+            "places.db",
+            "CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT);",
+        ),
+        (
+            "versioned.db",
+            "CREATE TABLE moz_places (id INTEGER PRIMARY KEY); PRAGMA user_version = 3;",
+        ),
+        (
+            "lookalike.db",
+            "CREATE TABLE stores (id TEXT); CREATE TABLE executions (id TEXT);
+             PRAGMA user_version = 6; PRAGMA application_id = 42;",
+        ),
+        ("empty-but-theirs.db", "PRAGMA application_id = 42;"),
+    ];
+    for (name, sql) in cases {
+        let path = w.dir.join(name);
+        foreign_db(&path, sql);
+        let before = std::fs::read(&path).expect("read");
+        let out = w.run_on(&path, &["stores", "list"], &[]);
+        assert_exit(&out, 1, name);
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{} is not a whale database", path.display())),
+            "{name}: {err}"
+        );
+        assert_eq!(std::fs::read(&path).expect("read"), before, "{name} was changed");
+        assert!(
+            !w.dir.join(format!("{name}-wal")).exists(),
+            "{name} was switched to WAL"
+        );
+    }
+
+    // A whale database from before the stamp: used, and stamped.
+    assert_exit(&w.run(&["stores", "list"]), 0, "a new database");
+    {
+        #[allow(clippy::disallowed_methods)] // rewinds the stamp, as an older whale left it
+        let conn = rusqlite::Connection::open(&w.db).expect("open");
+        conn.pragma_update(None, "application_id", 0).expect("unstamp");
+    }
+    assert_exit(
+        &w.run(&["stores", "list"]),
+        0,
+        "a whale database without the stamp",
+    );
+    let id: i64 = w
+        .sqlite()
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .expect("application_id");
+    assert_ne!(id, 0, "stamped");
+}
+
+/// `--db` is a file name: `file:shop.db` is the file of that name (not an
+/// SQLite URI for `shop.db`), and `:memory:` (SQLite's private in-memory
+/// database, which whale's processes could not share) is refused, leaving
+/// no file behind.
+#[test]
+fn the_database_path_is_a_file_name_never_a_uri() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Whale::new();
+    let out = w.run_on(
+        std::path::Path::new("file:shop.db?mode=ro"),
+        &["stores", "list"],
+        &[],
+    );
+    assert_exit(&out, 0, "--db file:shop.db?mode=ro");
+    let file = w.dir.join("file:shop.db?mode=ro");
+    let meta = std::fs::metadata(&file).expect("the file named file:shop.db?mode=ro");
+    assert!(meta.len() > 0, "the data went elsewhere");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(!w.dir.join("shop.db").exists(), "shop.db was created");
+
+    let out = w.run_on(std::path::Path::new(":memory:"), &["stores", "list"], &[]);
+    assert_exit(&out, 1, "--db :memory:");
+    assert!(
+        stderr(&out).contains("`:memory:` names SQLite's in-memory database"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!w.dir.join(":memory:").exists(), "a stray file");
+}
+
+/// A database whale cannot write (its mode, a read-only mount) is refused
+/// at start, naming it: served, every call's audit row would be lost. Root
+/// writes whatever the mode says, so as root the command runs as `nobody`.
+#[cfg(unix)]
+#[test]
+fn a_read_only_database_is_refused_at_start() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let w = Whale::new();
+    assert_exit(&w.run(&["stores", "list"]), 0, "create the database");
+    std::fs::set_permissions(&w.db, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    std::fs::set_permissions(&w.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let root = std::fs::metadata(&w.db).expect("stat").uid() == 0;
+    let rows = || -> i64 {
+        w.sqlite()
+            .query_row("SELECT count(*) FROM executions", [], |r| r.get(0))
+            .expect("count")
+    };
+    let before = rows();
+    for args in [
+        &["mcp"][..],
+        &["tools", "call", "store", "--action", "get_settings"][..],
+    ] {
+        let mut cmd = w.command(args);
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        let out = common::run_bounded_input(cmd, &args.join(" "), Some(""));
+        assert_exit(&out, 1, &args.join(" "));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("database {} is read-only to whale", w.db.display())),
+            "{}: {err}",
+            args.join(" ")
+        );
+    }
+    assert_eq!(rows(), before);
 }
 
 /// An agent's key in the environment does not narrow admin commands, and

@@ -348,3 +348,86 @@ fn first_run_waits_for_a_reader_of_the_new_file() {
     assert_eq!(v["store_id"], json!("demo"));
     assert_eq!(w.integrity_check(), "ok");
 }
+
+/// The number of audit rows committed so far.
+fn audit_rows(w: &Whale) -> i64 {
+    w.sqlite()
+        .query_row("SELECT count(*) FROM executions", [], |r| r.get(0))
+        .expect("count executions")
+}
+
+/// A session whose first call's audit row is on disk (so what follows is
+/// all that is pending).
+fn session_with_one_row(w: &Whale) -> Mcp {
+    let mut m = w.mcp(&[]).started();
+    m.call_ok("store", json!({"action": "get_settings"}));
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while audit_rows(w) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(audit_rows(w), 1, "the first call's audit row");
+    m
+}
+
+/// SPEC §10: while another process holds the write lock, the audit rows of
+/// reads wait in the queue for as long as the session runs; a stop waits
+/// for them a bounded time only, then says how many rows it could not
+/// write. It neither hangs on the lock (nor ignores SIGTERM meanwhile) nor
+/// loses rows without a word.
+#[cfg(unix)]
+#[test]
+fn a_stop_behind_a_locked_database_ends_and_counts_the_rows_it_lost() {
+    let w = Whale::new();
+    let mut m = session_with_one_row(&w);
+    let lock = w.hold_write_lock();
+    for _ in 0..3 {
+        m.call_ok("store", json!({"action": "get_settings"}));
+    }
+    m.sigterm();
+    let status = m.wait(TIMEOUT).unwrap_or_else(|| {
+        panic!(
+            "whale mcp did not exit within {TIMEOUT:?} of SIGTERM while the database was locked\nstderr:\n{}",
+            m.stderr()
+        )
+    });
+    assert_eq!(status.code(), Some(0), "exit status {status:?}");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !m.stderr().contains("they are lost") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let err = m.stderr();
+    assert!(
+        err.contains("audit rows could not be written before exit; they are lost rows=3"),
+        "{err}"
+    );
+    drop(lock);
+    assert_eq!(audit_rows(&w), 1, "nothing was written behind the lock");
+}
+
+/// A write that cannot get the write lock within the busy timeout is
+/// refused as `busy` — the database is busy, nothing changed, retry — not
+/// as an internal error; its audit row is written once the lock is gone.
+#[test]
+fn a_write_behind_a_held_lock_is_reported_busy_not_internal() {
+    let w = Whale::new();
+    let mut m = session_with_one_row(&w);
+    let lock = w.hold_write_lock();
+    let text = m.call_err(
+        "store",
+        json!({"action": "update_settings", "support_email": "busy@example.com"}),
+    );
+    assert!(
+        text.starts_with(
+            "the database is busy: another process holds its write lock; nothing was changed; retry shortly"
+        ),
+        "{text}"
+    );
+    drop(lock);
+    m.finish();
+    let failed = w.executions(&["--status", "error"]);
+    let row = &failed["executions"][0];
+    assert_eq!(row["action"], json!("update_settings"), "{failed}");
+    assert_eq!(row["error_code"], json!("busy"), "{row}");
+    let settings = w.tool("store", "get_settings", json!({}));
+    assert_ne!(settings["support_email"], json!("busy@example.com"), "{settings}");
+}

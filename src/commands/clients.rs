@@ -26,21 +26,36 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
             super::note_unused_scopes(app, &scopes);
             let mode = if test { Mode::Test } else { Mode::Live };
             let (id, secret) = AuthServer::create_admin_client(&app.db, name, &app.store_id, mode, &scopes)?;
-            if json {
-                printer::json(&json!({
+            let shown = if json {
+                printer::try_json(&json!({
                     "client_id": id,
                     "client_secret": secret.expose(),
                     "name": name,
                     "store_id": app.store_id,
                     "mode": mode,
                     "scopes": scopes.to_string(),
-                }));
+                }))
             } else {
-                printer::out(&format!(
+                printer::try_out(&format!(
                     "Created client {id} for store `{}` ({mode}), scopes: {scopes}\n\n  client_id:     {id}\n  client_secret: {}\n\n\
                      The secret is shown once. Get tokens with:\n  curl -u '{id}:<secret>' -d grant_type=client_credentials <server>/token",
                     app.store_id,
                     secret.expose()
+                ))
+            };
+            if let Err(e) = shown {
+                // Nobody has the secret: the client must not stay usable.
+                let undone = app
+                    .db
+                    .conn()
+                    .map_err(CliError::from)
+                    .and_then(|conn| Ok(db::revoke_client(&conn, &id).map(|_| ())?));
+                return Err(super::unseen(
+                    e,
+                    &id,
+                    undone,
+                    "it was revoked; create the client again",
+                    "whale clients revoke",
                 ));
             }
             Ok(())

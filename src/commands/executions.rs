@@ -52,7 +52,7 @@ fn bad_time(e: db::BadTime) -> CliError {
 pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
     app.require_store()?;
     // Rows of reads are written behind; make this process's own visible.
-    app.shutdown();
+    app.pipeline.audit().flush();
     let conn = app.db.conn()?;
     match cmd {
         ExecutionsCmd::List {

@@ -35,7 +35,22 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
             }
             super::note_unused_scopes(app, &scopes);
             let (id, secret) = create(app, agent, mode, &scopes.to_string(), expires_at, rate_limit)?;
-            report_new(app, &id, &secret, json, "Created")
+            if let Err(e) = report_new(app, &id, &secret, json, "Created")? {
+                // Nobody has the key: it must not stay usable.
+                let undone = app
+                    .db
+                    .conn()
+                    .map_err(CliError::from)
+                    .and_then(|conn| Ok(db::revoke(&conn, &id, now_ms(), None).map(|_| ())?));
+                return Err(super::unseen(
+                    e,
+                    &id,
+                    undone,
+                    "it was revoked; create the key again",
+                    "whale keys revoke",
+                ));
+            }
+            Ok(())
         }
         KeysCmd::List { all, json } => {
             let conn = app.db.conn()?;
@@ -124,6 +139,23 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                 db::revoke(tx, &old.id, now + grace_ms, Some(&new_id))?;
                 Ok((old, new_id, secret))
             })?;
+            if let Err(e) = report_new(app, &new_id, &secret, json, "Rotated: new key")? {
+                // Nobody has the new key: the rotation is undone, the old
+                // key stays as it was.
+                let undone = app.db.write(|tx| -> Result<(), CliError> {
+                    Ok(db::undo_rotation(tx, &old.id, old.revoked_at, &new_id)?)
+                });
+                return Err(super::unseen(
+                    e,
+                    &new_id,
+                    undone,
+                    &format!(
+                        "the rotation was undone: it is revoked, and {} works as before",
+                        old.id
+                    ),
+                    "whale keys revoke",
+                ));
+            }
             if grace_ms > 0 {
                 printer::err(&format!(
                     "The old key {} keeps working until {}.",
@@ -133,7 +165,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
             } else {
                 printer::err(&format!("The old key {} is revoked.", old.id));
             }
-            report_new(app, &new_id, &secret, json, "Rotated: new key")
+            Ok(())
         }
         KeysCmd::Revoke { id } => {
             let k = find(app, &id)?;
@@ -193,31 +225,32 @@ fn not_found(app: &App, id: &str) -> CliError {
     ))
 }
 
+/// Shows a new key, its secret on stdout: the one time it is shown. The
+/// inner error is a secret that could not be written (a full disk, a
+/// closed pipe): nobody has it, and the caller takes the key back.
 fn report_new(
     app: &App,
     id: &str,
     secret: &crate::auth::Secret,
     json: bool,
     verb: &str,
-) -> Result<(), CliError> {
+) -> Result<std::io::Result<()>, CliError> {
     let conn = app.db.conn()?;
     let row =
         db::get(&conn, &app.store_id, id)?.ok_or_else(|| CliError::Runtime("new key vanished".into()))?;
     if json {
         let mut v = row.to_json(now_ms());
         v["key"] = json!(secret.expose());
-        printer::json(&v);
-    } else {
-        printer::err(&format!(
-            "{verb} {} for agent `{}` ({} mode, scopes: {}). Copy the key now; it is not shown again:",
-            row.id,
-            printer::visible(&row.agent_name),
-            row.mode,
-            row.scopes
-        ));
-        printer::out(secret.expose());
+        return Ok(printer::try_json(&v));
     }
-    Ok(())
+    printer::err(&format!(
+        "{verb} {} for agent `{}` ({} mode, scopes: {}). Copy the key now; it is not shown again:",
+        row.id,
+        printer::visible(&row.agent_name),
+        row.mode,
+        row.scopes
+    ));
+    Ok(printer::try_out(secret.expose()))
 }
 
 /// A replacement key lives as long as the key it replaces did, counted

@@ -35,3 +35,22 @@ pub fn note_unused_scopes(app: &crate::app::App, scopes: &crate::auth::ScopeSet)
         ));
     }
 }
+
+/// The error for a new secret (a key, a client secret) that could not be
+/// written to stdout — a full disk, a closed pipe — so nobody has it:
+/// `undone` is the credential taken back (`how` says what became of it),
+/// or why that failed too (then `revoke` is the command that does it).
+pub fn unseen(
+    e: std::io::Error,
+    id: &str,
+    undone: Result<(), crate::error::CliError>,
+    how: &str,
+    revoke: &str,
+) -> crate::error::CliError {
+    crate::error::CliError::Runtime(match undone {
+        Ok(()) => format!("could not write the secret of {id} to stdout ({e}); {how}"),
+        Err(u) => format!(
+            "could not write the secret of {id} to stdout ({e}), and taking it back failed ({u}); run `{revoke} {id}`"
+        ),
+    })
+}

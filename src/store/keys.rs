@@ -187,6 +187,23 @@ pub fn revoke(conn: &Connection, id: &str, at: i64, replaced_by: Option<&str>) -
     )
 }
 
+/// Undoes a rotation whose new key nobody received: the new key is revoked
+/// now and the old one gets back the revocation time it had (`revoked_at`)
+/// and no replacement — unless something else has changed it since.
+pub fn undo_rotation(
+    conn: &Connection,
+    old_id: &str,
+    revoked_at: Option<i64>,
+    new_id: &str,
+) -> rusqlite::Result<()> {
+    revoke(conn, new_id, now_ms(), None)?;
+    conn.execute(
+        "UPDATE api_keys SET revoked_at = ?2, replaced_by = NULL WHERE id = ?1 AND replaced_by = ?3",
+        params![old_id, revoked_at, new_id],
+    )?;
+    Ok(())
+}
+
 pub fn touch(conn: &Connection, id: &str, at: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",

@@ -43,6 +43,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_sku_nocase.sql"),
 ];
 
+/// `PRAGMA application_id` of a whale database (ASCII "Whal"): set when a
+/// database is created or migrated, so `--db` pointed at another program's
+/// SQLite file is refused instead of converted.
+const APPLICATION_ID: i32 = 0x5768_616c;
+
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const POOL_MAX_IDLE: usize = 8;
 
@@ -111,10 +116,24 @@ impl<'c> Scoped<'c> {
 pub enum DbError {
     #[error("cannot open database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "`:memory:` names SQLite's in-memory database, which whale cannot use (its connections and processes share \
+         one database file); give a file path (./:memory: for a file of that name)"
+    )]
+    InMemory,
     #[error("cannot create directory {path}: {source}")]
     Dir { path: PathBuf, source: std::io::Error },
     #[error("cannot create database {path}: {source}")]
     Create { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{path} is not a whale database (it holds another program's data); give --db a new file or a whale database"
+    )]
+    NotWhale { path: PathBuf },
+    #[error(
+        "database {path} is read-only to whale (the file's or its directory's permissions, or a read-only file system); \
+         whale writes an audit row for every call, so it needs to write the database"
+    )]
+    ReadOnly { path: PathBuf },
     #[error("database {path} has schema version {found}, newer than this whale ({known}); upgrade whale")]
     TooNew {
         path: PathBuf,
@@ -126,6 +145,16 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Another connection held the lock for the whole busy timeout
+    /// (`SQLITE_BUSY`, or `SQLITE_LOCKED` within this process).
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sql(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+
     /// A statement stopped by `sqlite3_interrupt` or a progress handler
     /// (a call's deadline or its client's cancellation), not a fault.
     pub fn is_interrupt(&self) -> bool {
@@ -144,6 +173,8 @@ pub struct Db {
     shm: std::sync::OnceLock<Option<std::fs::File>>,
     /// When the `-shm` handle was last found to be the live file (ms).
     shm_checked: std::sync::atomic::AtomicI64,
+    /// Whether [`Db::checkpoint`] has run.
+    checkpointed: std::sync::atomic::AtomicBool,
 }
 
 /// What the WAL-index header said at one moment (both copies).
@@ -202,6 +233,9 @@ impl Db {
     /// and `-shm` files the database file's permissions). An existing
     /// directory or database keeps its modes — it may be the user's own.
     pub fn open(path: &Path) -> Result<Db, DbError> {
+        if path == Path::new(":memory:") {
+            return Err(DbError::InMemory);
+        }
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
@@ -231,16 +265,32 @@ impl Db {
             }
         }
         let db = Db {
-            path: path.to_path_buf(),
+            path: not_a_uri(path),
             idle: Mutex::new(Vec::new()),
             shm: std::sync::OnceLock::new(),
             shm_checked: std::sync::atomic::AtomicI64::new(0),
+            checkpointed: std::sync::atomic::AtomicBool::new(false),
         };
         let prepare = || -> Result<Connection, DbError> {
-            let mut conn = db.connect()?;
-            // The common case — schema current, demo seeded — needs no write lock.
+            let mut conn = db.open_file()?;
+            // Known at open, before any statement: SQLite falls back to
+            // read-only when the file cannot be opened for writing (its
+            // mode, a read-only mount). Served, every audit row would be lost.
+            if conn.is_readonly(rusqlite::MAIN_DB)? {
+                return Err(DbError::ReadOnly {
+                    path: path.to_path_buf(),
+                });
+            }
+            // Whose file this is, asked before anything (the switch to WAL
+            // included) changes it.
+            let app_id = identify(&conn, path)?;
+            configure(&conn)?;
+            // The common case — schema current, file stamped, demo seeded —
+            // needs no write lock.
             let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-            let seeded = current as usize == MIGRATIONS.len() && stores::exists(&conn, "demo")?;
+            let seeded = current as usize == MIGRATIONS.len()
+                && app_id == APPLICATION_ID
+                && stores::exists(&conn, "demo")?;
             if !seeded {
                 migrate(&mut conn, path)?;
                 seed::ensure_demo(&mut conn)?;
@@ -261,48 +311,26 @@ impl Db {
     }
 
     fn connect(&self) -> Result<Connection, DbError> {
+        let conn = self.open_file()?;
+        configure(&conn)?;
+        Ok(conn)
+    }
+
+    /// Opens the file, nothing read or written yet. The path is a file
+    /// name, never a URI: `--db file:shop.db` is the file of that name
+    /// (see [`not_a_uri`]).
+    fn open_file(&self) -> Result<Connection, DbError> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|source| DbError::Open {
             path: self.path.clone(),
             source,
         })?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        // Keep the `-wal` and `-shm` files when the last connection closes
-        // (the WAL is checkpointed and truncated instead of deleted): the
-        // next process opens them rather than creating, sizing and
-        // chowning both again — most of what opening a database costs.
-        conn.file_control(Some(rusqlite::MAIN_DB), rusqlite::FileControl::PersistWal(&mut 1))?;
-        // Switching a new file to WAL can report SQLITE_BUSY at once, without
-        // the busy handler (SQLite's deadlock avoidance), when several
-        // processes start on it together: retry within the busy timeout.
-        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
-        loop {
-            match conn.execute_batch("PRAGMA journal_mode = WAL;") {
-                Err(rusqlite::Error::SqliteFailure(f, _))
-                    if f.code == rusqlite::ErrorCode::DatabaseBusy
-                        && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                other => break other?,
-            }
-        }
-        conn.execute_batch(
-            "PRAGMA synchronous = FULL;
-             PRAGMA foreign_keys = ON;
-             PRAGMA temp_store = MEMORY;",
-        )?;
-        // Keep cached statements' plans across re-binding: without it SQLite
-        // re-prepares every statement whose plan depends on a bound value
-        // (`LIMIT ?`, `col = ?`) on every run, and the cache saves nothing.
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-        conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
 
@@ -362,10 +390,6 @@ impl Db {
         }
     }
 
-    /// At process exit: moves the WAL's pages into the database and
-    /// truncates it, so the next process does not replay it on open (a
-    /// closed-and-deleted WAL would instead cost a file create and delete
-    /// per run). Skipped, harmlessly, when another process is reading.
     /// Whether the database at `path` has store `id`, read without creating,
     /// migrating or seeding anything. A database that does not exist yet
     /// will have `demo` only (its first open seeds it).
@@ -373,12 +397,12 @@ impl Db {
         if !path.exists() {
             return Ok(id == "demo");
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| {
-            DbError::Open {
+        let conn = Connection::open_with_flags(not_a_uri(path), OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
+            |source| DbError::Open {
                 path: path.to_path_buf(),
                 source,
-            }
-        })?;
+            },
+        )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         stores::exists(&conn, id).map_err(|source| DbError::Open {
             path: path.to_path_buf(),
@@ -386,18 +410,31 @@ impl Db {
         })
     }
 
+    /// At process exit: moves the WAL's pages into the database and
+    /// truncates it, so the next process does not replay it on open (a
+    /// closed-and-deleted WAL would instead cost a file create and delete
+    /// per run). Skipped, harmlessly, when another connection is reading or
+    /// writing: it does not wait for them (a busy timeout of zero). Runs
+    /// once; later calls do nothing.
     pub fn checkpoint(&self) {
+        if self.checkpointed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
         if let Ok(conn) = self.conn() {
+            let _ = conn.busy_timeout(Duration::ZERO);
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = conn.busy_timeout(BUSY_TIMEOUT);
         }
     }
 
     /// A connection of its own (not pooled) whose commits do not wait for
-    /// fsync: for the audit writer, whose rows are written behind anyway. In
-    /// WAL mode a process crash still loses nothing it committed.
-    pub fn relaxed_connection(&self) -> Result<Connection, DbError> {
+    /// fsync, and which waits at most `busy` for a lock: for the audit
+    /// writer, whose rows are written behind anyway and which retries on
+    /// its own. In WAL mode a process crash still loses nothing it committed.
+    pub fn relaxed_connection(&self, busy: Duration) -> Result<Connection, DbError> {
         let conn = self.connect()?;
         conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        conn.busy_timeout(busy)?;
         Ok(conn)
     }
 
@@ -421,7 +458,7 @@ impl Db {
     /// Writes a consistent copy of the whole database to `dest`.
     pub fn snapshot_to(&self, dest: &Path) -> Result<(), DbError> {
         let conn = self.conn()?;
-        conn.execute("VACUUM INTO ?1", [dest.to_string_lossy()])?;
+        conn.execute("VACUUM INTO ?1", [not_a_uri(dest).to_string_lossy()])?;
         Ok(())
     }
 
@@ -431,6 +468,80 @@ impl Db {
         let conn = self.conn()?;
         Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
+}
+
+/// `path` as SQLite must be given it to open that very file. The bundled
+/// SQLite reads any name that starts with `file:` as a URI
+/// (`SQLITE_USE_URI`, whatever the open flags say): such a relative name
+/// is given as `./file:…`. Every other name is already a plain file name.
+fn not_a_uri(path: &Path) -> PathBuf {
+    if path.as_os_str().as_encoded_bytes().starts_with(b"file:") {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// A connection's settings, applied once when it is opened.
+fn configure(conn: &Connection) -> Result<(), DbError> {
+    // Keep the `-wal` and `-shm` files when the last connection closes
+    // (the WAL is checkpointed and truncated instead of deleted): the
+    // next process opens them rather than creating, sizing and
+    // chowning both again — most of what opening a database costs.
+    conn.file_control(Some(rusqlite::MAIN_DB), rusqlite::FileControl::PersistWal(&mut 1))?;
+    // Switching a new file to WAL can report SQLITE_BUSY at once, without
+    // the busy handler (SQLite's deadlock avoidance), when several
+    // processes start on it together: retry within the busy timeout.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.execute_batch("PRAGMA journal_mode = WAL;") {
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => break other?,
+        }
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    // Keep cached statements' plans across re-binding: without it SQLite
+    // re-prepares every statement whose plan depends on a bound value
+    // (`LIMIT ?`, `col = ?`) on every run, and the cache saves nothing.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// The file's `application_id` once it is known to be whale's (or new and
+/// empty); [`DbError::NotWhale`] for another program's database, read
+/// before anything is written. A database made before whale stamped its
+/// files has id 0, whale's tables and a schema version.
+fn identify(conn: &Connection, path: &Path) -> Result<i32, DbError> {
+    // One statement, one snapshot: another process may be creating the
+    // schema of a new file meanwhile.
+    let (app_id, version, objects, ours): (i32, i64, i64, i64) = conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id),
+                (SELECT user_version FROM pragma_user_version),
+                (SELECT count(*) FROM sqlite_schema),
+                (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('stores', 'executions'))",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    if app_id == APPLICATION_ID {
+        return Ok(app_id);
+    }
+    let new = objects == 0 && version == 0;
+    let before_stamps = ours == 2 && version > 0;
+    if app_id == 0 && (new || before_stamps) {
+        return Ok(app_id);
+    }
+    Err(DbError::NotWhale {
+        path: path.to_path_buf(),
+    })
 }
 
 /// Applies the pending migrations in one transaction. A migration may
@@ -483,6 +594,7 @@ fn migrate_unchecked(conn: &mut Connection, path: &Path) -> Result<(), DbError> 
             )));
         }
     }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.commit()?;
     Ok(())
 }
@@ -1013,6 +1125,44 @@ mod tests {
             .unwrap();
         assert_ne!(db.change_stamp(), Some(b));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The exit checkpoint does not wait for another connection that holds
+    /// the write lock (SQLite's busy handler is not consulted: it would
+    /// wait out the 10 s busy timeout), and runs once per database.
+    #[test]
+    fn the_checkpoint_does_not_wait_for_a_lock_holder_and_runs_once() {
+        static WAITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        fn waited(_: i32) -> bool {
+            WAITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            false
+        }
+        let dir = std::env::temp_dir().join(new_id("whale-test"));
+        let path = dir.join("w.db");
+        let db = Db::open(&path).unwrap();
+        {
+            // Something in the WAL to checkpoint, on the pool's one
+            // connection, which counts each time it would wait for a lock.
+            let mut conn = db.conn().unwrap();
+            conn.execute("INSERT INTO preferences (key, value) VALUES ('k', 'v')", [])
+                .unwrap();
+            conn.busy_handler(Some(waited)).unwrap();
+        }
+        let other = Db::open(&path).unwrap();
+        let holder = other.conn().unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        db.checkpoint();
+        assert_eq!(
+            WAITS.load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "waited for the lock"
+        );
+        drop(holder);
+        let wal = |p: &Path| std::fs::metadata(format!("{}-wal", p.display())).unwrap().len();
+        assert!(wal(&path) > 0, "the WAL was kept while another connection wrote");
+        db.checkpoint();
+        assert!(wal(&path) > 0, "a second checkpoint ran");
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

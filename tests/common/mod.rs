@@ -744,6 +744,28 @@ impl Mcp {
     pub fn id(&self) -> u32 {
         self.child.id()
     }
+
+    /// Sends SIGTERM (a graceful shutdown request).
+    #[cfg(unix)]
+    pub fn sigterm(&self) {
+        sigterm(&self.child);
+    }
+
+    /// Waits for the exit, at most `timeout` (stdin stays open).
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        wait_bounded(&mut self.child, timeout)
+    }
+}
+
+/// Sends SIGTERM to our own child `child`, not yet reaped.
+#[cfg(unix)]
+#[allow(unsafe_code)] // one libc call on our own child's pid
+fn sigterm(child: &Child) {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is our
+    // own child, not yet reaped (reaping happens only in `wait`/drop).
+    let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill(SIGTERM) failed");
 }
 
 impl Drop for Mcp {
@@ -991,13 +1013,8 @@ impl HttpServer {
 
     /// Sends SIGTERM (a graceful shutdown request).
     #[cfg(unix)]
-    #[allow(unsafe_code)] // one libc call on our own child's pid
     pub fn sigterm(&self) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t");
-        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our
-        // own child, not yet reaped (reaping happens only in `wait`/drop).
-        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill(SIGTERM) failed");
+        sigterm(&self.child);
     }
 
     /// Waits for the exit, at most `timeout`.

@@ -118,6 +118,7 @@ async fn call(
                     HttpError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", e.to_string())
                 }
                 ToolError::Conflict(_) => HttpError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+                ToolError::Busy => HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
                 ToolError::Cancelled | ToolError::Internal(_) => HttpError::internal(),
             };
             err.description = format!("{} (execution {})", err.description, outcome.exec_id);
