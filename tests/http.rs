@@ -23,6 +23,8 @@
 //!    - `streamable_session_is_bound_to_its_key`,
 //!      `legacy_session_is_bound_to_its_key` — another key gets 403.
 //!    - `unknown_sessions_are_404` — on `/mcp` and `/messages`.
+//!    - `unreadable_bodies_on_the_legacy_transport_are_jsonrpc_errors`,
+//!      `a_request_before_initialize_on_the_legacy_transport_asks_for_it`.
 //!    - `delete_ends_a_streamable_session`.
 //! 4. The guard (before any door):
 //!    - `foreign_origin_is_403_before_auth`,
@@ -506,6 +508,78 @@ fn malformed_tools_call_on_the_legacy_transport_is_invalid_params() {
         assert!(message.contains("\"name\": string"), "{params}: {reply}");
     }
     // The session goes on.
+    l.call_ok("products_list_products", json!({"limit": 1}));
+}
+
+/// A body that is not one JSON-RPC message, POSTed to `/messages`, is
+/// answered as on `/mcp` and stdio: a JSON-RPC error in the 400 (-32700 for
+/// what is not JSON, -32600 for JSON that is not a message, with the
+/// request's id when it has one), and that id's answer on the stream, where
+/// its client waits for it.
+#[test]
+fn unreadable_bodies_on_the_legacy_transport_are_jsonrpc_errors() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&[]);
+    let mut l = Legacy::open(&server, &key);
+    let post = |body: &str| {
+        let resp = send(
+            http()
+                .post(&l.endpoint)
+                .header("authorization", bearer(&key))
+                .header("content-type", "application/json")
+                .body(body.to_owned()),
+            "POST /messages",
+        );
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+        let v: Value = resp.json().expect("a JSON body");
+        assert_eq!(v["jsonrpc"], json!("2.0"), "{body}: {v}");
+        v
+    };
+    let v = post("{not json");
+    assert_eq!(v["error"]["code"], json!(-32700), "{v}");
+    assert_eq!(v["id"], Value::Null, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not valid JSON"),
+        "{v}"
+    );
+    let v = post(r#"[{"jsonrpc": "2.0", "id": 4, "method": "ping"}]"#);
+    assert_eq!(v["error"]["code"], json!(-32600), "a batch: {v}");
+    let v = post(r#"{"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": "x"}"#);
+    assert_eq!(v["error"]["code"], json!(-32600), "{v}");
+    assert_eq!(v["id"], json!(5), "{v}");
+    // The stream answers id 5 too; the session goes on.
+    l.call_ok("products_list_products", json!({"limit": 1}));
+    assert!(l.has_reply(5), "no answer to id 5 on the stream");
+    assert_eq!(l.replies[&json!(5).to_string()]["error"]["code"], json!(-32600));
+}
+
+/// The legacy transport serves the session-based revisions: a request
+/// before `initialize` is told to send it (not asked for the 2026-07-28
+/// revision's `_meta` fields), ping is answered, and the session goes on.
+#[test]
+fn a_request_before_initialize_on_the_legacy_transport_asks_for_it() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&[]);
+    let mut l = Legacy::try_connect(&server, &key).expect("GET /sse");
+    let early = l.request("tools/list", json!({}));
+    assert_eq!(early["error"]["code"], json!(-32600), "{early}");
+    let message = early["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("send initialize first"), "{early}");
+    assert!(!message.contains("_meta"), "{early}");
+    let pong = l.request("ping", json!({}));
+    assert!(pong.get("result").is_some(), "ping before initialize: {pong}");
+    let init = l.request("initialize", init_params());
+    assert!(init.get("result").is_some(), "{init}");
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        l.post_as(&key, &note).expect("POST").status(),
+        StatusCode::ACCEPTED
+    );
     l.call_ok("products_list_products", json!({"limit": 1}));
 }
 
