@@ -64,6 +64,8 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--introspection-endpoint', '--introspection-endpoint', [CompletionResultType]::ParameterName, 'Introspection endpoint of --auth-server (default: from its RFC 8414 metadata)')
             [CompletionResult]::new('--introspection-client-id', '--introspection-client-id', [CompletionResultType]::ParameterName, 'Client id whale introspects with at --auth-server (its secret comes from WHALE_INTROSPECTION_CLIENT_SECRET)')
             [CompletionResult]::new('--introspection-cache-ttl', '--introspection-cache-ttl', [CompletionResultType]::ParameterName, 'How long an active introspection answer is trusted (at most 60s)')
+            [CompletionResult]::new('--header-timeout', '--header-timeout', [CompletionResultType]::ParameterName, 'Close a connection whose client takes longer than this to send a request''s headers (or, kept alive, to begin its next request)')
+            [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Connections served at once (default: from the open-file limit); more wait to be accepted')
             [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'Bridge stdio to this remote whale server (its /mcp endpoint), signed in with `whale login`')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')

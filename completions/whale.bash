@@ -1705,7 +1705,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__mcp)
-            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --trusted-proxy --session-idle --access-token-ttl --refresh-token-ttl --auth-server --introspection-endpoint --introspection-client-id --introspection-cache-ttl --insecure-client-metadata --server --db --store --help"
+            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --trusted-proxy --session-idle --access-token-ttl --refresh-token-ttl --auth-server --introspection-endpoint --introspection-client-id --introspection-cache-ttl --insecure-client-metadata --header-timeout --max-connections --server --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1788,6 +1788,14 @@ _whale() {
                     return 0
                     ;;
                 --introspection-cache-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -172,6 +172,13 @@ pub struct McpArgs {
     /// Accept http:// and loopback client ID metadata documents (local development only)
     #[arg(help_heading = HTTP_HEADING, long, hide = true)]
     pub insecure_client_metadata: bool,
+    /// Close a connection whose client takes longer than this to send a request's
+    /// headers (or, kept alive, to begin its next request)
+    #[arg(help_heading = HTTP_HEADING, long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration, hide = true)]
+    pub header_timeout: std::time::Duration,
+    /// Connections served at once (default: from the open-file limit); more wait to be accepted
+    #[arg(help_heading = HTTP_HEADING, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), hide = true)]
+    pub max_connections: Option<u32>,
     /// Bridge stdio to this remote whale server (its /mcp endpoint), signed in with `whale login`
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,

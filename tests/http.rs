@@ -23,6 +23,8 @@
 //!    - `streamable_session_is_bound_to_its_key`,
 //!      `legacy_session_is_bound_to_its_key` — another key gets 403.
 //!    - `unknown_sessions_are_404` — on `/mcp` and `/messages`.
+//!    - `unreadable_bodies_on_the_legacy_transport_are_jsonrpc_errors`,
+//!      `a_request_before_initialize_on_the_legacy_transport_asks_for_it`.
 //!    - `delete_ends_a_streamable_session`.
 //! 4. The guard (before any door):
 //!    - `foreign_origin_is_403_before_auth`,
@@ -31,7 +33,10 @@
 //!      `chunked_body_over_max_body_is_413`,
 //!    - `rate_limit_is_429_with_retry_after`,
 //!    - `credentials_in_query_string_are_400`,
-//!    - `foreign_host_header_is_403`.
+//!    - `foreign_host_header_is_403`, `a_host_naming_another_port_is_421`
+//!      (the token audience is this server's),
+//!    - `a_client_slow_to_send_its_headers_is_disconnected`,
+//!      `connections_beyond_the_cap_wait_for_one_to_close`.
 //! 5. REST, OpenAPI, health:
 //!    - `rest_lists_filters_and_gets_executions` (shape, filters, paging,
 //!      get-by-id, wrong store → 404, bad parameters → 400),
@@ -507,6 +512,78 @@ fn malformed_tools_call_on_the_legacy_transport_is_invalid_params() {
         assert!(message.contains("\"name\": string"), "{params}: {reply}");
     }
     // The session goes on.
+    l.call_ok("products_list_products", json!({"limit": 1}));
+}
+
+/// A body that is not one JSON-RPC message, POSTed to `/messages`, is
+/// answered as on `/mcp` and stdio: a JSON-RPC error in the 400 (-32700 for
+/// what is not JSON, -32600 for JSON that is not a message, with the
+/// request's id when it has one), and that id's answer on the stream, where
+/// its client waits for it.
+#[test]
+fn unreadable_bodies_on_the_legacy_transport_are_jsonrpc_errors() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&[]);
+    let mut l = Legacy::open(&server, &key);
+    let post = |body: &str| {
+        let resp = send(
+            http()
+                .post(&l.endpoint)
+                .header("authorization", bearer(&key))
+                .header("content-type", "application/json")
+                .body(body.to_owned()),
+            "POST /messages",
+        );
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+        let v: Value = resp.json().expect("a JSON body");
+        assert_eq!(v["jsonrpc"], json!("2.0"), "{body}: {v}");
+        v
+    };
+    let v = post("{not json");
+    assert_eq!(v["error"]["code"], json!(-32700), "{v}");
+    assert_eq!(v["id"], Value::Null, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not valid JSON"),
+        "{v}"
+    );
+    let v = post(r#"[{"jsonrpc": "2.0", "id": 4, "method": "ping"}]"#);
+    assert_eq!(v["error"]["code"], json!(-32600), "a batch: {v}");
+    let v = post(r#"{"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": "x"}"#);
+    assert_eq!(v["error"]["code"], json!(-32600), "{v}");
+    assert_eq!(v["id"], json!(5), "{v}");
+    // The stream answers id 5 too; the session goes on.
+    l.call_ok("products_list_products", json!({"limit": 1}));
+    assert!(l.has_reply(5), "no answer to id 5 on the stream");
+    assert_eq!(l.replies[&json!(5).to_string()]["error"]["code"], json!(-32600));
+}
+
+/// The legacy transport serves the session-based revisions: a request
+/// before `initialize` is told to send it (not asked for the 2026-07-28
+/// revision's `_meta` fields), ping is answered, and the session goes on.
+#[test]
+fn a_request_before_initialize_on_the_legacy_transport_asks_for_it() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&[]);
+    let mut l = Legacy::try_connect(&server, &key).expect("GET /sse");
+    let early = l.request("tools/list", json!({}));
+    assert_eq!(early["error"]["code"], json!(-32600), "{early}");
+    let message = early["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("send initialize first"), "{early}");
+    assert!(!message.contains("_meta"), "{early}");
+    let pong = l.request("ping", json!({}));
+    assert!(pong.get("result").is_some(), "ping before initialize: {pong}");
+    let init = l.request("initialize", init_params());
+    assert!(init.get("result").is_some(), "{init}");
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        l.post_as(&key, &note).expect("POST").status(),
+        StatusCode::ACCEPTED
+    );
     l.call_ok("products_list_products", json!({"limit": 1}));
 }
 
@@ -1362,7 +1439,7 @@ fn foreign_host_header_is_403() {
         let (_, body) = expect_error(send(rb, &what), StatusCode::FORBIDDEN, "forbidden", &what);
         assert_description_mentions(&body, "Host", &what);
     }
-    // A loopback name on any port is fine.
+    // A loopback name (with this server's port) is fine.
     let resp = send(
         c.get(server.url("/v1/stores/demo/tool-executions"))
             .header("host", format!("localhost:{}", server.port))
@@ -1370,6 +1447,167 @@ fn foreign_host_header_is_403() {
         "Host: localhost",
     );
     ok_json(resp, "Host: localhost");
+}
+
+/// Without --public-url, the Host header names the resource tokens are
+/// issued for and accepted at (RFC 8707), so it must name this server's
+/// port: two servers on one database, and a token the first issued is
+/// refused by the second even when it is told it is the first (a Host
+/// naming another port is 421), nor will the second mint tokens or
+/// advertise metadata for the first.
+#[test]
+fn a_host_naming_another_port_is_421() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("platform:read products:read", false);
+    let client = w.json(&[
+        "clients",
+        "create",
+        "nightly-sync",
+        "--scopes",
+        "platform:read products:read",
+        "--json",
+    ]);
+    let (id, secret) = (
+        client["client_id"].as_str().expect("client_id"),
+        client["client_secret"].as_str().expect("client_secret"),
+    );
+    let one = w.serve_http(&[]);
+    let two = w.serve_http(&[]);
+    let c = http();
+    let token_at = |s: &HttpServer, host: Option<&str>| {
+        let rb = c
+            .post(s.url("/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")]);
+        send(
+            match host {
+                Some(h) => rb.header("host", h),
+                None => rb,
+            },
+            "POST /token",
+        )
+    };
+    let token = ok_json(token_at(&one, None), "a token from the first server")["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned();
+    let resp = send(
+        initialize_post(&c, one.url("/mcp")).header("authorization", bearer(&token)),
+        "the token where it was issued",
+    );
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = send(
+        initialize_post(&c, two.url("/mcp")).header("authorization", bearer(&token)),
+        "the token at another server",
+    );
+    expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_token", "another server");
+
+    let first = format!("127.0.0.1:{}", one.port);
+    let cases = [
+        (
+            "POST /mcp",
+            initialize_post(&c, two.url("/mcp")).header("authorization", bearer(&token)),
+        ),
+        (
+            "REST",
+            c.get(two.url("/v1/stores/demo/tool-executions?limit=1"))
+                .header("authorization", bearer(&token)),
+        ),
+        (
+            "metadata",
+            c.get(two.url("/.well-known/oauth-authorization-server")),
+        ),
+        ("health", c.get(two.url("/health"))),
+    ];
+    for (what, rb) in cases {
+        let what = format!("{what} at the second server with Host: {first}");
+        let (_, body) = expect_error(
+            send(rb.header("host", &first), &what),
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            &what,
+        );
+        assert_description_mentions(&body, &two.port.to_string(), &what);
+    }
+    let (_, body) = expect_error(
+        token_at(&two, Some(&first)),
+        StatusCode::MISDIRECTED_REQUEST,
+        "misdirected_request",
+        "a token for the first server minted at the second",
+    );
+    assert_description_mentions(&body, "--public-url", "POST /token");
+    // A Host without a port names port 80, not this server's.
+    let resp = send(
+        c.get(two.url("/v1/stores/demo/tool-executions"))
+            .header("host", "127.0.0.1")
+            .header("authorization", bearer(&key)),
+        "Host: 127.0.0.1",
+    );
+    expect_error(
+        resp,
+        StatusCode::MISDIRECTED_REQUEST,
+        "misdirected_request",
+        "no port",
+    );
+}
+
+/// A client that does not send its request's headers in time is
+/// disconnected (slowloris): a connection with a partial request and one
+/// that sent nothing are both closed by the server. A stream that lasts
+/// longer is not: the bound is on reading headers.
+#[test]
+fn a_client_slow_to_send_its_headers_is_disconnected() {
+    use std::io::{Read, Write};
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let server = w.serve_http(&["--header-timeout", "1s"]);
+    let mut l = Legacy::open(&server, &key);
+    let mut partial = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    partial
+        .write_all(format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", server.port).as_bytes())
+        .expect("send part of a request");
+    let silent = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    for (what, mut conn) in [("a partial request", partial), ("a silent connection", silent)] {
+        conn.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+        let mut got = Vec::new();
+        match conn.read_to_end(&mut got) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("{what}: not closed by the server within {TIMEOUT:?}: {e}"),
+        }
+    }
+    // The /sse stream, open all along, still carries replies.
+    l.call_ok("products_list_products", json!({"limit": 1}));
+}
+
+/// At most --max-connections are served at once: one more waits to be
+/// accepted until one closes (here, an idle one the header timeout ends).
+#[test]
+fn connections_beyond_the_cap_wait_for_one_to_close() {
+    use std::io::{Read, Write};
+    let w = Whale::new();
+    let server = w.serve_http(&["--max-connections", "1", "--header-timeout", "1s"]);
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let mut next = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    next.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+    next.write_all(
+        format!(
+            "GET /health HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            server.port
+        )
+        .as_bytes(),
+    )
+    .expect("send a request");
+    let mut answer = String::new();
+    next.read_to_string(&mut answer).expect("the answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Served only once the idle connection had been closed.
+    idle.set_nonblocking(true).expect("non-blocking");
+    match idle.read(&mut [0; 64]) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the second connection was served beside the first: {other:?}"),
+    }
 }
 
 // ===========================================================================

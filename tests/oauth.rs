@@ -1967,15 +1967,18 @@ fn sign_in_form_posts_from_the_servers_own_origin_and_guessing_is_limited() {
             .unwrap()
     };
     // A deployment's own origin (https behind a proxy, or http) is the
-    // form's own page: accepted without --allowed-origin.
+    // form's own page: accepted without --allowed-origin. (Without
+    // --public-url the Host names this server's port, as the audience of
+    // its tokens comes from it.)
+    let host = format!("whale.test:{}", s.port);
     assert_eq!(
-        post("https://whale.test", "whale.test", "wrong password 1").status(),
+        post(&format!("https://{host}"), &host, "wrong password 1").status(),
         StatusCode::UNAUTHORIZED,
         "reached the password check"
     );
     // Another site is refused before anything else.
     assert_eq!(
-        post("https://evil.example", "whale.test", PASSWORD).status(),
+        post("https://evil.example", &host, PASSWORD).status(),
         StatusCode::FORBIDDEN
     );
     // Password guessing on one account is bounded (10 a minute), across

@@ -302,6 +302,8 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
         tool_mode: args.tool_mode,
         page_size: args.page_size,
         session_idle: args.session_idle,
+        header_timeout: args.header_timeout,
+        max_connections: args.max_connections.map(|n| n as usize),
     };
     http::serve(app.pipeline.clone(), app.db.clone(), opts)
         .await

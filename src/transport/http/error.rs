@@ -135,15 +135,21 @@ fn error_code(status: StatusCode) -> &'static str {
 /// the same answer stdio gives (`channel::unreadable`).
 pub fn jsonrpc_body_error(body: &[u8]) -> Response {
     use rmcp::{RoleServer, service::RxJsonRpcMessage};
-    let u = match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(body) {
-        Err(e) => crate::transport::channel::unreadable(body, &e),
-        // rmcp refused what it parses itself: no detail to add.
-        Ok(_) => crate::transport::channel::Unreadable {
-            id: None,
-            code: -32600,
-            message: "invalid request".into(),
+    jsonrpc_error(
+        match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(body) {
+            Err(e) => crate::transport::channel::unreadable(body, &e),
+            // rmcp refused what it parses itself: no detail to add.
+            Ok(_) => crate::transport::channel::Unreadable {
+                id: None,
+                code: -32600,
+                message: "invalid request".into(),
+            },
         },
-    };
+    )
+}
+
+/// `u` as a 400 whose body is the JSON-RPC error.
+pub fn jsonrpc_error(u: crate::transport::channel::Unreadable) -> Response {
     let error = json!({"code": u.code, "message": u.message});
     (
         StatusCode::BAD_REQUEST,

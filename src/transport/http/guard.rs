@@ -247,13 +247,14 @@ async fn authenticate(
 }
 
 fn check_host_and_origin(s: &HttpState, headers: &HeaderMap) -> Result<(), HttpError> {
-    if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok())
-        && !s.policy.host_allowed(host)
-    {
-        return Err(HttpError::forbidden(format!(
-            "Host `{host}` is not served here; start whale with --allowed-host {}",
-            host_name(host)
-        )));
+    if let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
+        if !s.policy.host_allowed(host) {
+            return Err(HttpError::forbidden(format!(
+                "Host `{host}` is not served here; start whale with --allowed-host {}",
+                host_name(host)
+            )));
+        }
+        check_port(s, host)?;
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
@@ -282,6 +283,49 @@ fn check_host_and_origin(s: &HttpState, headers: &HeaderMap) -> Result<(), HttpE
         }
     }
     Ok(())
+}
+
+/// Without `--public-url`, the Host header names the resource tokens are
+/// issued for and accepted at (RFC 8707) and the issuer: it must name the
+/// port this server listens on. Host names alone cannot tell servers apart
+/// (every loopback port is "localhost"), so a Host naming another port
+/// would let a token issued by another server on the same database pass
+/// here, and let a client have tokens minted for that server.
+fn check_port(s: &HttpState, host: &str) -> Result<(), HttpError> {
+    if s.public_url.is_some() {
+        return Ok(());
+    }
+    let ours = s.local.port();
+    let named = host_port(host);
+    if named == Some(ours) {
+        return Ok(());
+    }
+    let what = match named {
+        Some(p) => format!("names port {p}"),
+        None => "names no valid port".into(),
+    };
+    Err(HttpError::new(
+        StatusCode::MISDIRECTED_REQUEST,
+        "misdirected_request",
+        format!(
+            "Host `{host}` {what}, but this server listens on port {ours}: send `Host: {}:{ours}`; behind a proxy, start whale with --public-url",
+            host_name(host)
+        ),
+    ))
+}
+
+/// The port of a `Host` header: its own, else http's default (80); None
+/// for one that is not a port.
+fn host_port(authority: &str) -> Option<u16> {
+    let port = match authority.strip_prefix('[') {
+        Some(rest) => rest.split_once(']')?.1,
+        None => authority.find(':').map_or("", |i| &authority[i..]),
+    };
+    match port.strip_prefix(':') {
+        None if port.is_empty() => Some(80),
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok(),
+        _ => None,
+    }
 }
 
 /// The host part of a `Host` header (`[::1]:3100` → `::1`).
@@ -366,6 +410,13 @@ mod tests {
         };
         assert!(open.host_allowed("anything:1"));
         assert_eq!(host_name("a.b:80"), "a.b");
+        assert_eq!(host_port("a.b:3100"), Some(3100));
+        assert_eq!(host_port("[::1]:3100"), Some(3100));
+        assert_eq!(host_port("a.b"), Some(80));
+        assert_eq!(host_port("[::1]"), Some(80));
+        for bad in ["a.b:", "a.b:x", "a.b:99999", "::1", "[::1", "a:1:2"] {
+            assert_eq!(host_port(bad), None, "{bad}");
+        }
         // Trusted proxies: networks, and IPv4 seen as IPv4-mapped IPv6.
         assert!(p.trusts("10.20.30.40".parse().unwrap()));
         assert!(p.trusts("::ffff:10.0.0.1".parse().unwrap()));

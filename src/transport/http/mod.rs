@@ -44,11 +44,14 @@ use crate::transport::mcp::WhaleServer;
 use error::HttpError;
 
 pub struct HttpOptions {
+    /// Where to listen; [`router`] takes it as the address bound (its port
+    /// is the server's own, also after `--port 0`).
     pub addr: SocketAddr,
     pub policy: Policy,
     pub max_body: usize,
     pub rate_limit_per_min: u32,
-    /// Base URL clients reach us at, when behind a proxy (else from Host).
+    /// Base URL clients reach us at, when behind a proxy (else from Host,
+    /// whose port the guard has checked is ours).
     pub public_url: Option<String>,
     pub filter: ToolFilter,
     pub tool_mode: ToolMode,
@@ -57,6 +60,13 @@ pub struct HttpOptions {
     /// A Streamable HTTP session no request has named for this long is
     /// closed (`--session-idle`).
     pub session_idle: Duration,
+    /// A client that takes longer to send a request's headers (or, kept
+    /// alive, to begin its next request) is disconnected
+    /// (`--header-timeout`, hidden: the tests shorten it).
+    pub header_timeout: Duration,
+    /// Connections served at once (`--max-connections`, hidden); None: as
+    /// many as the open-file limit leaves room for.
+    pub max_connections: Option<usize>,
 }
 
 /// Who issues the OAuth tokens the server accepts (API keys always work).
@@ -84,6 +94,9 @@ pub struct HttpState {
     /// address and per account: their own map for the same reason.
     open_limiter: RateLimiter,
     public_url: Option<String>,
+    /// The address the server listens on (the port it was given, or the
+    /// one `--port 0` picked).
+    local: SocketAddr,
     /// `Mcp-Session-Id` → who created it and when it was last used.
     bindings: Mutex<HashMap<String, Binding>>,
     /// The binding count at which ended sessions are next swept out.
@@ -103,15 +116,20 @@ pub struct HttpState {
 }
 
 impl HttpState {
+    /// The origin clients reach the server at: `--public-url`, else the
+    /// Host header — which every route's guard has checked names this
+    /// server's port (`guard::check_host_and_origin`), so that the
+    /// resource tokens are issued for and checked against is never another
+    /// server's. A request without Host (HTTP/1.0) gets the bound address.
     fn base_url(&self, headers: &HeaderMap) -> String {
         if let Some(u) = &self.public_url {
             return u.trim_end_matches('/').to_string();
         }
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("127.0.0.1");
-        format!("http://{host}")
+        match headers.get(header::HOST).and_then(|v| v.to_str().ok()) {
+            Some(host) => format!("http://{host}"),
+            None if self.local.ip().is_unspecified() => format!("http://127.0.0.1:{}", self.local.port()),
+            None => format!("http://{}", self.local),
+        }
     }
     /// The protected resource (RFC 8707 audience) a request reached.
     fn resource_url(&self, headers: &HeaderMap) -> String {
@@ -403,6 +421,7 @@ pub fn router(
         auth_failures: RateLimiter::new(guard::FAILED_AUTH_PER_MIN as u32),
         open_limiter: RateLimiter::new(opts.rate_limit_per_min),
         public_url: opts.public_url.clone(),
+        local: opts.addr,
         bindings: Mutex::new(HashMap::new()),
         prune_at: AtomicUsize::new(MIN_PRUNE_AT),
         legacy: sse::LegacySessions::default(),
@@ -528,9 +547,10 @@ pub fn router(
 pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> std::io::Result<()> {
     let rmcp_ct = CancellationToken::new();
     let shutdown = CancellationToken::new();
-    let app = router(pipeline.clone(), db, &opts, rmcp_ct.clone());
     let listener = tokio::net::TcpListener::bind(opts.addr).await?;
     let local = listener.local_addr()?;
+    let opts = HttpOptions { addr: local, ..opts };
+    let app = router(pipeline.clone(), db, &opts, rmcp_ct.clone());
     crate::printer::err(&format!(
         "whale: serving MCP on http://{local}/mcp (legacy SSE: /sse){}",
         opts.public_url
@@ -543,11 +563,6 @@ pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> s
             "listening on {local}, beyond this machine, over plain HTTP: put TLS (a reverse proxy) in front"
         );
     }
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        // Without it, streamed replies stall ~40 ms (Nagle + delayed ACK).
-        let _ = tcp.set_nodelay(true);
-    });
     let signal = {
         let shutdown = shutdown.clone();
         async move {
@@ -556,6 +571,7 @@ pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> s
             shutdown.cancel();
         }
     };
+    tokio::spawn(signal);
     let drain = {
         let shutdown = shutdown.clone();
         let pipeline = pipeline.clone();
@@ -572,9 +588,105 @@ pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> s
         }
     };
     tokio::spawn(drain);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(signal)
-        .await?;
+    let max_connections = opts.max_connections.unwrap_or_else(default_max_connections);
+    tracing::debug!(max_connections, header_timeout = ?opts.header_timeout, "accepting connections");
+    serve_connections(listener, app, &opts, max_connections, shutdown).await;
     pipeline.audit().flush();
     Ok(())
 }
+
+/// Accepts and serves HTTP/1.1 connections until `shutdown`, then has each
+/// finish the request it is answering and waits for all to close (the
+/// drain in [`serve`] ends the long-lived streams).
+///
+/// Two bounds keep slow or idle clients from holding the server: a client
+/// must send a request's headers within `--header-timeout` (the same bound
+/// applies to a kept-alive connection's next request), and at most
+/// `max_connections` are served at once — further ones wait in the
+/// listen backlog until one closes, so the file descriptors the database
+/// and outbound calls need are never all taken by connections.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    opts: &HttpOptions,
+    max_connections: usize,
+    shutdown: CancellationToken,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(opts.header_timeout);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            _ = shutdown.cancelled() => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        // Without it, streamed replies stall ~40 ms (Nagle + delayed ACK).
+        let _ = tcp.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            tower::Service::call(&mut app.clone(), req)
+        });
+        let conn = http.serve_connection(TokioIo::new(tcp), service);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = shutdown.cancelled() => {}
+            }
+            // Idle: closed now; answering: closed after the response.
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    // Every slot back: every connection has closed.
+    let _ = slots.acquire_many(max_connections as u32).await;
+}
+
+/// An `accept` that failed: a connection gone before it was taken is
+/// nothing; anything else (out of file descriptors) is logged and waited
+/// out, as hyper and axum do.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        return;
+    }
+    tracing::error!("accepting a connection failed: {e}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// Connections served at once when `--max-connections` does not say: what
+/// the open-file limit leaves after a reserve for the database, the log
+/// and outbound calls (an eighth of the limit, at least 64).
+fn default_max_connections() -> usize {
+    #[cfg(unix)]
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    #[cfg(not(unix))]
+    let limit: Option<u64> = None;
+    match limit {
+        Some(n) => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            n.saturating_sub((n / 8).max(64)).clamp(16, MAX_CONNECTIONS)
+        }
+        None => MAX_CONNECTIONS,
+    }
+}
+
+/// The most connections served at once by default, however high the
+/// open-file limit.
+const MAX_CONNECTIONS: usize = 16_384;

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct LegacySession {
     /// Replies the door makes itself, onto the session's stream.
     errors: mpsc::UnboundedSender<channel::Out>,
     owner: String,
+    /// Whether `initialize` has been passed on.
+    initialized: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -95,6 +98,7 @@ pub async fn open(State(s): State<Arc<HttpState>>, Extension(principal): Extensi
             incoming: ends.incoming,
             errors: ends.errors,
             owner: fingerprint(&principal),
+            initialized: Arc::default(),
         },
     );
     let guard = SessionGuard {
@@ -143,28 +147,58 @@ pub async fn post(
         return HttpError::bad_request("missing `sessionId`; use the URL of the `endpoint` event")
             .into_response();
     };
-    let incoming = {
+    let (incoming, errors, initialized) = {
         let sessions = s.legacy.lock();
         match sessions.get(&id) {
             None => return HttpError::not_found("unknown or closed session").into_response(),
             Some(sess) if sess.owner != fingerprint(&principal) => {
                 return HttpError::forbidden("this session belongs to another credential").into_response();
             }
-            Some(sess) => (sess.incoming.clone(), sess.errors.clone()),
+            Some(sess) => (
+                sess.incoming.clone(),
+                sess.errors.clone(),
+                sess.initialized.clone(),
+            ),
         }
     };
-    let (incoming, errors) = incoming;
+    // A body that is not one JSON-RPC message: the JSON-RPC error /mcp and
+    // stdio give, as the 400's body and, when it names a request's id, on
+    // the stream too (where the client waits for that id's answer).
     let mut msg: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
         Ok(m) => m,
         Err(e) => {
-            return HttpError::bad_request(format!("the body is not a JSON-RPC message: {e}"))
-                .into_response();
+            let u = channel::unreadable(&body, &e);
+            if let Some(id) = u.id.clone().filter(|id| !id.is_null()) {
+                let _ = errors.send(channel::error_reply(id, u.code, &u.message));
+            }
+            return super::error::jsonrpc_error(u);
         }
     };
     // Accepted like any message; the answer travels on the stream.
     if let Some(reply) = channel::malformed_params(&msg) {
         let _ = errors.send(reply);
         return StatusCode::ACCEPTED.into_response();
+    }
+    // This transport serves the session-based revisions only: before
+    // `initialize`, a request other than ping is told to send it (rmcp
+    // would take it for a stateless 2026-07-28 request and ask for that
+    // revision's `_meta` fields).
+    if let rmcp::model::ClientJsonRpcMessage::Request(r) = &msg
+        && !initialized.load(Ordering::Acquire)
+    {
+        match &r.request {
+            rmcp::model::ClientRequest::InitializeRequest(_) => initialized.store(true, Ordering::Release),
+            rmcp::model::ClientRequest::PingRequest(_) => {}
+            _ => {
+                let id = serde_json::to_value(&r.id).unwrap_or(serde_json::Value::Null);
+                let _ = errors.send(channel::error_reply(
+                    id,
+                    -32600,
+                    "invalid request: the session is not initialized; send initialize first",
+                ));
+                return StatusCode::ACCEPTED.into_response();
+            }
+        }
     }
     use rmcp::model::GetExtensions;
     match &mut msg {
