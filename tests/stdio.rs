@@ -705,6 +705,17 @@ fn invalid_input_names_the_field_and_changes_nothing() {
         t.contains("`reason`") && t.contains("not one of") && t.contains("\"cycle_count\""),
         "{t}"
     );
+    // a whole number too large for its field: named, not `input`
+    let t = m.call_err(
+        "orders_refund_order",
+        json!({"order_id": "ord_none", "amount_cents": 1e300}),
+    );
+    assert!(t.contains("`amount_cents`") && t.contains("too large"), "{t}");
+    let t = m.call_err(
+        "orders_refund_order",
+        json!({"order_id": "ord_none", "amount_cents": 18446744073709551615u64}),
+    );
+    assert!(t.contains("`amount_cents`") && t.contains("too large"), "{t}");
     // a fraction where a whole number belongs
     let t = m.call_err(
         "orders_create_order",

@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use schemars::JsonSchema;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Principal;
@@ -143,10 +143,18 @@ impl Action {
             validator: std::sync::OnceLock::new(),
             handler: Box::new(move |ctx, mut input| {
                 whole_numbers_as_integers(&mut input);
-                let typed: I = serde_json::from_value(input).map_err(|e| {
+                let typed = I::deserialize(&input).map_err(|e| {
                     // The schema accepted it, so this is a rule schemars could
-                    // not express; serde names the field in its message.
-                    ToolError::invalid("input", e.to_string())
+                    // not express: a whole number too large for its field
+                    // (1e300 cents), named here; otherwise serde names the
+                    // field in its message.
+                    match oversized_integer(&input, String::new()) {
+                        Some((pointer, n)) => ToolError::invalid(
+                            pointer_to_field(&pointer),
+                            format!("{n} is too large for a whole number here"),
+                        ),
+                        None => ToolError::invalid("input", e.to_string()),
+                    }
                 })?;
                 let out = handler(ctx, typed)?;
                 serde_json::to_value(out)
@@ -679,6 +687,27 @@ fn not_one_of<'v>(instance: &Value, values: impl Iterator<Item = &'v Value>) -> 
 /// but serde will not read a float into an integer field: whole-number
 /// floats become integers before the input is decoded (a float field reads
 /// an integer just as well).
+/// The JSON pointer and value of the first number left as a float after
+/// [`whole_numbers_as_integers`] that is whole (so it passed an `integer`
+/// schema) or an unsigned integer past `i64`: what no integer field takes.
+fn oversized_integer(v: &Value, at: String) -> Option<(String, String)> {
+    match v {
+        Value::Number(n) => {
+            let whole_float = n.as_f64().is_some_and(|f| n.is_f64() && f.fract() == 0.0);
+            let past_i64 = n.is_u64() && n.as_i64().is_none();
+            (whole_float || past_i64).then(|| (at, n.to_string()))
+        }
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| oversized_integer(v, format!("{at}/{i}"))),
+        Value::Object(m) => m.iter().find_map(|(k, v)| {
+            oversized_integer(v, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")))
+        }),
+        _ => None,
+    }
+}
+
 fn whole_numbers_as_integers(v: &mut Value) {
     match v {
         Value::Number(n) => {
