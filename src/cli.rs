@@ -147,11 +147,11 @@ pub struct McpArgs {
     /// Close a Streamable HTTP session no request has used for this long
     #[arg(help_heading = HTTP_HEADING, long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
     pub session_idle: std::time::Duration,
-    /// Lifetime of OAuth access tokens issued by the embedded authorization server
-    #[arg(help_heading = HTTP_HEADING, long, default_value = "1h", value_name = "DURATION", value_parser = parse_duration)]
+    /// Lifetime of OAuth access tokens issued by the embedded authorization server (at most 1d)
+    #[arg(help_heading = HTTP_HEADING, long, default_value = "1h", value_name = "DURATION", value_parser = parse_access_ttl)]
     pub access_token_ttl: std::time::Duration,
-    /// Lifetime of OAuth refresh tokens (each use rotates the token)
-    #[arg(help_heading = HTTP_HEADING, long, default_value = "30d", value_name = "DURATION", value_parser = parse_duration)]
+    /// Lifetime of OAuth refresh tokens (each use rotates the token; at most 365d)
+    #[arg(help_heading = HTTP_HEADING, long, default_value = "30d", value_name = "DURATION", value_parser = parse_refresh_ttl)]
     pub refresh_token_ttl: std::time::Duration,
     /// Trust this external OAuth authorization server instead of the embedded one
     /// (tokens are checked by RFC 7662 introspection; API keys keep working)
@@ -297,6 +297,30 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         .filter(|&ms| ms > 0)
         .map(|ms| std::time::Duration::from_millis(ms as u64))
         .ok_or_else(|| format!("`{s}` is not a duration; use e.g. 90s, 30m, 1h, 30d"))
+}
+
+/// `--access-token-ttl`: a bearer token cannot be taken back from a
+/// resource server that caches it, so it lives a day at most.
+fn parse_access_ttl(s: &str) -> Result<std::time::Duration, String> {
+    parse_duration_at_most(s, "1d", std::time::Duration::from_secs(86_400))
+}
+
+/// `--refresh-token-ttl`: a year at most (a client that keeps refreshing
+/// keeps its grant; one unused for a year signs in again).
+fn parse_refresh_ttl(s: &str) -> Result<std::time::Duration, String> {
+    parse_duration_at_most(s, "365d", std::time::Duration::from_secs(365 * 86_400))
+}
+
+fn parse_duration_at_most(
+    s: &str,
+    max_text: &str,
+    max: std::time::Duration,
+) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if d > max {
+        return Err(format!("`{s}` is longer than the maximum, {max_text}"));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

@@ -173,6 +173,23 @@ impl Browser {
         }
     }
 
+    /// A browser on another loopback address (127.0.0.2, …): another
+    /// client to the per-address limits.
+    fn at(address: &str) -> Browser {
+        let http = client_builder()
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(address.parse::<std::net::IpAddr>().ok())
+            .build()
+            .expect("build an HTTP client");
+        Browser {
+            http,
+            cookies: Vec::new(),
+        }
+    }
+
     fn keep_cookies(&mut self, resp: &Response) {
         for v in resp.headers().get_all("set-cookie") {
             let pair = v
@@ -259,10 +276,38 @@ fn sign_in_and_decide(
         html.contains("See and change products"),
         "scopes in plain words: {html}"
     );
-    // The name is the client's own claim, and the page says so.
+    // The name is the client's own claim, and the page says so; where the
+    // answer goes is said in words (a loopback redirect: an app here).
     assert!(
-        html.contains("whale has not checked its name") && html.contains("<strong>127.0.0.1</strong>"),
+        html.contains("whale has not checked its name")
+            && html.contains("It sends you back to <strong>an app on this computer (port "),
         "where the client comes from: {html}"
+    );
+    let store = input_value(&html, "store");
+    let back = b.post_form(
+        &s.url("/authorize/consent"),
+        &[
+            ("request_id", &id),
+            ("csrf", &csrf),
+            ("store", &store),
+            ("decision", decision),
+        ],
+    );
+    assert!(back.status().is_redirection(), "consent: {}", back.status());
+    location(&back)
+}
+
+/// [`sign_in_and_decide`] for a client whose redirect URI is on the web at
+/// `host`: the consent page names it.
+fn sign_in_and_decide_at(s: &HttpServer, authorize_url: &str, decision: &str, host: &str) -> String {
+    let mut b = Browser::new();
+    let (id, csrf) = b.sign_in_form(authorize_url);
+    let consent = b.sign_in(s, &id, &csrf, EMAIL, PASSWORD);
+    assert_eq!(consent.status(), StatusCode::OK, "login");
+    let html = consent.text().expect("consent page");
+    assert!(
+        html.contains(&format!("It sends you back to <strong>{host}</strong>")),
+        "{html}"
     );
     let store = input_value(&html, "store");
     let back = b.post_form(
@@ -631,6 +676,61 @@ fn unregistered_redirect_uri_is_never_redirected_to() {
     assert_nothing_issued(&w, "redirect_uri");
 }
 
+/// Anyone may register any https redirect URI: an error found before
+/// anyone signed in is shown on whale's page, not sent there (RFC 9700
+/// §4.11.2, whale as an open redirector). An app on this computer (a
+/// loopback redirect) still hears of its mistakes (see the PKCE test).
+#[test]
+fn errors_before_sign_in_are_not_redirected_to_a_registered_web_site() {
+    let (w, s) = server(&[]);
+    let phish = "https://evil.example/phish";
+    let client_id = register(&s, "Phish", phish);
+    let (_v, challenge) = pkce();
+    let mut req = AuthRequest::new(&client_id, &challenge);
+    req.redirect_uri = phish.into();
+    let bad_type = req.url(&s).replace("response_type=code", "response_type=x");
+    let no_pkce = req
+        .url(&s)
+        .replace("code_challenge_method=S256", "code_challenge_method=plain");
+    for (url, says) in [(bad_type, "response_type=code"), (no_pkce, "plain")] {
+        let resp = Browser::new().get(&url);
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{url}");
+        assert!(
+            location(&resp).is_empty(),
+            "{url}: redirected to {}",
+            location(&resp)
+        );
+        let text = resp.text().unwrap();
+        assert!(text.contains(says), "{text}");
+    }
+    // After the person signed in and decided, the answer goes back as usual.
+    let back = sign_in_and_decide_at(&s, &req.url(&s), "deny", "evil.example");
+    assert!(back.starts_with(phish), "{back}");
+    assert_eq!(query(&back)["error"], "access_denied");
+    assert_nothing_issued(&w, "open redirect");
+}
+
+/// The consent page says where the answer goes, in words, for every kind
+/// of redirect URI — a private-use scheme has no host to name.
+#[test]
+fn the_consent_page_names_a_private_use_redirect() {
+    let (_w, s) = server(&[]);
+    let app = "com.example.app:/oauth/cb";
+    let client_id = register(&s, "Native", app);
+    let (_v, challenge) = pkce();
+    let mut req = AuthRequest::new(&client_id, &challenge);
+    req.redirect_uri = app.into();
+    let mut b = Browser::new();
+    let (id, csrf) = b.sign_in_form(&req.url(&s));
+    let consent = b.sign_in(&s, &id, &csrf, EMAIL, PASSWORD);
+    assert_eq!(consent.status(), StatusCode::OK);
+    let html = consent.text().unwrap();
+    assert!(
+        html.contains("It sends you back to <strong>the app that opens com.example.app: links</strong>"),
+        "{html}"
+    );
+}
+
 #[test]
 fn wrong_verifier_and_reused_code_issue_nothing_and_revoke() {
     let (w, s) = server(&[]);
@@ -758,6 +858,66 @@ fn a_narrower_refresh_narrows_the_access_token_not_the_grant() {
     assert_eq!(t4["scope"], json!(granted));
 }
 
+/// RFC 6749 §5.2, §6: a refused refresh request changes nothing — the
+/// refresh token presented still works, and the client's retry is not
+/// taken for the reuse of a rotated token (which ends the grant).
+#[test]
+fn a_refused_refresh_leaves_the_refresh_token_usable() {
+    let (_w, s) = server(&[]);
+    let (a, t) = tokens(&s);
+    let (at, rt) = (
+        t["access_token"].as_str().unwrap(),
+        t["refresh_token"].as_str().unwrap(),
+    );
+    let asking = |extra: (&str, &str)| {
+        token(
+            &s,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("client_id", a.client_id.as_str()),
+                extra,
+            ],
+        )
+    };
+    expect_error(
+        asking(("scope", "orders")),
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+        "a scope wider than the grant",
+    );
+    expect_error(
+        asking(("resource", "https://other.example/mcp")),
+        StatusCode::BAD_REQUEST,
+        "invalid_target",
+        "another resource",
+    );
+    assert_eq!(tools_list_status(&s, at).0, StatusCode::OK, "the grant lives on");
+    let t2 = ok_json(
+        refresh(&s, &a.client_id, rt),
+        "the same refresh token, asked right",
+    );
+    assert_eq!(
+        tools_list_status(&s, t2["access_token"].as_str().unwrap()).0,
+        StatusCode::OK
+    );
+}
+
+/// RFC 7662 §2.2: a refresh token that was rotated can buy nothing more,
+/// so it is not active.
+#[test]
+fn a_rotated_refresh_token_introspects_as_inactive() {
+    let (w, s) = server(&[]);
+    let (a, t) = tokens(&s);
+    let rt1 = t["refresh_token"].as_str().unwrap();
+    let (id, secret) = machine_client_of(&w, "demo", "demo-rs", "platform:read");
+    assert_eq!(introspect(&s, &id, &secret, rt1)["active"], json!(true));
+    let t2 = ok_json(refresh(&s, &a.client_id, rt1), "refresh");
+    assert_eq!(introspect(&s, &id, &secret, rt1), json!({"active": false}));
+    let rt2 = t2["refresh_token"].as_str().unwrap();
+    assert_eq!(introspect(&s, &id, &secret, rt2)["active"], json!(true));
+}
+
 #[test]
 fn twenty_parallel_refreshes_at_most_one_succeeds() {
     let (w, s) = server(&[]);
@@ -846,6 +1006,36 @@ fn expired_revoked_and_foreign_audience_tokens_are_refused() {
     let (status, body) = tools_list_status(&s, at2);
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("revoked"), "{body}");
+}
+
+/// Token lifetimes have a ceiling (a day, a year): past it the command line
+/// is refused, not a token endpoint that overflows computing the expiry.
+#[test]
+fn token_lifetimes_are_bounded() {
+    let w = Whale::new();
+    for (flag, value) in [
+        ("--access-token-ttl", "2d"),
+        ("--refresh-token-ttl", "366d"),
+        ("--access-token-ttl", "9999999w"),
+        ("--refresh-token-ttl", "9999999w"),
+    ] {
+        let out = w.run(&["mcp", "--transport", "sse", "--port", "0", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(flag) && err.contains("longer than the maximum"),
+            "{flag} {value}: {err}"
+        );
+    }
+    // The longest allowed work.
+    add_user(&w, EMAIL, PASSWORD, "demo");
+    let s = w.serve_http(&["--access-token-ttl", "1d", "--refresh-token-ttl", "365d"]);
+    let (a, t) = tokens(&s);
+    assert_eq!(t["expires_in"], json!(86_400));
+    ok_json(
+        refresh(&s, &a.client_id, t["refresh_token"].as_str().unwrap()),
+        "refresh",
+    );
 }
 
 #[test]
@@ -1218,6 +1408,58 @@ fn registration_rejects_unsafe_metadata() {
     assert_eq!(count(&w, "oauth_clients"), limited as i64);
 }
 
+/// Registration is open to anyone, so what it keeps is bounded: the
+/// request's size, its redirect URIs (number and length), and only the
+/// members whale understands are stored.
+#[test]
+fn registration_stores_only_what_it_understands_within_limits() {
+    let (w, s) = server(&[]);
+    let reg = |body: &Value| http().post(s.url("/register")).json(body).send().unwrap();
+    let (_, e) = expect_error(
+        reg(&json!({"redirect_uris": [REDIRECT], "pad": "A".repeat(20_000)})),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_client_metadata",
+        "a 20 kB registration",
+    );
+    assert_description_mentions(&e, "16384", "size");
+    let many: Vec<String> = (0..11).map(|i| format!("https://x.example/cb{i}")).collect();
+    let (_, e) = expect_error(
+        reg(&json!({"redirect_uris": many})),
+        StatusCode::BAD_REQUEST,
+        "invalid_redirect_uri",
+        "11 redirect URIs",
+    );
+    assert_description_mentions(&e, "at most 10", "count");
+    let long = format!("https://x.example/{}", "a".repeat(1100));
+    let (_, e) = expect_error(
+        reg(&json!({"redirect_uris": [long]})),
+        StatusCode::BAD_REQUEST,
+        "invalid_redirect_uri",
+        "a 1 kB redirect URI",
+    );
+    assert_description_mentions(&e, "at most 1024", "length");
+    assert_eq!(count(&w, "oauth_clients"), 0);
+    // Members it does not know are answered for nowhere and kept nowhere.
+    let resp = reg(&json!({"client_name": "Padded", "redirect_uris": [REDIRECT],
+                           "pad": "A".repeat(10_000), "logo_uri": "https://x.example/logo.png"}));
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let id = resp.json::<Value>().unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stored: String = w
+        .sqlite()
+        .query_row("SELECT metadata FROM oauth_clients WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(stored.contains("Padded"), "{stored}");
+    assert!(
+        !stored.contains("AAAA") && !stored.contains("logo_uri"),
+        "{stored}"
+    );
+}
+
 #[test]
 fn client_id_metadata_documents_are_fetched_and_ssrf_guarded() {
     // Without the development flag a loopback document is refused.
@@ -1295,6 +1537,81 @@ impl DocServer {
     fn hits(&self) -> usize {
         *self.hits.lock().unwrap()
     }
+}
+
+/// The token, revocation and introspection endpoints take anyone's
+/// `client_id`: they fetch no metadata document for it (a request costs
+/// the caller nothing and the server a fetch), and they are bounded per
+/// address. A metadata-document client fetched at `/authorize` is known.
+#[test]
+fn token_revoke_and_introspect_never_fetch_metadata_documents() {
+    let (_w, s) = server(&["--insecure-client-metadata", "--rate-limit", "20"]);
+    let doc = DocServer::start();
+    let client_id = doc.url();
+    for path in ["/token", "/revoke", "/introspect"] {
+        let resp = http()
+            .post(s.url(path))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+                ("token", "wo_at_unknown"),
+            ])
+            .send()
+            .unwrap();
+        expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_client", path);
+    }
+    assert_eq!(doc.hits(), 0, "an endpoint without a person fetched a document");
+    // Seen at /authorize, the client exchanges its code like any public one.
+    let (verifier, challenge) = pkce();
+    let req = AuthRequest::new(&client_id, &challenge);
+    let back = sign_in_and_decide(&s, &req.url(&s), EMAIL, PASSWORD, "approve");
+    ok_json(
+        token(
+            &s,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", query(&back)["code"].as_str()),
+                ("redirect_uri", req.redirect_uri.as_str()),
+                ("client_id", client_id.as_str()),
+                ("code_verifier", verifier.as_str()),
+            ],
+        ),
+        "the metadata-document client's code exchange",
+    );
+    assert_eq!(doc.hits(), 1);
+    // Bounded per address (here by --rate-limit 20).
+    let limited = (0..25).any(|_| {
+        token(
+            &s,
+            &[("grant_type", "client_credentials"), ("client_id", "nobody")],
+        )
+        .status()
+            == StatusCode::TOO_MANY_REQUESTS
+    });
+    assert!(
+        limited,
+        "25 token requests in a row from one address were all answered"
+    );
+}
+
+/// Whoever picks a metadata-document URL learns that it could not be
+/// fetched, not what the server's resolver or network said about it (a
+/// map of internal names); the log has the reason.
+#[test]
+fn a_metadata_document_that_cannot_be_fetched_reveals_nothing_of_the_network() {
+    let (_w, s) = server(&[]);
+    let (_v, challenge) = pkce();
+    let req = AuthRequest::new("https://localhost/x.json", &challenge);
+    let resp = Browser::new().get(&req.url(&s));
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let text = resp.text().unwrap();
+    assert!(text.contains("could not be fetched"), "{text}");
+    for leak in ["127.0.0.1", "::1", "non-public", "resolve", "DNS"] {
+        assert!(!text.contains(leak), "`{leak}` shown: {text}");
+    }
+    wait_until("the reason in the server's log", || {
+        s.stderr().contains("non-public")
+    });
 }
 
 // ===========================================================================
@@ -1552,6 +1869,66 @@ fn external_authorization_server_by_introspection() {
         StatusCode::OK,
         "a valid key from the same address"
     );
+}
+
+/// An introspection answer without `aud` may be for any resource its
+/// server protects: refused. And a cached answer is for the resource it
+/// was checked against, not for any Host the request names.
+#[test]
+fn external_answers_must_name_this_server_even_from_the_cache() {
+    let fake = FakeIntrospection::start();
+    let w = Whale::new();
+    let s = serve_with_env(
+        &w,
+        &[
+            "--auth-server",
+            &fake.url(),
+            "--introspection-endpoint",
+            &format!("{}/introspect", fake.url()),
+            "--allowed-host",
+            "whale.test",
+        ],
+        &[
+            ("WHALE_INTROSPECTION_CLIENT_SECRET", "rs-secret"),
+            ("WHALE_INTROSPECTION_CLIENT_ID", "whale-rs"),
+        ],
+    );
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    fake.active.lock().unwrap().insert(
+        "no-aud".into(),
+        json!({"active": true, "scope": "products:read platform:read", "store_id": "demo",
+               "client_id": "someapp", "exp": exp}),
+    );
+    let (status, body) = tools_list_status(&s, "no-aud");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("`aud`"), "{body}");
+    let resp = http()
+        .get(s.url("/v1/stores/demo/tool-executions"))
+        .header("authorization", "Bearer no-aud")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "REST");
+
+    fake.active.lock().unwrap().insert(
+        "ours".into(),
+        json!({"active": true, "scope": "products:read", "store_id": "demo", "client_id": "c",
+               "exp": exp, "aud": s.url("/mcp")}),
+    );
+    assert_eq!(tools_list_status(&s, "ours").0, StatusCode::OK);
+    // Cached now; reached under another name, this is another resource.
+    let resp = initialize_post(&http(), s.url("/mcp"))
+        .header("host", "whale.test")
+        .header("authorization", "Bearer ours")
+        .send()
+        .unwrap();
+    let status = resp.status();
+    let body = resp.text().unwrap_or_default();
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("another resource"), "{body}");
 }
 
 fn serve_with_env(w: &Whale, extra: &[&str], env: &[(&str, &str)]) -> HttpServer {
@@ -1995,6 +2372,142 @@ fn sign_in_form_posts_from_the_servers_own_origin_and_guessing_is_limited() {
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
     assert!(limited, "12 wrong passwords in a row were all checked");
+}
+
+/// A sign-in post without its authorization request and CSRF token is
+/// nobody's attempt, and a guesser's failures at one address do not keep
+/// the account's owner out at another; successful sign-ins cost nothing.
+#[test]
+fn failed_sign_ins_without_a_request_or_from_elsewhere_do_not_lock_the_owner_out() {
+    let (_w, s) = server(&[]);
+    let client_id = register(&s, "Lockout", REDIRECT);
+    let (_v, challenge) = pkce();
+    let url = AuthRequest::new(&client_id, &challenge).url(&s);
+    for _ in 0..12 {
+        let resp = Browser::new().sign_in(&s, "x", "x", &EMAIL.to_uppercase(), "x");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+    let limited = (0..12).any(|i| {
+        let mut guesser = Browser::at("127.0.0.2");
+        let (id, csrf) = guesser.sign_in_form(&url);
+        let status = guesser
+            .sign_in(&s, &id, &csrf, EMAIL, &format!("guess {i}"))
+            .status();
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS,
+            "{status}"
+        );
+        status == StatusCode::TOO_MANY_REQUESTS
+    });
+    assert!(limited, "12 wrong passwords from one address were all checked");
+    for _ in 0..11 {
+        let mut owner = Browser::new();
+        let (id, csrf) = owner.sign_in_form(&url);
+        let resp = owner.sign_in(&s, &id, &csrf, EMAIL, PASSWORD);
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "{}",
+            resp.text().unwrap_or_default()
+        );
+    }
+}
+
+/// Pending sign-ins are bounded per address: one address opening more
+/// loses its own oldest, and nobody else's request is refused or lost.
+#[test]
+fn one_address_cannot_fill_the_pending_sign_ins() {
+    let (_w, s) = server(&[]);
+    let client_id = register(&s, "Filler", REDIRECT);
+    let (_v, challenge) = pkce();
+    let url = AuthRequest::new(&client_id, &challenge).url(&s);
+    let fill = |b: &mut Browser| {
+        for _ in 0..30 {
+            b.sign_in_form(&url);
+        }
+    };
+    let mut first = Browser::new();
+    let (id, csrf) = first.sign_in_form(&url);
+    fill(&mut Browser::new());
+    let resp = first.sign_in(&s, &id, &csrf, EMAIL, PASSWORD);
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.text().unwrap().contains("expired"));
+
+    let mut other = Browser::at("127.0.0.2");
+    let (id, csrf) = other.sign_in_form(&url);
+    fill(&mut Browser::at("127.0.0.3"));
+    assert_eq!(
+        other.sign_in(&s, &id, &csrf, EMAIL, PASSWORD).status(),
+        StatusCode::OK,
+        "another address's sign-in was lost"
+    );
+}
+
+/// Replayed codes, reused refresh tokens and throttled sign-ins are logged
+/// (client, grant, user, address), with no code, token or password.
+#[test]
+fn security_events_are_logged_without_secrets() {
+    let (w, s) = server(&[]);
+    let replayed = authorize(&s);
+    let t1 = ok_json(exchange(&s, &replayed), "exchange");
+    assert_eq!(exchange(&s, &replayed).status(), StatusCode::BAD_REQUEST);
+    let (reused, t2) = tokens(&s);
+    let rt = t2["refresh_token"].as_str().unwrap();
+    let t3 = ok_json(refresh(&s, &reused.client_id, rt), "refresh");
+    assert_eq!(
+        refresh(&s, &reused.client_id, rt).status(),
+        StatusCode::BAD_REQUEST
+    );
+    let url = AuthRequest::new(&reused.client_id, &pkce().1).url(&s);
+    let throttled = (0..12).any(|i| {
+        let mut b = Browser::new();
+        let (id, csrf) = b.sign_in_form(&url);
+        b.sign_in(&s, &id, &csrf, EMAIL, &format!("guess {i}")).status() == StatusCode::TOO_MANY_REQUESTS
+    });
+    assert!(throttled);
+
+    let db = w.sqlite();
+    let grant = |client: &str| -> String {
+        db.query_row(
+            "SELECT grant_id FROM oauth_tokens WHERE client_id = ?1 LIMIT 1",
+            [client],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let user: String = db
+        .query_row("SELECT id FROM users WHERE email = ?1", [EMAIL], |r| r.get(0))
+        .unwrap();
+    let events = [
+        ("authorization code replayed", replayed.client_id.clone()),
+        ("refresh token reused", reused.client_id.clone()),
+        ("sign-in refused", reused.client_id.clone()),
+    ];
+    wait_until("the three events in the log", || {
+        events.iter().all(|(what, _)| s.stderr().contains(what))
+    });
+    let log = s.stderr();
+    for (what, client) in &events {
+        let line = log.lines().find(|l| l.contains(what)).unwrap();
+        assert!(
+            line.contains(client.as_str()) && line.contains("127.0.0.1"),
+            "{line}"
+        );
+        if !what.starts_with("sign-in") {
+            assert!(line.contains(&grant(client)) && line.contains(&user), "{line}");
+        }
+    }
+    for secret in [
+        replayed.code.as_str(),
+        t1["access_token"].as_str().unwrap(),
+        t1["refresh_token"].as_str().unwrap(),
+        rt,
+        t3["refresh_token"].as_str().unwrap(),
+        PASSWORD,
+        "guess",
+    ] {
+        assert!(!log.contains(secret), "`{secret}` in the log:\n{log}");
+    }
 }
 
 #[test]

@@ -197,6 +197,11 @@ pub enum AuthError {
     TokenRevoked,
     #[error("the access token was issued for another resource (`{0}`), not this server")]
     WrongAudience(String),
+    #[error(
+        "the authorization server's answer names no audience (`aud`), so the token may be for another resource; \
+         it must name this server"
+    )]
+    NoAudience,
     #[error("the authorization server's answer names no store (`store_id`) or an unknown mode")]
     NoStoreClaim,
     #[error("the token could not be checked with the authorization server")]

@@ -5,7 +5,9 @@
 //! link-local or metadata-service address — checked before connecting, and
 //! the connection pinned to the checked addresses), no redirects, a small
 //! size limit and a short timeout. Documents are cached for
-//! [`CACHE_MS`].
+//! [`CACHE_MS`]. What the network answered (DNS, addresses, connections,
+//! status) is logged, never shown: shown, it would map the server's network
+//! for whoever picks the URL.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -30,6 +32,29 @@ pub struct Fetcher {
     insecure: bool,
 }
 
+/// Why a client metadata document was not accepted.
+#[derive(Debug)]
+pub enum FetchError {
+    /// The URL or the document itself is wrong: said as it is.
+    Invalid(String),
+    /// The document could not be reached. The detail (which names hosts,
+    /// addresses and errors of the server's own network) is for the log;
+    /// the person sees only that it could not be fetched.
+    Unreachable(String),
+}
+
+impl FetchError {
+    /// What the person may be told.
+    pub fn shown(&self, client_id: &str) -> String {
+        match self {
+            FetchError::Invalid(m) => m.clone(),
+            FetchError::Unreachable(_) => {
+                format!("the client metadata document {client_id} could not be fetched")
+            }
+        }
+    }
+}
+
 /// Whether a `client_id` names a metadata document (an http(s) URL).
 pub fn is_metadata_url(client_id: &str) -> bool {
     client_id.starts_with("https://") || client_id.starts_with("http://")
@@ -42,23 +67,25 @@ impl Fetcher {
         Fetcher { insecure }
     }
 
-    pub async fn fetch(&self, client_id: &str) -> Result<ClientDoc, String> {
-        let fail = |why: String| format!("client metadata document {client_id}: {why}");
-        let url = url::Url::parse(client_id).map_err(|e| fail(format!("not a URL ({e})")))?;
+    pub async fn fetch(&self, client_id: &str) -> Result<ClientDoc, FetchError> {
+        let say = |why: String| format!("client metadata document {client_id}: {why}");
+        let invalid = |why: String| FetchError::Invalid(say(why));
+        let fail = |why: String| FetchError::Unreachable(say(why));
+        let url = url::Url::parse(client_id).map_err(|e| invalid(format!("not a URL ({e})")))?;
         match url.scheme() {
             "https" => {}
             "http" if self.insecure => {}
-            _ => return Err(fail("the client_id must be an https URL".into())),
+            _ => return Err(invalid("the client_id must be an https URL".into())),
         }
         if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-            return Err(fail("the URL must have no fragment and no user info".into()));
+            return Err(invalid("the URL must have no fragment and no user info".into()));
         }
         if url.path() == "/" || url.path().is_empty() {
-            return Err(fail("the URL must have a path".into()));
+            return Err(invalid("the URL must have a path".into()));
         }
         let host = url
             .host_str()
-            .ok_or_else(|| fail("the URL has no host".into()))?
+            .ok_or_else(|| invalid("the URL has no host".into()))?
             .to_string();
         let port = url.port_or_known_default().unwrap_or(443);
         let lookup_host = host.trim_start_matches('[').trim_end_matches(']').to_string();
@@ -96,7 +123,7 @@ impl Fetcher {
             return Err(fail(format!("the server answered {}", resp.status())));
         }
         if resp.content_length().is_some_and(|n| n > MAX_BYTES as u64) {
-            return Err(fail(format!("the document is larger than {MAX_BYTES} bytes")));
+            return Err(invalid(format!("the document is larger than {MAX_BYTES} bytes")));
         }
         let mut body = Vec::new();
         let mut stream = resp.bytes_stream();
@@ -104,12 +131,12 @@ impl Fetcher {
             let chunk = chunk.map_err(|e| fail(format!("read failed ({})", e.without_url())))?;
             body.extend_from_slice(&chunk);
             if body.len() > MAX_BYTES {
-                return Err(fail(format!("the document is larger than {MAX_BYTES} bytes")));
+                return Err(invalid(format!("the document is larger than {MAX_BYTES} bytes")));
             }
         }
         let doc: Value =
-            serde_json::from_slice(&body).map_err(|e| fail(format!("the document is not JSON ({e})")))?;
-        validate(client_id, &doc, &body).map_err(fail)
+            serde_json::from_slice(&body).map_err(|e| invalid(format!("the document is not JSON ({e})")))?;
+        validate(client_id, &doc, &body).map_err(invalid)
     }
 }
 
@@ -133,9 +160,7 @@ fn validate(client_id: &str, doc: &Value, body: &[u8]) -> Result<ClientDoc, Stri
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .filter(|v: &Vec<String>| !v.is_empty())
         .ok_or("redirect_uris must be a non-empty array of strings")?;
-    for u in &redirect_uris {
-        super::check_redirect_uri(u)?;
-    }
+    super::check_redirect_uris(&redirect_uris)?;
     let grant_types: Vec<String> = match doc.get("grant_types") {
         None => vec!["authorization_code".into(), "refresh_token".into()],
         Some(v) => serde_json::from_value(v.clone()).map_err(|_| "grant_types must be strings")?,
@@ -229,12 +254,27 @@ mod tests {
     #[tokio::test]
     async fn loopback_and_plain_http_documents_are_refused() {
         let f = Fetcher::new(false);
-        let e = f.fetch("https://127.0.0.1:9/client.json").await.unwrap_err();
-        assert!(e.contains("non-public"), "{e}");
+        // The log learns why; the person is told no more than "not fetched".
+        for id in [
+            "https://127.0.0.1:9/client.json",
+            "https://localhost:9/client.json",
+        ] {
+            let e = f.fetch(id).await.unwrap_err();
+            assert!(
+                matches!(&e, FetchError::Unreachable(d) if d.contains("non-public")),
+                "{e:?}"
+            );
+            let shown = e.shown(id);
+            assert!(
+                shown.ends_with("could not be fetched") && !shown.contains("non-public"),
+                "{shown}"
+            );
+        }
         let e = f.fetch("http://example.com/client.json").await.unwrap_err();
-        assert!(e.contains("https"), "{e}");
-        let e = f.fetch("https://localhost:9/client.json").await.unwrap_err();
-        assert!(e.contains("non-public"), "{e}");
+        assert!(
+            matches!(&e, FetchError::Invalid(m) if m.contains("https")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! by RFC 7662 introspection at that server; active answers are cached for
 //! at most [`MAX_CACHE`] (never past the token's `exp`), and any failure to
 //! introspect denies. The store and mode come from the answer's `store_id`
-//! and `mode` members.
+//! and `mode` members; its `aud` must name this server (an answer without
+//! one is refused), checked again on every cached use.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +32,13 @@ pub struct ExternalConfig {
     pub cache_ttl: Duration,
 }
 
+/// An accepted introspection answer: who, for which audiences, until when.
+struct Cached {
+    principal: Principal,
+    audiences: Vec<String>,
+    until: Instant,
+}
+
 pub struct Introspector {
     pub issuer: String,
     endpoint: String,
@@ -39,7 +47,7 @@ pub struct Introspector {
     cache_ttl: Duration,
     http: reqwest::Client,
     db: Arc<Db>,
-    cache: Mutex<HashMap<Vec<u8>, (Principal, Instant)>>,
+    cache: Mutex<HashMap<Vec<u8>, Cached>>,
     /// Whether the last introspection call got an answer (for /health).
     last_ok: AtomicBool,
 }
@@ -93,7 +101,7 @@ impl Introspector {
         self.last_ok.load(Ordering::Relaxed)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Principal, Instant)>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Cached>> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -101,17 +109,18 @@ impl Introspector {
     /// be served without a call to the authorization server.
     pub fn knows(&self, token: &Secret) -> bool {
         let key = crate::auth::keys::hash(token);
-        self.cache()
-            .get(&key)
-            .is_some_and(|(_, until)| Instant::now() < *until)
+        self.cache().get(&key).is_some_and(|c| Instant::now() < c.until)
     }
 
     pub async fn resolve(&self, token: &Secret, resource: Option<&str>) -> Result<Principal, AuthError> {
         let key = crate::auth::keys::hash(token);
-        if let Some((p, until)) = self.cache().get(&key)
-            && Instant::now() < *until
+        if let Some(c) = self.cache().get(&key)
+            && Instant::now() < c.until
         {
-            return Ok(p.clone());
+            // The answer is cached, not the decision: a token accepted at
+            // one resource is not thereby accepted at another.
+            check_audience(&c.audiences, resource)?;
+            return Ok(c.principal.clone());
         }
         let resp = self
             .http
@@ -135,23 +144,35 @@ impl Introspector {
             AuthError::IntrospectionFailed
         })?;
         self.last_ok.store(true, Ordering::Relaxed);
-        let (principal, exp) = self.principal(&body, resource)?;
+        let (principal, exp, audiences) = self.principal(&body, resource)?;
         let ttl = exp
             .map(|e| Duration::from_millis((e * 1000 - now_ms()).max(0) as u64))
             .map_or(self.cache_ttl, |d| d.min(self.cache_ttl));
         let mut cache = self.cache();
         if cache.len() >= MAX_ENTRIES {
             let now = Instant::now();
-            cache.retain(|_, (_, until)| *until > now);
+            cache.retain(|_, c| c.until > now);
             if cache.len() >= MAX_ENTRIES {
                 cache.clear();
             }
         }
-        cache.insert(key, (principal.clone(), Instant::now() + ttl));
+        cache.insert(
+            key,
+            Cached {
+                principal: principal.clone(),
+                audiences,
+                until: Instant::now() + ttl,
+            },
+        );
         Ok(principal)
     }
 
-    fn principal(&self, body: &Value, resource: Option<&str>) -> Result<(Principal, Option<i64>), AuthError> {
+    /// The caller an active answer describes, its `exp`, and its audiences.
+    fn principal(
+        &self,
+        body: &Value,
+        resource: Option<&str>,
+    ) -> Result<(Principal, Option<i64>, Vec<String>), AuthError> {
         if body.get("active") != Some(&Value::Bool(true)) {
             return Err(AuthError::UnknownToken);
         }
@@ -159,16 +180,12 @@ impl Introspector {
         if exp.is_some_and(|e| e * 1000 <= now_ms()) {
             return Err(AuthError::TokenExpired);
         }
-        if let (Some(r), Some(aud)) = (resource, body.get("aud")) {
-            let auds: Vec<&str> = match aud {
-                Value::String(s) => vec![s.as_str()],
-                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-                _ => vec![],
-            };
-            if !auds.iter().any(|a| super::same_resource(a, r)) {
-                return Err(AuthError::WrongAudience(auds.join(" ")));
-            }
-        }
+        let audiences: Vec<String> = match body.get("aud") {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => vec![],
+        };
+        check_audience(&audiences, resource)?;
         let store_id = body
             .get("store_id")
             .and_then(Value::as_str)
@@ -211,6 +228,22 @@ impl Introspector {
                 rate_limit_per_min: None,
             },
             exp,
+            audiences,
         ))
     }
+}
+
+/// A token is for this server only when its answer says so: an answer
+/// without `aud` could be for any resource the authorization server
+/// serves, so it is refused rather than taken for one of ours.
+fn check_audience(audiences: &[String], resource: Option<&str>) -> Result<(), AuthError> {
+    if audiences.is_empty() {
+        return Err(AuthError::NoAudience);
+    }
+    if let Some(r) = resource
+        && !audiences.iter().any(|a| super::same_resource(a, r))
+    {
+        return Err(AuthError::WrongAudience(audiences.join(" ")));
+    }
+    Ok(())
 }

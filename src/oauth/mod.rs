@@ -38,7 +38,16 @@ pub const SECRET_PREFIX: &str = "wo_cs_";
 const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
 /// Wrong passwords allowed on one authorization request.
 const MAX_LOGIN_ATTEMPTS: u32 = 5;
+/// Pending requests kept at most, in all and per address (IPv6: per /64).
+/// Past either, the oldest make room (the address's own first): a newcomer
+/// is never refused because strangers filled the table.
 const MAX_PENDING: usize = 10_000;
+const MAX_PENDING_PER_PEER: usize = 30;
+/// What one RFC 7591 registration may hold: it costs nothing to send, and
+/// what it holds is stored.
+pub const MAX_REGISTRATION_BYTES: usize = 16 * 1024;
+const MAX_REDIRECT_URIS: usize = 10;
+const MAX_REDIRECT_URI_LEN: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -147,6 +156,9 @@ pub struct Pending {
     pub resource: String,
     pub store_hint: Option<String>,
     pub issuer: String,
+    /// The address (IPv6: its /64) that opened the request, for the
+    /// per-address cap.
+    pub peer: String,
     pub created_at: i64,
     pub user_id: Option<String>,
     pub user_email: Option<String>,
@@ -157,7 +169,10 @@ pub struct Pending {
 /// What a sign-in attempt leads to.
 pub enum LoginOutcome {
     Consent(Pending),
+    /// A wrong email or password: the form again, with a message.
     Retry(Pending, String),
+    /// Too many wrong passwords on this request: it is dropped.
+    GiveUp(String),
 }
 
 pub struct AuthServer {
@@ -251,9 +266,7 @@ impl AuthServer {
                 ));
             }
         };
-        for u in &uris {
-            check_redirect_uri(u).map_err(|d| OAuthError::bad("invalid_redirect_uri", d))?;
-        }
+        check_redirect_uris(&uris).map_err(|d| OAuthError::bad("invalid_redirect_uri", d))?;
         let method = obj
             .get("token_endpoint_auth_method")
             .and_then(Value::as_str)
@@ -292,6 +305,15 @@ impl AuthServer {
         let id = new_id("wc");
         let secret = (method != "none").then(|| generate_with(SECRET_PREFIX));
         let secret_hash = secret.as_ref().map(|s| hash_str(s.expose()));
+        let mut out = json!({
+            "client_id": id,
+            "client_id_issued_at": now_ms() / 1000,
+            "client_name": name,
+            "redirect_uris": uris,
+            "grant_types": grants,
+            "response_types": ["code"],
+            "token_endpoint_auth_method": method,
+        });
         let conn = self.db.conn()?;
         rows::upsert_client(
             &conn,
@@ -306,18 +328,11 @@ impl AuthServer {
                 store_id: None,
                 mode: None,
                 scopes: None,
-                metadata: &req.to_string(),
+                // What was registered, as understood; never the request
+                // itself, whose other members are anyone's to fill.
+                metadata: &out.to_string(),
             },
         )?;
-        let mut out = json!({
-            "client_id": id,
-            "client_id_issued_at": now_ms() / 1000,
-            "client_name": name,
-            "redirect_uris": uris,
-            "grant_types": grants,
-            "response_types": ["code"],
-            "token_endpoint_auth_method": method,
-        });
         if let Some(s) = secret {
             out["client_secret"] = json!(s.expose());
             out["client_secret_expires_at"] = json!(0);
@@ -328,22 +343,19 @@ impl AuthServer {
     /// The client of `client_id`: registered here, or (an https URL) known
     /// by its metadata document, fetched and cached.
     pub async fn client(&self, client_id: &str) -> Result<ClientRow, String> {
-        let stored = {
-            let conn = self.db.conn().map_err(|e| e.to_string())?;
-            rows::client(&conn, client_id).map_err(|e| e.to_string())?
-        };
-        if let Some(c) = &stored
-            && c.revoked_at.is_some()
-        {
-            return Err(format!("client `{client_id}` was revoked"));
-        }
+        let stored = self.known_client(client_id)?;
         if cimd::is_metadata_url(client_id) {
             if let Some(c) = &stored
                 && c.fetched_at.is_some_and(|t| now_ms() - t < cimd::CACHE_MS)
             {
                 return Ok(c.clone());
             }
-            let doc = self.metadata_docs.fetch(client_id).await?;
+            let doc = self.metadata_docs.fetch(client_id).await.map_err(|e| {
+                if let cimd::FetchError::Unreachable(detail) = &e {
+                    tracing::warn!(client = ?client_id, reason = ?detail, "client metadata document not fetched");
+                }
+                e.shown(client_id)
+            })?;
             let conn = self.db.conn().map_err(|e| e.to_string())?;
             rows::upsert_client(
                 &conn,
@@ -371,6 +383,18 @@ impl AuthServer {
                 "unknown client `{client_id}`: register it first (RFC 7591) or use a client ID metadata URL"
             )
         })
+    }
+
+    /// A client already stored here (registered, created by an admin, or a
+    /// metadata document fetched at `/authorize`), unless it was revoked.
+    /// Fetches nothing.
+    fn known_client(&self, client_id: &str) -> Result<Option<ClientRow>, String> {
+        let conn = self.db.conn().map_err(|e| e.to_string())?;
+        let stored = rows::client(&conn, client_id).map_err(|e| e.to_string())?;
+        if stored.as_ref().is_some_and(|c| c.revoked_at.is_some()) {
+            return Err(format!("client `{client_id}` was revoked"));
+        }
+        Ok(stored)
     }
 
     /// Creates a confidential client bound to a store (`whale clients
@@ -406,8 +430,11 @@ impl AuthServer {
 
     /// Client authentication at the token, revocation and introspection
     /// endpoints: HTTP Basic, `client_secret` in the form, or (public
-    /// clients) `client_id` alone.
-    async fn authenticate_client(
+    /// clients) `client_id` alone. Only clients stored here: these
+    /// endpoints never fetch a metadata document (a stranger would have the
+    /// server send requests at no cost) — a metadata-document client is
+    /// public and was fetched at `/authorize` before it holds a code.
+    fn authenticate_client(
         &self,
         form: &HashMap<String, String>,
         basic: Option<(String, String)>,
@@ -423,9 +450,10 @@ impl AuthServer {
             }
         };
         let client = self
-            .client(&id)
-            .await
-            .map_err(|_| OAuthError::invalid_client("unknown client or wrong secret"))?;
+            .known_client(&id)
+            .ok()
+            .flatten()
+            .ok_or_else(|| OAuthError::invalid_client("unknown client or wrong secret"))?;
         match (&client.secret_hash, secret) {
             (None, None) => Ok(client),
             (Some(h), Some(s)) if constant_eq(h, &hash_str(&s)) => Ok(client),
@@ -438,8 +466,14 @@ impl AuthServer {
 
     // ----- authorize -----------------------------------------------------
 
-    /// Checks an authorization request and parks it for the login page.
-    pub async fn begin(&self, q: &AuthorizeQuery, issuer: &str) -> Result<Pending, AuthorizeFailure> {
+    /// Checks an authorization request from `peer` (its address, IPv6: its
+    /// /64) and parks it for the login page.
+    pub async fn begin(
+        &self,
+        q: &AuthorizeQuery,
+        issuer: &str,
+        peer: &str,
+    ) -> Result<Pending, AuthorizeFailure> {
         let client_id = q
             .client_id
             .as_deref()
@@ -454,7 +488,14 @@ impl AuthServer {
                 client.name
             )));
         }
+        // Before anyone signed in, an error goes back only to an app on this
+        // computer (a loopback redirect). Any client may register any https
+        // URI, so redirecting there would make whale's address an open
+        // redirector to it (RFC 9700 §4.11.2): whale's own page says it.
         let back = |error: &str, description: &str| {
+            if !is_loopback_redirect(redirect_uri) {
+                return AuthorizeFailure::Show(format!("{description} (OAuth error `{error}`)"));
+            }
             AuthorizeFailure::Redirect(redirect_with(
                 redirect_uri,
                 &[
@@ -527,6 +568,7 @@ impl AuthServer {
             resource,
             store_hint: q.store.clone(),
             issuer: issuer.to_string(),
+            peer: peer.to_string(),
             created_at: now_ms(),
             user_id: None,
             user_email: None,
@@ -534,20 +576,19 @@ impl AuthServer {
             attempts: 0,
         };
         let mut map = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let now = now_ms();
-        map.retain(|_, p| now - p.created_at < PENDING_TTL_MS);
-        if map.len() >= MAX_PENDING {
-            return Err(AuthorizeFailure::Show(
-                "too many sign-ins are in progress; try again in a few minutes".into(),
-            ));
-        }
-        map.insert(pending.id.clone(), pending.clone());
+        park(
+            &mut map,
+            pending.clone(),
+            now_ms(),
+            MAX_PENDING_PER_PEER,
+            MAX_PENDING,
+        );
         Ok(pending)
     }
 
     /// The pending request `id`, when the form's and the cookie's CSRF
     /// tokens both match it.
-    fn pending(&self, id: &str, csrf: &str, cookie: Option<&str>) -> Result<Pending, String> {
+    pub fn pending(&self, id: &str, csrf: &str, cookie: Option<&str>) -> Result<Pending, String> {
         let map = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let p = map
             .get(id)
@@ -574,16 +615,8 @@ impl AuthServer {
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
     }
 
-    /// The login form was posted.
-    pub async fn login(
-        &self,
-        id: &str,
-        csrf: &str,
-        cookie: Option<&str>,
-        email: &str,
-        pass: &str,
-    ) -> Result<LoginOutcome, String> {
-        let mut p = self.pending(id, csrf, cookie)?;
+    /// The login form of `p` (checked by [`AuthServer::pending`]) was posted.
+    pub async fn login(&self, mut p: Pending, email: &str, pass: &str) -> Result<LoginOutcome, String> {
         let user = {
             let conn = self.db.conn().map_err(|e| e.to_string())?;
             users::by_email(&conn, email.trim()).map_err(|e| e.to_string())?
@@ -599,8 +632,10 @@ impl AuthServer {
         let Some(user) = user.filter(|_| ok) else {
             p.attempts += 1;
             if p.attempts >= MAX_LOGIN_ATTEMPTS {
-                self.drop_pending(id);
-                return Err("too many wrong passwords; start again from the application".into());
+                self.drop_pending(&p.id);
+                return Ok(LoginOutcome::GiveUp(
+                    "too many wrong passwords; start again from the application".into(),
+                ));
             }
             self.put_pending(p.clone());
             return Ok(LoginOutcome::Retry(p, "Wrong email or password.".into()));
@@ -610,7 +645,7 @@ impl AuthServer {
             users::stores_of(&conn, &user.id).map_err(|e| e.to_string())?
         };
         if stores.is_empty() {
-            self.drop_pending(id);
+            self.drop_pending(&p.id);
             return Err(format!(
                 "{} is not a member of any store; ask an admin to run `whale users add {} --store ID`",
                 user.email, user.email
@@ -669,7 +704,7 @@ impl AuthServer {
             redirect_uri: p.redirect_uri.clone(),
             code_challenge: p.code_challenge.clone(),
             resource: p.resource.clone(),
-            expires_at: now_ms() + self.cfg.code_ttl.as_millis() as i64,
+            expires_at: now_ms().saturating_add(ttl_ms(self.cfg.code_ttl)),
             used_at: None,
         };
         let conn = self.db.conn().map_err(|e| e.to_string())?;
@@ -683,12 +718,13 @@ impl AuthServer {
 
     // ----- token ---------------------------------------------------------
 
-    /// `POST /token`.
-    pub async fn token(
+    /// `POST /token` from `peer` (named in the log of a replay).
+    pub fn token(
         &self,
         form: &HashMap<String, String>,
         basic: Option<(String, String)>,
         issuer: &str,
+        peer: &str,
     ) -> Result<Value, OAuthError> {
         let grant = form.get("grant_type").map(String::as_str).unwrap_or("");
         if !matches!(
@@ -702,15 +738,20 @@ impl AuthServer {
                 ),
             ));
         }
-        let client = self.authenticate_client(form, basic).await?;
+        let client = self.authenticate_client(form, basic)?;
         match grant {
-            "authorization_code" => self.exchange_code(form, &client),
-            "refresh_token" => self.refresh(form, &client),
+            "authorization_code" => self.exchange_code(form, &client, peer),
+            "refresh_token" => self.refresh(form, &client, peer),
             _ => self.client_credentials(form, &client, issuer),
         }
     }
 
-    fn exchange_code(&self, form: &HashMap<String, String>, client: &ClientRow) -> Result<Value, OAuthError> {
+    fn exchange_code(
+        &self,
+        form: &HashMap<String, String>,
+        client: &ClientRow,
+        peer: &str,
+    ) -> Result<Value, OAuthError> {
         let code = form
             .get("code")
             .filter(|c| well_formed(CODE_PREFIX, c))
@@ -730,7 +771,15 @@ impl AuthServer {
             if row.used_at.is_some() {
                 // A replayed code: whoever holds it is not to be trusted, and
                 // neither are the tokens it bought.
-                rows::revoke_grant(tx, &row.grant_id)?;
+                let revoked = rows::revoke_grant(tx, &row.grant_id)?;
+                tracing::warn!(
+                    client = %client.id,
+                    grant = %row.grant_id,
+                    user = %row.user_id,
+                    peer,
+                    tokens_revoked = revoked,
+                    "authorization code replayed; its grant is revoked"
+                );
                 return Ok(Out::Refused(OAuthError::invalid_grant(
                     "the authorization code was already used; the tokens issued from it are revoked",
                 )));
@@ -791,7 +840,12 @@ impl AuthServer {
         }
     }
 
-    fn refresh(&self, form: &HashMap<String, String>, client: &ClientRow) -> Result<Value, OAuthError> {
+    fn refresh(
+        &self,
+        form: &HashMap<String, String>,
+        client: &ClientRow,
+        peer: &str,
+    ) -> Result<Value, OAuthError> {
         if !client.allows_grant("refresh_token") {
             return Err(OAuthError::bad(
                 "unauthorized_client",
@@ -821,14 +875,28 @@ impl AuthServer {
                     "the refresh token was revoked; sign in again",
                 )));
             }
-            if row.used_at.is_some() || !rows::use_refresh(tx, &row.id)? {
-                // Reuse of a rotated token: it leaked, or two clients share
-                // it. Either way, the whole grant ends here.
-                rows::revoke_grant(tx, &row.grant_id)?;
-                return Ok(Out::Refused(OAuthError::invalid_grant(
+            // Reuse of a rotated token: it leaked, or two clients share it.
+            // Either way, the whole grant ends here.
+            let reused = || -> Result<Out, OAuthError> {
+                let revoked = rows::revoke_grant(tx, &row.grant_id)?;
+                tracing::warn!(
+                    client = %client.id,
+                    grant = %row.grant_id,
+                    user = row.user_id.as_deref().unwrap_or(""),
+                    peer,
+                    tokens_revoked = revoked,
+                    "refresh token reused; its grant is revoked"
+                );
+                Ok(Out::Refused(OAuthError::invalid_grant(
                     "the refresh token was already used; every token of this grant is revoked — sign in again",
-                )));
+                )))
+            };
+            if row.used_at.is_some() {
+                return reused();
             }
+            // Every check that may refuse comes before the token is spent: a
+            // refused request leaves it usable (RFC 6749 §5.2), and only a
+            // token that bought new ones counts as used.
             if row.expires_at <= now_ms() {
                 return Ok(Out::Refused(OAuthError::invalid_grant(
                     "the refresh token expired; sign in again",
@@ -857,6 +925,11 @@ impl AuthServer {
                     format!("resource `{r}` differs from the granted `{}`", row.audience),
                 )));
             }
+            if !rows::use_refresh(tx, &row.id)? {
+                return reused();
+            }
+            // Should issuing fail, the error rolls the transaction back, and
+            // the token with it.
             let issued = self.issue(
                 tx,
                 Grant {
@@ -954,7 +1027,7 @@ impl AuthServer {
         let agent_id = key_rows::ensure_client_agent(tx, g.store_id, &g.client.id, &g.client.name)?;
         let now = now_ms();
         let access = generate_with(ACCESS_PREFIX);
-        let access_ttl = self.cfg.access_ttl.as_millis() as i64;
+        let access_ttl = ttl_ms(self.cfg.access_ttl);
         let mut new = NewToken {
             hash: &hash_str(access.expose()),
             kind: "access",
@@ -966,7 +1039,7 @@ impl AuthServer {
             mode: g.mode,
             scopes: g.scopes,
             audience: g.audience,
-            expires_at: now + access_ttl,
+            expires_at: now.saturating_add(access_ttl),
         };
         rows::insert_token(tx, &new)?;
         let mut out = json!({
@@ -983,7 +1056,7 @@ impl AuthServer {
             new.hash = &hash;
             new.kind = "refresh";
             new.scopes = refresh_scopes;
-            new.expires_at = now + self.cfg.refresh_ttl.as_millis() as i64;
+            new.expires_at = now.saturating_add(ttl_ms(self.cfg.refresh_ttl));
             rows::insert_token(tx, &new)?;
             out["refresh_token"] = json!(refresh.expose());
         }
@@ -994,12 +1067,13 @@ impl AuthServer {
 
     /// RFC 7009: revoking a refresh token ends its grant; revoking an access
     /// token ends that token. Unknown tokens are not an error.
-    pub async fn revoke(
+    pub fn revoke(
         &self,
         form: &HashMap<String, String>,
         basic: Option<(String, String)>,
+        peer: &str,
     ) -> Result<(), OAuthError> {
-        let client = self.authenticate_client(form, basic).await?;
+        let client = self.authenticate_client(form, basic)?;
         let Some(token) = form.get("token") else {
             return Err(OAuthError::bad("invalid_request", "token is missing"));
         };
@@ -1008,7 +1082,15 @@ impl AuthServer {
             && row.client_id == client.id
         {
             if row.kind == "refresh" {
-                rows::revoke_grant(&conn, &row.grant_id)?;
+                let revoked = rows::revoke_grant(&conn, &row.grant_id)?;
+                tracing::info!(
+                    client = %client.id,
+                    grant = %row.grant_id,
+                    user = row.user_id.as_deref().unwrap_or(""),
+                    peer,
+                    tokens_revoked = revoked,
+                    "grant revoked by its client (RFC 7009)"
+                );
             } else {
                 rows::revoke_token(&conn, &row.id)?;
             }
@@ -1021,12 +1103,12 @@ impl AuthServer {
     /// clients create`, bound to a store) also every token of its store.
     /// Anything else is `{"active": false}`, like an unknown token (§2.2),
     /// so the endpoint tells a stranger nothing about other clients' tokens.
-    pub async fn introspect(
+    pub fn introspect(
         &self,
         form: &HashMap<String, String>,
         basic: Option<(String, String)>,
     ) -> Result<Value, OAuthError> {
-        let client = self.authenticate_client(form, basic).await?;
+        let client = self.authenticate_client(form, basic)?;
         if client.is_public() {
             return Err(OAuthError::invalid_client(
                 "introspection needs a confidential client",
@@ -1160,14 +1242,59 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A lifetime in milliseconds, for adding to a clock (saturating: no
+/// lifetime overflows an expiry).
+fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Parks `p` among the pending requests: expired ones leave first; then,
+/// when its address already has `per_peer` or the table holds `max`, the
+/// oldest request makes room — the address's own when it has one, else the
+/// oldest of all.
+fn park(map: &mut HashMap<String, Pending>, p: Pending, now: i64, per_peer: usize, max: usize) {
+    map.retain(|_, q| now - q.created_at < PENDING_TTL_MS);
+    let mine = map.values().filter(|q| q.peer == p.peer).count();
+    if mine >= per_peer || map.len() >= max {
+        let oldest = map
+            .values()
+            .filter(|q| mine == 0 || q.peer == p.peer)
+            .min_by_key(|q| q.created_at)
+            .map(|q| q.id.clone());
+        if let Some(id) = oldest {
+            map.remove(&id);
+        }
+    }
+    map.insert(p.id.clone(), p);
+}
+
 fn random_token() -> String {
     let s = generate_with("");
     s.expose().to_string()
 }
 
+/// The redirect URIs of one client: at most [`MAX_REDIRECT_URIS`], each
+/// one [`check_redirect_uri`].
+pub fn check_redirect_uris(uris: &[String]) -> Result<(), String> {
+    if uris.len() > MAX_REDIRECT_URIS {
+        return Err(format!(
+            "redirect_uris has {} entries; at most {MAX_REDIRECT_URIS} are accepted",
+            uris.len()
+        ));
+    }
+    uris.iter().try_for_each(|u| check_redirect_uri(u))
+}
+
 /// Redirect URIs a client may register: https, a loopback http URI (any
-/// port at use, RFC 8252 §7.3), or a private-use scheme (`com.example.app:`).
+/// port at use, RFC 8252 §7.3), or a private-use scheme (`com.example.app:`),
+/// of at most [`MAX_REDIRECT_URI_LEN`] bytes.
 pub fn check_redirect_uri(u: &str) -> Result<(), String> {
+    if u.len() > MAX_REDIRECT_URI_LEN {
+        return Err(format!(
+            "a redirect_uri is {} bytes long; at most {MAX_REDIRECT_URI_LEN} are accepted",
+            u.len()
+        ));
+    }
     let url = url::Url::parse(u).map_err(|e| format!("redirect_uri `{u}` is not a URL ({e})"))?;
     if url.fragment().is_some() {
         return Err(format!("redirect_uri `{u}` must not have a fragment"));
@@ -1183,6 +1310,12 @@ pub fn check_redirect_uri(u: &str) -> Result<(), String> {
             "redirect_uri `{u}`: scheme `{s}` is neither https, loopback http nor a private-use scheme"
         )),
     }
+}
+
+/// Whether a redirect URI goes back to an app on this computer (loopback
+/// http, RFC 8252 §7.3).
+fn is_loopback_redirect(u: &str) -> bool {
+    url::Url::parse(u).is_ok_and(|url| url.scheme() == "http" && is_loopback_host(&url))
 }
 
 fn is_loopback_host(url: &url::Url) -> bool {
@@ -1259,6 +1392,59 @@ mod tests {
         assert!(pkce_ok(verifier, challenge));
         assert!(!pkce_ok("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx", challenge));
         assert!(!pkce_ok("short", challenge));
+    }
+
+    #[test]
+    fn a_full_table_of_pending_sign_ins_makes_room_instead_of_refusing() {
+        let pending = |id: &str, peer: &str, at: i64| Pending {
+            id: id.into(),
+            csrf: String::new(),
+            client_id: "wc_x".into(),
+            client_name: "x".into(),
+            client_kind: "dynamic".into(),
+            redirect_uri: "http://127.0.0.1/cb".into(),
+            state: None,
+            scopes: "products".into(),
+            code_challenge: String::new(),
+            resource: "http://h:1/mcp".into(),
+            store_hint: None,
+            issuer: "http://h:1".into(),
+            peer: peer.into(),
+            created_at: at,
+            user_id: None,
+            user_email: None,
+            stores: Vec::new(),
+            attempts: 0,
+        };
+        let mut map = HashMap::new();
+        let ids = |map: &HashMap<String, Pending>| {
+            let mut v: Vec<String> = map.keys().cloned().collect();
+            v.sort();
+            v
+        };
+        // At most 2 per address, 3 in all.
+        for (id, peer, at) in [("a1", "A", 1), ("a2", "A", 2), ("a3", "A", 3)] {
+            park(&mut map, pending(id, peer, at), 10, 2, 3);
+        }
+        assert_eq!(ids(&map), ["a2", "a3"], "an address loses its own oldest");
+        park(&mut map, pending("b1", "B", 4), 10, 2, 3);
+        park(&mut map, pending("c1", "C", 5), 10, 2, 3);
+        assert_eq!(ids(&map), ["a3", "b1", "c1"], "full: the oldest of all goes");
+        park(&mut map, pending("b2", "B", 6), 10, 2, 3);
+        assert_eq!(
+            ids(&map),
+            ["a3", "b2", "c1"],
+            "full: the address's own oldest goes first"
+        );
+        // Expired requests leave before anyone is evicted.
+        park(
+            &mut map,
+            pending("d1", "D", PENDING_TTL_MS + 4),
+            PENDING_TTL_MS + 4,
+            2,
+            3,
+        );
+        assert_eq!(ids(&map), ["b2", "c1", "d1"]);
     }
 
     #[test]

@@ -130,7 +130,6 @@ pub fn consent(p: &Pending) -> String {
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default()
     };
-    let redirect_host = host(&p.redirect_uri);
     // The name is the client's own claim: say where it comes from, so an
     // app calling itself after a known agent is not taken for it.
     let origin = match p.client_kind.as_str() {
@@ -153,9 +152,26 @@ pub fn consent(p: &Pending) -> String {
             client = escape(&p.client_name),
             user = escape(p.user_email.as_deref().unwrap_or("")),
             hidden = hidden(p),
-            redirect = escape(&redirect_host),
+            redirect = escape(&destination(&p.redirect_uri)),
         ),
     )
+}
+
+/// Where a redirect URI sends the person, in words: an app on this
+/// computer (loopback), the app that owns a private-use scheme
+/// (`com.example.app:`), or a web site's host.
+fn destination(redirect_uri: &str) -> String {
+    let Ok(url) = url::Url::parse(redirect_uri) else {
+        return redirect_uri.to_string();
+    };
+    match url.scheme() {
+        "http" if super::is_loopback_host(&url) => match url.port() {
+            Some(port) => format!("an app on this computer (port {port})"),
+            None => "an app on this computer".into(),
+        },
+        "http" | "https" => url.host_str().unwrap_or(redirect_uri).to_string(),
+        scheme => format!("the app that opens {scheme}: links"),
+    }
 }
 
 pub fn error(message: &str) -> String {
@@ -181,5 +197,22 @@ mod tests {
             super::describe_scope("orders:read"),
             "See orders, refunds and fulfilment"
         );
+    }
+
+    #[test]
+    fn destinations_in_words() {
+        for (uri, words) in [
+            ("https://app.example.com/cb", "app.example.com"),
+            ("com.example.app:/cb", "the app that opens com.example.app: links"),
+            ("com.example.app:cb", "the app that opens com.example.app: links"),
+            (
+                "http://127.0.0.1:53123/callback",
+                "an app on this computer (port 53123)",
+            ),
+            ("http://[::1]:8/cb", "an app on this computer (port 8)"),
+            ("http://localhost/cb", "an app on this computer"),
+        ] {
+            assert_eq!(super::destination(uri), words, "{uri}");
+        }
     }
 }

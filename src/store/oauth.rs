@@ -216,8 +216,10 @@ pub struct TokenRow {
 }
 
 impl TokenRow {
+    /// Neither revoked, expired, nor (a refresh token) already rotated:
+    /// what RFC 7662 §2.2 calls active.
     pub fn active(&self, now: i64) -> bool {
-        self.revoked_at.is_none() && self.expires_at > now
+        self.revoked_at.is_none() && self.used_at.is_none() && self.expires_at > now
     }
 }
 

@@ -509,9 +509,27 @@ pub fn router(
             )),
         )
         .route("/authorize/consent", axum::routing::post(oauth::consent))
-        .route("/token", axum::routing::post(oauth::token))
-        .route("/revoke", axum::routing::post(oauth::revoke))
-        .route("/introspect", axum::routing::post(oauth::introspect))
+        .route(
+            "/token",
+            axum::routing::post(oauth::token).layer(middleware::from_fn_with_state(
+                state.clone(),
+                oauth::per_peer_rate_limit,
+            )),
+        )
+        .route(
+            "/revoke",
+            axum::routing::post(oauth::revoke).layer(middleware::from_fn_with_state(
+                state.clone(),
+                oauth::per_peer_rate_limit,
+            )),
+        )
+        .route(
+            "/introspect",
+            axum::routing::post(oauth::introspect).layer(middleware::from_fn_with_state(
+                state.clone(),
+                oauth::per_peer_rate_limit,
+            )),
+        )
         // The OAuth endpoints read their bodies through axum's extractors:
         // the same --max-body bounds them (axum's default is 2 MB).
         .layer(axum::extract::DefaultBodyLimit::max(opts.max_body))

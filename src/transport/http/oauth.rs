@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -15,8 +16,11 @@ use super::error::HttpError;
 use crate::oauth::{AuthServer, AuthorizeFailure, AuthorizeQuery, LoginOutcome, OAuthError, pages};
 
 const CSRF_COOKIE: &str = "whale_csrf";
-/// Sign-in attempts per account per minute (each costs an argon2 hash).
-const LOGIN_ATTEMPTS_PER_MIN: i64 = 10;
+/// Wrong passwords per minute on one account from one address, and from
+/// all addresses together (each costs an argon2 hash; a burst of as many,
+/// refilling evenly).
+const LOGIN_FAILURES_PER_MIN: i64 = 10;
+const ACCOUNT_LOGIN_FAILURES_PER_MIN: i64 = 30;
 
 /// A posted form's fields.
 type Form = HashMap<String, String>;
@@ -51,6 +55,22 @@ pub async fn metadata(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Re
 /// creates state without a credential (`/register`, `/authorize`).
 const OPEN_ENDPOINT_PER_MIN: i64 = 60;
 
+/// The client's address as the per-address limits know it (see
+/// [`peer_key`]), for the handlers behind [`per_peer_limit`].
+#[derive(Debug, Clone)]
+pub struct Peer(pub String);
+
+/// A client address as a limiter key: IPv4 as it is, IPv6 cut to its /64
+/// (one subscriber's network: whoever has one address has them all).
+fn peer_key(addr: String) -> String {
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => ipnet::Ipv6Net::new(v6, 64)
+            .map(|n| n.trunc().to_string())
+            .unwrap_or(addr),
+        _ => addr,
+    }
+}
+
 /// Bounds the unauthenticated endpoints that create state (client rows,
 /// pending sign-ins) per peer address, so one client cannot fill them.
 pub async fn per_peer_limit(
@@ -58,18 +78,54 @@ pub async fn per_peer_limit(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let peer = super::guard::client_key(&req, &s.policy);
+    limit_peer(&s, req, next, Some(OPEN_ENDPOINT_PER_MIN)).await
+}
+
+/// Bounds the token, revocation and introspection endpoints per peer
+/// address at the server's `--rate-limit`: anyone may call them, and each
+/// call costs lookups and hashes.
+pub async fn per_peer_rate_limit(
+    State(s): State<Arc<HttpState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    limit_peer(&s, req, next, None).await
+}
+
+async fn limit_peer(
+    s: &HttpState,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+    per_min: Option<i64>,
+) -> Response {
+    let peer = peer_key(super::guard::client_key(&req, &s.policy));
     let key = format!("peer:{peer}:{}", req.uri().path());
-    if let Err(wait) = s.open_limiter.check(&key, Some(OPEN_ENDPOINT_PER_MIN)) {
+    if let Err(wait) = s.open_limiter.check(&key, per_min) {
         return HttpError::rate_limited(wait, "too many requests from this address").into_response();
     }
+    req.extensions_mut().insert(Peer(peer));
     next.run(req).await
+}
+
+fn peer(p: Option<Extension<Peer>>) -> String {
+    p.map(|Extension(Peer(p))| p).unwrap_or_default()
 }
 
 /// RFC 7591 dynamic client registration.
 pub async fn register(State(s): State<Arc<HttpState>>, body: Bytes) -> Response {
     let result = (|| {
         let a = auth(&s)?;
+        if body.len() > crate::oauth::MAX_REGISTRATION_BYTES {
+            return Err(HttpError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_client_metadata",
+                format!(
+                    "the registration request is {} bytes; at most {} are accepted",
+                    body.len(),
+                    crate::oauth::MAX_REGISTRATION_BYTES
+                ),
+            ));
+        }
         let req: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
             HttpError::new(
                 StatusCode::BAD_REQUEST,
@@ -139,6 +195,7 @@ fn csp_source(redirect_uri: &str) -> Option<String> {
 pub async fn authorize(
     State(s): State<Arc<HttpState>>,
     headers: HeaderMap,
+    from: Option<Extension<Peer>>,
     Query(q): Query<AuthorizeQuery>,
 ) -> Response {
     let a = match auth(&s) {
@@ -146,7 +203,7 @@ pub async fn authorize(
         Err(e) => return e.into_response(),
     };
     let issuer = s.base_url(&headers);
-    match a.begin(&q, &issuer).await {
+    match a.begin(&q, &issuer, &peer(from)).await {
         Ok(p) => {
             let secure = if issuer.starts_with("https://") {
                 "; Secure"
@@ -198,31 +255,60 @@ fn field<'a>(f: &'a HashMap<String, String>, k: &str) -> &'a str {
     f.get(k).map(String::as_str).unwrap_or("")
 }
 
-pub async fn login(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    from: Option<Extension<Peer>>,
+    body: Bytes,
+) -> Response {
     let (a, f) = match page_form(&s, &body) {
         Ok(v) => v,
         Err(resp) => return *resp,
     };
-    // Password guesses per account, whatever the authorization request.
+    // The authorization request and its CSRF token first: a post without
+    // them is nobody's sign-in, and spends no account's allowance.
+    let p = match a.pending(
+        field(&f, "request_id"),
+        field(&f, "csrf"),
+        cookie(&headers, CSRF_COOKIE).as_deref(),
+    ) {
+        Ok(p) => p,
+        Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
+    };
+    // Wrong passwords per account, from this address and from everywhere.
+    // Only failures count: a guesser elsewhere does not lock the owner out
+    // of an account (until the more generous all-address allowance runs
+    // out), and signing in does not use it up.
+    let peer = peer(from);
     let email = field(&f, "email").trim().to_ascii_lowercase();
-    if let Err(wait) = s
-        .open_limiter
-        .check(&format!("login:{email}"), Some(LOGIN_ATTEMPTS_PER_MIN))
+    let allowances = [
+        (format!("login:{email}:{peer}"), LOGIN_FAILURES_PER_MIN),
+        (format!("login:{email}"), ACCOUNT_LOGIN_FAILURES_PER_MIN),
+    ];
+    let account = crate::audit::shorten(&email, 100);
+    if let Some(wait) = allowances
+        .iter()
+        .filter_map(|(key, n)| s.open_limiter.exhausted(key, Some(*n)))
+        .max()
     {
+        tracing::warn!(
+            client = %p.client_id,
+            peer = %peer,
+            account = ?account,
+            "sign-in refused: too many wrong passwords for this account"
+        );
         return error_page(
             StatusCode::TOO_MANY_REQUESTS,
             &format!("too many sign-in attempts for this account; try again in {wait} s"),
         );
     }
-    let outcome = a
-        .login(
-            field(&f, "request_id"),
-            field(&f, "csrf"),
-            cookie(&headers, CSRF_COOKIE).as_deref(),
-            field(&f, "email"),
-            field(&f, "password"),
-        )
-        .await;
+    let client_id = p.client_id.clone();
+    let outcome = a.login(p, field(&f, "email"), field(&f, "password")).await;
+    if let Ok(LoginOutcome::Retry(..) | LoginOutcome::GiveUp(_)) = &outcome {
+        for (key, n) in &allowances {
+            let _ = s.open_limiter.check(key, Some(*n));
+        }
+    }
     match outcome {
         Ok(LoginOutcome::Consent(p)) => {
             let target = csp_source(&p.redirect_uri);
@@ -234,6 +320,15 @@ pub async fn login(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: By
             None,
             None,
         ),
+        Ok(LoginOutcome::GiveUp(m)) => {
+            tracing::warn!(
+                client = %client_id,
+                peer = %peer,
+                account = ?account,
+                "sign-in request ended: too many wrong passwords"
+            );
+            error_page(StatusCode::BAD_REQUEST, &m)
+        }
         Err(m) => error_page(StatusCode::BAD_REQUEST, &m),
     }
 }
@@ -306,27 +401,35 @@ fn form_and_basic(headers: &HeaderMap, body: &[u8]) -> Result<(HashMap<String, S
     Ok((form(body)?, basic(headers)?))
 }
 
-pub async fn token(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let result = async {
+pub async fn token(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    from: Option<Extension<Peer>>,
+    body: Bytes,
+) -> Response {
+    let result = (|| {
         let a = auth(&s)?;
         let (f, basic) = form_and_basic(&headers, &body)?;
-        Ok::<_, HttpError>(a.token(&f, basic, &s.base_url(&headers)).await?)
-    }
-    .await;
+        Ok::<_, HttpError>(a.token(&f, basic, &s.base_url(&headers), &peer(from))?)
+    })();
     match result {
         Ok(v) => (StatusCode::OK, no_store(), axum::Json(v)).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-pub async fn revoke(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let result = async {
+pub async fn revoke(
+    State(s): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    from: Option<Extension<Peer>>,
+    body: Bytes,
+) -> Response {
+    let result = (|| {
         let a = auth(&s)?;
         let (f, basic) = form_and_basic(&headers, &body)?;
-        a.revoke(&f, basic).await?;
+        a.revoke(&f, basic, &peer(from))?;
         Ok::<_, HttpError>(())
-    }
-    .await;
+    })();
     match result {
         Ok(()) => (StatusCode::OK, no_store()).into_response(),
         Err(e) => e.into_response(),
@@ -334,14 +437,26 @@ pub async fn revoke(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: B
 }
 
 pub async fn introspect(State(s): State<Arc<HttpState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let result = async {
+    let result = (|| {
         let a = auth(&s)?;
         let (f, basic) = form_and_basic(&headers, &body)?;
-        Ok::<_, HttpError>(a.introspect(&f, basic).await?)
-    }
-    .await;
+        Ok::<_, HttpError>(a.introspect(&f, basic)?)
+    })();
     match result {
         Ok(v) => (StatusCode::OK, no_store(), axum::Json(v)).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_ipv6_client_is_known_by_its_64() {
+        assert_eq!(
+            super::peer_key("2001:db8:1:2:3:4:5:6".into()),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(super::peer_key("203.0.113.7".into()), "203.0.113.7");
+        assert_eq!(super::peer_key("xff:unknown".into()), "xff:unknown");
     }
 }
