@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         WHALE_TOOL_TIMEOUT_MS   per-call execution deadline (default 30000)\n  \
         WHALE_CREDENTIAL_STORE  where `login` keeps tokens: keychain (default) or file (0600)\n  \
         WHALE_CONFIG_DIR        logins index, file credential store and locks (default: ~/.config/whale)\n  \
-        RUST_LOG                log filter for stderr (default: warn)\n\n\
+        RUST_LOG                log filter for stderr (default: warn,rmcp=error)\n\n\
         Exit codes: 0 ok; 1 failed (also: a store, key or record that is not there, or already revoked); \
         2 usage error (the command line itself is wrong); 3 auth error (no, expired or insufficient credential)."
 )]
