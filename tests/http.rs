@@ -570,6 +570,12 @@ fn a_request_before_initialize_on_the_legacy_transport_asks_for_it() {
     let (_, key) = w.create_key("products:read", false);
     let server = w.serve_http(&[]);
     let mut l = Legacy::try_connect(&server, &key).expect("GET /sse");
+    // A notification first is dropped; it used to end the session.
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        l.post_as(&key, &note).expect("POST").status(),
+        StatusCode::ACCEPTED
+    );
     let early = l.request("tools/list", json!({}));
     assert_eq!(early["error"]["code"], json!(-32600), "{early}");
     let message = early["error"]["message"].as_str().unwrap_or_default();

@@ -1921,7 +1921,7 @@ fn external_answers_must_name_this_server_even_from_the_cache() {
     assert_eq!(tools_list_status(&s, "ours").0, StatusCode::OK);
     // Cached now; reached under another name, this is another resource.
     let resp = initialize_post(&http(), s.url("/mcp"))
-        .header("host", "whale.test")
+        .header("host", format!("whale.test:{}", s.port))
         .header("authorization", "Bearer ours")
         .send()
         .unwrap();

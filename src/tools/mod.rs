@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use schemars::JsonSchema;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Principal;

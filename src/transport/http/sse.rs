@@ -183,6 +183,12 @@ pub async fn post(
     // `initialize`, a request other than ping is told to send it (rmcp
     // would take it for a stateless 2026-07-28 request and ask for that
     // revision's `_meta` fields).
+    // A notification or response before it means nothing yet and would end
+    // the session in rmcp's handshake: dropped (as stdio drops it).
+    if !initialized.load(Ordering::Acquire) && !matches!(msg, rmcp::model::ClientJsonRpcMessage::Request(_)) {
+        tracing::debug!("a notification or response before initialize on a legacy session; dropped");
+        return StatusCode::ACCEPTED.into_response();
+    }
     if let rmcp::model::ClientJsonRpcMessage::Request(r) = &msg
         && !initialized.load(Ordering::Acquire)
     {
