@@ -65,7 +65,7 @@ complete -c whale -n "__fish_whale_using_subcommand mcp" -l auth-server -d 'Trus
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l introspection-endpoint -d 'Introspection endpoint of --auth-server (default: from its RFC 8414 metadata)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l introspection-client-id -d 'Client id whale introspects with at --auth-server (its secret comes from WHALE_INTROSPECTION_CLIENT_SECRET)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l introspection-cache-ttl -d 'How long an active introspection answer is trusted (at most 60s)' -r
-complete -c whale -n "__fish_whale_using_subcommand mcp" -l header-timeout -d 'Close a connection whose client takes longer than this to send a request\'s headers (or, kept alive, to begin its next request)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l header-timeout -d 'Close a connection whose client takes longer than this to send a request\'s headers (or, kept alive, to begin its next request); a request\'s body gets as long again (408)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l max-connections -d 'Connections served at once (default: from the open-file limit); more wait to be accepted' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l server -d 'Bridge stdio to this remote whale server (its /mcp endpoint), signed in with `whale login`' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F

@@ -173,7 +173,8 @@ pub struct McpArgs {
     #[arg(help_heading = HTTP_HEADING, long, hide = true)]
     pub insecure_client_metadata: bool,
     /// Close a connection whose client takes longer than this to send a request's
-    /// headers (or, kept alive, to begin its next request)
+    /// headers (or, kept alive, to begin its next request); a request's body gets as long
+    /// again (408)
     #[arg(help_heading = HTTP_HEADING, long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration, hide = true)]
     pub header_timeout: std::time::Duration,
     /// Connections served at once (default: from the open-file limit); more wait to be accepted

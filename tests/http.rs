@@ -1586,6 +1586,32 @@ fn a_client_slow_to_send_its_headers_is_disconnected() {
     l.call_ok("products_list_products", json!({"limit": 1}));
 }
 
+/// A client that sends a request's headers and then withholds its body is
+/// answered 408 once the bound passes, and its connection closed: it cannot
+/// hold a connection slot (or the shutdown) for as long as it likes.
+#[test]
+fn a_client_slow_to_send_its_body_is_answered_408() {
+    use std::io::{Read, Write};
+    let w = Whale::new();
+    let server = w.serve_http(&["--header-timeout", "1s"]);
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    conn.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+    conn.write_all(
+        format!(
+            "POST /token HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: 100\r\n\r\ngrant_type=",
+            server.port
+        )
+        .as_bytes(),
+    )
+    .expect("send the headers and part of the body");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer)
+        .expect("the answer, then the close");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive"), "{answer}");
+}
+
 /// At most --max-connections are served at once: one more waits to be
 /// accepted until one closes (here, an idle one the header timeout ends).
 #[test]
@@ -2201,14 +2227,7 @@ fn cancelling_a_call_in_flight_stops_it_changes_nothing_and_is_audited() {
     // Ended while this test still held the lock: the write never ran.
     assert!(!lock.is_autocommit());
     lock.execute_batch("ROLLBACK").expect("release the lock");
-    let name: String = w
-        .sqlite()
-        .query_row(
-            "SELECT name FROM store_settings WHERE store_id = 'demo' AND mode = 'live'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("store name");
+    let name = w.demo_store_name();
     assert_ne!(name, "Never Saved");
     wait_until("the cancelled call's audit row", || {
         w.executions(&["--tool", "store", "--status", "error"])["executions"]
@@ -2256,7 +2275,8 @@ fn a_call_whose_client_disconnects_still_runs_and_is_audited() {
         body.len()
     )
     .expect("send the call");
-    std::thread::sleep(Duration::from_millis(300));
+    // Time for the server to read it (the call then waits for the lock).
+    std::thread::sleep(Duration::from_millis(1000));
     drop(conn);
     // Time for the server to see the connection gone (and, before, drop the call).
     std::thread::sleep(Duration::from_millis(1500));
@@ -2276,6 +2296,61 @@ fn a_call_whose_client_disconnects_still_runs_and_is_audited() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["status"], json!("success"), "{rows:?}");
     stop(server);
+}
+
+/// SIGTERM while a call whose client has gone is still running: the server
+/// waits for it (within the grace period) before the last audit flush, so
+/// the call both happens and has its row — the row was lost when the
+/// server exited as soon as the connections had closed.
+#[cfg(unix)]
+#[test]
+fn shutdown_waits_for_a_call_whose_client_has_gone() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("customers platform", false);
+    // The call will fail (the email is taken): a failure's row goes through
+    // the audit writer, not the write's own transaction.
+    w.tool(
+        "customers",
+        "create_customer",
+        json!({"email": "after-signal@example.com", "name": "First"}),
+    );
+    let mut server = w.serve_http(&[]);
+    let s = Streamable::open(&server, &key);
+    let lock = w.hold_write_lock();
+    let body = rpc(
+        79,
+        "tools/call",
+        json!({"name": "customers", "arguments": {"action": "create_customer",
+            "email": "after-signal@example.com", "name": "After Signal"}}),
+    )
+    .to_string();
+    let addr = format!("127.0.0.1:{}", server.port);
+    let mut conn = std::net::TcpStream::connect(&addr).expect("connect");
+    let session = s.session.clone().expect("session id");
+    write!(
+        conn,
+        "POST /mcp HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {key}\r\naccept: {ACCEPT_MCP}\r\n\
+         content-type: application/json\r\nmcp-session-id: {session}\r\nmcp-protocol-version: {PROTOCOL_VERSION}\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the call");
+    // Time for the server to read it (the call then waits for the lock);
+    // then the client leaves.
+    std::thread::sleep(Duration::from_millis(1000));
+    drop(conn);
+    drop(s);
+    server.sigterm();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(lock);
+    let status = server.wait(TIMEOUT).expect("the server exits");
+    assert!(status.success(), "{status:?}");
+    let rows = w.executions(&["--tool", "customers", "--status", "error"]);
+    let rows = rows["executions"].as_array().expect("executions").clone();
+    assert!(
+        rows.iter().any(|r| r["error_code"] == json!("conflict")),
+        "the refused call's row was lost: {rows:?}"
+    );
 }
 
 // ===========================================================================

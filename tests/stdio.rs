@@ -2103,7 +2103,8 @@ fn sigterm_lets_a_call_in_flight_finish() {
         json!({"name": "customers_create_customer",
                "arguments": {"email": "late@example.com", "name": "Late Arrival"}}),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // Time to read the request (it then waits for the lock).
+    std::thread::sleep(Duration::from_millis(1000));
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &m.id().to_string()])
         .status()
@@ -2151,35 +2152,57 @@ fn a_closed_stdout_ends_the_session_and_runs_nothing_more() {
     stdout.read_line(&mut line).expect("initialize reply");
     assert!(line.contains("\"result\""), "{line}");
     drop(stdout); // the host stops reading
+    // stderr is collected as it comes, to see when whale noticed.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (log, mut err) = (log.clone(), child.stderr.take().expect("stderr"));
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut err, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                log.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let call = |i: i64| {
+        json!({"jsonrpc": "2.0", "id": 10 + i, "method": "tools/call", "params": {
+            "name": "customers_create_customer",
+            "arguments": {"email": format!("unheard{i}@example.com"), "name": "Unheard"}}})
+    };
     writeln!(
         stdin,
         "{}",
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
     )
     .expect("send");
-    for i in 0..3 {
-        let call = json!({"jsonrpc": "2.0", "id": 10 + i, "method": "tools/call", "params": {
-            "name": "customers_create_customer",
-            "arguments": {"email": format!("unheard{i}@example.com"), "name": "Unheard"}}});
-        // Once the session ended, stdin may be closed under us.
-        let _ = writeln!(stdin, "{call}");
-        std::thread::sleep(Duration::from_millis(300));
+    writeln!(stdin, "{}", call(0)).expect("send the first call");
+    // The first call runs; its answer cannot be written, and whale says so.
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !log.lock().unwrap().contains("stdout is closed") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "whale never noticed that stdout was closed; stderr:\n{}",
+            log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Anything sent now is never run. (stdin may already be closed.)
+    for i in 1..3 {
+        let _ = writeln!(stdin, "{}", call(i));
     }
     let status = common::wait_bounded(&mut child, TIMEOUT);
     if status.is_none() {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let stderr = {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut s);
-        s
-    };
+    let _ = reader.join();
+    let stderr = log.lock().unwrap().clone();
     let Some(status) = status else {
         panic!("whale mcp kept running with nobody reading its answers\nstderr:\n{stderr}");
     };
     assert!(status.success(), "{status:?}\n{stderr}");
-    assert!(stderr.contains("stdout is closed"), "{stderr}");
     drop(stdin);
     let created: i64 = w
         .sqlite()
@@ -2220,14 +2243,7 @@ fn a_last_message_without_a_newline_is_served() {
             .any(|r| r["id"] == json!(2) && r["result"]["isError"] != json!(true)),
         "{replies:?}"
     );
-    let name: String = w
-        .sqlite()
-        .query_row(
-            "SELECT name FROM store_settings WHERE store_id = 'demo' AND mode = 'live'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("store name");
+    let name = w.demo_store_name();
     assert_eq!(name, "No Newline Shop");
 }
 

@@ -93,15 +93,19 @@ fn run_client(mode: &str) -> Value {
     summary
 }
 
+fn tool_names(summary: &Value) -> Vec<&str> {
+    summary["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 #[test]
 fn typescript_sdk_client_grouped_mode() {
     let s = run_client("grouped");
-    let tools: Vec<&str> = s["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let tools = tool_names(&s);
     assert_eq!(tools.len(), 7, "{tools:?}");
     assert_eq!(s["pages"], json!(2), "7 tools in pages of 5");
 }
@@ -109,12 +113,7 @@ fn typescript_sdk_client_grouped_mode() {
 #[test]
 fn typescript_sdk_client_flat_mode() {
     let s = run_client("flat");
-    let tools: Vec<&str> = s["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let tools = tool_names(&s);
     assert_eq!(tools.len(), 32, "{tools:?}");
     assert!(tools.contains(&"audit_trail_get_execution"), "{tools:?}");
     assert_eq!(s["pages"], json!(7), "32 tools in pages of 5");

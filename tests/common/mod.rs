@@ -281,6 +281,17 @@ impl Whale {
         conn
     }
 
+    /// The name in the `demo` store's live settings, read from the file.
+    pub fn demo_store_name(&self) -> String {
+        self.sqlite()
+            .query_row(
+                "SELECT name FROM store_settings WHERE store_id = 'demo' AND mode = 'live'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("store name")
+    }
+
     /// `PRAGMA integrity_check` on the database file.
     pub fn integrity_check(&self) -> String {
         self.sqlite()

@@ -49,7 +49,7 @@ pub async fn host_only(State(s): State<Arc<HttpState>>, req: Request, next: Next
     }
 }
 
-fn too_large(max: usize) -> HttpError {
+pub(super) fn too_large(max: usize) -> HttpError {
     HttpError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "invalid_request",

@@ -388,6 +388,7 @@ pub fn router(
     sessions_ct: CancellationToken,
 ) -> Router {
     let scopes = rest::supported_scopes(pipeline.registry());
+    let (max_body, body_timeout) = (opts.max_body, opts.header_timeout);
     let (auth, external_issuer) = match &opts.auth {
         AuthMode::Embedded(cfg) => (
             Some(Arc::new(crate::oauth::AuthServer::new(
@@ -556,6 +557,9 @@ pub fn router(
         .merge(open)
         .fallback(|| async { HttpError::not_found("no such endpoint").into_response() })
         .layer(middleware::from_fn(error::plain_to_json))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            read_body_in_time(max_body, body_timeout, req, next)
+        }))
         .layer(cors)
         .with_state(state)
 }
@@ -581,26 +585,26 @@ pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> s
             "listening on {local}, beyond this machine, over plain HTTP: put TLS (a reverse proxy) in front"
         );
     }
+    // When the signal came, plus the time calls in flight get to finish.
+    let deadline = Arc::new(std::sync::OnceLock::new());
     let signal = {
-        let shutdown = shutdown.clone();
+        let (shutdown, deadline) = (shutdown.clone(), deadline.clone());
         async move {
             crate::commands::mcp::shutdown_signal().await;
             tracing::info!("signal received; finishing calls in flight");
+            let _ = deadline.set(tokio::time::Instant::now() + SHUTDOWN_GRACE);
             shutdown.cancel();
         }
     };
     tokio::spawn(signal);
     let drain = {
-        let shutdown = shutdown.clone();
+        let (shutdown, deadline) = (shutdown.clone(), deadline.clone());
         let pipeline = pipeline.clone();
         async move {
             shutdown.cancelled().await;
             // Let calls in flight answer (over either transport), then end
             // the MCP sessions: their open streams would hold the server up.
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-            while pipeline.in_flight() > 0 && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            calls_finished(&pipeline, grace_end(&deadline)).await;
             tokio::time::sleep(Duration::from_millis(50)).await;
             rmcp_ct.cancel();
         }
@@ -608,9 +612,32 @@ pub async fn serve(pipeline: Arc<Pipeline>, db: Arc<Db>, opts: HttpOptions) -> s
     tokio::spawn(drain);
     let max_connections = opts.max_connections.unwrap_or_else(default_max_connections);
     tracing::debug!(max_connections, header_timeout = ?opts.header_timeout, "accepting connections");
-    serve_connections(listener, app, &opts, max_connections, shutdown).await;
+    serve_connections(listener, app, &opts, max_connections, shutdown, &deadline).await;
+    // A call whose client has gone runs on after its connection closed;
+    // its audit row must be queued before the last flush.
+    calls_finished(&pipeline, grace_end(&deadline)).await;
     pipeline.audit().flush();
     Ok(())
+}
+
+/// How long calls in flight at a shutdown signal get to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+fn grace_end(deadline: &std::sync::OnceLock<tokio::time::Instant>) -> tokio::time::Instant {
+    *deadline.get_or_init(|| tokio::time::Instant::now() + SHUTDOWN_GRACE)
+}
+
+/// Waits until no call runs, or `until`.
+async fn calls_finished(pipeline: &Pipeline, until: tokio::time::Instant) {
+    while pipeline.in_flight() > 0 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if pipeline.in_flight() > 0 {
+        tracing::warn!(
+            calls = pipeline.in_flight(),
+            "calls still running at shutdown are abandoned"
+        );
+    }
 }
 
 /// Accepts and serves HTTP/1.1 connections until `shutdown`, then has each
@@ -629,6 +656,7 @@ async fn serve_connections(
     opts: &HttpOptions,
     max_connections: usize,
     shutdown: CancellationToken,
+    deadline: &std::sync::OnceLock<tokio::time::Instant>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -672,8 +700,46 @@ async fn serve_connections(
         });
     }
     drop(listener);
-    // Every slot back: every connection has closed.
-    let _ = slots.acquire_many(max_connections as u32).await;
+    // Every slot back: every connection has closed — or, past the grace
+    // period (a client trickling a body, a stream that will not end), the
+    // rest are dropped with the runtime.
+    let closed = tokio::time::timeout_at(
+        grace_end(deadline) + Duration::from_secs(1),
+        slots.acquire_many(max_connections as u32),
+    )
+    .await;
+    if closed.is_err() {
+        tracing::warn!(
+            connections = max_connections - slots.available_permits(),
+            "connections still open at the end of the shutdown grace period are closed"
+        );
+    }
+}
+
+/// Every request's body is read here, within the same bound as its
+/// headers: a client that sends headers and then trickles (or withholds)
+/// the body is answered 408 and its connection closed, instead of holding
+/// a connection slot — and the shutdown — for as long as it likes.
+async fn read_body_in_time(limit: usize, within: Duration, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(within, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Ok(Err(_)) => guard::too_large(limit).into_response(),
+        Err(_) => {
+            let mut resp = HttpError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                "invalid_request",
+                format!("the request body did not arrive within {} s", within.as_secs()),
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+    }
 }
 
 /// An `accept` that failed: a connection gone before it was taken is
