@@ -182,13 +182,23 @@ fn ping_works_before_and_after_initialize() {
 /// A notification sent before `initialize` (an early
 /// `notifications/initialized`, a stray cancellation) is dropped; it used
 /// to end the session before it began, and the host's `initialize` then hit
-/// a closed pipe.
+/// a closed pipe. A request sent before it is told to send `initialize`.
 #[test]
 fn a_notification_before_initialize_does_not_end_the_session() {
     let w = Whale::new();
     let mut m = w.mcp(&[]);
     m.notify("notifications/initialized", Value::Null);
     m.notify("notifications/cancelled", json!({"requestId": 9}));
+    // A request before initialize is told to start the session (not asked
+    // for the stateless revision's _meta fields), and the session goes on.
+    let early = m.request("tools/list", json!({}));
+    assert_eq!(early["error"]["code"], json!(-32600), "{early}");
+    assert!(
+        early["error"]["message"]
+            .as_str()
+            .is_some_and(|t| t.contains("send initialize first")),
+        "{early}"
+    );
     m.initialize("2025-11-25");
     m.call_ok("store_get_settings", json!({}));
     m.finish();

@@ -147,30 +147,56 @@ fn parse_line(line: &[u8]) -> Line {
     }
 }
 
-/// Before the session starts (an `initialize`, or the first request of the
-/// stateless revision), only requests mean anything: a notification or a
-/// response sent first (`notifications/initialized` too early, a stray
-/// `notifications/cancelled`) is dropped instead of reaching the handshake,
-/// which would end the session over it.
+/// Before the session starts — an `initialize`, or a first request of the
+/// stateless revision carrying its `_meta` — only a few messages mean
+/// anything. A notification or response sent first (`notifications/
+/// initialized` too early, a stray cancellation) is dropped instead of
+/// reaching the handshake, which would end the session over it; any other
+/// request is told how to start (rmcp would ask it for the stateless
+/// revision's `_meta` fields, a puzzling answer to a client that forgot
+/// `initialize`).
 #[derive(Default)]
 struct Gate {
     open: bool,
 }
 
+enum Admit {
+    Pass,
+    Drop,
+    Refuse(Out),
+}
+
 impl Gate {
-    fn admits(&mut self, msg: &RxJsonRpcMessage<RoleServer>) -> bool {
+    fn admit(&mut self, msg: &RxJsonRpcMessage<RoleServer>) -> Admit {
+        use rmcp::model::{ClientRequest, GetMeta, JsonRpcMessage, ProtocolVersion};
         if self.open {
-            return true;
+            return Admit::Pass;
         }
-        match msg {
-            rmcp::model::JsonRpcMessage::Request(r) => {
-                self.open = !matches!(r.request, rmcp::model::ClientRequest::PingRequest(_));
-                true
+        let JsonRpcMessage::Request(r) = msg else {
+            tracing::debug!("a notification or response before the session started; dropped");
+            return Admit::Drop;
+        };
+        match &r.request {
+            ClientRequest::PingRequest(_) | ClientRequest::DiscoverRequest(_) => Admit::Pass,
+            ClientRequest::InitializeRequest(_) => {
+                self.open = true;
+                Admit::Pass
             }
-            _ => {
-                tracing::debug!("a notification or response before the session started; dropped");
-                false
+            other
+                if other
+                    .get_meta()
+                    .missing_required_keys(&ProtocolVersion::V_2026_07_28)
+                    .is_empty() =>
+            {
+                self.open = true;
+                Admit::Pass
             }
+            _ => Admit::Refuse(error_reply(
+                serde_json::to_value(&r.id).unwrap_or(Value::Null),
+                -32600,
+                "invalid request: the session has not started; send initialize first \
+                 (or, for the stateless 2026-07-28 revision, server/discover and each request's _meta)",
+            )),
         }
     }
 }
@@ -235,12 +261,17 @@ fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::Unbou
             }
         }
         match parse_line(&line) {
-            Line::Msg(msg) if !gate.admits(&msg) => {}
-            Line::Msg(msg) => {
-                if tx.blocking_send(*msg).is_err() {
-                    return; // the service ended
+            Line::Msg(msg) => match gate.admit(&msg) {
+                Admit::Pass => {
+                    if tx.blocking_send(*msg).is_err() {
+                        return; // the service ended
+                    }
                 }
-            }
+                Admit::Drop => {}
+                Admit::Refuse(r) => {
+                    let _ = errors.send(r);
+                }
+            },
             Line::Reply(r) => {
                 let _ = errors.send(r);
             }
@@ -282,7 +313,7 @@ mod pipes {
 
     use tokio_util::sync::CancellationToken;
 
-    use super::{Gate, Line, MAX_LINE, Out, encode_ready, parse_line, stdout_gone, too_large};
+    use super::{Admit, Gate, Line, MAX_LINE, Out, encode_ready, parse_line, stdout_gone, too_large};
 
     /// A duplicate of fd 0 or 1, switched to non-blocking mode until dropped.
     /// The flag belongs to the open file description the host handed us (a
@@ -422,8 +453,13 @@ mod pipes {
         errors: &mpsc::UnboundedSender<Out>,
     ) -> bool {
         match parse_line(line) {
-            Line::Msg(msg) if !gate.admits(&msg) => {}
-            Line::Msg(msg) => return tx.send(*msg).await.is_ok(),
+            Line::Msg(msg) => match gate.admit(&msg) {
+                Admit::Pass => return tx.send(*msg).await.is_ok(),
+                Admit::Drop => {}
+                Admit::Refuse(r) => {
+                    let _ = errors.send(r);
+                }
+            },
             Line::Reply(r) => {
                 let _ = errors.send(r);
             }
