@@ -276,9 +276,12 @@ pub async fn login(
         Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
     };
     // Wrong passwords per account, from this address and from everywhere.
-    // Only failures count: a guesser elsewhere does not lock the owner out
-    // of an account (until the more generous all-address allowance runs
-    // out), and signing in does not use it up.
+    // Each attempt takes its token before the password is checked (posts
+    // that arrive while others are hashing find them taken; a full limiter
+    // refuses), and a successful sign-in gives them back: a guesser
+    // elsewhere does not lock the owner out of an account (until the more
+    // generous all-address allowance runs out), and signing in does not use
+    // it up.
     let peer = peer(from);
     let email = field(&f, "email").trim().to_ascii_lowercase();
     let allowances = [
@@ -286,11 +289,19 @@ pub async fn login(
         (format!("login:{email}"), ACCOUNT_LOGIN_FAILURES_PER_MIN),
     ];
     let account = crate::audit::shorten(&email, 100);
-    if let Some(wait) = allowances
-        .iter()
-        .filter_map(|(key, n)| s.open_limiter.exhausted(key, Some(*n)))
-        .max()
-    {
+    let mut taken = 0;
+    let refused = allowances.iter().find_map(|(key, n)| {
+        let wait = s.open_limiter.check(key, Some(*n)).err();
+        taken += usize::from(wait.is_none());
+        wait
+    });
+    let refund = |taken: usize| {
+        for (key, n) in &allowances[..taken] {
+            s.open_limiter.refund(key, Some(*n));
+        }
+    };
+    if let Some(wait) = refused {
+        refund(taken);
         tracing::warn!(
             client = %p.client_id,
             peer = %peer,
@@ -304,10 +315,8 @@ pub async fn login(
     }
     let client_id = p.client_id.clone();
     let outcome = a.login(p, field(&f, "email"), field(&f, "password")).await;
-    if let Ok(LoginOutcome::Retry(..) | LoginOutcome::GiveUp(_)) = &outcome {
-        for (key, n) in &allowances {
-            let _ = s.open_limiter.check(key, Some(*n));
-        }
+    if let Ok(LoginOutcome::Consent(_)) = &outcome {
+        refund(taken);
     }
     match outcome {
         Ok(LoginOutcome::Consent(p)) => {
