@@ -1244,6 +1244,50 @@ fn introspection_needs_a_confidential_client_and_reports_the_store() {
     assert_eq!(v, json!({"active": false}));
 }
 
+/// Only failed client authentication counts against an address at the
+/// token and introspection endpoints: a resource server introspecting
+/// every request and a client refreshing are not throttled by address.
+#[test]
+fn authenticated_clients_are_not_throttled_by_address_failed_ones_are() {
+    let (w, s) = server(&["--rate-limit", "3"]);
+    let (a, t) = tokens(&s);
+    let (id, secret) = machine_client(&w, "resource-server");
+    let at = t["access_token"].as_str().unwrap();
+    for i in 0..8 {
+        let v = introspect(&s, &id, &secret, at);
+        assert_eq!(v["active"], json!(true), "introspection {i}");
+    }
+    let mut rt = t["refresh_token"].as_str().unwrap().to_string();
+    for i in 0..8 {
+        let t = ok_json(refresh(&s, &a.client_id, &rt), &format!("refresh {i}"));
+        rt = t["refresh_token"].as_str().unwrap().to_string();
+    }
+    for path in ["/introspect", "/token"] {
+        let statuses: Vec<_> = (0..5)
+            .map(|_| {
+                http()
+                    .post(s.url(path))
+                    .basic_auth(&id, Some("wrong secret"))
+                    .form(&[("grant_type", "client_credentials"), ("token", at)])
+                    .send()
+                    .unwrap()
+                    .status()
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::TOO_MANY_REQUESTS,
+                StatusCode::TOO_MANY_REQUESTS
+            ],
+            "{path}: 3 failed authentications a minute"
+        );
+    }
+}
+
 fn introspect(s: &HttpServer, id: &str, secret: &str, token: &str) -> Value {
     ok_json(
         http()

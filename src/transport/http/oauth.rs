@@ -75,36 +75,42 @@ fn peer_key(addr: String) -> String {
 /// pending sign-ins) per peer address, so one client cannot fill them.
 pub async fn per_peer_limit(
     State(s): State<Arc<HttpState>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    limit_peer(&s, req, next, Some(OPEN_ENDPOINT_PER_MIN)).await
-}
-
-/// Bounds the token, revocation and introspection endpoints per peer
-/// address at the server's `--rate-limit`: anyone may call them, and each
-/// call costs lookups and hashes.
-pub async fn per_peer_rate_limit(
-    State(s): State<Arc<HttpState>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    limit_peer(&s, req, next, None).await
-}
-
-async fn limit_peer(
-    s: &HttpState,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
-    per_min: Option<i64>,
 ) -> Response {
     let peer = peer_key(super::guard::client_key(&req, &s.policy));
     let key = format!("peer:{peer}:{}", req.uri().path());
-    if let Err(wait) = s.open_limiter.check(&key, per_min) {
+    if let Err(wait) = s.open_limiter.check(&key, Some(OPEN_ENDPOINT_PER_MIN)) {
         return HttpError::rate_limited(wait, "too many requests from this address").into_response();
     }
     req.extensions_mut().insert(Peer(peer));
     next.run(req).await
+}
+
+/// Bounds failed client authentication at the token, revocation and
+/// introspection endpoints per peer address, at the server's
+/// `--rate-limit`: anyone may try a client id and secret, and each try
+/// costs a lookup and a hash. A request from a client that authenticated
+/// costs nothing here: a resource server introspecting every request, or
+/// many users' refreshes behind one proxy, are not throttled by address.
+pub async fn per_peer_rate_limit(
+    State(s): State<Arc<HttpState>>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let peer = peer_key(super::guard::client_key(&req, &s.policy));
+    let key = format!("peer:{peer}:{}", req.uri().path());
+    if let Some(wait) = s.open_limiter.exhausted(&key, None) {
+        return HttpError::rate_limited(wait, "too many failed client authentications from this address")
+            .into_response();
+    }
+    req.extensions_mut().insert(Peer(peer));
+    let resp = next.run(req).await;
+    // 401 is `invalid_client` and nothing else at these endpoints.
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        let _ = s.open_limiter.check(&key, None);
+    }
+    resp
 }
 
 fn peer(p: Option<Extension<Peer>>) -> String {
