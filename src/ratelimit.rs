@@ -66,6 +66,16 @@ impl RateLimiter {
         self.check_at(client, per_min, Instant::now())
     }
 
+    /// Gives back a token [`RateLimiter::check`] took from `client` (what
+    /// it paid for turned out free), up to the bucket's capacity.
+    pub fn refund(&self, client: &str, per_min: Option<i64>) {
+        let capacity = self.capacity(per_min);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = buckets.map.get_mut(client) {
+            b.tokens = (b.tokens + 1.0).min(capacity);
+        }
+    }
+
     /// `Some(seconds)` to wait when `client` has no token left; takes none.
     pub fn exhausted(&self, client: &str, per_min: Option<i64>) -> Option<u64> {
         self.exhausted_at(client, per_min, Instant::now())
@@ -198,5 +208,25 @@ mod tests {
         assert!(rl.check_at("f", Some(2), t0).is_ok());
         assert_eq!(rl.exhausted_at("f", Some(2), t0), Some(30));
         assert_eq!(rl.exhausted_at("f", Some(2), t0 + Duration::from_secs(30)), None);
+    }
+
+    #[test]
+    fn a_refund_gives_one_token_back_up_to_the_capacity() {
+        let rl = RateLimiter::new(60);
+        let t0 = Instant::now();
+        assert!(rl.check_at("r", Some(2), t0).is_ok());
+        assert!(rl.check_at("r", Some(2), t0).is_ok());
+        assert!(rl.check_at("r", Some(2), t0).is_err());
+        rl.refund("r", Some(2));
+        assert!(rl.check_at("r", Some(2), t0).is_ok(), "the refund came back");
+        assert!(rl.check_at("r", Some(2), t0).is_err());
+        for _ in 0..5 {
+            rl.refund("r", Some(2));
+        }
+        assert!(rl.check_at("r", Some(2), t0).is_ok());
+        assert!(rl.check_at("r", Some(2), t0).is_ok());
+        assert!(rl.check_at("r", Some(2), t0).is_err(), "never past the capacity");
+        rl.refund("unknown", Some(2));
+        assert!(!rl.buckets.lock().expect("lock").map.contains_key("unknown"));
     }
 }

@@ -1244,6 +1244,50 @@ fn introspection_needs_a_confidential_client_and_reports_the_store() {
     assert_eq!(v, json!({"active": false}));
 }
 
+/// Only failed client authentication counts against an address at the
+/// token and introspection endpoints: a resource server introspecting
+/// every request and a client refreshing are not throttled by address.
+#[test]
+fn authenticated_clients_are_not_throttled_by_address_failed_ones_are() {
+    let (w, s) = server(&["--rate-limit", "3"]);
+    let (a, t) = tokens(&s);
+    let (id, secret) = machine_client(&w, "resource-server");
+    let at = t["access_token"].as_str().unwrap();
+    for i in 0..8 {
+        let v = introspect(&s, &id, &secret, at);
+        assert_eq!(v["active"], json!(true), "introspection {i}");
+    }
+    let mut rt = t["refresh_token"].as_str().unwrap().to_string();
+    for i in 0..8 {
+        let t = ok_json(refresh(&s, &a.client_id, &rt), &format!("refresh {i}"));
+        rt = t["refresh_token"].as_str().unwrap().to_string();
+    }
+    for path in ["/introspect", "/token"] {
+        let statuses: Vec<_> = (0..5)
+            .map(|_| {
+                http()
+                    .post(s.url(path))
+                    .basic_auth(&id, Some("wrong secret"))
+                    .form(&[("grant_type", "client_credentials"), ("token", at)])
+                    .send()
+                    .unwrap()
+                    .status()
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::TOO_MANY_REQUESTS,
+                StatusCode::TOO_MANY_REQUESTS
+            ],
+            "{path}: 3 failed authentications a minute"
+        );
+    }
+}
+
 fn introspect(s: &HttpServer, id: &str, secret: &str, token: &str) -> Value {
     ok_json(
         http()
@@ -2372,6 +2416,86 @@ fn sign_in_form_posts_from_the_servers_own_origin_and_guessing_is_limited() {
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
     assert!(limited, "12 wrong passwords in a row were all checked");
+}
+
+/// Wrong passwords posted at once, `per_request` on each of `requests`
+/// sign-in requests, from one address: the statuses, and how many were
+/// checked (answered "Wrong email or password").
+fn concurrent_guesses(
+    s: &HttpServer,
+    email: &str,
+    requests: usize,
+    per_request: usize,
+) -> (Vec<StatusCode>, usize) {
+    let client_id = register(s, "Concurrent", REDIRECT);
+    let (_v, challenge) = pkce();
+    let url = AuthRequest::new(&client_id, &challenge).url(s);
+    let forms: Vec<_> = (0..requests)
+        .map(|_| {
+            let mut b = Browser::new();
+            let (id, csrf) = b.sign_in_form(&url);
+            (b.cookies, id, csrf)
+        })
+        .collect();
+    let barrier = Barrier::new(requests * per_request);
+    let answers = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for (i, (cookies, id, csrf)) in forms.iter().cycle().take(requests * per_request).enumerate() {
+            let (barrier, answers) = (&barrier, &answers);
+            scope.spawn(move || {
+                let mut b = Browser {
+                    http: http(),
+                    cookies: cookies.clone(),
+                };
+                barrier.wait();
+                let resp = b.sign_in(s, id, csrf, email, &format!("guess {i}"));
+                let status = resp.status();
+                let checked = resp
+                    .text()
+                    .unwrap_or_default()
+                    .contains("Wrong email or password");
+                answers.lock().unwrap().push((status, checked));
+            });
+        }
+    });
+    let answers = answers.into_inner().unwrap();
+    let checked = answers.iter().filter(|(_, c)| *c).count();
+    (answers.into_iter().map(|(st, _)| st).collect(), checked)
+}
+
+/// Concurrent guesses cannot outrun the sign-in throttles: an attempt is
+/// taken before the password is checked, on the authorization request
+/// (5) and on the account at this address (10 a minute).
+#[test]
+fn concurrent_wrong_passwords_are_bounded_like_sequential_ones() {
+    let (_w, s) = server(&[]);
+    // One request: at most 5 checked (the 5th ends it, 4 answer 401).
+    let (statuses, checked) = concurrent_guesses(&s, "one@example.com", 1, 40);
+    assert!(
+        checked <= 4,
+        "{checked} wrong passwords checked on one request: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|st| [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::BAD_REQUEST,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+        .contains(st)),
+        "{statuses:?}"
+    );
+    // Many requests, one account and address: at most 10 checked, the rest
+    // refused with 429.
+    let (statuses, checked) = concurrent_guesses(&s, "many@example.com", 20, 2);
+    assert!(
+        checked <= 10,
+        "{checked} wrong passwords checked in a minute: {statuses:?}"
+    );
+    let limited = statuses
+        .iter()
+        .filter(|st| **st == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + limited, 40, "{statuses:?}");
 }
 
 /// A sign-in post without its authorization request and CSRF token is

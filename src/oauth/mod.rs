@@ -38,6 +38,8 @@ pub const SECRET_PREFIX: &str = "wo_cs_";
 const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
 /// Wrong passwords allowed on one authorization request.
 const MAX_LOGIN_ATTEMPTS: u32 = 5;
+const TOO_MANY_ATTEMPTS: &str = "too many wrong passwords; start again from the application";
+const PENDING_GONE: &str = "this sign-in expired or was already used; start again from the application";
 /// Pending requests kept at most, in all and per address (IPv6: per /64).
 /// Past either, the oldest make room (the address's own first): a newcomer
 /// is never refused because strangers filled the table.
@@ -593,7 +595,7 @@ impl AuthServer {
         let p = map
             .get(id)
             .filter(|p| now_ms() - p.created_at < PENDING_TTL_MS)
-            .ok_or("this sign-in expired or was already used; start again from the application")?;
+            .ok_or(PENDING_GONE)?;
         if !constant_eq(p.csrf.as_bytes(), csrf.as_bytes())
             || !cookie.is_some_and(|c| constant_eq(c.as_bytes(), csrf.as_bytes()))
         {
@@ -617,6 +619,20 @@ impl AuthServer {
 
     /// The login form of `p` (checked by [`AuthServer::pending`]) was posted.
     pub async fn login(&self, mut p: Pending, email: &str, pass: &str) -> Result<LoginOutcome, String> {
+        // The request's attempt is taken under the lock before the password
+        // is checked: posts that arrive while others are hashing find it
+        // taken, so no more than MAX_LOGIN_ATTEMPTS are ever checked.
+        p.attempts = {
+            let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(parked) = map.get_mut(&p.id) else {
+                return Err(PENDING_GONE.into());
+            };
+            if parked.attempts >= MAX_LOGIN_ATTEMPTS {
+                return Ok(LoginOutcome::GiveUp(TOO_MANY_ATTEMPTS.into()));
+            }
+            parked.attempts += 1;
+            parked.attempts
+        };
         let user = {
             let conn = self.db.conn().map_err(|e| e.to_string())?;
             users::by_email(&conn, email.trim()).map_err(|e| e.to_string())?
@@ -630,14 +646,10 @@ impl AuthServer {
             .await
             .unwrap_or(false);
         let Some(user) = user.filter(|_| ok) else {
-            p.attempts += 1;
             if p.attempts >= MAX_LOGIN_ATTEMPTS {
                 self.drop_pending(&p.id);
-                return Ok(LoginOutcome::GiveUp(
-                    "too many wrong passwords; start again from the application".into(),
-                ));
+                return Ok(LoginOutcome::GiveUp(TOO_MANY_ATTEMPTS.into()));
             }
-            self.put_pending(p.clone());
             return Ok(LoginOutcome::Retry(p, "Wrong email or password.".into()));
         };
         let stores = {

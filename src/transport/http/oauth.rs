@@ -75,36 +75,42 @@ fn peer_key(addr: String) -> String {
 /// pending sign-ins) per peer address, so one client cannot fill them.
 pub async fn per_peer_limit(
     State(s): State<Arc<HttpState>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    limit_peer(&s, req, next, Some(OPEN_ENDPOINT_PER_MIN)).await
-}
-
-/// Bounds the token, revocation and introspection endpoints per peer
-/// address at the server's `--rate-limit`: anyone may call them, and each
-/// call costs lookups and hashes.
-pub async fn per_peer_rate_limit(
-    State(s): State<Arc<HttpState>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    limit_peer(&s, req, next, None).await
-}
-
-async fn limit_peer(
-    s: &HttpState,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
-    per_min: Option<i64>,
 ) -> Response {
     let peer = peer_key(super::guard::client_key(&req, &s.policy));
     let key = format!("peer:{peer}:{}", req.uri().path());
-    if let Err(wait) = s.open_limiter.check(&key, per_min) {
+    if let Err(wait) = s.open_limiter.check(&key, Some(OPEN_ENDPOINT_PER_MIN)) {
         return HttpError::rate_limited(wait, "too many requests from this address").into_response();
     }
     req.extensions_mut().insert(Peer(peer));
     next.run(req).await
+}
+
+/// Bounds failed client authentication at the token, revocation and
+/// introspection endpoints per peer address, at the server's
+/// `--rate-limit`: anyone may try a client id and secret, and each try
+/// costs a lookup and a hash. A request from a client that authenticated
+/// costs nothing here: a resource server introspecting every request, or
+/// many users' refreshes behind one proxy, are not throttled by address.
+pub async fn per_peer_rate_limit(
+    State(s): State<Arc<HttpState>>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let peer = peer_key(super::guard::client_key(&req, &s.policy));
+    let key = format!("peer:{peer}:{}", req.uri().path());
+    if let Some(wait) = s.open_limiter.exhausted(&key, None) {
+        return HttpError::rate_limited(wait, "too many failed client authentications from this address")
+            .into_response();
+    }
+    req.extensions_mut().insert(Peer(peer));
+    let resp = next.run(req).await;
+    // 401 is `invalid_client` and nothing else at these endpoints.
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        let _ = s.open_limiter.check(&key, None);
+    }
+    resp
 }
 
 fn peer(p: Option<Extension<Peer>>) -> String {
@@ -276,9 +282,12 @@ pub async fn login(
         Err(m) => return error_page(StatusCode::BAD_REQUEST, &m),
     };
     // Wrong passwords per account, from this address and from everywhere.
-    // Only failures count: a guesser elsewhere does not lock the owner out
-    // of an account (until the more generous all-address allowance runs
-    // out), and signing in does not use it up.
+    // Each attempt takes its token before the password is checked (posts
+    // that arrive while others are hashing find them taken; a full limiter
+    // refuses), and a successful sign-in gives them back: a guesser
+    // elsewhere does not lock the owner out of an account (until the more
+    // generous all-address allowance runs out), and signing in does not use
+    // it up.
     let peer = peer(from);
     let email = field(&f, "email").trim().to_ascii_lowercase();
     let allowances = [
@@ -286,11 +295,19 @@ pub async fn login(
         (format!("login:{email}"), ACCOUNT_LOGIN_FAILURES_PER_MIN),
     ];
     let account = crate::audit::shorten(&email, 100);
-    if let Some(wait) = allowances
-        .iter()
-        .filter_map(|(key, n)| s.open_limiter.exhausted(key, Some(*n)))
-        .max()
-    {
+    let mut taken = 0;
+    let refused = allowances.iter().find_map(|(key, n)| {
+        let wait = s.open_limiter.check(key, Some(*n)).err();
+        taken += usize::from(wait.is_none());
+        wait
+    });
+    let refund = |taken: usize| {
+        for (key, n) in &allowances[..taken] {
+            s.open_limiter.refund(key, Some(*n));
+        }
+    };
+    if let Some(wait) = refused {
+        refund(taken);
         tracing::warn!(
             client = %p.client_id,
             peer = %peer,
@@ -304,10 +321,8 @@ pub async fn login(
     }
     let client_id = p.client_id.clone();
     let outcome = a.login(p, field(&f, "email"), field(&f, "password")).await;
-    if let Ok(LoginOutcome::Retry(..) | LoginOutcome::GiveUp(_)) = &outcome {
-        for (key, n) in &allowances {
-            let _ = s.open_limiter.check(key, Some(*n));
-        }
+    if let Ok(LoginOutcome::Consent(_)) = &outcome {
+        refund(taken);
     }
     match outcome {
         Ok(LoginOutcome::Consent(p)) => {
