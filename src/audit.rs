@@ -10,8 +10,11 @@
 //! the pipeline before an action that reads the audit trail
 //! (`Action::reads_audit`), so an agent finds the calls it was answered.
 //! A database that cannot take the rows (locked by another process) is
-//! waited out for as long as the process runs; only a stop gives up on
-//! it, after `STOP_WAIT`, and says how many rows were lost.
+//! waited out for as long as the process runs: queued rows stay queued
+//! until written. Calls wait for room in a full queue only until writes
+//! have failed for `GIVE_UP`; past it a row that finds the queue full is
+//! lost, and counted in the log. A stop gives up on what is queued after
+//! `STOP_WAIT`, and says how many rows were lost.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
@@ -47,13 +50,27 @@ const URGENT_AT: usize = QUEUE * 3 / 4;
 /// While the database cannot take a batch (another process holds the
 /// write lock, the disk is full), the writer keeps trying as long as the
 /// process runs: the rows stay queued, and once the queue is full calls
-/// wait for it rather than go unaudited. Each try waits at most this long
-/// for a lock (the writer's busy timeout), or pauses this long after
-/// another error, so a stop is noticed within it.
+/// wait for it rather than go unaudited (until `GIVE_UP`). Each try waits
+/// at most this long for a lock (the writer's busy timeout), or pauses
+/// this long after another error, so a stop is noticed within it.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// How long writes may fail before calls stop waiting for room in a full
+/// queue. Past it, a row that finds the queue full is dropped (counted,
+/// and said at most every `WARN_EVERY`) and its call goes on: a database
+/// locked for good must not hold calls up for good — nor a SIGTERM, whose
+/// handler cannot run while calls occupy the runtime's few threads. Rows
+/// already queued are kept, and the first write that succeeds ends the
+/// dropping: nothing is lost while the database can be written.
+/// (`WHALE_AUDIT_GIVE_UP_MS` shortens it for tests.)
+const GIVE_UP: Duration = Duration::from_secs(60);
+/// How long a caller waiting for room in a full queue sleeps before it
+/// tries again (and asks whether to give up).
+const SLICE: Duration = Duration::from_millis(1);
 /// How long a stopping writer keeps trying to write what is queued while
 /// the database cannot take it; what is left then is lost, and counted in
-/// the log. A flush waits no longer than this once writes are failing.
+/// the log. A flush waits no longer than this once writes are failing; a
+/// stop after a flush that gave up, in the same failure, does not wait
+/// again (one deadline for an HTTP shutdown, which flushes and stops).
 const STOP_WAIT: Duration = Duration::from_secs(5);
 /// How often a writer that keeps failing says so again.
 const WARN_EVERY: Duration = Duration::from_secs(60);
@@ -96,17 +113,87 @@ struct Pace {
     /// When (ms) a stopping writer gives up on what it cannot write; 0
     /// while the process runs.
     stop_by: AtomicI64,
+    /// The `failing_since` of the failure a flush waited `STOP_WAIT` out
+    /// and gave up on (0: none). A stop during that same failure does not
+    /// wait again.
+    flush_gave_up: AtomicI64,
+    /// Rows dropped at a full queue past `GIVE_UP`, and when (ms) that was
+    /// last said.
+    dropped: AtomicUsize,
+    dropped_said: AtomicI64,
+    /// `GIVE_UP` and `STOP_WAIT`, in ms.
+    give_up_ms: i64,
+    stop_wait_ms: i64,
     priority: priority::Priority,
+}
+
+impl Pace {
+    /// Whether writes have been failing for at least `ms`.
+    fn failing_for(&self, ms: i64) -> bool {
+        let since = self.failing_since.load(Ordering::Relaxed);
+        since != 0 && now_ms() - since >= ms
+    }
+
+    /// Whether a flush has waited long enough (writes failing for
+    /// `STOP_WAIT`); if so, remembers that this failure was waited out.
+    fn flush_gives_up(&self) -> bool {
+        let since = self.failing_since.load(Ordering::Relaxed);
+        if since != 0 && now_ms() - since >= self.stop_wait_ms {
+            self.flush_gave_up.store(since, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+}
+
+/// Why a message was not queued.
+enum Unsent {
+    /// The queue stayed full until the caller gave up.
+    Full,
+    /// The writer has ended.
+    Gone,
+}
+
+/// Queues `msg`, waiting for room in a full queue in `SLICE`s, until
+/// `give_up` says to stop waiting.
+fn send_patiently(
+    tx: &SyncSender<Msg>,
+    pace: &Pace,
+    mut msg: Msg,
+    give_up: impl Fn(&Pace) -> bool,
+) -> Result<(), Unsent> {
+    loop {
+        match tx.try_send(msg) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Disconnected(_)) => return Err(Unsent::Gone),
+            Err(TrySendError::Full(m)) => {
+                if give_up(pace) {
+                    return Err(Unsent::Full);
+                }
+                msg = m;
+                std::thread::sleep(SLICE);
+            }
+        }
+    }
 }
 
 impl AuditWriter {
     pub fn start(db: Arc<Db>) -> AuditWriter {
+        let give_up = crate::settings::audit_give_up().unwrap_or(GIVE_UP);
+        AuditWriter::with_limits(db, give_up, STOP_WAIT)
+    }
+
+    fn with_limits(db: Arc<Db>, give_up: Duration, stop_wait: Duration) -> AuditWriter {
         AuditWriter {
             worker: Arc::new(Worker {
                 db,
                 tx: OnceLock::new(),
                 handle: Mutex::new(None),
-                pace: Arc::default(),
+                pace: Arc::new(Pace {
+                    give_up_ms: give_up.as_millis() as i64,
+                    stop_wait_ms: stop_wait.as_millis() as i64,
+                    ..Pace::default()
+                }),
             }),
         }
     }
@@ -148,19 +235,40 @@ impl AuditWriter {
                         "the audit queue is full: calls wait for the audit writer, which cannot keep up"
                     );
                 }
-                self.sender().send(msg).map_err(|_| ())
+                // Not past `GIVE_UP` of failing writes, though.
+                send_patiently(self.sender(), pace, msg, |p| p.failing_for(p.give_up_ms))
             }
-            Err(TrySendError::Disconnected(_)) => Err(()),
+            Err(TrySendError::Disconnected(_)) => Err(Unsent::Gone),
         };
-        if sent.is_err() {
-            tracing::error!("audit writer stopped; an execution row was lost");
+        match sent {
+            Ok(()) => {}
+            Err(Unsent::Full) => {
+                pace.backlog.fetch_sub(1, Ordering::Release);
+                let rows = pace.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                let (now, said) = (now_ms(), pace.dropped_said.load(Ordering::Relaxed));
+                if (said == 0 || now - said >= WARN_EVERY.as_millis() as i64)
+                    && pace
+                        .dropped_said
+                        .compare_exchange(said, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    tracing::error!(
+                        rows,
+                        failing_ms = pace.give_up_ms,
+                        "the database has refused audit rows for too long and the audit queue is full: \
+                         calls go on, and the rows that do not fit are lost (counted so far)"
+                    );
+                }
+            }
+            Err(Unsent::Gone) => tracing::error!("audit writer stopped; an execution row was lost"),
         }
     }
 
     /// Writes what is queued, closes the writer's connection and ends its
     /// thread. Rows the database cannot take within `STOP_WAIT` (locked by
-    /// another process) are given up on, and counted in the log. A second
-    /// call does nothing.
+    /// another process) are given up on, and counted in the log — at once
+    /// when a flush has already waited this failure out. A second call
+    /// does nothing.
     pub fn stop(&self) {
         let handle = self
             .worker
@@ -172,8 +280,12 @@ impl AuditWriter {
             return; // never started, or stopped already
         };
         let pace = &self.worker.pace;
-        pace.stop_by
-            .store(now_ms() + STOP_WAIT.as_millis() as i64, Ordering::Relaxed);
+        // One deadline per failure: a flush that already waited it out
+        // (an HTTP shutdown flushes first) is not followed by a second wait.
+        let since = pace.failing_since.load(Ordering::Relaxed);
+        let waited_out = since != 0 && pace.flush_gave_up.load(Ordering::Relaxed) == since;
+        let by = now_ms() + if waited_out { 0 } else { pace.stop_wait_ms };
+        pace.stop_by.store(by, Ordering::Relaxed);
         pace.priority.boost();
         if let Some(tx) = self.worker.tx.get()
             && tx.send(Msg::Stop).is_ok()
@@ -183,6 +295,13 @@ impl AuditWriter {
         let waits = pace.waits.load(Ordering::Relaxed);
         if waits > 0 {
             tracing::warn!(calls = waits, "calls that waited for a full audit queue");
+        }
+        let dropped = pace.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::error!(
+                rows = dropped,
+                "audit rows lost in all at a full queue while the database refused them"
+            );
         }
     }
 
@@ -200,18 +319,18 @@ impl AuditWriter {
         }
         // Someone waits: write at normal priority until caught up.
         self.worker.pace.priority.boost();
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        if tx.send(Msg::Flush(done_tx)).is_err() {
-            return;
-        }
         // Until written, or until writes have failed for `STOP_WAIT` (a
         // database locked by another process): the caller goes on with
-        // what is committed rather than wait for the lock's holder.
+        // what is committed rather than wait for the lock's holder. That
+        // holds for room in a full queue too.
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        if send_patiently(tx, &self.worker.pace, Msg::Flush(done_tx), Pace::flush_gives_up).is_err() {
+            return;
+        }
         loop {
             match done_rx.recv_timeout(RETRY_PAUSE) {
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    let since = self.worker.pace.failing_since.load(Ordering::Relaxed);
-                    if since != 0 && now_ms() - since >= STOP_WAIT.as_millis() as i64 {
+                    if self.worker.pace.flush_gives_up() {
                         return;
                     }
                 }
@@ -718,6 +837,57 @@ pub fn redact(v: &Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn row() -> ExecutionRow {
+        ExecutionRow {
+            id: crate::store::new_id("exe"),
+            store_id: "demo".into(),
+            mode: "live",
+            tool: "store".into(),
+            action: Some("get_settings".into()),
+            agent_id: None,
+            agent_name: "test".into(),
+            status: "success",
+            error_code: None,
+            error: None,
+            duration_us: 1,
+            input: "{}".into(),
+            output: None,
+            created_at: now_ms(),
+        }
+    }
+
+    /// An HTTP shutdown flushes, then stops: behind a locked database the
+    /// flush gives up after `STOP_WAIT` of failing writes, and the stop
+    /// gives up at once instead of waiting that long again.
+    #[test]
+    fn a_stop_after_a_flush_that_gave_up_does_not_wait_again() {
+        let dir = std::env::temp_dir().join(crate::store::new_id("whale-test"));
+        let path = dir.join("w.db");
+        let db = Arc::new(Db::open(&path).unwrap());
+        let other = Db::open(&path).unwrap();
+        let holder = other.conn().unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let stop_wait = Duration::from_millis(500);
+        let w = AuditWriter::with_limits(db, GIVE_UP, stop_wait);
+        w.record(row(), None);
+        w.flush();
+        let pace = &w.worker.pace;
+        assert_ne!(
+            pace.failing_since.load(Ordering::Relaxed),
+            0,
+            "the flush gave up on a failing write"
+        );
+        let asked = now_ms();
+        w.stop();
+        let by = pace.stop_by.load(Ordering::Relaxed);
+        assert!(
+            by < asked + stop_wait.as_millis() as i64,
+            "the stop gave itself until {by}, asked at {asked}: it waited again"
+        );
+        drop(holder);
+        std::fs::remove_dir_all(dir).ok();
+    }
 
     #[test]
     fn secrets_are_redacted_at_any_depth() {

@@ -28,6 +28,9 @@ pub const WHALE_CREDENTIAL_STORE: &str = "WHALE_CREDENTIAL_STORE";
 /// Directory for the login index, the file credential store and lock files
 /// (default: `$XDG_CONFIG_HOME/whale`, else `~/.config/whale` on Unix).
 pub const WHALE_CONFIG_DIR: &str = "WHALE_CONFIG_DIR";
+/// Hidden, for tests: how long (ms) the audit writer may fail before calls
+/// stop waiting for a full audit queue (default 60000; see `audit::GIVE_UP`).
+pub const WHALE_AUDIT_GIVE_UP_MS: &str = "WHALE_AUDIT_GIVE_UP_MS";
 /// XDG base directories (Unix).
 const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
@@ -81,6 +84,16 @@ pub fn tool_timeout() -> Result<Duration, CliError> {
             ))),
         },
     }
+}
+
+/// `WHALE_AUDIT_GIVE_UP_MS`, if set to a positive number of milliseconds
+/// (hidden, for tests; anything else is the default).
+pub fn audit_give_up() -> Option<Duration> {
+    std::env::var(WHALE_AUDIT_GIVE_UP_MS)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
 }
 
 /// The API key from the environment, if any (an empty value is none).

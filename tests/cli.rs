@@ -2294,19 +2294,77 @@ fn the_database_path_is_a_file_name_never_a_uri() {
 
 /// A database whale cannot write (its mode, a read-only mount) is refused
 /// at start, naming it: served, every call's audit row would be lost. Root
-/// writes whatever the mode says, so as root the command runs as `nobody`.
+/// writes whatever the mode says, so as root the command runs as `nobody`
+/// — a copy of whale and of the database in a fresh directory anyone may
+/// enter, since the checkout (`target/`, the test's directory) may not be
+/// (a checkout under /root is 0700).
 #[cfg(unix)]
 #[test]
 fn a_read_only_database_is_refused_at_start() {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     use std::os::unix::process::CommandExt;
     let w = Whale::new();
     assert_exit(&w.run(&["stores", "list"]), 0, "create the database");
-    std::fs::set_permissions(&w.db, std::fs::Permissions::from_mode(0o444)).expect("chmod");
-    std::fs::set_permissions(&w.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let root = std::fs::metadata(&w.db).expect("stat").uid() == 0;
+    struct Removed(std::path::PathBuf);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let dir = Removed(std::env::temp_dir().join(format!("whale-ro-{}-{nanos}", std::process::id())));
+    let dir = &dir.0;
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(dir)
+        .expect("create the directory");
+    let chmod = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()))
+    };
+    chmod(dir, 0o755); // whatever the umask
+    let bin = dir.join("whale");
+    std::fs::copy(common::bin(), &bin).expect("copy whale");
+    chmod(&bin, 0o755);
+    // The exit checkpoint left everything in the main file.
+    let db = dir.join("whale.db");
+    std::fs::copy(&w.db, &db).expect("copy the database");
+    chmod(&db, 0o444);
+    let whale = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.arg("--db")
+            .arg(&db)
+            .args(args)
+            .env_clear()
+            .env("HOME", dir)
+            .env("XDG_DATA_HOME", dir.join("xdg-data"))
+            .env("XDG_CONFIG_HOME", dir.join("xdg-config"))
+            .env("XDG_RUNTIME_DIR", dir.join("xdg-runtime"))
+            .current_dir(dir);
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        cmd
+    };
+    if root {
+        // Said plainly when the switch to `nobody` itself is refused (no
+        // CAP_SETUID in this container) or the copy is out of its reach.
+        if let Err(e) = whale(&["--version"]).output() {
+            panic!(
+                "cannot run whale as uid 65534 (nobody) from {}: {e}; as root this test needs CAP_SETUID and \
+                 CAP_SETGID, and a temporary directory nobody can reach",
+                dir.display()
+            );
+        }
+    }
+    #[allow(clippy::disallowed_methods)] // the test's own read-only look at the copy
     let rows = || -> i64 {
-        w.sqlite()
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the copy")
             .query_row("SELECT count(*) FROM executions", [], |r| r.get(0))
             .expect("count")
     };
@@ -2315,15 +2373,11 @@ fn a_read_only_database_is_refused_at_start() {
         &["mcp"][..],
         &["tools", "call", "store", "--action", "get_settings"][..],
     ] {
-        let mut cmd = w.command(args);
-        if root {
-            cmd.uid(65534).gid(65534);
-        }
-        let out = common::run_bounded_input(cmd, &args.join(" "), Some(""));
+        let out = common::run_bounded_input(whale(args), &args.join(" "), Some(""));
         assert_exit(&out, 1, &args.join(" "));
         let err = stderr(&out);
         assert!(
-            err.contains(&format!("database {} is read-only to whale", w.db.display())),
+            err.contains(&format!("database {} is read-only to whale", db.display())),
             "{}: {err}",
             args.join(" ")
         );

@@ -359,7 +359,12 @@ fn audit_rows(w: &Whale) -> i64 {
 /// A session whose first call's audit row is on disk (so what follows is
 /// all that is pending).
 fn session_with_one_row(w: &Whale) -> Mcp {
-    let mut m = w.mcp(&[]).started();
+    session_with_one_row_env(w, &[])
+}
+
+/// [`session_with_one_row`] with extra environment variables.
+fn session_with_one_row_env(w: &Whale, env: &[(&str, &str)]) -> Mcp {
+    let mut m = Mcp::spawn(w, &[], env).started();
     m.call_ok("store", json!({"action": "get_settings"}));
     let deadline = std::time::Instant::now() + TIMEOUT;
     while audit_rows(w) == 0 && std::time::Instant::now() < deadline {
@@ -402,6 +407,70 @@ fn a_stop_behind_a_locked_database_ends_and_counts_the_rows_it_lost() {
     );
     drop(lock);
     assert_eq!(audit_rows(&w), 1, "nothing was written behind the lock");
+}
+
+/// A database locked for good holds no call up for good, nor the SIGTERM
+/// behind them (stdio's one runtime thread answers the calls): once the
+/// audit queue is full and writes have failed for the give-up window
+/// (shortened here from 60 s), rows that do not fit are dropped, counted,
+/// and the calls answered. Once the lock is gone the queued rows are
+/// written: every row is on disk or counted as lost.
+#[cfg(unix)]
+#[test]
+fn a_locked_database_with_a_full_audit_queue_holds_no_call_or_sigterm_up() {
+    // More than the audit queue (8192 rows) and the writer's batch hold.
+    const CALLS: usize = 9000;
+    let w = Whale::new();
+    let mut m = session_with_one_row_env(&w, &[("WHALE_AUDIT_GIVE_UP_MS", "1000")]);
+    let lock = w.hold_write_lock();
+    // In rounds, so stdin never fills while whale waits (without the give-up
+    // a reply then times out, rather than the test hanging in a write).
+    for round in 0..CALLS.div_ceil(250) {
+        let ids: Vec<Value> = (0..250.min(CALLS - round * 250))
+            .map(|_| {
+                m.send_request(
+                    "tools/call",
+                    json!({"name": "store", "arguments": {"action": "get_settings"}}),
+                )
+            })
+            .collect();
+        for id in &ids {
+            let reply = m.response(id, TIMEOUT);
+            assert_ne!(reply["result"]["isError"], json!(true), "{reply}");
+        }
+    }
+    drop(lock);
+    m.call_ok("store", json!({"action": "get_settings"}));
+    m.sigterm();
+    let status = m.wait(TIMEOUT).unwrap_or_else(|| {
+        panic!(
+            "whale mcp did not exit within {TIMEOUT:?} of SIGTERM\nstderr:\n{}",
+            m.stderr()
+        )
+    });
+    assert_eq!(status.code(), Some(0), "exit status {status:?}");
+    let said = "audit rows lost in all at a full queue while the database refused them rows=";
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !m.stderr().contains(said) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let err = m.stderr();
+    assert!(
+        err.contains("the database has refused audit rows for too long"),
+        "{err}"
+    );
+    let lost: i64 = err
+        .split(said)
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of lost rows: {err}"));
+    assert!(!err.contains("before exit; they are lost"), "{err}");
+    assert_eq!(
+        audit_rows(&w) + lost,
+        1 + CALLS as i64 + 1,
+        "every call's row is on disk or counted as lost\n{err}"
+    );
 }
 
 /// A write that cannot get the write lock within the busy timeout is
