@@ -260,24 +260,32 @@ fn read_loop(tx: mpsc::Sender<RxJsonRpcMessage<RoleServer>>, errors: mpsc::Unbou
                 Err(_) => return,
             }
         }
-        match parse_line(&line) {
-            Line::Msg(msg) => match gate.admit(&msg) {
-                Admit::Pass => {
-                    if tx.blocking_send(*msg).is_err() {
-                        return; // the service ended
-                    }
-                }
-                Admit::Drop => {}
-                Admit::Refuse(r) => {
-                    let _ = errors.send(r);
-                }
-            },
-            Line::Reply(r) => {
-                let _ = errors.send(r);
-            }
-            Line::Skip => {}
+        if let Some(msg) = for_service(&line, &mut gate, &errors)
+            && tx.blocking_send(msg).is_err()
+        {
+            return; // the service ended
         }
     }
+}
+
+/// What of one input line goes to the service: the message, unless the
+/// door answers it itself (sent on `errors`) or drops it.
+fn for_service(
+    line: &[u8],
+    gate: &mut Gate,
+    errors: &mpsc::UnboundedSender<Out>,
+) -> Option<RxJsonRpcMessage<RoleServer>> {
+    let reply = match parse_line(line) {
+        Line::Msg(msg) => match gate.admit(&msg) {
+            Admit::Pass => return Some(*msg),
+            Admit::Drop => return None,
+            Admit::Refuse(r) => r,
+        },
+        Line::Reply(r) => r,
+        Line::Skip => return None,
+    };
+    let _ = errors.send(reply);
+    None
 }
 
 fn write_loop(mut rx: mpsc::UnboundedReceiver<Out>, stop: CancellationToken) {
@@ -313,7 +321,7 @@ mod pipes {
 
     use tokio_util::sync::CancellationToken;
 
-    use super::{Admit, Gate, Line, MAX_LINE, Out, encode_ready, parse_line, stdout_gone, too_large};
+    use super::{Gate, MAX_LINE, Out, encode_ready, for_service, stdout_gone, too_large};
 
     /// A duplicate of fd 0 or 1, switched to non-blocking mode until dropped.
     /// The flag belongs to the open file description the host handed us (a
@@ -452,20 +460,10 @@ mod pipes {
         tx: &mpsc::Sender<RxJsonRpcMessage<RoleServer>>,
         errors: &mpsc::UnboundedSender<Out>,
     ) -> bool {
-        match parse_line(line) {
-            Line::Msg(msg) => match gate.admit(&msg) {
-                Admit::Pass => return tx.send(*msg).await.is_ok(),
-                Admit::Drop => {}
-                Admit::Refuse(r) => {
-                    let _ = errors.send(r);
-                }
-            },
-            Line::Reply(r) => {
-                let _ = errors.send(r);
-            }
-            Line::Skip => {}
+        match for_service(line, gate, errors) {
+            Some(msg) => tx.send(msg).await.is_ok(),
+            None => true,
         }
-        true
     }
 
     pub async fn write_loop(
