@@ -521,6 +521,12 @@ fn configure(conn: &Connection) -> Result<(), DbError> {
 /// before anything is written. A database made before whale stamped its
 /// files has id 0, whale's tables and a schema version.
 fn identify(conn: &Connection, path: &Path) -> Result<i32, DbError> {
+    // The common case, a stamped file: the header says so, without the
+    // statement below (every process start pays for this).
+    let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if app_id == APPLICATION_ID {
+        return Ok(app_id);
+    }
     // One statement, one snapshot: another process may be creating the
     // schema of a new file meanwhile.
     let (app_id, version, objects, ours): (i32, i64, i64, i64) = conn.query_row(
