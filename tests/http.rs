@@ -1593,23 +1593,31 @@ fn a_client_slow_to_send_its_headers_is_disconnected() {
 fn a_client_slow_to_send_its_body_is_answered_408() {
     use std::io::{Read, Write};
     let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
     let server = w.serve_http(&["--header-timeout", "1s"]);
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-    conn.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
-    conn.write_all(
-        format!(
-            "POST /token HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: 100\r\n\r\ngrant_type=",
-            server.port
+    // An OAuth endpoint and the MCP endpoint (read by the guard, after the
+    // credential is checked).
+    for (path, ctype) in [
+        ("/token", "application/x-www-form-urlencoded"),
+        ("/mcp", "application/json"),
+    ] {
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        conn.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+        conn.write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: {ctype}\r\n\
+                 Accept: {ACCEPT_MCP}\r\nAuthorization: Bearer {key}\r\nContent-Length: 100\r\n\r\n{{",
+                server.port
+            )
+            .as_bytes(),
         )
-        .as_bytes(),
-    )
-    .expect("send the headers and part of the body");
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer)
-        .expect("the answer, then the close");
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("did not arrive"), "{answer}");
+        .expect("send the headers and part of the body");
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer)
+            .expect("the answer, then the close");
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("did not arrive"), "{path}: {answer}");
+    }
 }
 
 /// At most --max-connections are served at once: one more waits to be

@@ -35,9 +35,9 @@ pub async fn guard(State(s): State<Arc<HttpState>>, mut req: Request, next: Next
     // A body without Content-Length (chunked) is bounded here too, so every
     // oversized request gets the same JSON 413.
     let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, s.max_body).await {
+    match super::body_in_time(body, s.max_body, s.body_timeout).await {
         Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        Err(_) => too_large(s.max_body).into_response(),
+        Err(refused) => refused,
     }
 }
 

@@ -86,6 +86,8 @@ pub struct HttpState {
     page_size: usize,
     policy: Policy,
     max_body: usize,
+    /// How long a request's body may take to arrive after its headers.
+    body_timeout: Duration,
     limiter: RateLimiter,
     /// Refused credentials per client address (its own map: addresses are
     /// unbounded in number, credentials are not).
@@ -418,6 +420,7 @@ pub fn router(
         page_size: opts.page_size,
         policy: opts.policy.clone(),
         max_body: opts.max_body,
+        body_timeout: opts.header_timeout,
         limiter: RateLimiter::new(opts.rate_limit_per_min),
         auth_failures: RateLimiter::new(guard::FAILED_AUTH_PER_MIN as u32),
         open_limiter: RateLimiter::new(opts.rate_limit_per_min),
@@ -532,8 +535,12 @@ pub fn router(
             )),
         )
         // The OAuth endpoints read their bodies through axum's extractors:
-        // the same --max-body bounds them (axum's default is 2 MB).
+        // the same --max-body bounds them (axum's default is 2 MB), and the
+        // body must arrive in time (the guard does both for its routes).
         .layer(axum::extract::DefaultBodyLimit::max(opts.max_body))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            read_body_in_time(max_body, body_timeout, req, next)
+        }))
         .layer(middleware::from_fn_with_state(state.clone(), guard::host_only));
 
     let policy = opts.policy.clone();
@@ -557,9 +564,6 @@ pub fn router(
         .merge(open)
         .fallback(|| async { HttpError::not_found("no such endpoint").into_response() })
         .layer(middleware::from_fn(error::plain_to_json))
-        .layer(middleware::from_fn(move |req: Request, next: Next| {
-            read_body_in_time(max_body, body_timeout, req, next)
-        }))
         .layer(cors)
         .with_state(state)
 }
@@ -722,12 +726,25 @@ async fn serve_connections(
 /// a connection slot — and the shutdown — for as long as it likes.
 async fn read_body_in_time(limit: usize, within: Duration, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    match tokio::time::timeout(within, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => {
+    match body_in_time(body, limit, within).await {
+        Ok(bytes) => {
             next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                 .await
         }
-        Ok(Err(_)) => guard::too_large(limit).into_response(),
+        Err(refused) => refused,
+    }
+}
+
+/// A request's whole body, at most `limit` bytes (413 beyond) and within
+/// `within` (408, and the connection closed).
+pub(super) async fn body_in_time(
+    body: axum::body::Body,
+    limit: usize,
+    within: Duration,
+) -> Result<axum::body::Bytes, Response> {
+    match tokio::time::timeout(within, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(guard::too_large(limit).into_response()),
         Err(_) => {
             let mut resp = HttpError::new(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -737,7 +754,7 @@ async fn read_body_in_time(limit: usize, within: Duration, req: Request, next: N
             .into_response();
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            resp
+            Err(resp)
         }
     }
 }
