@@ -380,7 +380,7 @@ impl Pipeline {
         let (tool, action) = match self.find(&req.name, &mut args, &ToolFilter::default()) {
             Found::Action(t, a) => (t.name.to_string(), Some(a.name)),
             Found::BadAction(t, _) => (t.name.to_string(), None),
-            Found::NoTool => (shorten(&redact_text(&req.name), 100).into_owned(), None),
+            Found::NoTool => (audited_name(&req.name), None),
         };
         let attempt = Attempt {
             exec_id: new_time_id("exec"),
@@ -430,9 +430,7 @@ impl Pipeline {
         let (tool, action) = match found {
             Found::Action(t, a) => (t, a),
             Found::NoTool => {
-                // The name is the caller's text: stored short and with any
-                // secret cut out, like every other input.
-                let name = shorten(&redact_text(&req.name), 100).into_owned();
+                let name = audited_name(&req.name);
                 let message = format!("unknown tool `{name}`");
                 self.stages
                     .record(attempt.row(&name, None, &input, Err(("error", "unknown_tool", message))));
@@ -695,6 +693,12 @@ enum Found<'r> {
     Action(&'r Tool, &'r Action),
     BadAction(&'r Tool, ToolError),
     NoTool,
+}
+
+/// A tool name that is not one (the caller's text) as an audit row keeps
+/// it: short, with any secret cut out, like every other input.
+fn audited_name(name: &str) -> String {
+    shorten(&redact_text(name), 100).into_owned()
 }
 
 /// The largest input an audit row keeps whole (as JSON text). Schemas bound

@@ -71,6 +71,13 @@ fn peer_key(addr: String) -> String {
     }
 }
 
+/// The caller's address key and its rate-limit bucket at this endpoint.
+fn peer_bucket(s: &HttpState, req: &axum::extract::Request) -> (String, String) {
+    let peer = peer_key(super::guard::client_key(req, &s.policy));
+    let key = format!("peer:{peer}:{}", req.uri().path());
+    (peer, key)
+}
+
 /// Bounds the unauthenticated endpoints that create state (client rows,
 /// pending sign-ins) per peer address, so one client cannot fill them.
 pub async fn per_peer_limit(
@@ -78,8 +85,7 @@ pub async fn per_peer_limit(
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let peer = peer_key(super::guard::client_key(&req, &s.policy));
-    let key = format!("peer:{peer}:{}", req.uri().path());
+    let (peer, key) = peer_bucket(&s, &req);
     if let Err(wait) = s.open_limiter.check(&key, Some(OPEN_ENDPOINT_PER_MIN)) {
         return HttpError::rate_limited(wait, "too many requests from this address").into_response();
     }
@@ -98,8 +104,7 @@ pub async fn per_peer_rate_limit(
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let peer = peer_key(super::guard::client_key(&req, &s.policy));
-    let key = format!("peer:{peer}:{}", req.uri().path());
+    let (peer, key) = peer_bucket(&s, &req);
     if let Some(wait) = s.open_limiter.exhausted(&key, None) {
         return HttpError::rate_limited(wait, "too many failed client authentications from this address")
             .into_response();
