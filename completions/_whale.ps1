@@ -53,7 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--max-body', '--max-body', [CompletionResultType]::ParameterName, 'Largest request body accepted in HTTP mode, in bytes')
             [CompletionResult]::new('--public-url', '--public-url', [CompletionResultType]::ParameterName, 'The origin clients reach this server at behind a proxy (scheme://host[:port]); its host and origin are allowed')
             [CompletionResult]::new('--tools', '--tools', [CompletionResultType]::ParameterName, 'Only these tools (comma-separated names)')
-            [CompletionResult]::new('--categories', '--categories', [CompletionResultType]::ParameterName, 'Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)')
+            [CompletionResult]::new('--categories', '--categories', [CompletionResultType]::ParameterName, 'Only tools of these categories (commerce, operations, platform)')
             [CompletionResult]::new('--tool-mode', '--tool-mode', [CompletionResultType]::ParameterName, 'How tools are listed to clients')
             [CompletionResult]::new('--page-size', '--page-size', [CompletionResultType]::ParameterName, 'Tools per tools/list page')
             [CompletionResult]::new('--trusted-proxy', '--trusted-proxy', [CompletionResultType]::ParameterName, 'A reverse proxy in front of whale (address or CIDR network; repeatable): for requests from it, the client''s address for per-address limits is taken from X-Forwarded-For')
@@ -497,7 +497,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is none, or when the credential file cannot be used)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -510,7 +510,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;auth;help' {
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is none, or when the credential file cannot be used)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -675,7 +675,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;help;auth' {
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is none, or when the credential file cannot be used)')
             break
         }
         'whale;help;auth;status' {

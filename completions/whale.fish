@@ -53,7 +53,7 @@ complete -c whale -n "__fish_whale_using_subcommand mcp" -l rate-limit -d 'Reque
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l max-body -d 'Largest request body accepted in HTTP mode, in bytes' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l public-url -d 'The origin clients reach this server at behind a proxy (scheme://host[:port]); its host and origin are allowed' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l tools -d 'Only these tools (comma-separated names)' -r
-complete -c whale -n "__fish_whale_using_subcommand mcp" -l categories -d 'Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l categories -d 'Only tools of these categories (commerce, operations, platform)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l tool-mode -d 'How tools are listed to clients' -r -f -a "grouped\t'One MCP tool per whale tool, with an `action` argument'
 flat\t'One MCP tool per action, named `{tool}_{action}`'"
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l page-size -d 'Tools per tools/list page' -r
@@ -278,13 +278,13 @@ complete -c whale -n "__fish_whale_using_subcommand logout" -s h -l help -d 'Pri
 complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept'
+complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is none, or when the credential file cannot be used)'
 complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept'
+complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is none, or when the credential file cannot be used)'
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand install" -l config -d 'Config file to edit (default: the host\'s usual location)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand install" -l name -d 'Server name in the host\'s config' -r
@@ -335,4 +335,4 @@ complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcom
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "create" -d 'Create a confidential client for a machine agent (client_credentials); the secret is shown once'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "list" -d 'List OAuth clients (registered, metadata-document and machine clients)'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "revoke" -d 'Revoke a client and every token issued to it'
-complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is none, or when the credential file cannot be used)'

@@ -47,6 +47,12 @@ impl App {
         })
     }
 
+    /// Whether the store was named (`--store`, `WHALE_STORE`) rather than
+    /// taken from `stores use` or the default.
+    pub fn store_named(&self) -> bool {
+        self.store_explicit
+    }
+
     /// Fails naming the stores when the chosen one does not exist (a
     /// runtime error, exit 1, like any id that is not there).
     pub fn require_store(&self) -> Result<(), CliError> {

@@ -20,8 +20,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         WHALE_CREDENTIAL_STORE  where `login` keeps tokens: keychain (default) or file (0600)\n  \
         WHALE_CONFIG_DIR        logins index, file credential store and locks (default: ~/.config/whale)\n  \
         RUST_LOG                log filter for stderr (default: warn,rmcp=error)\n\n\
-        Exit codes: 0 ok; 1 failed (also: a store, key or record that is not there, or already revoked); \
-        2 usage error (the command line itself is wrong); 3 auth error (no, expired or insufficient credential)."
+        Exit codes: 0 ok (revoking what is already revoked changes nothing and is ok); \
+        1 failed (also: a store, key or record that is not there, or a revoked key to rotate); 2 usage error (the command line itself is wrong); 3 auth error (no, expired or insufficient credential)."
 )]
 pub struct Cli {
     /// Database file (default: whale.db under the platform data directory)
@@ -128,7 +128,7 @@ pub struct McpArgs {
     /// Only these tools (comma-separated names)
     #[arg(long, value_delimiter = ',', value_name = "TOOLS")]
     pub tools: Option<Vec<String>>,
-    /// Only tools of these categories (commerce, intelligence, marketing, content, platform, operations)
+    /// Only tools of these categories (commerce, operations, platform)
     #[arg(long, value_delimiter = ',', value_name = "CATEGORIES")]
     pub categories: Option<Vec<String>>,
     /// Expose only actions that read
@@ -359,6 +359,7 @@ pub struct LogoutArgs {
 #[derive(Debug, Subcommand)]
 pub enum AuthCmd {
     /// Every stored login: server, store, scopes, expiry, and where the tokens are kept
+    /// (exit 1 when there is none, or when the credential file cannot be used)
     Status {
         /// Print JSON (for scripts)
         #[arg(long)]

@@ -1782,6 +1782,16 @@ fn stores_create_use_and_list() {
             "tools on an unknown store",
             1,
         ),
+        (
+            vec!["--store", "nope", "tools", "list"],
+            "the catalog of an unknown store",
+            1,
+        ),
+        (
+            vec!["--store", "nope", "tools", "schema", "products"],
+            "a schema on an unknown store",
+            1,
+        ),
     ] {
         assert_exit(&w.run(&args), code, why);
     }

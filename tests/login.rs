@@ -811,14 +811,38 @@ fn file_store_refuses_loose_permissions_and_symlinks() {
     ]);
     assert_exit(&out, 1, "login onto a loose file");
     assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    // `auth status` says so, instead of calling the file private.
+    let (code, v) = status_json(&w);
+    assert_eq!(code, Some(1), "{v}");
+    let problem = v["logins"][0]["storage_problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("(644)") && problem.contains("chmod 600"), "{v}");
+    let human = w.run(&["auth", "status"]);
+    assert_exit(&human, 1, "auth status on a loose file");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("storage:  unusable:") && !text.contains("readable only by you"),
+        "{text}"
+    );
 
     std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let (code, v) = status_json(&w);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["logins"][0]["storage_problem"], Value::Null, "{v}");
     let elsewhere = w.dir.join("elsewhere.json");
     std::fs::rename(&creds, &elsewhere).expect("move");
     std::os::unix::fs::symlink(&elsewhere, &creds).expect("symlink");
     let out = run_bounded(w.command(&["mcp", "--server", &fake.base]), "bridge on a symlink");
     assert_exit(&out, 1, "bridge on a symlink");
     assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    let (code, v) = status_json(&w);
+    assert_eq!(code, Some(1), "{v}");
+    assert!(
+        v["logins"][0]["storage_problem"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("symbolic link"),
+        "{v}"
+    );
 }
 
 // ---------------------------------------------------------------------------

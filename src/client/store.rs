@@ -248,13 +248,22 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Reads a file that must be private to the user: not a symlink, and (on
-/// Unix) not readable or writable by group or others. `Ok(None)` when it
-/// does not exist.
+/// Reads a file that must be private to the user (see [`check_private`]).
+/// `Ok(None)` when it does not exist.
 pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, CliError> {
+    if !check_private(path)? {
+        return Ok(None);
+    }
+    std::fs::read(path).map(Some).map_err(|e| io_err("read", path, e))
+}
+
+/// Whether a file that must be private to the user exists (`Ok(false)`
+/// when not), and why it must not be used: a symlink, not a regular file,
+/// or (on Unix) readable or writable by group or others.
+pub fn check_private(path: &Path) -> Result<bool, CliError> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(io_err("inspect", path, e)),
     };
     if meta.file_type().is_symlink() {
@@ -284,7 +293,7 @@ pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, CliError> {
             )));
         }
     }
-    std::fs::read(path).map(Some).map_err(|e| io_err("read", path, e))
+    Ok(true)
 }
 
 /// The OS keychain (or, in unit tests, any keyring-core store).

@@ -27,6 +27,22 @@ fn storage_label(vault: &Vault, kind: StorageKind) -> String {
     }
 }
 
+/// What is wrong with the credential file, checked as a session reading it
+/// would check it; None when it can be used.
+async fn file_problem(vault: &Vault) -> Option<String> {
+    let path = vault.paths.credentials();
+    let shown = path.display().to_string();
+    match blocking(STORE_LIMIT, "checking the credential file", move || {
+        store::check_private(&path)
+    })
+    .await
+    {
+        Ok(true) => None,
+        Ok(false) => Some(format!("{shown} is missing: log in again with `whale login`")),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 /// Space-separated scopes from `--scopes` (spaces or commas).
 fn normalize_scopes(s: &str) -> String {
     s.split([' ', ',', '\t'])
@@ -336,6 +352,16 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
     let logins = blocking(STORE_LIMIT, "reading the login index", move || v.list()).await?;
     let api_key = settings::api_key().is_some();
     let now = jiff::Timestamp::now().as_second();
+    // A login kept in the file is only as good as the file: say when a
+    // session would refuse it, rather than describe it as private.
+    let file_problem = match logins.iter().any(|e| e.storage == StorageKind::File) {
+        true => file_problem(&vault).await,
+        false => None,
+    };
+    let problem_of = |e: &LoginEntry| match e.storage {
+        StorageKind::File => file_problem.as_deref(),
+        StorageKind::Keychain => None,
+    };
     if json_out {
         let rows: Vec<Value> = logins
             .iter()
@@ -350,6 +376,7 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
                     "expires_at": iso,
                     "expired": expired,
                     "storage": e.storage.as_str(),
+                    "storage_problem": problem_of(e),
                     "client_id": e.client_id,
                 })
             })
@@ -376,7 +403,10 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
                 }
             ));
             printer::out(&format!("  expires:  {exp}"));
-            printer::out(&format!("  storage:  {}", storage_label(&vault, e.storage)));
+            match problem_of(e) {
+                None => printer::out(&format!("  storage:  {}", storage_label(&vault, e.storage))),
+                Some(why) => printer::out(&format!("  storage:  unusable: {why}")),
+            }
         }
         if api_key {
             if !logins.is_empty() {
@@ -394,6 +424,10 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
                 "You are not logged in to any whale server. To log in, run: whale login --server URL",
             );
         }
+        return Err(CliError::Silent(1));
+    }
+    if file_problem.is_some() {
+        // As `gh auth status` does: a login that cannot be used fails it.
         return Err(CliError::Silent(1));
     }
     Ok(())

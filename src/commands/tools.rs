@@ -18,6 +18,12 @@ use crate::tools::{Category, Registry, ToolFilter};
 
 pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
     let registry = app.pipeline.registry();
+    // The catalog (list, schema, docs) is the same for every store, but a
+    // store named that does not exist is the caller's mistake, as for every
+    // other command.
+    if app.store_named() {
+        app.require_store()?;
+    }
     match cmd {
         ToolsCmd::List {
             category,

@@ -854,6 +854,46 @@ mod tests {
         assert!(out["properties"]["input"]["description"].is_string(), "{out}");
     }
 
+    /// What an agent reads about each tool and parameter: a sentence that
+    /// ends once (the grouped description ended in ".." for every tool),
+    /// and no parameter left without a word on what it takes.
+    #[test]
+    fn listed_descriptions_are_complete_sentences() {
+        use crate::transport::mcp::mcp_tools;
+        let registry = Registry::builtin();
+        let visible: Vec<(&Tool, Vec<&Action>)> = registry
+            .tools()
+            .iter()
+            .map(|t| (t, t.actions.iter().collect()))
+            .collect();
+        for mode in [crate::cli::ToolMode::Grouped, crate::cli::ToolMode::Flat] {
+            for tool in mcp_tools(&visible, mode) {
+                let text = tool.description.as_deref().unwrap_or_default();
+                assert!(
+                    text.ends_with('.') && !text.ends_with(".."),
+                    "{}: {text}",
+                    tool.name
+                );
+            }
+        }
+        let mut silent = Vec::new();
+        for t in registry.tools() {
+            for a in &t.actions {
+                let schema = a.input_schema();
+                let Some(Value::Object(props)) = schema.get("properties") else {
+                    continue;
+                };
+                for (name, p) in props {
+                    let said = p.get("description").and_then(Value::as_str).unwrap_or("");
+                    if said.trim().is_empty() {
+                        silent.push(format!("{}_{}.{name}", t.name, a.name));
+                    }
+                }
+            }
+        }
+        assert!(silent.is_empty(), "parameters without a description: {silent:?}");
+    }
+
     #[test]
     fn field_paths_read_like_code() {
         assert_eq!(pointer_to_field("/items/0/quantity"), "items[0].quantity");

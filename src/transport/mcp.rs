@@ -165,8 +165,8 @@ pub fn mcp_tools(visible: &[(&Tool, Vec<&Action>)], mode: ToolMode) -> Vec<rmcp:
                     .destructive(actions.iter().any(|a| a.effect == Effect::Destructive))
                     .idempotent(actions.iter().all(|a| a.idempotent))
                     .open_world(false);
-                let description = format!(
-                    "{} Actions: {}.",
+                let mut description = format!(
+                    "{} Actions: {}",
                     tool.description,
                     actions
                         .iter()
@@ -174,6 +174,9 @@ pub fn mcp_tools(visible: &[(&Tool, Vec<&Action>)], mode: ToolMode) -> Vec<rmcp:
                         .collect::<Vec<_>>()
                         .join(" ")
                 );
+                if !description.ends_with('.') {
+                    description.push('.');
+                }
                 out.push(
                     rmcp::model::Tool::new(
                         tool.name,

@@ -158,6 +158,8 @@ pub struct ListInput {
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = 100))]
     pub limit: i64,
+    /// Records to skip (default 0): the next page starts at the previous
+    /// `offset` + `limit`.
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub offset: i64,
@@ -236,6 +238,7 @@ fn create_customer(ctx: &Ctx<'_>, i: CreateInput) -> Result<Customer, ToolError>
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInput {
+    /// The customer to change (`cus_…`).
     #[schemars(length(min = 1))]
     pub customer_id: String,
     /// New email address, unique in the store; stored lowercased.

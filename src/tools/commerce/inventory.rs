@@ -423,6 +423,8 @@ pub struct LowStockInput {
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = 100))]
     pub limit: i64,
+    /// Records to skip (default 0): the next page starts at the previous
+    /// `offset` + `limit`.
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub offset: i64,
@@ -459,6 +461,8 @@ pub struct AdjustmentsInput {
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = 100))]
     pub limit: i64,
+    /// Records to skip (default 0): the next page starts at the previous
+    /// `offset` + `limit`.
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub offset: i64,

@@ -76,7 +76,9 @@ pub fn tool() -> Tool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListInput {
+    /// Only orders in this status.
     pub status: Option<OrderStatus>,
+    /// Only orders of this customer (`cus_…`).
     pub customer_id: Option<String>,
     /// Earliest creation time: RFC 3339, a date (YYYY-MM-DD, from the start
     /// of that day in the store's time zone), or an age like 7d.
@@ -84,9 +86,12 @@ pub struct ListInput {
     /// Latest creation time (same forms as `from`; a date includes that
     /// whole day).
     pub to: Option<String>,
+    /// Page size, 1–100 (default 20).
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = 100))]
     pub limit: i64,
+    /// Orders to skip, newest first (default 0): the next page starts at
+    /// the previous `offset` + `limit`.
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub offset: i64,
@@ -160,8 +165,11 @@ pub struct CreateInput {
     /// Email of an existing customer (any case), instead of `customer_id`;
     /// given with it, both must name the same customer.
     pub customer_email: Option<String>,
+    /// The lines of the order, 1–100, each a variant and a quantity.
     #[schemars(length(min = 1, max = 100))]
     pub items: Vec<ItemInput>,
+    /// A coupon of this store (any case), e.g. "SAVE5": refused, with
+    /// nothing changed, when it is disabled, outside its dates or used up.
     pub coupon_code: Option<String>,
     /// Destination, for tax. Without it no tax is charged.
     pub shipping_address: Option<Address>,
@@ -174,6 +182,7 @@ pub struct CreateInput {
     /// Whether payment was captured (default true → status `paid`; false → `pending`).
     #[serde(default = "yes")]
     pub paid: bool,
+    /// Free text kept with the order (at most 2,000 characters).
     #[schemars(length(max = 2000))]
     pub note: Option<String>,
 }
@@ -417,6 +426,7 @@ pub enum TargetStatus {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {
+    /// The order to move (`ord_…`).
     #[schemars(length(min = 1))]
     pub order_id: String,
     /// `paid` (from pending) or `fulfilled` (from paid). Use cancel_order / refund_order for the rest.
@@ -469,8 +479,11 @@ fn update_status(ctx: &Ctx<'_>, i: StatusInput) -> Result<Order, ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelInput {
+    /// The order to cancel (`ord_…`).
     #[schemars(length(min = 1))]
     pub order_id: String,
+    /// Why, kept with the refund the cancellation makes (default "order
+    /// cancelled"; at most 500 characters).
     #[schemars(length(max = 500))]
     pub reason: Option<String>,
 }
@@ -529,11 +542,13 @@ fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundInput {
+    /// The order to refund (`ord_…`).
     #[schemars(length(min = 1))]
     pub order_id: String,
     /// Amount in cents; default: everything paid and not yet refunded.
     #[schemars(range(min = 1))]
     pub amount_cents: Option<i64>,
+    /// Why, kept with the refund (at most 500 characters).
     #[schemars(length(max = 500))]
     pub reason: Option<String>,
 }

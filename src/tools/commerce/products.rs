@@ -85,6 +85,7 @@ pub struct ListInput {
     /// from list_categories).
     #[schemars(length(min = 1, max = 100))]
     pub category: Option<String>,
+    /// Only products in this status (default: every status).
     pub status: Option<ProductStatus>,
     /// Only products with a variant priced at or above this (cents). With
     /// max_price_cents, one variant must be within both.
@@ -98,6 +99,8 @@ pub struct ListInput {
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = 100))]
     pub limit: i64,
+    /// Records to skip (default 0): the next page starts at the previous
+    /// `offset` + `limit`.
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub offset: i64,
@@ -205,18 +208,23 @@ pub struct VariantInput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInput {
+    /// The product's name, e.g. "Trail Tent 2P".
     #[schemars(length(min = 1, max = 200))]
     pub title: String,
+    /// Text for the product page (default empty).
     #[serde(default)]
     #[schemars(length(max = 5000))]
     pub description: String,
+    /// Category name, e.g. "Tents" (list_categories shows those in use).
     #[schemars(length(min = 1, max = 100))]
     pub category: String,
-    /// Defaults to draft.
+    /// Defaults to draft; only active products can be ordered.
     pub status: Option<ProductStatus>,
     /// Labels such as "ultralight" (no commas; a repeat in any case is dropped).
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The sellable versions (sizes, colours), 1–100, each with its own
+    /// SKU and price; stock starts at 0 (inventory adjust_stock adds it).
     #[schemars(length(min = 1, max = 100))]
     pub variants: Vec<VariantInput>,
 }
@@ -288,14 +296,19 @@ fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInput {
+    /// The product to change (`prod_…`).
     #[schemars(length(min = 1))]
     pub product_id: String,
+    /// New name.
     #[schemars(length(min = 1, max = 200))]
     pub title: Option<String>,
+    /// New description; an empty string clears it.
     #[schemars(length(max = 5000))]
     pub description: Option<String>,
+    /// New category name.
     #[schemars(length(min = 1, max = 100))]
     pub category: Option<String>,
+    /// New status; only active products can be ordered.
     pub status: Option<ProductStatus>,
     /// Replaces all tags (no commas); [] removes them.
     pub tags: Option<Vec<String>>,

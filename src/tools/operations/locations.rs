@@ -125,6 +125,7 @@ fn create_location(ctx: &Ctx<'_>, i: CreateInput) -> Result<Location, ToolError>
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInput {
+    /// The location to change (`loc_…`).
     #[schemars(length(min = 1))]
     pub location_id: String,
     /// New name, unique among the store's locations.

@@ -56,9 +56,12 @@ pub struct QueryInput {
     pub from: Option<String>,
     /// Latest time (same forms as `from`; a date includes that whole day).
     pub to: Option<String>,
+    /// Page size, 1–100 (default 20).
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = 100))]
     pub limit: i64,
+    /// Records to skip (default 0): the next page starts at the previous
+    /// `offset` + `limit`.
     #[serde(default)]
     #[schemars(range(min = 0))]
     pub offset: i64,
