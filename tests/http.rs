@@ -894,6 +894,27 @@ fn tools_call_on_a_session_is_answered_as_json_and_the_rest_by_rmcp() {
         .unwrap();
     assert_eq!(v["result"]["isError"], json!(true), "{v}");
     assert!(error_text(&v["result"]).contains("limit"), "{v}");
+    // What is not a well-formed request is refused as on every other door,
+    // not run: an id that is neither a string nor an integer, a request
+    // carrying a response's result.
+    let call = json!({"name": "products_list_products", "arguments": {"limit": 1}});
+    for (what, msg) in [
+        (
+            "a fractional id",
+            json!({"jsonrpc": "2.0", "id": 1.5, "method": "tools/call", "params": call}),
+        ),
+        (
+            "a request with a result",
+            json!({"jsonrpc": "2.0", "id": 13, "method": "tools/call", "params": call, "result": {}}),
+        ),
+    ] {
+        let resp = s.post_as(&key, &msg).expect(what);
+        let status = resp.status();
+        let text = resp.text().unwrap_or_default();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(v["error"]["code"], json!(-32600), "{what}: {text}");
+    }
     // Other requests stay with rmcp (an SSE reply).
     let resp = s.post_as(&key, &rpc(11, "tools/list", Value::Null)).unwrap();
     assert!(header_str(resp.headers(), "content-type").starts_with("text/event-stream"));

@@ -1071,6 +1071,22 @@ fn client_credentials_for_machine_clients_only() {
         .unwrap();
     let t = ok_json(resp, "client_credentials");
     assert!(t.get("refresh_token").is_none());
+    // A missing grant_type is a missing parameter; an unknown one is not
+    // supported (RFC 6749 §5.2).
+    for (form, error) in [
+        (vec![("scope", "products:read")], "invalid_request"),
+        (vec![("grant_type", "password")], "unsupported_grant_type"),
+    ] {
+        let resp = http()
+            .post(s.url("/token"))
+            .basic_auth(id, Some(secret))
+            .form(&form)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{form:?}");
+        let v: Value = resp.json().unwrap();
+        assert_eq!(v["error"], json!(error), "{form:?}: {v}");
+    }
     let at = t["access_token"].as_str().unwrap();
     let mut mcp = Streamable::open(&s, at);
     let names: Vec<Value> = mcp.tools().iter().map(|t| t["name"].clone()).collect();

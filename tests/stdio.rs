@@ -176,6 +176,18 @@ fn ping_works_before_and_after_initialize() {
             .is_some_and(|t| t.contains("`logging/setLevel`") && t.contains("only tools")),
         "{level}"
     );
+    // Completions are a capability too (the answer was an empty list).
+    let complete = m.request(
+        "completion/complete",
+        json!({"ref": {"type": "ref/prompt", "name": "x"}, "argument": {"name": "a", "value": "b"}}),
+    );
+    assert_eq!(complete["error"]["code"], json!(-32601), "{complete}");
+    assert!(
+        complete["error"]["message"]
+            .as_str()
+            .is_some_and(|t| t.contains("`completion/complete`") && t.contains("only tools")),
+        "{complete}"
+    );
     m.finish();
 }
 
@@ -307,6 +319,14 @@ fn discover_then_initialize_still_works() {
 // tools/list
 // ---------------------------------------------------------------------------
 
+/// The writes MCP calls "only additive updates" (`destructiveHint: false`):
+/// creates that add records and change nothing that exists.
+const ADDITIVE: [&str; 3] = [
+    "customers_create_customer",
+    "products_create_product",
+    "locations_create_location",
+];
+
 #[test]
 fn grouped_tools_list_matches_the_registry_with_schemas_and_annotations() {
     let w = Whale::new();
@@ -354,7 +374,10 @@ fn grouped_tools_list_matches_the_registry_with_schemas_and_annotations() {
 
         let ann = &tool["annotations"];
         let all_read = actions.iter().all(|(_, e, _)| e == "read");
-        let any_destructive = actions.iter().any(|(_, e, _)| e == "destructive");
+        // MCP's destructiveHint: false only when every write only adds.
+        let any_destructive = actions
+            .iter()
+            .any(|(a, e, _)| e != "read" && !ADDITIVE.contains(&format!("{name}_{a}").as_str()));
         let all_idempotent = actions.iter().all(|(_, _, i)| *i);
         assert_eq!(ann["readOnlyHint"], json!(all_read), "{name}: readOnlyHint");
         assert_eq!(
@@ -402,7 +425,11 @@ fn flat_tools_list_has_one_tool_per_action_with_per_action_hints() {
         let name = tool["name"].as_str().unwrap_or_default();
         let ann = &tool["annotations"];
         assert_eq!(ann["readOnlyHint"], json!(effect == "read"), "{name}");
-        assert_eq!(ann["destructiveHint"], json!(effect == "destructive"), "{name}");
+        assert_eq!(
+            ann["destructiveHint"],
+            json!(effect != "read" && !ADDITIVE.contains(&name)),
+            "{name}"
+        );
         assert_eq!(ann["idempotentHint"], json!(idempotent), "{name}");
         assert!(
             tool["inputSchema"]["properties"].get("action").is_none(),
@@ -424,8 +451,13 @@ fn flat_tools_list_has_one_tool_per_action_with_per_action_hints() {
         by("orders_cancel_order")["annotations"]["destructiveHint"],
         json!(true)
     );
+    // An order takes stock: not an "only additive" update.
     assert_eq!(
         by("orders_create_order")["annotations"]["destructiveHint"],
+        json!(true)
+    );
+    assert_eq!(
+        by("customers_create_customer")["annotations"]["destructiveHint"],
         json!(false)
     );
     let required = by("orders_create_order")["inputSchema"]["required"].clone();

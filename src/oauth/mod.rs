@@ -738,7 +738,17 @@ impl AuthServer {
         issuer: &str,
         peer: &str,
     ) -> Result<Value, OAuthError> {
-        let grant = form.get("grant_type").map(String::as_str).unwrap_or("");
+        let Some(grant) = form
+            .get("grant_type")
+            .map(String::as_str)
+            .filter(|g| !g.is_empty())
+        else {
+            // A missing parameter (RFC 6749 §5.2), not an unknown grant.
+            return Err(OAuthError::bad(
+                "invalid_request",
+                "grant_type is missing; use authorization_code, refresh_token or client_credentials",
+            ));
+        };
         if !matches!(
             grant,
             "authorization_code" | "refresh_token" | "client_credentials"

@@ -104,6 +104,9 @@ pub struct Action {
     pub description: &'static str,
     pub effect: Effect,
     pub idempotent: bool,
+    /// A write that only adds records and changes or removes nothing that
+    /// exists (see [`Action::destructive_hint`]).
+    pub additive: bool,
     /// Reads the audit trail: the pipeline first writes out the rows still
     /// queued for it, so an agent finds the executions it was just told of.
     pub reads_audit: bool,
@@ -136,6 +139,7 @@ impl Action {
             description,
             effect,
             idempotent: effect.is_read(),
+            additive: false,
             reads_audit: false,
             schemas: OnceLock::new(),
             make_schemas: || (schema_for::<I>(), schema_for::<O>()),
@@ -180,6 +184,20 @@ impl Action {
     pub fn idempotent(mut self) -> Action {
         self.idempotent = true;
         self
+    }
+
+    /// Marks a write that only adds records (a create).
+    pub fn additive(mut self) -> Action {
+        self.additive = true;
+        self
+    }
+
+    /// MCP's `destructiveHint`: false only for "only additive updates", so
+    /// true for every write that changes or removes what exists (an update
+    /// overwrites, a negative stock adjustment takes units away), not just
+    /// for the actions whale calls destructive (cancel, refund, delete).
+    pub fn destructive_hint(&self) -> bool {
+        !self.effect.is_read() && !self.additive
     }
 
     /// Marks an action that reads the audit trail (see `reads_audit`).
@@ -892,6 +910,43 @@ mod tests {
             }
         }
         assert!(silent.is_empty(), "parameters without a description: {silent:?}");
+    }
+
+    /// MCP's destructiveHint is false only for "only additive updates":
+    /// creates. Whatever overwrites, moves or removes says true, so a host
+    /// that confirms destructive tools confirms those.
+    #[test]
+    fn only_creates_are_listed_as_not_destructive() {
+        let registry = Registry::builtin();
+        for t in registry.tools() {
+            for a in &t.actions {
+                let expected = match a.effect {
+                    Effect::Read => false,
+                    Effect::Destructive => true,
+                    Effect::Write => !a.name.starts_with("create_") || a.name == "create_order",
+                };
+                assert_eq!(a.destructive_hint(), expected, "{}_{}", t.name, a.name);
+                assert!(!a.additive || a.effect == Effect::Write, "{}_{}", t.name, a.name);
+            }
+        }
+        let flat = crate::transport::mcp::mcp_tools(
+            &[(
+                registry.tool("customers").expect("customers"),
+                registry
+                    .tool("customers")
+                    .expect("customers")
+                    .actions
+                    .iter()
+                    .collect(),
+            )],
+            crate::cli::ToolMode::Flat,
+        );
+        let hint = |name: &str| {
+            let t = flat.iter().find(|t| t.name == name).expect(name);
+            t.annotations.as_ref().and_then(|a| a.destructive_hint)
+        };
+        assert_eq!(hint("customers_update_customer"), Some(true));
+        assert_eq!(hint("customers_create_customer"), Some(false));
     }
 
     #[test]

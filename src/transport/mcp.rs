@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::auth::{Credential, Principal};
 use crate::cli::ToolMode;
 use crate::pipeline::{CallError, CallRequest, Pipeline};
-use crate::tools::{Action, Effect, Tool, ToolFilter};
+use crate::tools::{Action, Tool, ToolFilter};
 
 const INSTRUCTIONS: &str = "whale gives you audited access to a commerce store. Money is always integer \
 minor units (cents). Every call is checked against your credential's scopes and recorded in the audit \
@@ -162,7 +162,7 @@ pub fn mcp_tools(visible: &[(&Tool, Vec<&Action>)], mode: ToolMode) -> Vec<rmcp:
                 let read_only = actions.iter().all(|a| a.effect.is_read());
                 let annotations = ToolAnnotations::with_title(tool.title)
                     .read_only(read_only)
-                    .destructive(actions.iter().any(|a| a.effect == Effect::Destructive))
+                    .destructive(actions.iter().any(|a| a.destructive_hint()))
                     .idempotent(actions.iter().all(|a| a.idempotent))
                     .open_world(false);
                 let mut description = format!(
@@ -193,7 +193,7 @@ pub fn mcp_tools(visible: &[(&Tool, Vec<&Action>)], mode: ToolMode) -> Vec<rmcp:
                     let title = format!("{}: {}", tool.title, a.name.replace('_', " "));
                     let annotations = ToolAnnotations::with_title(title.clone())
                         .read_only(a.effect.is_read())
-                        .destructive(a.effect == Effect::Destructive)
+                        .destructive(a.destructive_hint())
                         .idempotent(a.idempotent)
                         .open_world(false);
                     out.push(
@@ -281,6 +281,24 @@ impl ServerHandler for WhaleServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         Err(not_offered("resources/subscribe", "resources"))
+    }
+
+    async fn unsubscribe(
+        &self,
+        _request: rmcp::model::UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        Err(not_offered("resources/unsubscribe", "resources"))
+    }
+
+    /// rmcp answers an empty completion whether or not the capability is
+    /// declared; MCP says a server without it answers -32601.
+    async fn complete(
+        &self,
+        _request: rmcp::model::CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CompleteResult, McpError> {
+        Err(not_offered("completion/complete", "completions"))
     }
 
     async fn list_tools(

@@ -39,7 +39,8 @@ pub fn tool() -> Tool {
                 json!({"email": "new.customer@example.com", "name": "Robin Example", "tags": ["newsletter"],
                        "accepts_marketing": true}),
                 create_customer,
-            ),
+            )
+            .additive(),
             Action::new(
                 "update_customer",
                 "Change a customer's name, email, phone, tags or marketing consent; fields left out are kept.",

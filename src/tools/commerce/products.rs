@@ -46,7 +46,8 @@ pub fn tool() -> Tool {
                 json!({"title": "Trail Cap", "category": "accessories", "status": "draft",
                        "variants": [{"sku": "CAP-TRAIL-OS", "title": "One size", "price_cents": 2400}]}),
                 create_product,
-            ),
+            )
+            .additive(),
             Action::new(
                 "update_product",
                 "Change a product's title, description, category, status or tags; fields left out are kept.",

@@ -38,7 +38,8 @@ pub fn tool() -> Tool {
                 Effect::Write,
                 json!({"name": "Austin Pop-up", "address": "1100 S Congress Ave, Austin, TX 78704"}),
                 create_location,
-            ),
+            )
+            .additive(),
             Action::new(
                 "update_location",
                 "Rename a location, change its address, activate or deactivate it, or make it the default; fields left out are kept.",

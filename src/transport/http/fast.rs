@@ -85,10 +85,14 @@ fn eligible_headers(headers: &HeaderMap) -> Option<String> {
     Some(session)
 }
 
-/// The id of a JSON-RPC request as a map key (numbers and strings differ).
+/// The id of a JSON-RPC request as a map key (numbers and strings differ);
+/// None for one MCP does not allow (it "MUST" be a string or an integer:
+/// `1.5`, null), which rmcp refuses in the usual words (and `1e3`, which
+/// rmcp reads as 1000).
 fn id_key(id: &Value) -> Option<String> {
     match id {
-        Value::Number(_) | Value::String(_) => Some(id.to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(id.to_string()),
+        Value::String(_) => Some(id.to_string()),
         _ => None,
     }
 }
@@ -109,7 +113,12 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
     let Ok(mut msg) = serde_json::from_slice::<Value>(&bytes) else {
         return pass(parts, bytes).await;
     };
-    if msg.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+    // Not one well-formed request (a response's fields beside `method`):
+    // rmcp refuses it as every other door does.
+    if msg.get("jsonrpc").and_then(Value::as_str) != Some("2.0")
+        || msg.get("result").is_some()
+        || msg.get("error").is_some()
+    {
         return pass(parts, bytes).await;
     }
     match msg.get("method").and_then(Value::as_str) {
