@@ -216,7 +216,7 @@ pub struct CreateInput {
     #[serde(default)]
     #[schemars(length(max = 5000))]
     pub description: String,
-    /// Category name, e.g. "Tents" (list_categories shows those in use).
+    /// Category name, e.g. "tents" (list_categories shows those in use).
     #[schemars(length(min = 1, max = 100))]
     pub category: String,
     /// Defaults to draft; only active products can be ordered.
