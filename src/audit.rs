@@ -755,6 +755,17 @@ fn secret_string(s: &str) -> bool {
     find_secret(s).is_some()
 }
 
+/// What stands in for JSON text too long to keep or show whole: its size
+/// in bytes and its first `keep` characters.
+pub fn truncated(json: &str, keep: usize) -> serde_json::Value {
+    serde_json::json!({
+        "whale/truncated": {
+            "bytes": json.len(),
+            "start": shorten(json, keep),
+        }
+    })
+}
+
 /// At most `max` characters of `s` (whole characters), with `…` when cut:
 /// a caller's long text quoted in a record or an error.
 pub fn shorten(s: &str, max: usize) -> Cow<'_, str> {

@@ -473,6 +473,11 @@ impl Pipeline {
             cancel: cancel.clone(),
             audit: action.reads_audit.then(|| self.stages.audit.clone()),
         };
+        let record = match (write, action.audit_view) {
+            (true, _) => Record::Committed,
+            (false, None) => Record::Output,
+            (false, Some(view)) => Record::View(view),
+        };
         let (tool, action) = (tool.name, action.name);
         // A read of the audit trail waits for the audit writer (on the
         // blocking pool, not here), so it is not run inline.
@@ -482,7 +487,7 @@ impl Pipeline {
             // work. The statement interrupt enforces deadline and cancel.
             let deadline = job.deadline;
             let result = self.stages.explain_stop(job.run(), deadline, &cancel);
-            return Ok(self.stages.finish(attempt, tool, action, write, &input, result));
+            return Ok(self.stages.finish(attempt, tool, action, record, &input, result));
         }
         // The rest of the call runs on a task of its own: a caller that
         // stops waiting (an HTTP client that disconnects, a door whose
@@ -494,7 +499,7 @@ impl Pipeline {
         let finished = tokio::spawn(async move {
             let _in_flight = in_flight;
             let result = stages.run_blocking(job, state, cancel).await;
-            stages.finish(attempt, tool, action, write, &input, result)
+            stages.finish(attempt, tool, action, record, &input, result)
         });
         match finished.await {
             Ok(outcome) => Ok(outcome),
@@ -557,6 +562,18 @@ impl Pipeline {
     }
 }
 
+/// How stage 5 records a call that ran.
+#[derive(Clone, Copy)]
+enum Record {
+    /// A write: its row was committed with its transaction.
+    Committed,
+    /// A read: its row holds its output.
+    Output,
+    /// A read whose row holds this view of its output
+    /// ([`crate::tools::Action::audited_as`]).
+    View(crate::tools::AuditView),
+}
+
 /// The stages after a call's input was accepted — run it, audit it — with
 /// what they need owned, so a call can finish on a task of its own.
 #[derive(Clone)]
@@ -573,7 +590,7 @@ impl Stages {
         attempt: Attempt,
         tool: &'static str,
         action: &'static str,
-        write: bool,
+        record: Record,
         input: &Value,
         result: Result<Value, ToolError>,
     ) -> CallOutcome {
@@ -582,17 +599,24 @@ impl Stages {
             Err(e) => return self.fail(attempt, tool, Some(action), input, e),
         };
         let mut text = None;
-        if !write {
-            // One serialization serves the audit row and the reply, unless
-            // there is something to redact.
-            let json = serde_json::to_string(&out).unwrap_or_default();
-            let audited = if crate::audit::has_secret(&out) {
-                redacted_json(&out)
-            } else {
-                json.clone()
-            };
-            self.record(attempt.row(tool, Some(action), input, Ok(audited)));
-            text = Some(json);
+        match record {
+            Record::Committed => {}
+            Record::Output => {
+                // One serialization serves the audit row and the reply,
+                // unless there is something to redact.
+                let json = serde_json::to_string(&out).unwrap_or_default();
+                let audited = if crate::audit::has_secret(&out) {
+                    redacted_json(&out)
+                } else {
+                    json.clone()
+                };
+                self.record(attempt.row(tool, Some(action), input, Ok(audited)));
+                text = Some(json);
+            }
+            Record::View(view) => {
+                let audited = redacted_json(&view(&out));
+                self.record(attempt.row(tool, Some(action), input, Ok(audited)));
+            }
         }
         CallOutcome {
             exec_id: attempt.exec_id,
@@ -713,13 +737,7 @@ fn audited_input(input: &Value) -> String {
     if json.len() <= MAX_AUDITED_INPUT {
         return json;
     }
-    serde_json::json!({
-        "whale/truncated": {
-            "bytes": json.len(),
-            "start": shorten(&json, 1024),
-        }
-    })
-    .to_string()
+    crate::audit::truncated(&json, 1024).to_string()
 }
 
 /// One call's identity for its audit row.

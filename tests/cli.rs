@@ -2928,6 +2928,12 @@ fn set_price_keeps_the_compare_at_price_unless_it_is_cleared() {
     );
     assert_eq!(set["compare_at_cents"], json!(6000), "{set}");
     assert_eq!(compare_at(), json!(6000));
+    // What it was, so a price given in dollars shows as the cut it is.
+    assert_eq!(
+        (&set["previous_price_cents"], &set["previous_compare_at_cents"]),
+        (&json!(5000), &json!(6000)),
+        "{set}"
+    );
 
     // A "was" price not above the price is refused, naming both values.
     for was in [4500, 4000] {
@@ -2982,6 +2988,82 @@ fn set_price_keeps_the_compare_at_price_unless_it_is_cleared() {
         err.contains("`variants[0].compare_at_cents`") && err.contains("800") && err.contains("900"),
         "{err}"
     );
+}
+
+/// A category is one whatever its letter case: a new product joins the
+/// spelling in use instead of listing as a second category.
+#[test]
+fn a_category_keeps_its_spelling_whatever_the_case_given() {
+    let w = Whale::new();
+    let p = w.tool(
+        "products",
+        "create_product",
+        json!({"title": "Case Mug", "category": "ACCESSORIES",
+               "variants": [{"sku": "MUG-CASE-1", "title": "One", "price_cents": 900}]}),
+    );
+    assert_eq!(p["category"], json!("accessories"), "{p}");
+    let id = p["id"].as_str().expect("id");
+    let moved = w.tool(
+        "products",
+        "update_product",
+        json!({"product_id": id, "category": "Footwear"}),
+    );
+    assert_eq!(moved["category"], json!("footwear"), "{moved}");
+    let cats = w.tool("products", "list_categories", json!({}));
+    let names: Vec<&str> = cats["categories"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["category"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(names.iter().all(|n| *n == n.to_lowercase()), "{names:?}");
+    // A new category keeps the spelling given.
+    let p = new_product(
+        &w,
+        "Odd One",
+        json!([{"sku": "ODD-1", "title": "One", "price_cents": 100}]),
+    );
+    assert_eq!(p["category"], json!("testing"), "{p}");
+}
+
+/// Search finds a product by every word given, in any order, and by SKU.
+#[test]
+fn product_search_matches_every_word_in_any_order_and_skus() {
+    let w = Whale::new();
+    let titles = |q: &str| -> Vec<String> {
+        let r = w.tool("products", "list_products", json!({"query": q, "limit": 100}));
+        r["items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p["title"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let jackets = titles("insulated jacket");
+    assert!(!jackets.is_empty(), "no insulated jacket in the demo");
+    assert_eq!(titles("jacket insulated"), jackets);
+    assert!(titles("jacket zzzz-nothing").is_empty());
+    let p = &w.tool("products", "list_products", json!({"limit": 1}))["items"][0];
+    let got = w.tool("products", "get_product", json!({"product_id": p["id"]}));
+    let sku = got["variants"][0]["sku"].as_str().expect("sku").to_lowercase();
+    assert_eq!(
+        titles(&sku),
+        vec![p["title"].as_str().expect("title").to_string()]
+    );
+}
+
+/// get_order takes the number people quote (1102, #1102) as well as the id.
+#[test]
+fn an_order_is_found_by_its_number() {
+    let w = Whale::new();
+    let first = &w.tool("orders", "list_orders", json!({"limit": 1}))["items"][0];
+    let (id, number) = (first["id"].clone(), first["number"].as_i64().expect("number"));
+    for given in [number.to_string(), format!("#{number}")] {
+        let o = w.tool("orders", "get_order", json!({"order_id": given}));
+        assert_eq!(o["id"], id, "{given}: {o}");
+    }
+    let err = tool_err(&w, "orders", "get_order", json!({"order_id": "#999999"}));
+    assert!(err.contains("999999") && err.contains("list_orders"), "{err}");
 }
 
 #[test]

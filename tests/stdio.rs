@@ -663,6 +663,63 @@ fn the_audit_trail_shows_calls_made_just_before() {
     m.finish();
 }
 
+/// A read of the audit trail is audited with the ids it returned, not their
+/// content: each query used to hold the previous queries' outputs, so the
+/// trail (and every page of it an agent read) grew without bound. Large
+/// inputs and outputs are listed by size and start, whole by get_execution.
+#[test]
+fn reading_the_audit_trail_does_not_grow_it() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+    let big = m.call("products", json!({"action": "list_products", "limit": 100}));
+    let big_id = big["_meta"]["whale/executionId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let mut sizes = Vec::new();
+    let mut first_query = None;
+    for _ in 0..4 {
+        let r = m.call("audit_trail", json!({"action": "query_executions", "limit": 20}));
+        assert_eq!(r["isError"], json!(false), "{r}");
+        first_query.get_or_insert_with(|| r["_meta"]["whale/executionId"].as_str().expect("id").to_string());
+        sizes.push(r.to_string().len());
+    }
+    // Each page holds one more (small) row than the one before, nothing more.
+    for pair in sizes.windows(2) {
+        assert!(pair[1] < pair[0] + 2048, "pages grew: {sizes:?}");
+    }
+    let q = m.call_ok(
+        "audit_trail",
+        json!({"action": "query_executions", "tool": "products"}),
+    );
+    let row = &q["executions"][0];
+    assert_eq!(row["id"], json!(big_id), "{q}");
+    let shown = &row["output"]["whale/truncated"];
+    assert!(shown["bytes"].as_u64().unwrap_or(0) > 2048, "{row}");
+    let whole = m.call_ok(
+        "audit_trail",
+        json!({"action": "get_execution", "execution_id": big_id}),
+    );
+    assert_eq!(
+        whole["output"]["items"].as_array().map(Vec::len),
+        Some(48),
+        "{whole}"
+    );
+    // The query's own row: the ids it returned.
+    let first_query = first_query.expect("a query");
+    let own = m.call_ok(
+        "audit_trail",
+        json!({"action": "get_execution", "execution_id": first_query}),
+    );
+    let ids = own["output"]["whale/executions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(ids.contains(&json!(big_id)), "{own}");
+    assert!(own["output"]["total"].is_number(), "{own}");
+    m.finish();
+}
+
 /// Paging the audit trail with `before` (the last id of the previous page)
 /// neither repeats nor skips, though every page request is itself a new
 /// execution at the top; with `offset` each page would start one late.
@@ -1983,6 +2040,27 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
         "coupon codes are case-insensitive"
     );
     assert!(cents("tax_cents") > 0, "no tax for a NY address: {o}");
+    assert_eq!(
+        (&o["tax_country"], &o["tax_region"]),
+        (&json!("US"), &json!("NY")),
+        "{o}"
+    );
+    // A region spelled out matched no rate and was charged the country's:
+    // refused now, naming the field, with nothing ordered.
+    for (address, field) in [
+        (
+            json!({"country": "US", "region": "New York"}),
+            "shipping_address.region",
+        ),
+        (json!({"country": "U1"}), "shipping_address.country"),
+    ] {
+        let t = m.call_err(
+            "orders_create_order",
+            json!({"items": [{"variant_id": v.variant_id, "quantity": 1}], "shipping_address": address}),
+        );
+        assert!(t.contains(field) && t.contains("code"), "{t}");
+    }
+    assert_eq!(stock(&mut m), before - 2, "a refused order took stock");
     assert_eq!(
         cents("total_cents"),
         cents("subtotal_cents") - cents("discount_cents") + cents("tax_cents") + cents("shipping_cents"),

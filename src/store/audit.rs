@@ -106,7 +106,8 @@ fn values(r: &ExecutionRow) -> rusqlite::Result<[ToSqlOutput<'_>; ROW_COLUMNS]> 
     ])
 }
 
-/// An execution as queries return it (the shape of SPEC §6).
+// The shape of SPEC §6.
+/// One tool execution: who called what, with which input, and the outcome.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Execution {
     pub id: String,
@@ -125,6 +126,7 @@ pub struct Execution {
     /// The call's input as received, secrets redacted: any JSON value.
     pub input: serde_json::Value,
     /// The result the caller got (any JSON value, secrets redacted); null when the call failed.
+    /// A read of the audit trail is recorded with the ids of the executions it returned.
     pub output: Option<serde_json::Value>,
     pub created_at: String,
 }

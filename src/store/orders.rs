@@ -77,6 +77,11 @@ pub struct Order {
     pub paid_cents: i64,
     pub refunded_cents: i64,
     pub coupon_code: Option<String>,
+    /// The destination country tax was worked out for; absent when the
+    /// order had no shipping address (and so no tax).
+    pub tax_country: Option<String>,
+    /// Its region code; empty when the country's own rate applies.
+    pub tax_region: Option<String>,
     pub location_id: String,
     pub note: Option<String>,
     pub items: Vec<LineItem>,
@@ -426,13 +431,21 @@ pub fn add_refund(
     Ok(id)
 }
 
+/// The id of the order with this number in this store and mode.
+pub fn id_of_number(s: &Scoped<'_>, number: i64) -> rusqlite::Result<Option<String>> {
+    s.conn()
+        .prepare_cached("SELECT id FROM orders WHERE store_id = ?1 AND mode = ?2 AND number = ?3")?
+        .query_row(params![s.store(), s.mode(), number], |r| r.get(0))
+        .optional()
+}
+
 pub fn get(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<Order>> {
     let conn = s.conn();
     let order = conn
         .prepare_cached(
             "SELECT o.id, o.number, o.status, o.customer_id, c.email, o.currency, o.subtotal_cents, o.discount_cents,
                     o.tax_cents, o.shipping_cents, o.total_cents, o.paid_cents, o.refunded_cents, o.coupon_code,
-                    o.location_id, o.note, o.created_at, o.updated_at, o.fulfilled_at
+                    o.location_id, o.note, o.created_at, o.updated_at, o.fulfilled_at, o.tax_country, o.tax_region
                FROM orders o LEFT JOIN customers c ON c.id = o.customer_id
               WHERE o.store_id = ?1 AND o.mode = ?2 AND o.id = ?3",
         )?
@@ -452,6 +465,8 @@ pub fn get(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<Order>> {
                 paid_cents: r.get(11)?,
                 refunded_cents: r.get(12)?,
                 coupon_code: r.get(13)?,
+                tax_country: r.get(19)?,
+                tax_region: r.get(20)?,
                 location_id: r.get(14)?,
                 note: r.get(15)?,
                 items: Vec::new(),

@@ -118,15 +118,17 @@ pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<Produ
         sql.push_str(&clause.replace('?', &format!("?{n}")));
         args.push(v);
     };
-    if let Some(t) = q.text {
-        let like = format!("%{}%", t.replace('%', "\\%").replace('_', "\\_"));
+    // Every word must appear, in any order, in one of the fields.
+    for word in q.text.unwrap_or_default().split_whitespace() {
+        let like = format!("%{}%", word.replace('%', "\\%").replace('_', "\\_"));
         push(
             &mut sql,
-            " AND (p.title LIKE ? ESCAPE '\\' OR p.description LIKE ? ESCAPE '\\' OR p.tags LIKE ? ESCAPE '\\')",
+            " AND (p.title LIKE ? ESCAPE '\\' OR p.description LIKE ? ESCAPE '\\' OR p.tags LIKE ? ESCAPE '\\'
+                   OR EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND v.sku LIKE ? ESCAPE '\\'))",
             Box::new(like),
             &mut args,
         );
-        // (the three placeholders share one number: `push` renumbers every `?`)
+        // (the placeholders share one number: `push` renumbers every `?`)
     }
     if let Some(c) = q.category {
         push(
@@ -261,6 +263,20 @@ pub struct NewProduct<'a> {
     pub variants: &'a [NewVariant<'a>],
 }
 
+/// The spelling a category already has in this store and mode, whatever
+/// the letter case it is asked for in (a second spelling would list as a
+/// second category, while filters ignore case).
+pub fn category_spelling(s: &Scoped<'_>, category: &str) -> rusqlite::Result<Option<String>> {
+    s.conn()
+        .prepare_cached(
+            "SELECT category FROM products
+              WHERE store_id = ?1 AND mode = ?2 AND deleted_at IS NULL AND category = ?3 COLLATE NOCASE
+              GROUP BY category ORDER BY count(*) DESC, category LIMIT 1",
+        )?
+        .query_row(params![s.store(), s.mode(), category], |r| r.get(0))
+        .optional()
+}
+
 /// SKUs already taken in this store and mode, in their stored spelling
 /// (SKUs compare case-insensitively: the column is `COLLATE NOCASE`).
 pub fn taken_skus(s: &Scoped<'_>, skus: &[&str]) -> rusqlite::Result<Vec<String>> {
@@ -358,6 +374,7 @@ pub fn update(s: &Scoped<'_>, id: &str, p: &ProductPatch<'_>) -> rusqlite::Resul
 
 /// A variant's current prices and its product.
 pub struct VariantPrice {
+    pub price_cents: i64,
     pub compare_at_cents: Option<i64>,
     pub product_id: String,
     /// The variant's product was soft-deleted.
@@ -368,12 +385,13 @@ pub struct VariantPrice {
 pub fn variant_price(s: &Scoped<'_>, variant_id: &str) -> rusqlite::Result<Option<VariantPrice>> {
     s.conn()
         .prepare_cached(
-            "SELECT v.compare_at_cents, p.id, p.deleted_at IS NOT NULL
+            "SELECT v.compare_at_cents, p.id, p.deleted_at IS NOT NULL, v.price_cents
                FROM variants v JOIN products p ON p.id = v.product_id
               WHERE v.store_id = ?1 AND v.mode = ?2 AND v.id = ?3",
         )?
         .query_row(params![s.store(), s.mode(), variant_id], |r| {
             Ok(VariantPrice {
+                price_cents: r.get(3)?,
                 compare_at_cents: r.get(0)?,
                 product_id: r.get(1)?,
                 product_deleted: r.get(2)?,

@@ -99,6 +99,10 @@ type Handler = Box<dyn Fn(&Ctx<'_>, Value) -> Result<Value, ToolError> + Send + 
 pub type Schema = Arc<Map<String, Value>>;
 type MakeSchemas = fn() -> (Map<String, Value>, Map<String, Value>);
 
+/// What a read's audit row keeps of its output, when not the output itself
+/// (see [`Action::audited_as`]).
+pub type AuditView = fn(&Value) -> Value;
+
 pub struct Action {
     pub name: &'static str,
     pub description: &'static str,
@@ -107,6 +111,8 @@ pub struct Action {
     /// A write that only adds records and changes or removes nothing that
     /// exists (see [`Action::destructive_hint`]).
     pub additive: bool,
+    /// For a read: what its audit row keeps of its output (None: all of it).
+    pub audit_view: Option<AuditView>,
     /// Reads the audit trail: the pipeline first writes out the rows still
     /// queued for it, so an agent finds the executions it was just told of.
     pub reads_audit: bool,
@@ -140,6 +146,7 @@ impl Action {
             effect,
             idempotent: effect.is_read(),
             additive: false,
+            audit_view: None,
             reads_audit: false,
             schemas: OnceLock::new(),
             make_schemas: || (schema_for::<I>(), schema_for::<O>()),
@@ -198,6 +205,15 @@ impl Action {
     /// for the actions whale calls destructive (cancel, refund, delete).
     pub fn destructive_hint(&self) -> bool {
         !self.effect.is_read() && !self.additive
+    }
+
+    /// Records this read's output in its audit row as `view` of it: a read
+    /// of the audit trail keeps the ids of the executions it returned, not
+    /// their content (already in the trail), or every such read would hold
+    /// the previous ones' outputs and grow the trail without bound.
+    pub fn audited_as(mut self, view: AuditView) -> Action {
+        self.audit_view = Some(view);
+        self
     }
 
     /// Marks an action that reads the audit trail (see `reads_audit`).

@@ -121,13 +121,28 @@ fn list_orders(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<OrderSummary>, ToolEr
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderId {
-    /// An order id such as `ord_…` (from list_orders).
+    /// An order id such as `ord_…` (from list_orders), or the order's
+    /// number as people quote it: 1102 or #1102.
     #[schemars(length(min = 1))]
     pub order_id: String,
 }
 
 fn get_order(ctx: &Ctx<'_>, i: OrderId) -> Result<Order, ToolError> {
-    load(ctx, &i.order_id)
+    let number = i
+        .order_id
+        .strip_prefix('#')
+        .unwrap_or(&i.order_id)
+        .parse::<i64>()
+        .ok();
+    match number {
+        Some(n) => match db::id_of_number(&ctx.db, n)? {
+            Some(id) => load(ctx, &id),
+            None => Err(ToolError::NotFound(format!(
+                "no order number {n} in this store; orders.list_orders shows the orders and their numbers"
+            ))),
+        },
+        None => load(ctx, &i.order_id),
+    }
 }
 
 fn load(ctx: &Ctx<'_>, id: &str) -> Result<Order, ToolError> {
@@ -151,10 +166,36 @@ pub struct Address {
     /// ISO 3166-1 alpha-2 country code, e.g. "US".
     #[schemars(length(min = 2, max = 2))]
     pub country: String,
-    /// State or province code, e.g. "NY".
+    /// State or province code (ISO 3166-2, 1–3 letters or digits), e.g.
+    /// "NY" for New York: its rate when the store has one, else the
+    /// country's. Leave out for the country's rate.
     #[serde(default)]
     #[schemars(length(max = 10))]
     pub region: String,
+}
+
+/// A destination whose codes are codes: a region spelled out ("New York")
+/// matched no rate and was charged the country's, silently.
+fn check_destination(a: &Address) -> Result<(), ToolError> {
+    if !a.country.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(ToolError::invalid(
+            "shipping_address.country",
+            format!(
+                "`{}` is not a country code: give its two letters (ISO 3166-1), e.g. US",
+                a.country
+            ),
+        ));
+    }
+    if a.region.len() > 3 || !a.region.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ToolError::invalid(
+            "shipping_address.region",
+            format!(
+                "`{}` is not a region code: give the state or province code (ISO 3166-2, 1–3 letters or digits), e.g. NY for New York",
+                crate::audit::shorten(&a.region, 40)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -171,7 +212,9 @@ pub struct CreateInput {
     /// A coupon of this store (any case), e.g. "SAVE5": refused, with
     /// nothing changed, when it is disabled, outside its dates or used up.
     pub coupon_code: Option<String>,
-    /// Destination, for tax. Without it no tax is charged.
+    /// Destination, for tax. Without it, or where the store has no rate
+    /// for the country, no tax is charged (the order's tax_country and
+    /// tax_region say what was used).
     pub shipping_address: Option<Address>,
     /// Shipping charge in cents (default 0).
     #[serde(default)]
@@ -361,6 +404,7 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
     let (tax, country, region) = match &i.shipping_address {
         None => (0, None, None),
         Some(a) => {
+            check_destination(a)?;
             let bps = db::tax_rate_bps(s, &a.country, &a.region)?.unwrap_or(0);
             (
                 (taxable * bps + 5_000) / 10_000,
@@ -545,7 +589,9 @@ pub struct RefundInput {
     /// The order to refund (`ord_…`).
     #[schemars(length(min = 1))]
     pub order_id: String,
-    /// Amount in cents; default: everything paid and not yet refunded.
+    /// Amount in cents (1000 for $10.00); default: everything paid and not
+    /// yet refunded. A refund returns no stock: cancel_order does, for an
+    /// order that has not shipped.
     #[schemars(range(min = 1))]
     pub amount_cents: Option<i64>,
     /// Why, kept with the refund (at most 500 characters).

@@ -79,7 +79,8 @@ pub fn tool() -> Tool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListInput {
-    /// Text matched against title, description and tags.
+    /// Words to find (any case): a product matches when each word appears
+    /// in its title, description, tags or a variant's SKU, in any order.
     #[schemars(length(min = 1, max = 200))]
     pub query: Option<String>,
     /// Only products of this category, whatever its letter case (names
@@ -216,7 +217,8 @@ pub struct CreateInput {
     #[serde(default)]
     #[schemars(length(max = 5000))]
     pub description: String,
-    /// Category name, e.g. "tents" (list_categories shows those in use).
+    /// Category name, e.g. "tents" (list_categories shows those in use); one
+    /// already in use is kept in its spelling, whatever the letter case given.
     #[schemars(length(min = 1, max = 100))]
     pub category: String,
     /// Defaults to draft; only active products can be ordered.
@@ -242,9 +244,16 @@ fn not_blank<'a>(field: &str, value: &'a str) -> Result<&'a str, ToolError> {
     Ok(t)
 }
 
+/// A category as the store already spells it ("Accessories" joins
+/// "accessories"), else as given.
+fn known_spelling(ctx: &Ctx<'_>, category: &str) -> Result<String, ToolError> {
+    Ok(db::category_spelling(&ctx.db, category)?.unwrap_or_else(|| category.to_string()))
+}
+
 fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
     let title = not_blank("title", &i.title)?;
-    let category = not_blank("category", &i.category)?;
+    let category = known_spelling(ctx, not_blank("category", &i.category)?)?;
+    let category = category.as_str();
     let mut variants: Vec<NewVariant<'_>> = Vec::with_capacity(i.variants.len());
     for (n, v) in i.variants.iter().enumerate() {
         let sku = not_blank(&format!("variants[{n}].sku"), &v.sku)?;
@@ -320,8 +329,9 @@ fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
     let category = i
         .category
         .as_deref()
-        .map(|c| not_blank("category", c))
+        .map(|c| not_blank("category", c).and_then(|c| known_spelling(ctx, c)))
         .transpose()?;
+    let category = category.as_deref();
     let tags = i
         .tags
         .as_deref()
@@ -355,7 +365,7 @@ pub struct PriceInput {
     /// A variant id such as `var_…` (from get_product).
     #[schemars(length(min = 1))]
     pub variant_id: String,
-    /// The new price in cents.
+    /// The new price in cents: 4500 for $45.00.
     #[schemars(range(min = 0, max = 100_000_000))]
     pub price_cents: i64,
     /// The "was" price in cents, shown struck through; must be above
@@ -398,6 +408,10 @@ pub struct PriceSet {
     pub variant_id: String,
     pub price_cents: i64,
     pub compare_at_cents: Option<i64>,
+    /// The price before this change, in cents: a price given in dollars
+    /// (45 for $45.00) shows here as a 100-fold cut.
+    pub previous_price_cents: i64,
+    pub previous_compare_at_cents: Option<i64>,
 }
 
 fn set_price(ctx: &Ctx<'_>, i: PriceInput) -> Result<PriceSet, ToolError> {
@@ -431,6 +445,8 @@ fn set_price(ctx: &Ctx<'_>, i: PriceInput) -> Result<PriceSet, ToolError> {
         variant_id: i.variant_id,
         price_cents: i.price_cents,
         compare_at_cents,
+        previous_price_cents: current.price_cents,
+        previous_compare_at_cents: current.compare_at_cents,
     })
 }
 

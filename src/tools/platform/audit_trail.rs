@@ -18,18 +18,20 @@ pub fn tool() -> Tool {
         actions: vec![
             Action::new(
                 "query_executions",
-                "List executions newest first, filtered by tool, agent, status and time range; returns the total for paging.",
+                "List executions newest first, filtered by tool, agent, status and time range; returns the total for paging. An input or output over 2 KB is listed as its size and start: get_execution has it whole.",
                 Effect::Read,
                 json!({"tool": "orders", "status": "success", "limit": 10}),
                 query_executions,
-            ).reads_audit(),
+            ).reads_audit()
+            .audited_as(returned_ids),
             Action::new(
                 "get_execution",
                 "One execution with its full (redacted) input and output.",
                 Effect::Read,
                 json!({"execution_id": "exec_example"}),
                 get_execution,
-            ).reads_audit(),
+            ).reads_audit()
+            .audited_as(returned_ids),
             Action::new(
                 "execution_stats",
                 "Average latency, success rate, executions today and unique tools over the filtered executions.",
@@ -74,13 +76,42 @@ pub struct QueryInput {
     pub before: Option<String>,
 }
 
-/// The response shape of SPEC §6.
+// The response shape of SPEC §6.
+/// A page of executions, newest first, with the total that match.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Executions {
     pub executions: Vec<Execution>,
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// The largest input or output (as JSON text) a listed execution shows
+/// whole: a page is read by agents, whose context a few large results
+/// would fill.
+const LISTED_WHOLE: usize = 2048;
+
+/// What a read of the trail keeps in its own audit row: the ids of the
+/// executions it returned (and the total), not their content, which the
+/// trail holds already.
+fn returned_ids(out: &serde_json::Value) -> serde_json::Value {
+    let ids: Vec<serde_json::Value> = match out.get("executions") {
+        Some(serde_json::Value::Array(rows)) => rows.iter().filter_map(|r| r.get("id").cloned()).collect(),
+        _ => out.get("id").cloned().into_iter().collect(),
+    };
+    let mut view = json!({ "whale/executions": ids });
+    if let Some(total) = out.get("total") {
+        view["total"] = total.clone();
+    }
+    view
+}
+
+/// `v` as a listed execution shows it: whole up to [`LISTED_WHOLE`].
+fn listed(v: &mut serde_json::Value) {
+    let text = v.to_string();
+    if text.len() > LISTED_WHOLE {
+        *v = crate::audit::truncated(&text, 512);
+    }
 }
 
 fn query_executions(ctx: &Ctx<'_>, i: QueryInput) -> Result<Executions, ToolError> {
@@ -99,7 +130,13 @@ fn query_executions(ctx: &Ctx<'_>, i: QueryInput) -> Result<Executions, ToolErro
             format!("execution `{id}` is not in this store's trail; give an id from a previous page"),
         ));
     }
-    let (executions, total) = db::query(&ctx.db, &filter, i.before.as_deref(), i.limit, i.offset)??;
+    let (mut executions, total) = db::query(&ctx.db, &filter, i.before.as_deref(), i.limit, i.offset)??;
+    for e in &mut executions {
+        listed(&mut e.input);
+        if let Some(out) = &mut e.output {
+            listed(out);
+        }
+    }
     Ok(Executions {
         executions,
         total,
