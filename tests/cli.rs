@@ -3052,6 +3052,48 @@ fn product_search_matches_every_word_in_any_order_and_skus() {
     );
 }
 
+/// A refund takes over the status whether or not the order shipped, so
+/// `fulfilled` is what tells the orders waiting to ship.
+#[test]
+fn orders_waiting_to_ship_are_found_whatever_their_refunds() {
+    let w = Whale::new();
+    let o = w.tool(
+        "orders",
+        "create_order",
+        json!({"items": [{"sku": "WDO-JKT-001-M", "quantity": 1}]}),
+    );
+    let id = o["id"].clone();
+    w.tool(
+        "orders",
+        "refund_order",
+        json!({"order_id": id, "amount_cents": 100}),
+    );
+    let listed = |filter: Value| -> Vec<Value> {
+        let mut q = json!({"status": "partially_refunded", "limit": 100});
+        q.as_object_mut()
+            .expect("object")
+            .extend(filter.as_object().cloned().unwrap_or_default());
+        w.tool("orders", "list_orders", q)["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let waiting = listed(json!({"fulfilled": false}));
+    let row = waiting.iter().find(|r| r["id"] == id).expect("waiting to ship");
+    assert_eq!(row["fulfilled_at"], Value::Null, "{row}");
+    assert!(!listed(json!({"fulfilled": true})).iter().any(|r| r["id"] == id));
+    let shipped = w.tool(
+        "orders",
+        "update_status",
+        json!({"order_id": id, "status": "fulfilled"}),
+    );
+    assert_eq!(shipped["status"], json!("partially_refunded"), "{shipped}");
+    let rows = listed(json!({"fulfilled": true}));
+    let row = rows.iter().find(|r| r["id"] == id).expect("shipped");
+    assert!(row["fulfilled_at"].is_string(), "{row}");
+    assert!(!listed(json!({"fulfilled": false})).iter().any(|r| r["id"] == id));
+}
+
 /// get_order takes the number people quote (1102, #1102) as well as the id.
 #[test]
 fn an_order_is_found_by_its_number() {

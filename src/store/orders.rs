@@ -102,6 +102,8 @@ pub struct OrderSummary {
     pub total_cents: i64,
     pub refunded_cents: i64,
     pub item_count: i64,
+    /// When it shipped; absent while it has not (a refunded order too).
+    pub fulfilled_at: Option<String>,
     pub created_at: String,
 }
 
@@ -498,6 +500,8 @@ pub fn get(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<Order>> {
 #[derive(Debug, Default)]
 pub struct OrderQuery<'a> {
     pub status: Option<OrderStatus>,
+    /// Only orders that have shipped (true) or not (false).
+    pub fulfilled: Option<bool>,
     pub customer_id: Option<&'a str>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
@@ -513,6 +517,11 @@ pub fn list(s: &Scoped<'_>, q: &OrderQuery<'_>) -> rusqlite::Result<(Vec<OrderSu
     if let Some(st) = q.status {
         sql.push_str(" AND o.status = ?");
         args.push(Box::new(st.as_str()));
+    }
+    match q.fulfilled {
+        Some(true) => sql.push_str(" AND o.fulfilled_at IS NOT NULL"),
+        Some(false) => sql.push_str(" AND o.fulfilled_at IS NULL"),
+        None => {}
     }
     if let Some(c) = q.customer_id {
         sql.push_str(" AND o.customer_id = ?");
@@ -532,7 +541,8 @@ pub fn list(s: &Scoped<'_>, q: &OrderQuery<'_>) -> rusqlite::Result<(Vec<OrderSu
         .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT o.id, o.number, o.status, o.customer_id, c.email, o.total_cents, o.refunded_cents,
-                (SELECT coalesce(sum(quantity), 0) FROM order_items i WHERE i.order_id = o.id), o.created_at
+                (SELECT coalesce(sum(quantity), 0) FROM order_items i WHERE i.order_id = o.id), o.created_at,
+                o.fulfilled_at
          {sql} ORDER BY o.created_at DESC, o.number DESC LIMIT {} OFFSET {}",
         q.limit, q.offset
     ))?;
@@ -547,6 +557,7 @@ pub fn list(s: &Scoped<'_>, q: &OrderQuery<'_>) -> rusqlite::Result<(Vec<OrderSu
                 total_cents: r.get(5)?,
                 refunded_cents: r.get(6)?,
                 item_count: r.get(7)?,
+                fulfilled_at: r.get::<_, Option<i64>>(9)?.map(rfc3339),
                 created_at: rfc3339(r.get(8)?),
             })
         })?

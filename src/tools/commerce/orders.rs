@@ -49,7 +49,7 @@ pub fn tool() -> Tool {
             ),
             Action::new(
                 "update_status",
-                "Move an order forward: pending → paid (records full payment), paid → fulfilled; asking for the status it already has (or `fulfilled` for one that has shipped) changes nothing. A cancelled order cannot move.",
+                "Move an order forward: pending → paid (records full payment), paid → fulfilled (ships it: fulfilled_at is set; a partially refunded order ships too and keeps its partially_refunded status); asking for the status it already has (or `fulfilled` for one that has shipped) changes nothing. A cancelled order cannot move.",
                 Effect::Write,
                 json!({"order_id": "ord_example", "status": "fulfilled"}),
                 update_status,
@@ -76,8 +76,14 @@ pub fn tool() -> Tool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListInput {
-    /// Only orders in this status.
+    /// Only orders in this status. A refund changes the status to
+    /// partially_refunded or refunded whether or not the order shipped:
+    /// `fulfilled` tells shipped from not.
     pub status: Option<OrderStatus>,
+    /// Only orders that have shipped (true) or not yet (false), whatever
+    /// their refunds: with status paid or partially_refunded, false lists
+    /// the orders waiting to ship.
+    pub fulfilled: Option<bool>,
     /// Only orders of this customer (`cus_…`).
     pub customer_id: Option<String>,
     /// Earliest creation time: RFC 3339, a date (YYYY-MM-DD, from the start
@@ -103,6 +109,7 @@ fn list_orders(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<OrderSummary>, ToolEr
         &ctx.db,
         &db::OrderQuery {
             status: i.status,
+            fulfilled: i.fulfilled,
             customer_id: i.customer_id.as_deref(),
             from_ms,
             to_ms,
