@@ -1528,6 +1528,13 @@ fn an_enum_input_error_lists_every_allowed_value() {
             json!({"variant_id": "var_x", "location_id": "loc_x", "delta": 1, "reason": "bogus"}),
             r#"invalid input at `reason`: "bogus" is not one of "received", "correction", "damaged", "lost", "returned", "cycle_count""#,
         ),
+        // The parameter's description follows: where the other values went.
+        (
+            "orders",
+            "update_status",
+            json!({"order_id": "ord_x", "status": "cancelled"}),
+            r#""cancelled" is not one of "paid", "fulfilled" (`paid` (from pending) or `fulfilled` (from paid). Use cancel_order / refund_order for the rest.)"#,
+        ),
     ] {
         let input = input.to_string();
         let out = w.run(&["tools", "call", tool, "--action", action, "--input", &input]);

@@ -223,6 +223,27 @@ impl Action {
     }
 
     /// Checks `input` against the input schema; the error names the field.
+    /// The description of the parameter whose schema keyword at `keyword`
+    /// (a JSON pointer such as `/properties/status/enum`) refused a value,
+    /// as a sentence to add to the refusal: for an enum it often says where
+    /// the other values went ("use cancel_order …").
+    fn field_hint(&self, keyword: &str) -> String {
+        let Some((property, _)) = keyword.rsplit_once('/') else {
+            return String::new();
+        };
+        let schema = Value::Object((**self.input_schema()).clone());
+        match schema
+            .pointer(property)
+            .and_then(|p| p.get("description"))
+            .and_then(Value::as_str)
+        {
+            Some(d) if !d.trim().is_empty() => {
+                format!(" ({})", d.split_whitespace().collect::<Vec<_>>().join(" "))
+            }
+            _ => String::new(),
+        }
+    }
+
     pub fn validate(&self, input: &Value) -> Result<(), ToolError> {
         let validator = self.validator.get_or_init(|| {
             jsonschema::options()
@@ -260,11 +281,17 @@ impl Action {
             // value (jsonschema names two and counts the rest). `null`, the
             // value of an optional field left out, is not one to suggest.
             K::Enum { options } => match options.as_array() {
-                Some(values) => not_one_of(err.instance(), values.iter().filter(|v| !v.is_null())),
+                Some(values) => {
+                    not_one_of(err.instance(), values.iter().filter(|v| !v.is_null()))
+                        + &self.field_hint(err.schema_path().as_str())
+                }
                 None => err.to_string(),
             },
             K::OneOfNotValid { context } | K::AnyOf { context } => match allowed_consts(context) {
-                Some(values) => not_one_of(err.instance(), values.iter().filter(|v| !v.is_null())),
+                Some(values) => {
+                    not_one_of(err.instance(), values.iter().filter(|v| !v.is_null()))
+                        + &self.field_hint(err.schema_path().as_str())
+                }
                 None => err.to_string(),
             },
             _ => err.to_string(),
