@@ -36,7 +36,7 @@ pub fn tool() -> Tool {
             .idempotent(),
             Action::new(
                 "get_overview",
-                "Summarize the store for the caller's mode: product, customer, order and location counts, revenue of the last 30 days (money paid less refunds; unpaid orders add nothing), units in stock, and the caller's agent name and scopes.",
+                "Summarize the store for the caller's mode: its time zone and current local time, product, customer, order and location counts, revenue of the last 30 days (money paid less refunds; unpaid orders add nothing), units in stock, and the caller's agent name and scopes.",
                 Effect::Read,
                 json!({}),
                 get_overview,
@@ -140,6 +140,12 @@ pub struct Overview {
     pub mode: String,
     pub name: String,
     pub currency: String,
+    /// The time zone the store's dates are in (what a date in a `from` or
+    /// `to` filter means).
+    pub timezone: String,
+    /// The store's current date and time there (RFC 3339 with its offset):
+    /// its "today", to turn "yesterday" into a date.
+    pub local_time: String,
     #[serde(flatten)]
     pub counts: Counts,
     pub caller: Caller,
@@ -148,11 +154,17 @@ pub struct Overview {
 fn get_overview(ctx: &Ctx<'_>, _: Empty) -> Result<Overview, ToolError> {
     let s = settings(ctx)?;
     let counts = db::counts(&ctx.db)?;
+    let local_time = jiff::Timestamp::now()
+        .to_zoned(crate::store::store_time_zone(&s.timezone))
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string();
     Ok(Overview {
         store_id: s.store_id,
         mode: s.mode,
         name: s.name,
         currency: s.currency,
+        timezone: s.timezone,
+        local_time,
         counts,
         caller: Caller {
             agent_name: ctx.principal.agent_name.clone(),
@@ -235,6 +247,18 @@ mod tests {
     fn overview_counts_the_callers_store() {
         with_demo(|ctx| {
             let o = call(ctx, "get_overview", json!({})).unwrap();
+            // The store's "today": now, in its zone, with that zone's offset.
+            let zone = crate::store::store_time_zone(o["timezone"].as_str().unwrap());
+            let local: jiff::Zoned = format!(
+                "{}[{}]",
+                o["local_time"].as_str().unwrap(),
+                o["timezone"].as_str().unwrap()
+            )
+            .parse()
+            .unwrap();
+            let now = jiff::Timestamp::now();
+            assert!((now - local.timestamp()).get_seconds().abs() < 60, "{o}");
+            assert_eq!(local.offset(), zone.to_offset(now), "{o}");
             let conn = ctx.db.conn();
             let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
             assert_eq!(
