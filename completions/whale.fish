@@ -278,13 +278,13 @@ complete -c whale -n "__fish_whale_using_subcommand logout" -s h -l help -d 'Pri
 complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is none, or when the credential file cannot be used)'
+complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is neither a login nor an API key, or when the credential file cannot be used and no API key is set)'
 complete -c whale -n "__fish_whale_using_subcommand auth; and not __fish_seen_subcommand_from status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is none, or when the credential file cannot be used)'
+complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is neither a login nor an API key, or when the credential file cannot be used and no API key is set)'
 complete -c whale -n "__fish_whale_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand install" -l config -d 'Config file to edit (default: the host\'s usual location)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand install" -l name -d 'Server name in the host\'s config' -r
@@ -335,4 +335,4 @@ complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcom
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "create" -d 'Create a confidential client for a machine agent (client_credentials); the secret is shown once'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "list" -d 'List OAuth clients (registered, metadata-document and machine clients)'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "revoke" -d 'Revoke a client and every token issued to it'
-complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is none, or when the credential file cannot be used)'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is neither a login nor an API key, or when the credential file cannot be used and no API key is set)'

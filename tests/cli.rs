@@ -3022,13 +3022,21 @@ fn a_category_keeps_its_spelling_whatever_the_case_given() {
         .map(|a| a.iter().filter_map(|c| c["category"].as_str()).collect())
         .unwrap_or_default();
     assert!(names.iter().all(|n| *n == n.to_lowercase()), "{names:?}");
-    // A new category keeps the spelling given.
-    let p = new_product(
-        &w,
-        "Odd One",
-        json!([{"sku": "ODD-1", "title": "One", "price_cents": 100}]),
+    // A new category keeps the spelling given, and a product alone in its
+    // category can still change the category's letter case.
+    let p = w.tool(
+        "products",
+        "create_product",
+        json!({"title": "Odd One", "category": "Trail Gear",
+               "variants": [{"sku": "ODD-1", "title": "One", "price_cents": 100}]}),
     );
-    assert_eq!(p["category"], json!("testing"), "{p}");
+    assert_eq!(p["category"], json!("Trail Gear"), "{p}");
+    let recased = w.tool(
+        "products",
+        "update_product",
+        json!({"product_id": p["id"], "category": "trail gear"}),
+    );
+    assert_eq!(recased["category"], json!("trail gear"), "{recased}");
 }
 
 /// Search finds a product by every word given, in any order, and by SKU.
@@ -3050,6 +3058,17 @@ fn product_search_matches_every_word_in_any_order_and_skus() {
     assert!(!jackets.is_empty(), "no insulated jacket in the demo");
     assert_eq!(titles("jacket insulated"), jackets);
     assert!(titles("jacket zzzz-nothing").is_empty());
+    // Words are literal: % and _ are no wildcards, a backslash is itself.
+    for literal in ["%", "_", "a\\"] {
+        assert!(titles(literal).is_empty(), "{literal}");
+    }
+    // At most 10 different words (a repeat counts once); blank is refused.
+    let many = (0..11).map(|n| format!("w{n}")).collect::<Vec<_>>().join(" ");
+    let err = tool_err(&w, "products", "list_products", json!({"query": many}));
+    assert!(err.contains("`query`") && err.contains("11"), "{err}");
+    assert_eq!(titles(&"jacket ".repeat(20)).len(), titles("jacket").len());
+    let err = tool_err(&w, "products", "list_products", json!({"query": "   "}));
+    assert!(err.contains("`query`") && err.contains("blank"), "{err}");
     let p = &w.tool("products", "list_products", json!({"limit": 1}))["items"][0];
     let got = w.tool("products", "get_product", json!({"product_id": p["id"]}));
     let sku = got["variants"][0]["sku"].as_str().expect("sku").to_lowercase();
@@ -3113,6 +3132,31 @@ fn an_order_is_found_by_its_number() {
     }
     let err = tool_err(&w, "orders", "get_order", json!({"order_id": "#999999"}));
     assert!(err.contains("999999") && err.contains("list_orders"), "{err}");
+    // Only digits (after an optional #) are a number; the rest is an id.
+    for given in [
+        format!("+{number}"),
+        format!(" {number}"),
+        "-5".into(),
+        "#".into(),
+    ] {
+        let err = tool_err(&w, "orders", "get_order", json!({"order_id": given}));
+        assert!(err.contains("not found"), "{given}: {err}");
+    }
+    // Every action that names an order takes its number.
+    let o = w.tool(
+        "orders",
+        "create_order",
+        json!({"items": [{"sku": "WDO-JKT-001-M", "quantity": 1}]}),
+    );
+    let n = o["number"].as_i64().expect("number");
+    let r = w.tool(
+        "orders",
+        "refund_order",
+        json!({"order_id": format!("#{n}"), "amount_cents": 100}),
+    );
+    assert_eq!(r["order"]["id"], o["id"], "{r}");
+    let c = w.tool("orders", "cancel_order", json!({"order_id": n.to_string()}));
+    assert_eq!((&c["id"], &c["status"]), (&o["id"], &json!("cancelled")), "{c}");
 }
 
 #[test]

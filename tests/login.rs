@@ -816,6 +816,12 @@ fn file_store_refuses_loose_permissions_and_symlinks() {
     assert_eq!(code, Some(1), "{v}");
     let problem = v["logins"][0]["storage_problem"].as_str().unwrap_or_default();
     assert!(problem.contains("(644)") && problem.contains("chmod 600"), "{v}");
+    // The API key wins over every login: then the file is named, not failed on.
+    let with_key = w.run_env(
+        &["auth", "status", "--json"],
+        &[("WHALETOOLS_API_KEY", "wt_live_x")],
+    );
+    assert_exit(&with_key, 0, "auth status on a loose file with an API key set");
     let human = w.run(&["auth", "status"]);
     assert_exit(&human, 1, "auth status on a loose file");
     let text = String::from_utf8_lossy(&human.stdout);

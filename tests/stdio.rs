@@ -2047,20 +2047,37 @@ fn orders_add_up_in_cents_cancel_restocks_and_refunds_are_capped() {
     );
     // A region spelled out matched no rate and was charged the country's:
     // refused now, naming the field, with nothing ordered.
-    for (address, field) in [
+    for (address, field, says) in [
         (
             json!({"country": "US", "region": "New York"}),
             "shipping_address.region",
+            "ISO 3166-2",
         ),
-        (json!({"country": "U1"}), "shipping_address.country"),
+        (json!({"country": "U1"}), "shipping_address.country", "ISO 3166-1"),
+        (
+            json!({"country": "US", "region": "CA-ON"}),
+            "shipping_address.region",
+            "region of CA, not of US",
+        ),
     ] {
         let t = m.call_err(
             "orders_create_order",
             json!({"items": [{"variant_id": v.variant_id, "quantity": 1}], "shipping_address": address}),
         );
-        assert!(t.contains(field) && t.contains("code"), "{t}");
+        assert!(t.contains(field) && t.contains(says), "{t}");
     }
     assert_eq!(stock(&mut m), before - 2, "a refused order took stock");
+    // The ISO form with its country prefix is the same region; a region
+    // without a rate of its own is charged the country's, and says so.
+    for (region, rule) in [("us-ny", "NY"), ("TX", "")] {
+        let o = m.call_ok(
+            "orders_create_order",
+            json!({"items": [{"variant_id": v.variant_id, "quantity": 1}], "paid": false,
+                   "shipping_address": {"country": "US", "region": region}}),
+        );
+        assert_eq!(o["tax_region"], json!(rule), "{region}: {o}");
+        m.call_ok("orders_cancel_order", json!({"order_id": o["id"]}));
+    }
     assert_eq!(
         cents("total_cents"),
         cents("subtotal_cents") - cents("discount_cents") + cents("tax_cents") + cents("shipping_cents"),

@@ -426,8 +426,9 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
         }
         return Err(CliError::Silent(1));
     }
-    if file_problem.is_some() {
-        // As `gh auth status` does: a login that cannot be used fails it.
+    if file_problem.is_some() && !api_key {
+        // As `gh auth status` does: a login that cannot be used fails it —
+        // unless the API key, which wins over every login, is set.
         return Err(CliError::Silent(1));
     }
     Ok(())

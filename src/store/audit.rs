@@ -123,10 +123,12 @@ pub struct Execution {
     pub error_code: Option<String>,
     pub error: Option<String>,
     pub duration_ms: i64,
-    /// The call's input as received, secrets redacted: any JSON value.
+    /// The call's input as received, secrets redacted: any JSON value (in a
+    /// list, one over 2 KB is `{"whale/truncated": {"bytes", "start"}}`).
     pub input: serde_json::Value,
     /// The result the caller got (any JSON value, secrets redacted); null when the call failed.
-    /// A read of the audit trail is recorded with the ids of the executions it returned.
+    /// A read of the audit trail is recorded with the ids of the executions it returned; in a
+    /// list, an output over 2 KB is `{"whale/truncated": {"bytes", "start"}}`.
     pub output: Option<serde_json::Value>,
     pub created_at: String,
 }

@@ -67,13 +67,6 @@ pub(crate) fn split_tags(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn escape_like(t: &str) -> String {
-    format!(
-        "%{}%",
-        t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-    )
-}
-
 #[derive(Debug, Default)]
 pub struct CustomerQuery<'a> {
     /// Matched against name and email.
@@ -97,7 +90,7 @@ pub fn list(s: &Scoped<'_>, q: &CustomerQuery<'_>) -> rusqlite::Result<(Vec<Cust
     let filter = "WHERE c.store_id = ?1 AND c.mode = ?2
           AND (?3 IS NULL OR c.name LIKE ?3 ESCAPE '\\' OR c.email LIKE ?3 ESCAPE '\\')
           AND (?4 IS NULL OR instr(',' || lower(c.tags) || ',', ',' || lower(?4) || ',') > 0)";
-    let text = q.text.map(escape_like);
+    let text = q.text.map(super::contains_pattern);
     // Tags are stored trimmed and joined by bare commas, and a tag may hold
     // spaces ("vip customer"): only the filter's ends are trimmed.
     let tag = q.tag.map(str::trim);

@@ -825,6 +825,15 @@ pub fn parse_duration_ms(s: &str) -> Option<i64> {
 
 const ID_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
+/// A LIKE pattern (for `ESCAPE '\'`) matching text that contains `t`
+/// literally: its `%`, `_` and `\` match only themselves.
+pub fn contains_pattern(t: &str) -> String {
+    format!(
+        "%{}%",
+        t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    )
+}
+
 /// A new id that sorts by creation time (`exec_` + 9 base-36 digits of the
 /// millisecond clock + 8 random): rows keyed by it append to the index
 /// instead of landing at random pages — the audit table's inserts.

@@ -80,7 +80,8 @@ pub struct Order {
     /// The destination country tax was worked out for; absent when the
     /// order had no shipping address (and so no tax).
     pub tax_country: Option<String>,
-    /// Its region code; empty when the country's own rate applies.
+    /// The region whose rate applied; empty when the country's own rate
+    /// applied, or the store has no rate for the country (tax_cents 0).
     pub tax_region: Option<String>,
     pub location_id: String,
     pub note: Option<String>,
@@ -102,7 +103,7 @@ pub struct OrderSummary {
     pub total_cents: i64,
     pub refunded_cents: i64,
     pub item_count: i64,
-    /// When it shipped; absent while it has not (a refunded order too).
+    /// When it shipped; absent while it has not, whatever its refunds.
     pub fulfilled_at: Option<String>,
     pub created_at: String,
 }
@@ -235,17 +236,20 @@ pub fn coupon_uses(s: &Scoped<'_>, coupon_id: &str, customer_id: Option<&str>) -
         .query_row(params![coupon_id, customer_id, s.store(), s.mode()], |r| r.get(0))
 }
 
-/// Tax rate in basis points for a destination: the region's rate, else the
-/// country's default, else none.
-pub fn tax_rate_bps(s: &Scoped<'_>, country: &str, region: &str) -> rusqlite::Result<Option<i64>> {
+/// The tax rate for a destination, in basis points, with the region of the
+/// rule that gave it: the region's rate, else the country's default (region
+/// ''), else none.
+pub fn tax_rate(s: &Scoped<'_>, country: &str, region: &str) -> rusqlite::Result<Option<(i64, String)>> {
     s.conn()
         .prepare_cached(
-            "SELECT rate_bps FROM tax_rates
+            "SELECT rate_bps, upper(region) FROM tax_rates
               WHERE store_id = ?1 AND mode = ?2 AND upper(country) = upper(?3)
                 AND (upper(region) = upper(?4) OR region = '')
               ORDER BY region = '' LIMIT 1",
         )?
-        .query_row(params![s.store(), s.mode(), country, region], |r| r.get(0))
+        .query_row(params![s.store(), s.mode(), country, region], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()
 }
 

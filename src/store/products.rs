@@ -120,7 +120,7 @@ pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<Produ
     };
     // Every word must appear, in any order, in one of the fields.
     for word in q.text.unwrap_or_default().split_whitespace() {
-        let like = format!("%{}%", word.replace('%', "\\%").replace('_', "\\_"));
+        let like = super::contains_pattern(word);
         push(
             &mut sql,
             " AND (p.title LIKE ? ESCAPE '\\' OR p.description LIKE ? ESCAPE '\\' OR p.tags LIKE ? ESCAPE '\\'
@@ -266,14 +266,19 @@ pub struct NewProduct<'a> {
 /// The spelling a category already has in this store and mode, whatever
 /// the letter case it is asked for in (a second spelling would list as a
 /// second category, while filters ignore case).
-pub fn category_spelling(s: &Scoped<'_>, category: &str) -> rusqlite::Result<Option<String>> {
+pub fn category_spelling(
+    s: &Scoped<'_>,
+    category: &str,
+    except: Option<&str>,
+) -> rusqlite::Result<Option<String>> {
     s.conn()
         .prepare_cached(
             "SELECT category FROM products
               WHERE store_id = ?1 AND mode = ?2 AND deleted_at IS NULL AND category = ?3 COLLATE NOCASE
+                AND id IS NOT ?4
               GROUP BY category ORDER BY count(*) DESC, category LIMIT 1",
         )?
-        .query_row(params![s.store(), s.mode(), category], |r| r.get(0))
+        .query_row(params![s.store(), s.mode(), category, except], |r| r.get(0))
         .optional()
 }
 

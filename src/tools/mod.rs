@@ -222,7 +222,6 @@ impl Action {
         self
     }
 
-    /// Checks `input` against the input schema; the error names the field.
     /// The description of the parameter whose schema keyword at `keyword`
     /// (a JSON pointer such as `/properties/status/enum`) refused a value,
     /// as a sentence to add to the refusal: for an enum it often says where
@@ -244,6 +243,7 @@ impl Action {
         }
     }
 
+    /// Checks `input` against the input schema; the error names the field.
     pub fn validate(&self, input: &Value) -> Result<(), ToolError> {
         let validator = self.validator.get_or_init(|| {
             jsonschema::options()
@@ -287,6 +287,9 @@ impl Action {
                 }
                 None => err.to_string(),
             },
+            // A pattern says nothing to an agent; the parameter's
+            // description says what the value should look like.
+            K::Pattern { .. } => err.to_string() + &self.field_hint(err.schema_path().as_str()),
             K::OneOfNotValid { context } | K::AnyOf { context } => match allowed_consts(context) {
                 Some(values) => {
                     not_one_of(err.instance(), values.iter().filter(|v| !v.is_null()))
@@ -937,19 +940,31 @@ mod tests {
                 );
             }
         }
+        // Every parameter, nested ones too (an order's items[].quantity).
+        fn walk(path: &str, schema: &Value, silent: &mut Vec<String>) {
+            if let Some(Value::Object(props)) = schema.get("properties") {
+                for (name, p) in props {
+                    let at = format!("{path}.{name}");
+                    let said = p.get("description").and_then(Value::as_str).unwrap_or("");
+                    if said.trim().is_empty() {
+                        silent.push(at.clone());
+                    }
+                    walk(&at, p, silent);
+                }
+            }
+            for key in ["items", "anyOf", "oneOf"] {
+                match schema.get(key) {
+                    Some(Value::Array(subs)) => subs.iter().for_each(|s| walk(path, s, silent)),
+                    Some(sub @ Value::Object(_)) => walk(&format!("{path}[]"), sub, silent),
+                    _ => {}
+                }
+            }
+        }
         let mut silent = Vec::new();
         for t in registry.tools() {
             for a in &t.actions {
-                let schema = a.input_schema();
-                let Some(Value::Object(props)) = schema.get("properties") else {
-                    continue;
-                };
-                for (name, p) in props {
-                    let said = p.get("description").and_then(Value::as_str).unwrap_or("");
-                    if said.trim().is_empty() {
-                        silent.push(format!("{}_{}.{name}", t.name, a.name));
-                    }
-                }
+                let schema = Value::Object((**a.input_schema()).clone());
+                walk(&format!("{}_{}", t.name, a.name), &schema, &mut silent);
             }
         }
         assert!(silent.is_empty(), "parameters without a description: {silent:?}");

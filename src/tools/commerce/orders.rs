@@ -27,7 +27,7 @@ pub fn tool() -> Tool {
         actions: vec![
             Action::new(
                 "list_orders",
-                "List orders newest first, filtered by status, customer and date range; paged.",
+                "List orders newest first, filtered by status, shipped or not, customer and date range; paged.",
                 Effect::Read,
                 json!({"status": "paid", "limit": 10}),
                 list_orders,
@@ -77,12 +77,14 @@ pub fn tool() -> Tool {
 #[serde(deny_unknown_fields)]
 pub struct ListInput {
     /// Only orders in this status. A refund changes the status to
-    /// partially_refunded or refunded whether or not the order shipped:
-    /// `fulfilled` tells shipped from not.
+    /// partially_refunded or refunded whether or not the order shipped: the
+    /// `fulfilled` parameter tells shipped from not.
     pub status: Option<OrderStatus>,
     /// Only orders that have shipped (true) or not yet (false), whatever
-    /// their refunds: with status paid or partially_refunded, false lists
-    /// the orders waiting to ship.
+    /// their status. The orders waiting to ship are those with false and
+    /// status paid, plus those with false and status partially_refunded
+    /// (two calls); false alone also lists pending, cancelled and refunded
+    /// orders.
     pub fulfilled: Option<bool>,
     /// Only orders of this customer (`cus_…`).
     pub customer_id: Option<String>,
@@ -135,21 +137,22 @@ pub struct OrderId {
 }
 
 fn get_order(ctx: &Ctx<'_>, i: OrderId) -> Result<Order, ToolError> {
-    let number = i
-        .order_id
-        .strip_prefix('#')
-        .unwrap_or(&i.order_id)
-        .parse::<i64>()
-        .ok();
-    match number {
-        Some(n) => match db::id_of_number(&ctx.db, n)? {
-            Some(id) => load(ctx, &id),
-            None => Err(ToolError::NotFound(format!(
-                "no order number {n} in this store; orders.list_orders shows the orders and their numbers"
-            ))),
-        },
-        None => load(ctx, &i.order_id),
-    }
+    load(ctx, &order_id(ctx, &i.order_id)?)
+}
+
+/// The id of the order an `order_id` parameter names: an id, or the
+/// order's number as people quote it (1102, #1102).
+fn order_id(ctx: &Ctx<'_>, given: &str) -> Result<String, ToolError> {
+    let digits = given.strip_prefix('#').unwrap_or(given);
+    let number = match digits.parse::<i64>() {
+        Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) => n,
+        _ => return Ok(given.to_string()),
+    };
+    db::id_of_number(&ctx.db, number)?.ok_or_else(|| {
+        ToolError::NotFound(format!(
+            "no order number {number} in this store; orders.list_orders shows the orders and their numbers"
+        ))
+    })
 }
 
 fn load(ctx: &Ctx<'_>, id: &str) -> Result<Order, ToolError> {
@@ -163,6 +166,7 @@ pub struct ItemInput {
     pub variant_id: Option<String>,
     /// The variant's SKU; give this or `variant_id`.
     pub sku: Option<String>,
+    /// Units of the variant, 1–1000 (a variant given twice adds up).
     #[schemars(range(min = 1, max = 1000))]
     pub quantity: i64,
 }
@@ -171,38 +175,34 @@ pub struct ItemInput {
 #[serde(deny_unknown_fields)]
 pub struct Address {
     /// ISO 3166-1 alpha-2 country code, e.g. "US".
-    #[schemars(length(min = 2, max = 2))]
+    #[schemars(length(min = 2, max = 2), pattern(r"^[A-Za-z]{2}$"))]
     pub country: String,
-    /// State or province code (ISO 3166-2, 1–3 letters or digits), e.g.
-    /// "NY" for New York: its rate when the store has one, else the
-    /// country's. Leave out for the country's rate.
+    /// State or province code (ISO 3166-2: 1–3 letters or digits, the
+    /// country prefix optional), e.g. "NY" or "US-NY" for New York: its rate
+    /// when the store has one, else the country's. Leave out for the
+    /// country's rate.
     #[serde(default)]
-    #[schemars(length(max = 10))]
+    #[schemars(pattern(r"^(([A-Za-z]{2}-)?[A-Za-z0-9]{1,3})?$"))]
     pub region: String,
 }
 
-/// A destination whose codes are codes: a region spelled out ("New York")
-/// matched no rate and was charged the country's, silently.
-fn check_destination(a: &Address) -> Result<(), ToolError> {
-    if !a.country.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(ToolError::invalid(
-            "shipping_address.country",
-            format!(
-                "`{}` is not a country code: give its two letters (ISO 3166-1), e.g. US",
-                a.country
-            ),
-        ));
-    }
-    if a.region.len() > 3 || !a.region.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(ToolError::invalid(
+/// The region code of a destination without its country prefix ("US-NY"
+/// is "NY"); the schema has refused anything but codes (a region spelled
+/// out, "New York", matched no rate and was charged the country's).
+fn region_code(a: &Address) -> Result<&str, ToolError> {
+    match a.region.split_once('-') {
+        None => Ok(&a.region),
+        Some((country, code)) if country.eq_ignore_ascii_case(&a.country) => Ok(code),
+        Some((country, _)) => Err(ToolError::invalid(
             "shipping_address.region",
             format!(
-                "`{}` is not a region code: give the state or province code (ISO 3166-2, 1–3 letters or digits), e.g. NY for New York",
-                crate::audit::shorten(&a.region, 40)
+                "`{}` is a region of {}, not of {}",
+                a.region,
+                country.to_uppercase(),
+                a.country.to_uppercase()
             ),
-        ));
+        )),
     }
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -221,7 +221,7 @@ pub struct CreateInput {
     pub coupon_code: Option<String>,
     /// Destination, for tax. Without it, or where the store has no rate
     /// for the country, no tax is charged (the order's tax_country and
-    /// tax_region say what was used).
+    /// tax_region say which rate applied).
     pub shipping_address: Option<Address>,
     /// Shipping charge in cents (default 0).
     #[serde(default)]
@@ -411,12 +411,11 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
     let (tax, country, region) = match &i.shipping_address {
         None => (0, None, None),
         Some(a) => {
-            check_destination(a)?;
-            let bps = db::tax_rate_bps(s, &a.country, &a.region)?.unwrap_or(0);
+            let (bps, rule) = db::tax_rate(s, &a.country, region_code(a)?)?.unwrap_or((0, String::new()));
             (
                 (taxable * bps + 5_000) / 10_000,
                 Some(a.country.to_uppercase()),
-                Some(a.region.to_uppercase()),
+                Some(rule),
             )
         }
     };
@@ -477,7 +476,7 @@ pub enum TargetStatus {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {
-    /// The order to move (`ord_…`).
+    /// The order to move: its id (`ord_…`) or number (1102, #1102).
     #[schemars(length(min = 1))]
     pub order_id: String,
     /// `paid` (from pending) or `fulfilled` (from paid). Use cancel_order / refund_order for the rest.
@@ -486,7 +485,8 @@ pub struct StatusInput {
 
 fn update_status(ctx: &Ctx<'_>, i: StatusInput) -> Result<Order, ToolError> {
     let s = &ctx.db;
-    let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
+    let id = order_id(ctx, &i.order_id)?;
+    let o = db::head(s, &id)?.ok_or_else(|| ToolError::not_found("order", &id))?;
     use OrderStatus as S;
     match (i.status, o.status) {
         (_, S::Cancelled) => {
@@ -530,7 +530,7 @@ fn update_status(ctx: &Ctx<'_>, i: StatusInput) -> Result<Order, ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelInput {
-    /// The order to cancel (`ord_…`).
+    /// The order to cancel: its id (`ord_…`) or number (1102, #1102).
     #[schemars(length(min = 1))]
     pub order_id: String,
     /// Why, kept with the refund the cancellation makes (default "order
@@ -541,7 +541,8 @@ pub struct CancelInput {
 
 fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
     let s = &ctx.db;
-    let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
+    let id = order_id(ctx, &i.order_id)?;
+    let o = db::head(s, &id)?.ok_or_else(|| ToolError::not_found("order", &id))?;
     // Anything not yet shipped can be cancelled, a (partly) refunded order
     // included — refunded in full before shipping, its stock is still
     // taken until it is cancelled; what has shipped is refunded instead.
@@ -593,10 +594,10 @@ fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundInput {
-    /// The order to refund (`ord_…`).
+    /// The order to refund: its id (`ord_…`) or number (1102, #1102).
     #[schemars(length(min = 1))]
     pub order_id: String,
-    /// Amount in cents (1000 for $10.00); default: everything paid and not
+    /// Amount in minor units (cents: 1000 is 10.00 USD); default: everything paid and not
     /// yet refunded. A refund returns no stock: cancel_order does, for an
     /// order that has not shipped.
     #[schemars(range(min = 1))]
@@ -617,7 +618,8 @@ pub struct Refunded {
 
 fn refund_order(ctx: &Ctx<'_>, i: RefundInput) -> Result<Refunded, ToolError> {
     let s = &ctx.db;
-    let o = db::head(s, &i.order_id)?.ok_or_else(|| ToolError::not_found("order", &i.order_id))?;
+    let id = order_id(ctx, &i.order_id)?;
+    let o = db::head(s, &id)?.ok_or_else(|| ToolError::not_found("order", &id))?;
     let refundable = o.paid_cents - o.refunded_cents;
     if refundable <= 0 {
         let why = match o.status {

@@ -79,8 +79,9 @@ pub fn tool() -> Tool {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListInput {
-    /// Words to find (any case): a product matches when each word appears
-    /// in its title, description, tags or a variant's SKU, in any order.
+    /// Words to find (any case, at most 10): a product matches when each
+    /// word appears in its title, description, tags or a variant's SKU, in
+    /// any order.
     #[schemars(length(min = 1, max = 200))]
     pub query: Option<String>,
     /// Only products of this category, whatever its letter case (names
@@ -108,7 +109,13 @@ pub struct ListInput {
     pub offset: i64,
 }
 
+/// The most distinct words a search takes: each costs a scan of every
+/// product's text (100 words took seconds on a large catalogue).
+const MAX_SEARCH_WORDS: usize = 10;
+
 fn list_products(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<ProductSummary>, ToolError> {
+    let words = i.query.as_deref().map(search_words).transpose()?;
+    let query = words.as_ref().map(|w| w.join(" "));
     if let (Some(min), Some(max)) = (i.min_price_cents, i.max_price_cents)
         && min > max
     {
@@ -120,7 +127,7 @@ fn list_products(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<ProductSummary>, To
     let (items, total) = db::list(
         &ctx.db,
         &db::ProductQuery {
-            text: i.query.as_deref(),
+            text: query.as_deref(),
             category: i.category.as_deref(),
             status: i.status,
             min_price_cents: i.min_price_cents,
@@ -246,13 +253,42 @@ fn not_blank<'a>(field: &str, value: &'a str) -> Result<&'a str, ToolError> {
 
 /// A category as the store already spells it ("Accessories" joins
 /// "accessories"), else as given.
-fn known_spelling(ctx: &Ctx<'_>, category: &str) -> Result<String, ToolError> {
-    Ok(db::category_spelling(&ctx.db, category)?.unwrap_or_else(|| category.to_string()))
+/// The distinct words of a search (any case), at most [`MAX_SEARCH_WORDS`].
+fn search_words(query: &str) -> Result<Vec<String>, ToolError> {
+    let mut words: Vec<String> = Vec::new();
+    for w in query.split_whitespace() {
+        if !words.iter().any(|seen| seen.eq_ignore_ascii_case(w)) {
+            words.push(w.to_string());
+        }
+    }
+    if words.is_empty() {
+        return Err(ToolError::invalid(
+            "query",
+            "is blank; give words to find, or leave it out to list every product",
+        ));
+    }
+    if words.len() > MAX_SEARCH_WORDS {
+        return Err(ToolError::invalid(
+            "query",
+            format!(
+                "has {} different words; give at most {MAX_SEARCH_WORDS} (a product must contain every one)",
+                words.len()
+            ),
+        ));
+    }
+    Ok(words)
+}
+
+/// A category as the store already spells it on other products than
+/// `except` ("Accessories" joins "accessories"), else as given: a product
+/// alone in its category can still change the category's letter case.
+fn known_spelling(ctx: &Ctx<'_>, category: &str, except: Option<&str>) -> Result<String, ToolError> {
+    Ok(db::category_spelling(&ctx.db, category, except)?.unwrap_or_else(|| category.to_string()))
 }
 
 fn create_product(ctx: &Ctx<'_>, i: CreateInput) -> Result<Product, ToolError> {
     let title = not_blank("title", &i.title)?;
-    let category = known_spelling(ctx, not_blank("category", &i.category)?)?;
+    let category = known_spelling(ctx, not_blank("category", &i.category)?, None)?;
     let category = category.as_str();
     let mut variants: Vec<NewVariant<'_>> = Vec::with_capacity(i.variants.len());
     for (n, v) in i.variants.iter().enumerate() {
@@ -315,7 +351,8 @@ pub struct UpdateInput {
     /// New description; an empty string clears it.
     #[schemars(length(max = 5000))]
     pub description: Option<String>,
-    /// New category name.
+    /// New category name; one other products use is kept in their spelling,
+    /// whatever the letter case given.
     #[schemars(length(min = 1, max = 100))]
     pub category: Option<String>,
     /// New status; only active products can be ordered.
@@ -329,7 +366,7 @@ fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
     let category = i
         .category
         .as_deref()
-        .map(|c| not_blank("category", c).and_then(|c| known_spelling(ctx, c)))
+        .map(|c| not_blank("category", c).and_then(|c| known_spelling(ctx, c, Some(&i.product_id))))
         .transpose()?;
     let category = category.as_deref();
     let tags = i
@@ -365,7 +402,8 @@ pub struct PriceInput {
     /// A variant id such as `var_…` (from get_product).
     #[schemars(length(min = 1))]
     pub variant_id: String,
-    /// The new price in cents: 4500 for $45.00.
+    /// The new price in the currency's minor unit (cents): 4500 is 45.00
+    /// USD (see the store's currency).
     #[schemars(range(min = 0, max = 100_000_000))]
     pub price_cents: i64,
     /// The "was" price in cents, shown struck through; must be above
@@ -408,8 +446,8 @@ pub struct PriceSet {
     pub variant_id: String,
     pub price_cents: i64,
     pub compare_at_cents: Option<i64>,
-    /// The price before this change, in cents: a price given in dollars
-    /// (45 for $45.00) shows here as a 100-fold cut.
+    /// The price before this change, in minor units: a price meant as 45.00
+    /// but given as 45 shows here as a 100-fold cut.
     pub previous_price_cents: i64,
     pub previous_compare_at_cents: Option<i64>,
 }
