@@ -158,7 +158,7 @@ complete -c whale -n "__fish_whale_using_subcommand executions; and not __fish_s
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l tool -d 'Only this tool (orders), or one action (orders.create_order or orders_create_order)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l agent -d 'Only this agent (name or id)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l status -d 'success | error | timeout | pending_approval | rejected' -r
-complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l from -d 'From this time (RFC 3339; YYYY-MM-DD, a day in the store\'s time zone; or an age like 24h)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l from -d 'From this time (RFC 3339; YYYY-MM-DD, a day in the store\'s time zone; YYYY-MM-DDTHH:MM, store time; or an age like 24h)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l to -d 'Until this time (same forms; a date includes that whole day)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l limit -d 'Rows per page, 1–1000' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from list" -l offset -d 'Rows to skip (for paging)' -r
@@ -176,7 +176,7 @@ complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l tool -d 'Only this tool (orders), or one action (orders.create_order or orders_create_order)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l agent -d 'Only this agent (name or id)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l status -d 'success | error | timeout | pending_approval | rejected' -r
-complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l from -d 'From this time (RFC 3339; YYYY-MM-DD, a day in the store\'s time zone; or an age like 24h)' -r
+complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l from -d 'From this time (RFC 3339; YYYY-MM-DD, a day in the store\'s time zone; YYYY-MM-DDTHH:MM, store time; or an age like 24h)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l to -d 'Until this time (same forms; a date includes that whole day)' -r
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand executions; and __fish_seen_subcommand_from stats" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r

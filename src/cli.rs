@@ -487,7 +487,7 @@ pub struct ExecFilterArgs {
     /// success | error | timeout | pending_approval | rejected
     #[arg(long)]
     pub status: Option<String>,
-    /// From this time (RFC 3339; YYYY-MM-DD, a day in the store's time zone; or an age like 24h)
+    /// From this time (RFC 3339; YYYY-MM-DD, a day in the store's time zone; YYYY-MM-DDTHH:MM, store time; or an age like 24h)
     #[arg(long)]
     pub from: Option<String>,
     /// Until this time (same forms; a date includes that whole day)

@@ -3120,6 +3120,31 @@ fn orders_waiting_to_ship_are_found_whatever_their_refunds() {
     assert!(!listed(json!({"fulfilled": false})).iter().any(|r| r["id"] == id));
 }
 
+/// get_customer takes an email (any case), as create_order's customer_email
+/// does.
+#[test]
+fn a_customer_is_found_by_email() {
+    let w = Whale::new();
+    let first = &w.tool("customers", "list_customers", json!({"limit": 1}))["items"][0];
+    let email = first["email"].as_str().expect("email").to_uppercase();
+    let c = w.tool(
+        "customers",
+        "get_customer",
+        json!({"customer_id": format!(" {email} ")}),
+    );
+    assert_eq!(c["id"], first["id"], "{c}");
+    let err = tool_err(
+        &w,
+        "customers",
+        "get_customer",
+        json!({"customer_id": "nobody@example.com"}),
+    );
+    assert!(
+        err.contains("nobody@example.com") && err.contains("list_customers"),
+        "{err}"
+    );
+}
+
 /// get_order takes the number people quote (1102, #1102) as well as the id.
 #[test]
 fn an_order_is_found_by_its_number() {

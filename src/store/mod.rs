@@ -742,6 +742,18 @@ pub fn parse_time(s: &str, tz: &jiff::tz::TimeZone, bound: Bound) -> Option<i64>
                 .unwrap_or_else(|_| clamp(d.year())),
         });
     }
+    // A date and time without an offset is a time of the store's calendar,
+    // as a plain date is one of its days (an exact instant at either end).
+    if s.len() > 10
+        && let Ok(local) = s.parse::<jiff::civil::DateTime>()
+    {
+        return Some(
+            local
+                .to_zoned(tz.clone())
+                .map(|z| z.timestamp().as_millisecond())
+                .unwrap_or_else(|_| clamp(local.year())),
+        );
+    }
     parse_duration_ms(s).map(|d| now_ms() - d)
 }
 
@@ -774,7 +786,7 @@ pub fn parse_bounds(
             parse_time(v, &tz, bound).ok_or_else(|| {
                 BadTime(
                     field,
-                    format!("`{v}` is not a time; use RFC 3339, YYYY-MM-DD or an age like 24h/7d"),
+                    format!("`{v}` is not a time; use RFC 3339, YYYY-MM-DD, YYYY-MM-DDTHH:MM (store time) or an age like 24h/7d"),
                 )
             })
         })
@@ -1008,9 +1020,18 @@ mod tests {
             parse_time("2026-03-08", &ny, Bound::End).unwrap(),
         );
         assert_eq!(end + 1 - start, 23 * 3_600_000);
-        // Neither a time without an offset nor a loose date is guessed at.
+        // A time without an offset is one of the store's clock.
+        assert_eq!(
+            parse_time("2026-11-20T10:00:00", &ny, Bound::Start),
+            Some(ms("2026-11-20T15:00:00Z"))
+        );
+        assert_eq!(
+            parse_time("2026-11-20 10:30", &ny, Bound::End),
+            Some(ms("2026-11-20T15:30:00Z"))
+        );
+        // A loose date is not guessed at.
         for bad in [
-            "2026-11-20T10:00:00",
+            "2026-11-20T25:00",
             "2026-11-20 junk",
             "2026-13-01",
             "20261120",

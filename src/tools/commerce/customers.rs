@@ -187,13 +187,21 @@ fn list_customers(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<CustomerSummary>, 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerId {
-    /// A customer id such as `cus_…` (from list_customers).
+    /// A customer id such as `cus_…` (from list_customers), or the
+    /// customer's email address (any case).
     #[schemars(length(min = 1))]
     pub customer_id: String,
 }
 
 fn get_customer(ctx: &Ctx<'_>, i: CustomerId) -> Result<Customer, ToolError> {
-    db::get(&ctx.db, &i.customer_id)?.ok_or_else(|| ToolError::not_found("customer", &i.customer_id))
+    // An email finds its customer, as create_order's customer_email does.
+    let id = match i.customer_id.contains('@') {
+        true => db::id_by_email(&ctx.db, i.customer_id.trim(), None)?,
+        false => Some(i.customer_id.clone()),
+    };
+    id.and_then(|id| db::get(&ctx.db, &id).transpose())
+        .transpose()?
+        .ok_or_else(|| ToolError::not_found("customer", &i.customer_id))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -89,7 +89,8 @@ pub struct ListInput {
     /// Only orders of this customer (`cus_…`).
     pub customer_id: Option<String>,
     /// Earliest creation time: RFC 3339, a date (YYYY-MM-DD, from the start
-    /// of that day in the store's time zone), or an age like 7d.
+    /// of that day in the store's time zone), a time of the store's clock
+    /// (YYYY-MM-DDTHH:MM), or an age like 7d.
     pub from: Option<String>,
     /// Latest creation time (same forms as `from`; a date includes that
     /// whole day).

@@ -54,7 +54,8 @@ pub struct QueryInput {
     /// Only executions with this status.
     pub status: Option<db::ExecStatus>,
     /// Earliest time: RFC 3339, a date (YYYY-MM-DD, from the start of that
-    /// day in the store's time zone), or an age like 24h / 7d.
+    /// day in the store's time zone), a time of the store's clock
+    /// (YYYY-MM-DDTHH:MM), or an age like 24h / 7d.
     pub from: Option<String>,
     /// Latest time (same forms as `from`; a date includes that whole day).
     pub to: Option<String>,

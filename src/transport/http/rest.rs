@@ -266,7 +266,7 @@ pub async fn openapi(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Res
                     q("tool", "string", "Only this tool (`orders`), or one action (`orders.create_order` or `orders_create_order`)"),
                     q("agent", "string", "Only this agent (name or id)"),
                     q("status", "string", "success | error | timeout | pending_approval | rejected"),
-                    q("from", "string", "Earliest time: RFC 3339, YYYY-MM-DD, or an age like 24h"),
+                    q("from", "string", "Earliest time: RFC 3339, YYYY-MM-DD or YYYY-MM-DDTHH:MM (store time), or an age like 24h"),
                     q("to", "string", "Latest time (same forms)"),
                     q("limit", "integer", "Page size 1–100 (default 20)"),
                     q("offset", "integer", "Rows to skip (default 0)"),
