@@ -137,12 +137,12 @@ impl Pace {
     /// Whether a flush has waited long enough (writes failing for
     /// `STOP_WAIT`); if so, remembers that this failure was waited out.
     fn flush_gives_up(&self) -> bool {
-        let since = self.failing_since.load(Ordering::Relaxed);
-        if since != 0 && now_ms() - since >= self.stop_wait_ms {
-            self.flush_gave_up.store(since, Ordering::Relaxed);
-            return true;
+        if !self.failing_for(self.stop_wait_ms) {
+            return false;
         }
-        false
+        let since = self.failing_since.load(Ordering::Relaxed);
+        self.flush_gave_up.store(since, Ordering::Relaxed);
+        true
     }
 }
 

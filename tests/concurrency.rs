@@ -68,14 +68,7 @@ fn concurrent_sessions_never_oversell_and_audit_every_order_once() {
     let mut sessions: Vec<Mcp> = (0..PROCESSES).map(|_| w.mcp(&[]).started()).collect();
     let mut pending: Vec<Vec<Value>> = Vec::new();
     for m in &mut sessions {
-        let ids = (0..ORDERS_EACH)
-            .map(|_| {
-                m.send_request(
-                    "tools/call",
-                    json!({"name": "orders_create_order", "arguments": order_input(&v.variant_id, 1)}),
-                )
-            })
-            .collect();
+        let ids = m.send_calls(ORDERS_EACH, "orders_create_order", &order_input(&v.variant_id, 1));
         pending.push(ids);
     }
     let mut created = Vec::new();
@@ -219,14 +212,7 @@ fn acknowledged_orders_survive_sigkill() {
         .expect("total");
 
     let mut m = w.mcp(&[]).started();
-    let ids: Vec<Value> = (0..SENT)
-        .map(|_| {
-            m.send_request(
-                "tools/call",
-                json!({"name": "orders_create_order", "arguments": order_input(&v.variant_id, 1)}),
-            )
-        })
-        .collect();
+    let ids = m.send_calls(SENT, "orders_create_order", &order_input(&v.variant_id, 1));
     // Read replies as they arrive; kill once enough writes are acknowledged.
     let wanted: HashSet<String> = ids.iter().map(|i| i.to_string()).collect();
     let mut acked: Vec<String> = Vec::new();
@@ -349,31 +335,6 @@ fn first_run_waits_for_a_reader_of_the_new_file() {
     assert_eq!(w.integrity_check(), "ok");
 }
 
-/// The number of audit rows committed so far.
-fn audit_rows(w: &Whale) -> i64 {
-    w.sqlite()
-        .query_row("SELECT count(*) FROM executions", [], |r| r.get(0))
-        .expect("count executions")
-}
-
-/// A session whose first call's audit row is on disk (so what follows is
-/// all that is pending).
-fn session_with_one_row(w: &Whale) -> Mcp {
-    session_with_one_row_env(w, &[])
-}
-
-/// [`session_with_one_row`] with extra environment variables.
-fn session_with_one_row_env(w: &Whale, env: &[(&str, &str)]) -> Mcp {
-    let mut m = Mcp::spawn(w, &[], env).started();
-    m.call_ok("store", json!({"action": "get_settings"}));
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while audit_rows(w) == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert_eq!(audit_rows(w), 1, "the first call's audit row");
-    m
-}
-
 /// SPEC §10: while another process holds the write lock, the audit rows of
 /// reads wait in the queue for as long as the session runs; a stop waits
 /// for them a bounded time only, then says how many rows it could not
@@ -383,7 +344,7 @@ fn session_with_one_row_env(w: &Whale, env: &[(&str, &str)]) -> Mcp {
 #[test]
 fn a_stop_behind_a_locked_database_ends_and_counts_the_rows_it_lost() {
     let w = Whale::new();
-    let mut m = session_with_one_row(&w);
+    let mut m = w.mcp_with_one_audit_row(&[]);
     let lock = w.hold_write_lock();
     for _ in 0..3 {
         m.call_ok("store", json!({"action": "get_settings"}));
@@ -406,7 +367,7 @@ fn a_stop_behind_a_locked_database_ends_and_counts_the_rows_it_lost() {
         "{err}"
     );
     drop(lock);
-    assert_eq!(audit_rows(&w), 1, "nothing was written behind the lock");
+    assert_eq!(w.audit_rows(), 1, "nothing was written behind the lock");
 }
 
 /// A database locked for good holds no call up for good, nor the SIGTERM
@@ -421,19 +382,16 @@ fn a_locked_database_with_a_full_audit_queue_holds_no_call_or_sigterm_up() {
     // More than the audit queue (8192 rows) and the writer's batch hold.
     const CALLS: usize = 9000;
     let w = Whale::new();
-    let mut m = session_with_one_row_env(&w, &[("WHALE_AUDIT_GIVE_UP_MS", "1000")]);
+    let mut m = w.mcp_with_one_audit_row(&[("WHALE_AUDIT_GIVE_UP_MS", "1000")]);
     let lock = w.hold_write_lock();
     // In rounds, so stdin never fills while whale waits (without the give-up
     // a reply then times out, rather than the test hanging in a write).
     for round in 0..CALLS.div_ceil(250) {
-        let ids: Vec<Value> = (0..250.min(CALLS - round * 250))
-            .map(|_| {
-                m.send_request(
-                    "tools/call",
-                    json!({"name": "store", "arguments": {"action": "get_settings"}}),
-                )
-            })
-            .collect();
+        let ids = m.send_calls(
+            250.min(CALLS - round * 250),
+            "store",
+            &json!({"action": "get_settings"}),
+        );
         for id in &ids {
             let reply = m.response(id, TIMEOUT);
             assert_ne!(reply["result"]["isError"], json!(true), "{reply}");
@@ -467,7 +425,7 @@ fn a_locked_database_with_a_full_audit_queue_holds_no_call_or_sigterm_up() {
         .unwrap_or_else(|| panic!("no count of lost rows: {err}"));
     assert!(!err.contains("before exit; they are lost"), "{err}");
     assert_eq!(
-        audit_rows(&w) + lost,
+        w.audit_rows() + lost,
         1 + CALLS as i64 + 1,
         "every call's row is on disk or counted as lost\n{err}"
     );
@@ -479,7 +437,7 @@ fn a_locked_database_with_a_full_audit_queue_holds_no_call_or_sigterm_up() {
 #[test]
 fn a_write_behind_a_held_lock_is_reported_busy_not_internal() {
     let w = Whale::new();
-    let mut m = session_with_one_row(&w);
+    let mut m = w.mcp_with_one_audit_row(&[]);
     let lock = w.hold_write_lock();
     let text = m.call_err(
         "store",

@@ -215,6 +215,32 @@ impl Browser {
         (input_value(&html, "request_id"), input_value(&html, "csrf"))
     }
 
+    /// Signs in as the test user on the page at `authorize_url`; the
+    /// request's id and CSRF token, and the consent page.
+    fn consent(&mut self, s: &HttpServer, authorize_url: &str) -> (String, String, String) {
+        let (id, csrf) = self.sign_in_form(authorize_url);
+        let consent = self.sign_in(s, &id, &csrf, EMAIL, PASSWORD);
+        assert_eq!(consent.status(), StatusCode::OK, "login");
+        (id, csrf, consent.text().expect("consent page"))
+    }
+
+    /// Answers the consent page `html` of request `id` with `decision`
+    /// for the store it offers; the redirect back to the client.
+    fn decide(&mut self, s: &HttpServer, id: &str, csrf: &str, html: &str, decision: &str) -> String {
+        let store = input_value(html, "store");
+        let back = self.post_form(
+            &s.url("/authorize/consent"),
+            &[
+                ("request_id", id),
+                ("csrf", csrf),
+                ("store", &store),
+                ("decision", decision),
+            ],
+        );
+        assert!(back.status().is_redirection(), "consent: {}", back.status());
+        location(&back)
+    }
+
     /// Posts the sign-in form of request `id`.
     fn sign_in(&mut self, s: &HttpServer, id: &str, csrf: &str, email: &str, password: &str) -> Response {
         self.post_form(
@@ -283,44 +309,19 @@ fn sign_in_and_decide(
             && html.contains("It sends you back to <strong>an app on this computer (port "),
         "where the client comes from: {html}"
     );
-    let store = input_value(&html, "store");
-    let back = b.post_form(
-        &s.url("/authorize/consent"),
-        &[
-            ("request_id", &id),
-            ("csrf", &csrf),
-            ("store", &store),
-            ("decision", decision),
-        ],
-    );
-    assert!(back.status().is_redirection(), "consent: {}", back.status());
-    location(&back)
+    b.decide(s, &id, &csrf, &html, decision)
 }
 
 /// [`sign_in_and_decide`] for a client whose redirect URI is on the web at
 /// `host`: the consent page names it.
 fn sign_in_and_decide_at(s: &HttpServer, authorize_url: &str, decision: &str, host: &str) -> String {
     let mut b = Browser::new();
-    let (id, csrf) = b.sign_in_form(authorize_url);
-    let consent = b.sign_in(s, &id, &csrf, EMAIL, PASSWORD);
-    assert_eq!(consent.status(), StatusCode::OK, "login");
-    let html = consent.text().expect("consent page");
+    let (id, csrf, html) = b.consent(s, authorize_url);
     assert!(
         html.contains(&format!("It sends you back to <strong>{host}</strong>")),
         "{html}"
     );
-    let store = input_value(&html, "store");
-    let back = b.post_form(
-        &s.url("/authorize/consent"),
-        &[
-            ("request_id", &id),
-            ("csrf", &csrf),
-            ("store", &store),
-            ("decision", decision),
-        ],
-    );
-    assert!(back.status().is_redirection(), "consent: {}", back.status());
-    location(&back)
+    b.decide(s, &id, &csrf, &html, decision)
 }
 
 fn token(s: &HttpServer, form: &[(&str, &str)]) -> Response {
@@ -720,11 +721,7 @@ fn the_consent_page_names_a_private_use_redirect() {
     let (_v, challenge) = pkce();
     let mut req = AuthRequest::new(&client_id, &challenge);
     req.redirect_uri = app.into();
-    let mut b = Browser::new();
-    let (id, csrf) = b.sign_in_form(&req.url(&s));
-    let consent = b.sign_in(&s, &id, &csrf, EMAIL, PASSWORD);
-    assert_eq!(consent.status(), StatusCode::OK);
-    let html = consent.text().unwrap();
+    let (_, _, html) = Browser::new().consent(&s, &req.url(&s));
     assert!(
         html.contains("It sends you back to <strong>the app that opens com.example.app: links</strong>"),
         "{html}"
@@ -2107,11 +2104,7 @@ fn a_member_of_several_stores_chooses_one_and_only_theirs() {
     let req = AuthRequest::new(&client_id, &challenge);
     let url = format!("{}&store=shop2", req.url(&s));
 
-    let login = |b: &mut Browser| {
-        let (id, csrf) = b.sign_in_form(&url);
-        let consent = b.sign_in(&s, &id, &csrf, EMAIL, PASSWORD);
-        (id, csrf, consent.text().unwrap())
-    };
+    let login = |b: &mut Browser| b.consent(&s, &url);
     // A store the user does not belong to is refused.
     let mut b = Browser::new();
     let (id, csrf, html) = login(&mut b);

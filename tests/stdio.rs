@@ -1312,27 +1312,10 @@ fn audit_rows_outlast_a_locked_database_and_a_large_backlog_raises_the_writer() 
     // queue would make the calls wait, as it should).
     const CALLS: usize = 6300;
     let w = Whale::new();
-    let mut m = w.mcp(&[]).started();
-    m.call_ok("store", json!({"action": "get_settings"}));
-    let written = || {
-        w.sqlite()
-            .query_row("SELECT count(*) FROM executions", [], |r| r.get::<_, i64>(0))
-            .unwrap()
-    };
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while written() == 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut m = w.mcp_with_one_audit_row(&[]);
     let locked_at = std::time::Instant::now();
     let lock = w.hold_write_lock();
-    let ids: Vec<Value> = (0..CALLS)
-        .map(|_| {
-            m.send_request(
-                "tools/call",
-                json!({"name": "store", "arguments": {"action": "get_settings"}}),
-            )
-        })
-        .collect();
+    let ids = m.send_calls(CALLS, "store", &json!({"action": "get_settings"}));
     for id in &ids {
         let reply = m.response(id, TIMEOUT);
         assert_eq!(reply["result"]["isError"], json!(false), "{reply}");
@@ -1357,13 +1340,17 @@ fn audit_rows_outlast_a_locked_database_and_a_large_backlog_raises_the_writer() 
     while locked_at.elapsed() < Duration::from_secs(11) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(written(), 1, "no row is written while the database is locked");
+    assert_eq!(
+        w.audit_rows(),
+        1,
+        "no row is written while the database is locked"
+    );
     drop(lock);
     let deadline = std::time::Instant::now() + TIMEOUT;
-    while written() < (CALLS + 1) as i64 && std::time::Instant::now() < deadline {
+    while w.audit_rows() < (CALLS + 1) as i64 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(written(), (CALLS + 1) as i64, "every call has its audit row");
+    assert_eq!(w.audit_rows(), (CALLS + 1) as i64, "every call has its audit row");
     // Caught up: back to the background class (or nice 19 without the
     // right to leave the idle class).
     let background = if floor <= 19 { (5, 19) } else { (0, 19) };

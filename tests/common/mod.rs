@@ -282,6 +282,26 @@ impl Whale {
         conn
     }
 
+    /// The number of audit rows on disk.
+    pub fn audit_rows(&self) -> i64 {
+        self.sqlite()
+            .query_row("SELECT count(*) FROM executions", [], |r| r.get(0))
+            .expect("count executions")
+    }
+
+    /// A session (with `env`) whose first call's audit row is on disk, so
+    /// that what follows is the only work queued.
+    pub fn mcp_with_one_audit_row(&self, env: &[(&str, &str)]) -> Mcp {
+        let mut m = Mcp::spawn(self, &[], env).started();
+        m.call_ok("store", json!({"action": "get_settings"}));
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        while self.audit_rows() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(self.audit_rows(), 1, "the first call's audit row");
+        m
+    }
+
     /// The name in the `demo` store's live settings, read from the file.
     pub fn demo_store_name(&self) -> String {
         self.sqlite()
@@ -588,6 +608,14 @@ impl Mcp {
         }
         self.send(&msg);
         id
+    }
+
+    /// Sends `n` calls of tool `name` with `arguments` without waiting;
+    /// their ids, in order.
+    pub fn send_calls(&mut self, n: usize, name: &str, arguments: &Value) -> Vec<Value> {
+        (0..n)
+            .map(|_| self.send_request("tools/call", json!({"name": name, "arguments": arguments})))
+            .collect()
     }
 
     /// Sends a request and waits for its reply (the whole JSON-RPC message).
