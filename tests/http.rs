@@ -1385,6 +1385,17 @@ fn behind_a_trusted_proxy_limits_count_the_forwarded_client() {
         StatusCode::UNAUTHORIZED,
         "an IPv6 client with a port"
     );
+    // An IPv6 client is its /64 (whoever has one address has them all): a
+    // fresh address in it has no fresh allowance; another /64 has one.
+    for i in 3..31 {
+        get(&format!("2001:db8::{i:x}"));
+    }
+    assert_eq!(
+        get("2001:db8::ffff"),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same /64"
+    );
+    assert_eq!(get("2001:db8:0:1::1"), StatusCode::UNAUTHORIZED, "another /64");
     for _ in 0..30 {
         get("unknown");
     }

@@ -451,10 +451,11 @@ impl AuthServer {
                 (id, form.get("client_secret").cloned())
             }
         };
-        let client = self
-            .known_client(&id)
-            .ok()
-            .flatten()
+        // A database that fails is the server's error, not a failed client
+        // login (the per-address limit counts those).
+        let conn = self.db.conn()?;
+        let client = rows::client(&conn, &id)?
+            .filter(|c| c.revoked_at.is_none())
             .ok_or_else(|| OAuthError::invalid_client("unknown client or wrong secret"))?;
         match (&client.secret_hash, secret) {
             (None, None) => Ok(client),
@@ -1414,6 +1415,35 @@ mod tests {
         assert!(pkce_ok(verifier, challenge));
         assert!(!pkce_ok("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx", challenge));
         assert!(!pkce_ok("short", challenge));
+    }
+
+    /// A database that fails while a client authenticates is the server's
+    /// error: counted as `invalid_client` (401), it charged every client
+    /// behind one address against the failed-login limit.
+    #[test]
+    fn a_failing_database_is_no_failed_client_login() {
+        let dir = std::env::temp_dir().join(crate::store::new_id("whale-test"));
+        let db = Arc::new(Db::open(&dir.join("w.db")).unwrap());
+        let server = AuthServer::new(db.clone(), AuthConfig::default(), Vec::new());
+        let form = HashMap::from([
+            ("grant_type".to_string(), "client_credentials".to_string()),
+            ("client_id".to_string(), "wc_nobody".to_string()),
+        ]);
+        let unknown = server.token(&form, None, "http://h:1", "peer").unwrap_err();
+        assert_eq!(
+            (unknown.status, unknown.error),
+            (StatusCode::UNAUTHORIZED, "invalid_client")
+        );
+        db.conn()
+            .unwrap()
+            .execute_batch("PRAGMA foreign_keys = OFF; DROP TABLE oauth_clients;")
+            .unwrap();
+        let failed = server.token(&form, None, "http://h:1", "peer").unwrap_err();
+        assert_eq!(
+            (failed.status, failed.error),
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

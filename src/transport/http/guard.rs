@@ -93,6 +93,18 @@ async fn check(s: &HttpState, req: &mut Request) -> Result<(), HttpError> {
 /// many, refilling evenly) before further refusals become 429s.
 pub const FAILED_AUTH_PER_MIN: i64 = 30;
 
+/// A client address as a limiter key: IPv4 as it is, IPv6 cut to its /64
+/// (one subscriber's network: whoever has one address has them all, and
+/// would otherwise get a fresh allowance from each).
+fn addr_key(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 64)
+            .map(|n| n.trunc().to_string())
+            .unwrap_or_else(|_| v6.to_string()),
+        v4 => v4.to_string(),
+    }
+}
+
 /// The client, for the per-address limits: its address as the listener saw
 /// it, unless that is a `--trusted-proxy`, whose `X-Forwarded-For` then
 /// names it — the rightmost entry there that is not itself a trusted proxy
@@ -109,7 +121,7 @@ pub fn client_key(req: &Request, policy: &Policy) -> String {
         return String::new();
     };
     if !policy.trusts(peer) {
-        return peer.to_string();
+        return addr_key(peer);
     }
     let values: Vec<&str> = req
         .headers()
@@ -124,7 +136,7 @@ pub fn client_key(req: &Request, policy: &Policy) -> String {
         }
         match forwarded_ip(entry) {
             Some(ip) if policy.trusts(ip) => continue,
-            Some(ip) => return ip.to_string(),
+            Some(ip) => return addr_key(ip),
             None => return format!("xff:{}", crate::audit::shorten(entry, 64)),
         }
     }
@@ -387,6 +399,19 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A limiter key as `client_key` makes it from an address, or the
+    /// text itself for an entry that is no address (`xff:…`).
+    fn peer_key(addr: String) -> String {
+        addr.parse().map(addr_key).unwrap_or(addr)
+    }
+
+    #[test]
+    fn an_ipv6_client_is_known_by_its_64() {
+        assert_eq!(peer_key("2001:db8:1:2:3:4:5:6".into()), "2001:db8:1:2::/64");
+        assert_eq!(peer_key("203.0.113.7".into()), "203.0.113.7");
+        assert_eq!(peer_key("xff:unknown".into()), "xff:unknown");
+    }
 
     #[test]
     fn hosts_and_origins() {

@@ -55,25 +55,15 @@ pub async fn metadata(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Re
 /// creates state without a credential (`/register`, `/authorize`).
 const OPEN_ENDPOINT_PER_MIN: i64 = 60;
 
-/// The client's address as the per-address limits know it (see
-/// [`peer_key`]), for the handlers behind [`per_peer_limit`].
+/// The client's address as the per-address limits know it
+/// ([`super::guard::client_key`]), for the handlers behind
+/// [`per_peer_limit`].
 #[derive(Debug, Clone)]
 pub struct Peer(pub String);
 
-/// A client address as a limiter key: IPv4 as it is, IPv6 cut to its /64
-/// (one subscriber's network: whoever has one address has them all).
-fn peer_key(addr: String) -> String {
-    match addr.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) => ipnet::Ipv6Net::new(v6, 64)
-            .map(|n| n.trunc().to_string())
-            .unwrap_or(addr),
-        _ => addr,
-    }
-}
-
 /// The caller's address key and its rate-limit bucket at this endpoint.
 fn peer_bucket(s: &HttpState, req: &axum::extract::Request) -> (String, String) {
-    let peer = peer_key(super::guard::client_key(req, &s.policy));
+    let peer = super::guard::client_key(req, &s.policy);
     let key = format!("peer:{peer}:{}", req.uri().path());
     (peer, key)
 }
@@ -295,6 +285,9 @@ pub async fn login(
     // it up.
     let peer = peer(from);
     let email = field(&f, "email").trim().to_ascii_lowercase();
+    // No address is longer than 254 characters: a posted megabyte does not
+    // become a limiter key kept for minutes.
+    let email = crate::audit::shorten(&email, 254);
     let allowances = [
         (format!("login:{email}:{peer}"), LOGIN_FAILURES_PER_MIN),
         (format!("login:{email}"), ACCOUNT_LOGIN_FAILURES_PER_MIN),
@@ -465,18 +458,5 @@ pub async fn introspect(State(s): State<Arc<HttpState>>, headers: HeaderMap, bod
     match result {
         Ok(v) => (StatusCode::OK, no_store(), axum::Json(v)).into_response(),
         Err(e) => e.into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn an_ipv6_client_is_known_by_its_64() {
-        assert_eq!(
-            super::peer_key("2001:db8:1:2:3:4:5:6".into()),
-            "2001:db8:1:2::/64"
-        );
-        assert_eq!(super::peer_key("203.0.113.7".into()), "203.0.113.7");
-        assert_eq!(super::peer_key("xff:unknown".into()), "xff:unknown");
     }
 }
