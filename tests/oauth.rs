@@ -669,12 +669,23 @@ fn unregistered_redirect_uri_is_never_redirected_to() {
     ] {
         let mut req = AuthRequest::new(&client_id, &challenge);
         req.redirect_uri = bad.into();
-        let resp = Browser::new().get(&req.url(&s));
-        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
-        assert!(location(&resp).is_empty(), "{bad}: redirected");
-        assert!(resp.text().unwrap().contains("not registered"));
+        shown_not_redirected(&req.url(&s), "not registered");
     }
     assert_nothing_issued(&w, "redirect_uri");
+}
+
+/// An authorization request at `url` that is refused on whale's own page
+/// (400, saying `says`), not redirected anywhere.
+fn shown_not_redirected(url: &str, says: &str) {
+    let resp = Browser::new().get(url);
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{url}");
+    assert!(
+        location(&resp).is_empty(),
+        "{url}: redirected to {}",
+        location(&resp)
+    );
+    let text = resp.text().unwrap();
+    assert!(text.contains(says), "{url}: {text}");
 }
 
 /// Anyone may register any https redirect URI: an error found before
@@ -694,15 +705,7 @@ fn errors_before_sign_in_are_not_redirected_to_a_registered_web_site() {
         .url(&s)
         .replace("code_challenge_method=S256", "code_challenge_method=plain");
     for (url, says) in [(bad_type, "response_type=code"), (no_pkce, "plain")] {
-        let resp = Browser::new().get(&url);
-        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{url}");
-        assert!(
-            location(&resp).is_empty(),
-            "{url}: redirected to {}",
-            location(&resp)
-        );
-        let text = resp.text().unwrap();
-        assert!(text.contains(says), "{text}");
+        shown_not_redirected(&url, says);
     }
     // After the person signed in and decided, the answer goes back as usual.
     let back = sign_in_and_decide_at(&s, &req.url(&s), "deny", "evil.example");
