@@ -95,7 +95,25 @@ impl RateLimiter {
     }
 
     fn check_at(&self, client: &str, per_min: Option<i64>, now: Instant) -> Result<(), u64> {
-        let capacity = self.capacity(per_min);
+        self.check_all_at(&[(client, per_min)], now)
+    }
+
+    /// Takes one token from each of `buckets` (a client and its limit), or
+    /// none when any of them has none left: `Err(seconds)` until all of them
+    /// have one again. One lock for all, so concurrent callers never each
+    /// hold a token of a bucket the other needed.
+    pub fn check_all(&self, buckets: &[(&str, Option<i64>)]) -> Result<(), u64> {
+        self.check_all_at(buckets, Instant::now())
+    }
+
+    /// Gives back the tokens [`RateLimiter::check_all`] took.
+    pub fn refund_all(&self, buckets: &[(&str, Option<i64>)]) {
+        for (client, per_min) in buckets {
+            self.refund(client, *per_min);
+        }
+    }
+
+    fn check_all_at(&self, wanted: &[(&str, Option<i64>)], now: Instant) -> Result<(), u64> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let due = buckets.map.len() < MAX_BUCKETS
             || buckets
@@ -108,21 +126,35 @@ impl RateLimiter {
         }
         // Full of clients seen in the last minutes: a new one waits (known
         // ones keep their buckets; forgetting them would refill them all).
-        if buckets.map.len() >= MAX_BUCKETS && !buckets.map.contains_key(client) {
+        let unknown = wanted
+            .iter()
+            .filter(|(c, _)| !buckets.map.contains_key(*c))
+            .count();
+        if unknown > 0 && buckets.map.len() + unknown > MAX_BUCKETS {
             return Err(60);
         }
-        let b = buckets.map.entry(client.to_string()).or_insert(Bucket {
-            tokens: capacity,
-            at: now,
-        });
-        b.tokens = b.refilled(capacity, now);
-        b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(wait_secs(b.tokens, capacity))
+        let mut wait = None;
+        for &(client, per_min) in wanted {
+            let capacity = self.capacity(per_min);
+            let b = buckets.map.entry(client.to_string()).or_insert(Bucket {
+                tokens: capacity,
+                at: now,
+            });
+            b.tokens = b.refilled(capacity, now);
+            b.at = now;
+            if b.tokens < 1.0 {
+                wait = wait.max(Some(wait_secs(b.tokens, capacity)));
+            }
         }
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        for (client, _) in wanted {
+            if let Some(b) = buckets.map.get_mut(*client) {
+                b.tokens -= 1.0;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -208,6 +240,27 @@ mod tests {
         assert!(rl.check_at("f", Some(2), t0).is_ok());
         assert_eq!(rl.exhausted_at("f", Some(2), t0), Some(30));
         assert_eq!(rl.exhausted_at("f", Some(2), t0 + Duration::from_secs(30)), None);
+    }
+
+    #[test]
+    fn check_all_takes_from_every_bucket_or_from_none() {
+        let rl = RateLimiter::new(60);
+        let t0 = Instant::now();
+        let both = [("narrow", Some(1)), ("wide", Some(3))];
+        assert!(rl.check_all_at(&both, t0).is_ok());
+        // The narrow bucket is empty: nothing is taken from the wide one.
+        assert_eq!(rl.check_all_at(&both, t0), Err(60));
+        assert_eq!(rl.check_all_at(&both, t0), Err(60));
+        assert!(rl.check_at("wide", Some(3), t0).is_ok());
+        assert!(rl.check_at("wide", Some(3), t0).is_ok());
+        assert!(
+            rl.check_at("wide", Some(3), t0).is_err(),
+            "two refusals took none of its 3"
+        );
+        // The longest wait of the empty buckets.
+        assert_eq!(rl.check_all_at(&both, t0 + Duration::from_secs(30)), Err(30));
+        rl.refund_all(&both);
+        assert!(rl.check_all_at(&both, t0 + Duration::from_secs(30)).is_ok());
     }
 
     #[test]

@@ -188,7 +188,9 @@ fn python_sdk_over_legacy_sse() {
 // ===========================================================================
 
 /// Checks a 401's challenge: Bearer, resource_metadata pointing at this
-/// server's RFC 9728 document, and `error="invalid_token"` iff `invalid`.
+/// server's RFC 9728 document, `scope` naming every resource of that
+/// document's `scopes_supported` (bare: read and write), and
+/// `error="invalid_token"` iff `invalid`.
 fn assert_challenge(headers: &HeaderMap, server: &HttpServer, invalid: bool, what: &str) {
     let www = header_str(headers, "www-authenticate");
     let meta = server.url("/.well-known/oauth-protected-resource/mcp");
@@ -196,6 +198,20 @@ fn assert_challenge(headers: &HeaderMap, server: &HttpServer, invalid: bool, wha
     assert!(
         www.contains(&format!("resource_metadata=\"{meta}\"")),
         "{what}: WWW-Authenticate {www:?} lacks resource_metadata=\"{meta}\""
+    );
+    let doc = ok_json(send(http().get(&meta), "metadata"), "metadata");
+    let resources: Vec<&str> = doc["scopes_supported"]
+        .as_array()
+        .expect("scopes_supported")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|s| !s.contains(':'))
+        .collect();
+    assert!(resources.contains(&"orders"), "{doc}");
+    let scope = format!("scope=\"{}\"", resources.join(" "));
+    assert!(
+        www.contains(&scope),
+        "{what}: WWW-Authenticate {www:?} lacks {scope}"
     );
     assert_eq!(
         www.contains("error=\"invalid_token\""),

@@ -176,10 +176,13 @@ async fn authenticate(
     // The client as a limiter key (`client_key`: a few bytes, per request).
     peer: String,
 ) -> Result<(Credential, Principal), HttpError> {
+    // RFC 6750 §3: `scope` names what to ask for (MCP 2025-11-25 has
+    // servers send it; a client then requests just that).
     let challenge = |error: Option<&str>| {
         let mut v = format!(
-            "Bearer resource_metadata=\"{}\"",
-            s.resource_metadata_url(headers)
+            "Bearer resource_metadata=\"{}\", scope=\"{}\"",
+            s.resource_metadata_url(headers),
+            s.challenge_scope
         );
         if let Some(e) = error {
             v.push_str(&format!(", error=\"{e}\""));

@@ -115,6 +115,9 @@ pub struct HttpState {
     auth: Option<Arc<crate::oauth::AuthServer>>,
     /// The issuer named in the protected-resource metadata when external.
     external_issuer: Option<String>,
+    /// The scopes a 401's challenge asks for (MCP 2025-11-25: clients
+    /// request exactly these, not every entry of `scopes_supported`).
+    challenge_scope: String,
 }
 
 impl HttpState {
@@ -432,6 +435,7 @@ pub fn router(
         sessions_ct: sessions_ct.clone(),
         auth,
         external_issuer,
+        challenge_scope: crate::oauth::bare_scopes(&rest::supported_scopes(pipeline.registry())),
     });
     tokio::spawn(expire_idle_sessions(state.clone(), opts.session_idle));
 

@@ -57,7 +57,9 @@ const OPEN_ENDPOINT_PER_MIN: i64 = 60;
 
 /// The client's address as the per-address limits know it
 /// ([`super::guard::client_key`]), for the handlers behind
-/// [`per_peer_limit`].
+/// [`per_peer_limit`] and [`per_peer_rate_limit`]. The handlers require it:
+/// a route added without its limiter fails loudly (500, "missing request
+/// extension") instead of counting every client under one empty key.
 #[derive(Debug, Clone)]
 pub struct Peer(pub String);
 
@@ -106,10 +108,6 @@ pub async fn per_peer_rate_limit(
         let _ = s.open_limiter.check(&key, None);
     }
     resp
-}
-
-fn peer(p: Option<Extension<Peer>>) -> String {
-    p.map(|Extension(Peer(p))| p).unwrap_or_default()
 }
 
 /// RFC 7591 dynamic client registration.
@@ -196,7 +194,7 @@ fn csp_source(redirect_uri: &str) -> Option<String> {
 pub async fn authorize(
     State(s): State<Arc<HttpState>>,
     headers: HeaderMap,
-    from: Option<Extension<Peer>>,
+    Extension(Peer(peer)): Extension<Peer>,
     Query(q): Query<AuthorizeQuery>,
 ) -> Response {
     let a = match auth(&s) {
@@ -204,7 +202,7 @@ pub async fn authorize(
         Err(e) => return e.into_response(),
     };
     let issuer = s.base_url(&headers);
-    match a.begin(&q, &issuer, &peer(from)).await {
+    match a.begin(&q, &issuer, &peer).await {
         Ok(p) => {
             let secure = if issuer.starts_with("https://") {
                 "; Secure"
@@ -259,7 +257,7 @@ fn field<'a>(f: &'a HashMap<String, String>, k: &str) -> &'a str {
 pub async fn login(
     State(s): State<Arc<HttpState>>,
     headers: HeaderMap,
-    from: Option<Extension<Peer>>,
+    Extension(Peer(peer)): Extension<Peer>,
     body: Bytes,
 ) -> Response {
     let (a, f) = match page_form(&s, &body) {
@@ -283,29 +281,17 @@ pub async fn login(
     // elsewhere does not lock the owner out of an account (until the more
     // generous all-address allowance runs out), and signing in does not use
     // it up.
-    let peer = peer(from);
     let email = field(&f, "email").trim().to_ascii_lowercase();
     // No address is longer than 254 characters: a posted megabyte does not
     // become a limiter key kept for minutes.
     let email = crate::audit::shorten(&email, 254);
+    let (here, anywhere) = (format!("login:{email}:{peer}"), format!("login:{email}"));
     let allowances = [
-        (format!("login:{email}:{peer}"), LOGIN_FAILURES_PER_MIN),
-        (format!("login:{email}"), ACCOUNT_LOGIN_FAILURES_PER_MIN),
+        (here.as_str(), Some(LOGIN_FAILURES_PER_MIN)),
+        (anywhere.as_str(), Some(ACCOUNT_LOGIN_FAILURES_PER_MIN)),
     ];
     let account = crate::audit::shorten(&email, 100);
-    let mut taken = 0;
-    let refused = allowances.iter().find_map(|(key, n)| {
-        let wait = s.open_limiter.check(key, Some(*n)).err();
-        taken += usize::from(wait.is_none());
-        wait
-    });
-    let refund = |taken: usize| {
-        for (key, n) in &allowances[..taken] {
-            s.open_limiter.refund(key, Some(*n));
-        }
-    };
-    if let Some(wait) = refused {
-        refund(taken);
+    if let Err(wait) = s.open_limiter.check_all(&allowances) {
         tracing::warn!(
             client = %p.client_id,
             peer = %peer,
@@ -320,7 +306,7 @@ pub async fn login(
     let client_id = p.client_id.clone();
     let outcome = a.login(p, field(&f, "email"), field(&f, "password")).await;
     if let Ok(LoginOutcome::Consent(_)) = &outcome {
-        refund(taken);
+        s.open_limiter.refund_all(&allowances);
     }
     match outcome {
         Ok(LoginOutcome::Consent(p)) => {
@@ -417,13 +403,13 @@ fn form_and_basic(headers: &HeaderMap, body: &[u8]) -> Result<(HashMap<String, S
 pub async fn token(
     State(s): State<Arc<HttpState>>,
     headers: HeaderMap,
-    from: Option<Extension<Peer>>,
+    Extension(Peer(peer)): Extension<Peer>,
     body: Bytes,
 ) -> Response {
     let result = (|| {
         let a = auth(&s)?;
         let (f, basic) = form_and_basic(&headers, &body)?;
-        Ok::<_, HttpError>(a.token(&f, basic, &s.base_url(&headers), &peer(from))?)
+        Ok::<_, HttpError>(a.token(&f, basic, &s.base_url(&headers), &peer)?)
     })();
     match result {
         Ok(v) => (StatusCode::OK, no_store(), axum::Json(v)).into_response(),
@@ -434,13 +420,13 @@ pub async fn token(
 pub async fn revoke(
     State(s): State<Arc<HttpState>>,
     headers: HeaderMap,
-    from: Option<Extension<Peer>>,
+    Extension(Peer(peer)): Extension<Peer>,
     body: Bytes,
 ) -> Response {
     let result = (|| {
         let a = auth(&s)?;
         let (f, basic) = form_and_basic(&headers, &body)?;
-        a.revoke(&f, basic, &peer(from))?;
+        a.revoke(&f, basic, &peer)?;
         Ok::<_, HttpError>(())
     })();
     match result {
