@@ -945,6 +945,22 @@ fn a_huge_refused_input_is_audited_by_its_size_and_beginning() {
 }
 
 #[test]
+fn error_texts_name_other_actions_as_the_session_spells_them() {
+    let w = Whale::new();
+    for (mode, finder) in [("grouped", "orders.list_orders"), ("flat", "orders_list_orders")] {
+        let mut m = w.mcp(&["--tool-mode", mode]).started();
+        let r = m.call("orders_get_order", json!({"order_id": "ord_nosuch"}));
+        assert_eq!(r["isError"], json!(true), "{mode}: {r}");
+        let text = error_text(&r);
+        assert!(
+            text.contains(&format!("{finder} shows valid ids")),
+            "{mode}: {text}"
+        );
+        m.finish();
+    }
+}
+
+#[test]
 fn unknown_tool_is_a_protocol_error_and_the_session_continues() {
     let w = Whale::new();
     for mode in ["grouped", "flat"] {

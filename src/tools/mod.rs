@@ -682,6 +682,28 @@ impl Registry {
             (tool, &tool.actions[a])
         })
     }
+
+    /// `text` (a message written with actions named `tool.action`) as a
+    /// session of `mode` names them: `tool_action`, the tool to call, in
+    /// flat mode.
+    pub fn spelt<'t>(&self, text: &'t str, mode: crate::cli::ToolMode) -> std::borrow::Cow<'t, str> {
+        let mut text = std::borrow::Cow::Borrowed(text);
+        if mode == crate::cli::ToolMode::Grouped {
+            return text;
+        }
+        for t in &self.tools {
+            if !text.contains(t.name) {
+                continue;
+            }
+            for a in &t.actions {
+                let grouped = format!("{}.{}", t.name, a.name);
+                if text.contains(&grouped) {
+                    text = text.replace(&grouped, &format!("{}_{}", t.name, a.name)).into();
+                }
+            }
+        }
+        text
+    }
 }
 
 /// Which tools a server exposes (`--tools`, `--categories`, `--read-only`).
@@ -1070,5 +1092,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn messages_name_actions_as_the_session_spells_them() {
+        use crate::cli::ToolMode::{Flat, Grouped};
+        let registry = Registry::builtin();
+        let text = "orders.list_orders shows valid ids; `orders.create_order` needs \
+                    orders:write; products.get_product (variants); orders.fly and \
+                    customer.email are no actions";
+        assert!(matches!(
+            registry.spelt(text, Grouped),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            registry.spelt(text, Flat),
+            "orders_list_orders shows valid ids; `orders_create_order` needs \
+             orders:write; products_get_product (variants); orders.fly and \
+             customer.email are no actions"
+        );
+        assert!(matches!(
+            registry.spelt("nothing to respell", Flat),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

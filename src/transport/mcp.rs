@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::auth::{Credential, Principal};
 use crate::cli::ToolMode;
 use crate::pipeline::{CallError, CallRequest, Pipeline};
-use crate::tools::{Action, Tool, ToolFilter};
+use crate::tools::{Action, Registry, Tool, ToolFilter};
 
 const INSTRUCTIONS: &str = "whale gives you audited access to a commerce store. Money is always integer \
 minor units (cents). Every call is checked against your credential's scopes and recorded in the audit \
@@ -109,8 +109,13 @@ pub const UNAUTHENTICATED: i32 = -32001;
 /// What a `tools/call` answers for a pipeline outcome (shared by the rmcp
 /// handler and the HTTP fast path): the result with `structuredContent`
 /// and the execution id in `_meta`, an `isError` result the agent can act
-/// on, or — for an unknown tool — JSON-RPC -32602.
-pub fn call_result(ran: Result<crate::pipeline::CallOutcome, CallError>) -> Result<CallToolResult, McpError> {
+/// on (naming other actions as the session's `mode` spells them), or — for
+/// an unknown tool — JSON-RPC -32602.
+pub fn call_result(
+    ran: Result<crate::pipeline::CallOutcome, CallError>,
+    registry: &Registry,
+    mode: ToolMode,
+) -> Result<CallToolResult, McpError> {
     let outcome = match ran {
         Ok(o) => o,
         Err(CallError::UnknownTool(n)) => {
@@ -138,7 +143,8 @@ pub fn call_result(ran: Result<crate::pipeline::CallOutcome, CallError>) -> Resu
             r
         }
         Err(e) => CallToolResult::error(vec![ContentBlock::text(format!(
-            "{e} (execution {})",
+            "{} (execution {})",
+            registry.spelt(&e.to_string(), mode),
             outcome.exec_id
         ))]),
     };
@@ -346,7 +352,7 @@ impl ServerHandler for WhaleServer {
                     .await
             }
         };
-        Ok(call_result(ran)?.into())
+        Ok(call_result(ran, self.pipeline.registry(), self.mode)?.into())
     }
 
     fn get_tool(&self, _name: &str) -> Option<rmcp::model::Tool> {

@@ -195,7 +195,7 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
         return resp;
     }
     // Serialized straight from the result (no intermediate JSON tree).
-    let body = match crate::transport::mcp::call_result(ran) {
+    let body = match crate::transport::mcp::call_result(ran, s.pipeline.registry(), s.tool_mode) {
         Ok(mut result) => {
             // Every version served here predates 2026-07-28: the result has
             // its historical shape, as rmcp gives it to such sessions.
