@@ -110,7 +110,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;keys;rotate' {
-            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Keep the old key working this long (e.g. 1h) so clients can switch')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Keep the old key working this long (e.g. 1h, at most 30d) so clients can switch')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (for scripts)')
@@ -366,6 +366,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a person who may sign in and grant agents access to stores')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users and the stores they belong to')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a user from the store and revoke every token they granted agents there')
             [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Set a user''s password')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -388,6 +389,14 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'whale;users;remove' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (for scripts)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'whale;users;passwd' {
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
@@ -399,6 +408,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
         'whale;users;help' {
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a person who may sign in and grant agents access to stores')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users and the stores they belong to')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a user from the store and revoke every token they granted agents there')
             [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Set a user''s password')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -407,6 +417,9 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;users;help;list' {
+            break
+        }
+        'whale;users;help;remove' {
             break
         }
         'whale;users;help;passwd' {
@@ -421,8 +434,8 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a confidential client for a machine agent (client_credentials); the secret is shown once')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List OAuth clients (registered, metadata-document and machine clients)')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a client and every token issued to it')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the store''s machine clients and the apps that registered themselves (which belong to no store)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a client of the store (or a registered app) and every token issued to it')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -453,8 +466,8 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
         }
         'whale;clients;help' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a confidential client for a machine agent (client_credentials); the secret is shown once')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List OAuth clients (registered, metadata-document and machine clients)')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a client and every token issued to it')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the store''s machine clients and the apps that registered themselves (which belong to no store)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a client of the store (or a registered app) and every token issued to it')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -641,6 +654,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
         'whale;help;users' {
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Add a person who may sign in and grant agents access to stores')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List users and the stores they belong to')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a user from the store and revoke every token they granted agents there')
             [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Set a user''s password')
             break
         }
@@ -650,13 +664,16 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
         'whale;help;users;list' {
             break
         }
+        'whale;help;users;remove' {
+            break
+        }
         'whale;help;users;passwd' {
             break
         }
         'whale;help;clients' {
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a confidential client for a machine agent (client_credentials); the secret is shown once')
-            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List OAuth clients (registered, metadata-document and machine clients)')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a client and every token issued to it')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the store''s machine clients and the apps that registered themselves (which belong to no store)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a client of the store (or a registered app) and every token issued to it')
             break
         }
         'whale;help;clients;create' {

@@ -226,6 +226,9 @@ _whale() {
             whale__subcmd__help__subcmd__users,passwd)
                 cmd="whale__subcmd__help__subcmd__users__subcmd__passwd"
                 ;;
+            whale__subcmd__help__subcmd__users,remove)
+                cmd="whale__subcmd__help__subcmd__users__subcmd__remove"
+                ;;
             whale__subcmd__keys,create)
                 cmd="whale__subcmd__keys__subcmd__create"
                 ;;
@@ -328,6 +331,9 @@ _whale() {
             whale__subcmd__users,passwd)
                 cmd="whale__subcmd__users__subcmd__passwd"
                 ;;
+            whale__subcmd__users,remove)
+                cmd="whale__subcmd__users__subcmd__remove"
+                ;;
             whale__subcmd__users__subcmd__help,add)
                 cmd="whale__subcmd__users__subcmd__help__subcmd__add"
                 ;;
@@ -339,6 +345,9 @@ _whale() {
                 ;;
             whale__subcmd__users__subcmd__help,passwd)
                 cmd="whale__subcmd__users__subcmd__help__subcmd__passwd"
+                ;;
+            whale__subcmd__users__subcmd__help,remove)
+                cmd="whale__subcmd__users__subcmd__help__subcmd__remove"
                 ;;
             *)
                 ;;
@@ -1311,7 +1320,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__help__subcmd__users)
-            opts="add list passwd"
+            opts="add list remove passwd"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1353,6 +1362,20 @@ _whale() {
             return 0
             ;;
         whale__subcmd__help__subcmd__users__subcmd__passwd)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__help__subcmd__users__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2243,7 +2266,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__users)
-            opts="-h --db --store --help add list passwd help"
+            opts="-h --db --store --help add list remove passwd help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2291,7 +2314,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__users__subcmd__help)
-            opts="add list passwd help"
+            opts="add list remove passwd help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2360,6 +2383,20 @@ _whale() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        whale__subcmd__users__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         whale__subcmd__users__subcmd__list)
             opts="-h --json --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2384,6 +2421,28 @@ _whale() {
             ;;
         whale__subcmd__users__subcmd__passwd)
             opts="-h --password-stdin --db --store --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whale__subcmd__users__subcmd__remove)
+            opts="-h --json --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -95,7 +95,7 @@ complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcom
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l all -d 'Include revoked keys'
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l grace -d 'Keep the old key working this long (e.g. 1h) so clients can switch' -r
+complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l grace -d 'Keep the old key working this long (e.g. 1h, at most 30d) so clients can switch' -r
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand keys; and __fish_seen_subcommand_from rotate" -l json -d 'Print JSON (for scripts)'
@@ -212,13 +212,14 @@ complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subc
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a store'
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from help" -f -a "use" -d 'Make a store the default for later commands'
 complete -c whale -n "__fish_whale_using_subcommand stores; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
-complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
-complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -s h -l help -d 'Print help'
-complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -f -a "add" -d 'Add a person who may sign in and grant agents access to stores'
-complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -f -a "list" -d 'List users and the stores they belong to'
-complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -f -a "passwd" -d 'Set a user\'s password'
-complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list passwd help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list remove passwd help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list remove passwd help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list remove passwd help" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list remove passwd help" -f -a "add" -d 'Add a person who may sign in and grant agents access to stores'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list remove passwd help" -f -a "list" -d 'List users and the stores they belong to'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list remove passwd help" -f -a "remove" -d 'Remove a user from the store and revoke every token they granted agents there'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list remove passwd help" -f -a "passwd" -d 'Set a user\'s password'
+complete -c whale -n "__fish_whale_using_subcommand users; and not __fish_seen_subcommand_from add list remove passwd help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l name -d 'Display name (default: the part of the email before @)' -r
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from add" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
@@ -229,20 +230,25 @@ complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subco
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -l json -d 'Print JSON (for scripts)'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from remove" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from remove" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from remove" -l json -d 'Print JSON (for scripts)'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from passwd" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from passwd" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from passwd" -l password-stdin -d 'Read the password from the first line of stdin instead of prompting'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a person who may sign in and grant agents access to stores'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "list" -d 'List users and the stores they belong to'
+complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a user from the store and revoke every token they granted agents there'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "passwd" -d 'Set a user\'s password'
 complete -c whale -n "__fish_whale_using_subcommand users; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -f -a "create" -d 'Create a confidential client for a machine agent (client_credentials); the secret is shown once'
-complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -f -a "list" -d 'List OAuth clients (registered, metadata-document and machine clients)'
-complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -f -a "revoke" -d 'Revoke a client and every token issued to it'
+complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -f -a "list" -d 'List the store\'s machine clients and the apps that registered themselves (which belong to no store)'
+complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -f -a "revoke" -d 'Revoke a client of the store (or a registered app) and every token issued to it'
 complete -c whale -n "__fish_whale_using_subcommand clients; and not __fish_seen_subcommand_from create list revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l scopes -d 'The most it may ask for, e.g. "products:read orders"' -r
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from create" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
@@ -258,8 +264,8 @@ complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_sub
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from revoke" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a confidential client for a machine agent (client_credentials); the secret is shown once'
-complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "list" -d 'List OAuth clients (registered, metadata-document and machine clients)'
-complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a client and every token issued to it'
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the store\'s machine clients and the apps that registered themselves (which belong to no store)'
+complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a client of the store (or a registered app) and every token issued to it'
 complete -c whale -n "__fish_whale_using_subcommand clients; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c whale -n "__fish_whale_using_subcommand login" -l server -d 'The whale server to sign in to (its base URL)' -r
 complete -c whale -n "__fish_whale_using_subcommand login" -l scopes -d 'Scopes to ask for, space- or comma-separated (default: what the server grants)' -r
@@ -331,8 +337,9 @@ complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcom
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from stores" -f -a "use" -d 'Make a store the default for later commands'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "add" -d 'Add a person who may sign in and grant agents access to stores'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "list" -d 'List users and the stores they belong to'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "remove" -d 'Remove a user from the store and revoke every token they granted agents there'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from users" -f -a "passwd" -d 'Set a user\'s password'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "create" -d 'Create a confidential client for a machine agent (client_credentials); the secret is shown once'
-complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "list" -d 'List OAuth clients (registered, metadata-document and machine clients)'
-complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "revoke" -d 'Revoke a client and every token issued to it'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "list" -d 'List the store\'s machine clients and the apps that registered themselves (which belong to no store)'
+complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from clients" -f -a "revoke" -d 'Revoke a client of the store (or a registered app) and every token issued to it'
 complete -c whale -n "__fish_whale_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is neither a login nor an API key, or when the credential file cannot be used and no API key is set)'

@@ -25,6 +25,13 @@ impl App {
         // Settings first: a bad one changes nothing, not even a new database.
         let timeout = crate::settings::tool_timeout()?;
         let db = Arc::new(Db::open(db_path)?);
+        if db.created() {
+            // A mistyped --db is a new, empty-looking database: say so.
+            crate::printer::err(&format!(
+                "Created a new database at {} (with the demo store).",
+                db_path.display()
+            ));
+        }
         let store_id = match store_flag {
             Some(s) => s.to_string(),
             None => {

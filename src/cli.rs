@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         orders and manage stock; every call is checked against the caller's scopes and recorded in the audit trail. \
         With no configuration whale runs on an embedded SQLite database holding a seeded `demo` store.",
     after_help = "Environment:\n  \
-        WHALETOOLS_API_KEY      act as this API key (its store, mode and scopes); wins over stored logins\n  \
+        WHALETOOLS_API_KEY      run tools as this API key (its store, mode and scopes): `mcp`, `tools call`, `tools test --input`; wins over stored logins\n  \
         WHALE_TOOL_TIMEOUT_MS   per-call execution deadline (default 30000)\n  \
         WHALE_CREDENTIAL_STORE  where `login` keeps tokens: keychain (default) or file (0600)\n  \
         WHALE_CONFIG_DIR        logins index, file credential store and locks (default: ~/.config/whale)\n  \
@@ -404,7 +404,7 @@ pub enum KeysCmd {
     Rotate {
         /// Key id (key_…)
         id: String,
-        /// Keep the old key working this long (e.g. 1h) so clients can switch
+        /// Keep the old key working this long (e.g. 1h, at most 30d) so clients can switch
         #[arg(long, value_name = "DURATION")]
         grace: Option<String>,
         /// Print JSON (for scripts)
@@ -593,6 +593,14 @@ pub enum UsersCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Remove a user from the store and revoke every token they granted agents there
+    Remove {
+        /// Email of the user to remove
+        email: String,
+        /// Print JSON (for scripts)
+        #[arg(long)]
+        json: bool,
+    },
     /// Set a user's password
     Passwd {
         /// Email of the user whose password to set
@@ -619,13 +627,13 @@ pub enum ClientsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// List OAuth clients (registered, metadata-document and machine clients)
+    /// List the store's machine clients and the apps that registered themselves (which belong to no store)
     List {
         /// Print JSON (for scripts)
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a client and every token issued to it
+    /// Revoke a client of the store (or a registered app) and every token issued to it
     Revoke {
         /// The client_id
         id: String,

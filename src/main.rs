@@ -127,7 +127,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let app = app::App::open(&db_path, cli.store.as_deref())?;
     // Admin commands act as the local owner; an agent's key in the
     // environment (set for `whale mcp`) does not narrow them. Say so, since
-    // `tools` commands do act as the key.
+    // the commands that run tools do act as the key.
     if matches!(
         cli.command,
         Command::Keys(_)
@@ -138,7 +138,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     ) && settings::api_key().is_some()
     {
         printer::err(&format!(
-            "note: {} is set, but admin commands act as the local owner of store `{}` (the key is for agents: `whale mcp`, `whale tools`)",
+            "note: {} is set, but admin commands act as the local owner of store `{}` (the key is for agents: `whale mcp`, `whale tools call`, `whale tools test --input`)",
             settings::WHALETOOLS_API_KEY,
             app.store_id
         ));

@@ -304,6 +304,30 @@ fn keys_rotate_with_grace_keeps_the_old_key_working() {
 
     let out = w.run(&["keys", "rotate", &old_id, "--grace", "forever"]);
     assert_exit(&out, 2, "--grace forever");
+
+    // A grace period is bounded, and never promised past the key's expiry.
+    let (brief_id, _) = w.create_key_as("brief", "orders:read", false, &["--expires-in", "1h"]);
+    for (grace, says) in [("0s", "must be longer than zero"), ("31d", "at most 30 days")] {
+        let out = w.run(&["keys", "rotate", &brief_id, "--grace", grace]);
+        assert_exit(&out, 2, grace);
+        assert!(stderr(&out).contains(says), "{grace}: {}", stderr(&out));
+    }
+    assert_eq!(
+        key_row(&w, &brief_id)["status"],
+        json!("active"),
+        "a refused rotation changed the key"
+    );
+    let out = w.run(&["keys", "rotate", &brief_id, "--grace", "2h"]);
+    assert_exit(&out, 0, "rotation of an expiring key");
+    let expiry = key_row(&w, &brief_id)["expires_at"]
+        .as_str()
+        .expect("expires_at")
+        .to_string();
+    assert!(
+        stderr(&out).contains(&format!("keeps working until {expiry} (its expiry")),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Rotating a key that is already in its grace period would mint a second
@@ -1736,6 +1760,12 @@ fn stores_create_use_and_list() {
         json!("empty-shop"),
         "WHALE_STORE overrides the default"
     );
+    // Choosing a default while WHALE_STORE names another says which wins.
+    let out = w.run_env(&["stores", "use", "demo"], &[("WHALE_STORE", "empty-shop")]);
+    assert_exit(&out, 0, "stores use under WHALE_STORE");
+    assert!(stderr(&out).contains("unset WHALE_STORE"), "{}", stderr(&out));
+    let out = w.run(&["stores", "use", "full"]);
+    assert!(!stderr(&out).contains("WHALE_STORE"), "{}", stderr(&out));
 
     // Usage errors (2) for what cannot be a store; runtime errors (1) for
     // ids that are taken or not there. Nothing changes.
@@ -2555,11 +2585,13 @@ fn a_new_database_and_its_directory_are_private() {
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 
     let db = shared.join("sub").join("w.db");
-    assert_exit(
-        &w.run_on(&db, &["stores", "list"], &[]),
-        0,
-        "stores list on a new db",
-    );
+    let first = w.run_on(&db, &["stores", "list"], &[]);
+    assert_exit(&first, 0, "stores list on a new db");
+    // A mistyped --db is not silently a fresh store: it is named.
+    let note = format!("Created a new database at {}", db.display());
+    assert!(stderr(&first).contains(&note), "{}", stderr(&first));
+    let again = w.run_on(&db, &["stores", "list"], &[]);
+    assert!(!stderr(&again).contains("Created"), "{}", stderr(&again));
     assert_eq!(mode(&shared), 0o755, "an existing directory is left alone");
     assert_eq!(mode(&shared.join("sub")), 0o700);
     for f in ["w.db", "w.db-wal", "w.db-shm"] {

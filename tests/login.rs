@@ -582,12 +582,25 @@ fn login_to_file_store_then_status_and_logout() {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
     assert_no_token_in(&fake, &(text + &stderr(&human)), "auth status");
-    let with_key = w.run_env(&["auth", "status"], &[("WHALETOOLS_API_KEY", "wt_live_x")]);
+    let (_, key) = w.create_key("orders:read", false);
+    let with_key = w.run_env(&["auth", "status"], &[("WHALETOOLS_API_KEY", &key)]);
+    assert_exit(&with_key, 0, "auth status with a key set");
+    let hint = format!("{}…{}", &key[..12], &key[key.len() - 4..]);
     assert!(
-        stdout(&with_key).contains("WHALETOOLS_API_KEY is set"),
+        stdout(&with_key).contains(&format!("WHALETOOLS_API_KEY is set (live key {hint})")),
         "{}",
         stdout(&with_key)
     );
+    assert!(!stdout(&with_key).contains(&key), "the key itself is shown");
+    // A key that cannot be one (a typo, a truncated paste) fails the check,
+    // as gh fails on a bad token; the value is not echoed.
+    for bad in ["wt_live_x", &key[..key.len() - 1]] {
+        let out = w.run_env(&["auth", "status", "--json"], &[("WHALETOOLS_API_KEY", bad)]);
+        assert_exit(&out, 1, bad);
+        let v = parse_json(&out.stdout, "auth status --json");
+        assert_eq!(v["api_key_env"]["well_formed"], json!(false), "{v}");
+        assert!(!stdout(&out).contains(bad), "{v}");
+    }
 
     // A second login reuses the registered client.
     login_ok(&w, &fake, &["--store", "acme", "--insecure-storage"]);
@@ -817,10 +830,8 @@ fn file_store_refuses_loose_permissions_and_symlinks() {
     let problem = v["logins"][0]["storage_problem"].as_str().unwrap_or_default();
     assert!(problem.contains("(644)") && problem.contains("chmod 600"), "{v}");
     // The API key wins over every login: then the file is named, not failed on.
-    let with_key = w.run_env(
-        &["auth", "status", "--json"],
-        &[("WHALETOOLS_API_KEY", "wt_live_x")],
-    );
+    let (_, key) = w.create_key("orders:read", false);
+    let with_key = w.run_env(&["auth", "status", "--json"], &[("WHALETOOLS_API_KEY", &key)]);
     assert_exit(&with_key, 0, "auth status on a loose file with an API key set");
     let human = w.run(&["auth", "status"]);
     assert_exit(&human, 1, "auth status on a loose file");

@@ -793,6 +793,46 @@ fn wrong_verifier_and_reused_code_issue_nothing_and_revoke() {
     );
 }
 
+/// Offboarding: a person removed from a store can no longer grant it, and
+/// what they granted agents there ends at once (access and refresh tokens).
+#[test]
+fn a_removed_user_s_tokens_end_with_their_membership() {
+    let (w, s) = server(&[]);
+    let (a, t) = tokens(&s);
+    let at = t["access_token"].as_str().unwrap();
+    let rt = t["refresh_token"].as_str().unwrap();
+    assert_eq!(tools_list_status(&s, at).0, StatusCode::OK);
+
+    // Another store's removal, or an unknown person, changes nothing.
+    let out = w.run(&["stores", "create", "acme", "--name", "Acme"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let other = w.json(&["--store", "acme", "users", "remove", EMAIL, "--json"]);
+    assert_eq!(other["removed"], json!(false), "{other}");
+    assert_eq!(other["tokens_revoked"], json!(0), "{other}");
+    let out = w.run(&["users", "remove", "nobody@example.com"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(tools_list_status(&s, at).0, StatusCode::OK);
+
+    let out = w.run(&["users", "remove", EMAIL]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("2 tokens they granted agents there were revoked"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(tools_list_status(&s, at).0, StatusCode::UNAUTHORIZED);
+    expect_error(
+        refresh(&s, &a.client_id, rt),
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "refresh after removal",
+    );
+    let users = w.json(&["users", "list", "--json"]);
+    assert_eq!(users["users"][0]["stores"], json!([]), "{users}");
+    let again = w.run(&["users", "remove", EMAIL]);
+    assert!(stdout(&again).contains("nothing changed"), "{}", stdout(&again));
+}
+
 #[test]
 fn refresh_rotates_and_reuse_revokes_the_family() {
     let (_w, s) = server(&[]);
@@ -2223,6 +2263,28 @@ fn users_and_clients_from_the_shell() {
     let out = w.run(&["clients", "revoke", "wc_nope"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("wc_nope"), "{}", stderr(&out));
+    // Clients belong to their store: another store neither lists nor
+    // revokes them, and a store that does not exist is refused.
+    let live = w.json(&["clients", "create", "keeper", "--scopes", "orders:read", "--json"]);
+    let keeper = live["client_id"].as_str().unwrap();
+    let out = w.run(&["stores", "create", "acme", "--name", "Acme"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let acme = w.json(&["--store", "acme", "clients", "list", "--json"]);
+    assert_eq!(acme["clients"], json!([]), "{acme}");
+    for store in ["acme", "nosuch"] {
+        let out = w.run(&["--store", store, "clients", "revoke", keeper]);
+        assert_eq!(out.status.code(), Some(1), "{store}: {}", stderr(&out));
+        assert!(stderr(&out).contains(store), "{store}: {}", stderr(&out));
+    }
+    let out = w.run(&["--store", "nosuch", "clients", "list"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let demo = w.json(&["clients", "list", "--json"]);
+    let kept = demo["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == json!(keeper));
+    assert_eq!(kept.map(|c| &c["revoked"]), Some(&json!(false)), "{demo}");
     for name in ["bad\u{1b}[2Jname", "local-owner"] {
         let out = w.run(&["clients", "create", name, "--scopes", "products:read"]);
         assert_eq!(out.status.code(), Some(2), "{name:?}: {}", stderr(&out));

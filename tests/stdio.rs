@@ -125,6 +125,8 @@ fn whole_number_floats_are_read_as_integers() {
 #[test]
 fn refused_requests_are_not_logged_as_warnings_by_default() {
     let w = Whale::new();
+    // The database exists (its creation is noted on stderr, once).
+    assert!(w.run(&["stores", "list"]).status.success());
     let lines = [
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
                "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),

@@ -350,7 +350,23 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
     let vault = vault()?;
     let v = vault.clone();
     let logins = blocking(STORE_LIMIT, "reading the login index", move || v.list()).await?;
-    let api_key = settings::api_key().is_some();
+    // The key in the environment wins over every login: checked offline
+    // (prefix, length, checksum), since a typo fails every command that
+    // uses it. Whether the server that issued it still honours it is the
+    // server's to say.
+    let env_key = settings::api_key();
+    let api_key = env_key.is_some();
+    let key_mode = env_key
+        .as_ref()
+        .and_then(|k| crate::auth::keys::parse(k.expose()));
+    let key_env = match (&env_key, key_mode) {
+        (None, _) => json!({"name": settings::WHALETOOLS_API_KEY, "set": false}),
+        (Some(k), Some(mode)) => json!({
+            "name": settings::WHALETOOLS_API_KEY, "set": true, "well_formed": true,
+            "mode": mode, "hint": crate::auth::keys::hint(k),
+        }),
+        (Some(_), None) => json!({"name": settings::WHALETOOLS_API_KEY, "set": true, "well_formed": false}),
+    };
     let now = jiff::Timestamp::now().as_second();
     // A login kept in the file is only as good as the file: say when a
     // session would refuse it, rather than describe it as private.
@@ -382,7 +398,7 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
             })
             .collect();
         printer::json(&json!({
-            "api_key_env": {"name": settings::WHALETOOLS_API_KEY, "set": api_key},
+            "api_key_env": key_env,
             "logins": rows,
         }));
     } else {
@@ -412,11 +428,22 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
             if !logins.is_empty() {
                 printer::out("");
             }
-            printer::out(&format!(
-                "{} is set: whale uses it instead of any stored login.",
-                settings::WHALETOOLS_API_KEY
-            ));
+            match (&env_key, key_mode) {
+                (Some(k), Some(mode)) => printer::out(&format!(
+                    "{} is set ({mode} key {}): whale uses it instead of any stored login.",
+                    settings::WHALETOOLS_API_KEY,
+                    crate::auth::keys::hint(k)
+                )),
+                _ => printer::out(&format!(
+                    "{} is set but is not a whale API key (wrong prefix, length or checksum): every \
+                     command that uses it fails. Set it to a key from `whale keys create`, or unset it.",
+                    settings::WHALETOOLS_API_KEY
+                )),
+            }
         }
+    }
+    if api_key && key_mode.is_none() {
+        return Err(CliError::Silent(1));
     }
     if logins.is_empty() && !api_key {
         if !json_out {

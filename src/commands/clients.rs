@@ -61,8 +61,15 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
             Ok(())
         }
         ClientsCmd::List { json } => {
+            app.require_store()?;
             let conn = app.db.conn()?;
-            let clients = db::clients(&conn)?;
+            // This store's machine clients, and the apps that registered
+            // themselves (they belong to no store: people of any store sign
+            // in to them).
+            let clients: Vec<_> = db::clients(&conn)?
+                .into_iter()
+                .filter(|c| c.store_id.as_deref().is_none_or(|s| s == app.store_id))
+                .collect();
             let view: Vec<serde_json::Value> = clients
                 .iter()
                 .map(|c| {
@@ -117,7 +124,19 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
             Ok(())
         }
         ClientsCmd::Revoke { id } => {
+            app.require_store()?;
             let conn = app.db.conn()?;
+            // A machine client is revoked from its own store only, as a key
+            // is (`whale keys revoke`): a slip of `--store` changes nothing.
+            if let Some(other) = db::client(&conn, &id)?
+                .and_then(|c| c.store_id)
+                .filter(|s| *s != app.store_id)
+            {
+                return Err(CliError::Runtime(format!(
+                    "no client `{id}` in store {}; it belongs to store {other} (pass --store {other})",
+                    app.store_id
+                )));
+            }
             if db::revoke_client(&conn, &id)? {
                 printer::out(&format!("Revoked client {id} and every token issued to it."));
                 Ok(())
@@ -127,7 +146,8 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
                 Ok(())
             } else {
                 Err(CliError::Runtime(format!(
-                    "no client `{id}`; `whale clients list` shows them"
+                    "no client `{id}` in store {}; `whale clients list` shows them",
+                    app.store_id
                 )))
             }
         }

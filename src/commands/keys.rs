@@ -24,7 +24,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
             let scopes = ScopeSet::parse(&scopes).map_err(CliError::Usage)?;
             let expires_at = expires_in
                 .as_deref()
-                .map(|d| duration(d, "--expires-in"))
+                .map(|d| duration(d, "--expires-in", MAX_DURATION_MS, TOO_LONG_TO_LIVE))
                 .transpose()?
                 .map(|d| now_ms() + d);
             let mode = if test { Mode::Test } else { Mode::Live };
@@ -100,7 +100,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
         KeysCmd::Rotate { id, grace, json } => {
             let grace_ms = grace
                 .as_deref()
-                .map(|g| duration(g, "--grace"))
+                .map(|g| duration(g, "--grace", MAX_GRACE_MS, TOO_LONG_A_GRACE))
                 .transpose()?
                 .unwrap_or(0);
             let now = now_ms();
@@ -156,11 +156,23 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                     "whale keys revoke",
                 ));
             }
-            if grace_ms > 0 {
+            // The grace period never outlives the key's own expiry.
+            let works_until = old.expires_at.map_or(now + grace_ms, |e| e.min(now + grace_ms));
+            if works_until > now {
                 printer::err(&format!(
-                    "The old key {} keeps working until {}.",
+                    "The old key {} keeps working until {}{}.",
                     old.id,
-                    rfc3339(now + grace_ms)
+                    rfc3339(works_until),
+                    if works_until < now + grace_ms {
+                        " (its expiry, before the end of the grace period)"
+                    } else {
+                        ""
+                    }
+                ));
+            } else if grace_ms > 0 && old.expires_at.is_some_and(|e| e <= now) {
+                printer::err(&format!(
+                    "The old key {} had already expired; it stays unusable.",
+                    old.id
                 ));
             } else {
                 printer::err(&format!("The old key {} is revoked.", old.id));
@@ -261,19 +273,29 @@ fn renewed_expiry(old: &db::KeyRow, now: i64) -> Option<i64> {
         .map(|at| now.saturating_add(at.saturating_sub(old.created_at).max(0)))
 }
 
-/// The longest `--expires-in` or `--grace`: ten years.
+/// The longest `--expires-in`: ten years.
 const MAX_DURATION_MS: i64 = 3650 * 86_400_000;
+const TOO_LONG_TO_LIVE: &str =
+    "a key lives at most ten years (3650d); leave out --expires-in for a key that does not expire";
+/// The longest `--grace`: long enough to deploy the new key, short enough
+/// that rotating retires the old one.
+const MAX_GRACE_MS: i64 = 30 * 86_400_000;
+const TOO_LONG_A_GRACE: &str = "a grace period is at most 30 days (30d): long enough to deploy the new key, \
+     short enough that rotating retires the old one";
 
-fn duration(s: &str, flag: &str) -> Result<i64, CliError> {
-    let d = store::parse_duration_ms(s).filter(|&d| d > 0).ok_or_else(|| {
+/// A positive duration of at most `max` ms given to `flag`; `why` says
+/// what bounds it.
+fn duration(s: &str, flag: &str, max: i64, why: &str) -> Result<i64, CliError> {
+    let d = store::parse_duration_ms(s).ok_or_else(|| {
         CliError::Usage(format!(
             "{flag}: `{s}` is not a duration; use e.g. 90s, 30m, 12h, 7d, 2w"
         ))
     })?;
-    if d > MAX_DURATION_MS {
-        return Err(CliError::Usage(format!(
-            "{flag}: `{s}` is longer than ten years (3650d); leave out --expires-in for a key that does not expire"
-        )));
+    if d <= 0 {
+        return Err(CliError::Usage(format!("{flag}: `{s}` must be longer than zero")));
+    }
+    if d > max {
+        return Err(CliError::Usage(format!("{flag}: `{s}` is too long; {why}")));
     }
     Ok(d)
 }

@@ -88,6 +88,13 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
             }
             stores::set_preference(&conn, "default_store", &id)?;
             printer::out(&format!("Commands now act on store `{id}`."));
+            if app.store_named() && app.store_id != id {
+                printer::err(&format!(
+                    "Note: this command named store `{}` (--store or WHALE_STORE), and that wins over \
+                     `stores use` wherever it is given; unset WHALE_STORE to act on `{id}`.",
+                    app.store_id
+                ));
+            }
             Ok(())
         }
     }

@@ -109,6 +109,46 @@ pub fn run(app: &App, cmd: UsersCmd) -> Result<(), CliError> {
             printer::table(&["ID", "EMAIL", "NAME", "STORES", "CREATED"], &rows);
             Ok(())
         }
+        UsersCmd::Remove { email, json } => {
+            app.require_store()?;
+            let (user, (removed, revoked)) = app.db.write(|tx| -> Result<_, CliError> {
+                let user = db::by_email(tx, email.trim())?.ok_or_else(|| {
+                    CliError::Runtime(format!("no user `{email}`; `whale users list` shows them"))
+                })?;
+                let done = db::remove_member(tx, &app.store_id, &user.id)?;
+                Ok((user, done))
+            })?;
+            if json {
+                printer::json(&json!({
+                    "id": user.id,
+                    "email": user.email,
+                    "store": app.store_id,
+                    "removed": removed,
+                    "tokens_revoked": revoked,
+                }));
+            } else if removed {
+                printer::out(&format!(
+                    "Removed {} from store `{}`; {revoked} token{} they granted agents there {} revoked.",
+                    user.email,
+                    app.store_id,
+                    if revoked == 1 { "" } else { "s" },
+                    if revoked == 1 { "was" } else { "were" },
+                ));
+            } else {
+                // Like revoking twice: nothing to do is not an error.
+                printer::out(&format!(
+                    "{} is not a member of store `{}`; {}.",
+                    user.email,
+                    app.store_id,
+                    if revoked > 0 {
+                        format!("{revoked} token(s) left from an earlier membership were revoked")
+                    } else {
+                        "nothing changed".to_string()
+                    }
+                ));
+            }
+            Ok(())
+        }
         UsersCmd::Passwd {
             email,
             password_stdin,

@@ -175,6 +175,8 @@ pub struct Db {
     shm_checked: std::sync::atomic::AtomicI64,
     /// Whether [`Db::checkpoint`] has run.
     checkpointed: std::sync::atomic::AtomicBool,
+    /// Whether this open created the file.
+    created: bool,
 }
 
 /// What the WAL-index header said at one moment (both copies).
@@ -245,17 +247,17 @@ impl Db {
             })?;
         }
         #[cfg(unix)]
-        {
+        let created = {
             use std::os::unix::fs::OpenOptionsExt;
-            let created = std::fs::OpenOptions::new()
+            let file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(path);
-            match created {
+            match file {
                 // An empty file is a new database to SQLite.
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Ok(_) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
                 Err(source) => {
                     return Err(DbError::Create {
                         path: path.to_path_buf(),
@@ -263,8 +265,11 @@ impl Db {
                     });
                 }
             }
-        }
+        };
+        #[cfg(not(unix))]
+        let created = !path.exists();
         let db = Db {
+            created,
             path: not_a_uri(path),
             idle: Mutex::new(Vec::new()),
             shm: std::sync::OnceLock::new(),
@@ -308,6 +313,11 @@ impl Db {
         })?;
         db.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
         Ok(db)
+    }
+
+    /// Whether [`Db::open`] created the database (there was no file).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     fn connect(&self) -> Result<Connection, DbError> {

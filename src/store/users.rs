@@ -70,6 +70,28 @@ pub fn add_member(conn: &Connection, store_id: &str, user_id: &str) -> rusqlite:
     )? == 1)
 }
 
+/// Removes `user_id` from `store_id` and ends what they granted there:
+/// every token their consents issued for the store is revoked and their
+/// codes not yet exchanged are spent (membership is checked when a person
+/// signs in, not on each refresh). Whether they were a member, and how many
+/// tokens were revoked.
+pub fn remove_member(conn: &Connection, store_id: &str, user_id: &str) -> rusqlite::Result<(bool, usize)> {
+    let now = now_ms();
+    let removed = conn.execute(
+        "DELETE FROM store_members WHERE store_id = ?1 AND user_id = ?2",
+        params![store_id, user_id],
+    )? == 1;
+    conn.execute(
+        "UPDATE oauth_codes SET used_at = ?3 WHERE store_id = ?1 AND user_id = ?2 AND used_at IS NULL",
+        params![store_id, user_id, now],
+    )?;
+    let revoked = conn.execute(
+        "UPDATE oauth_tokens SET revoked_at = ?3 WHERE store_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+        params![store_id, user_id, now],
+    )?;
+    Ok((removed, revoked))
+}
+
 /// The stores a user may grant access to, by id.
 pub fn stores_of(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare_cached(
