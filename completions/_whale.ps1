@@ -181,7 +181,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
         }
         'whale;tools;test' {
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Action of the tool (not needed with a `{tool}_{action}` name)')
-            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'Input as JSON, run on the store''s own data (live, unless a test key is set); without it the action''s example runs on a scratch copy of the test data')
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'Input as JSON (`-` reads it from stdin, `@FILE` from a file), run on the store''s own data (live, unless a test key is set); without it the action''s example runs on a scratch copy of the test data')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Test every action''s example input on the test mode of a scratch copy')
@@ -199,7 +199,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
         }
         'whale;tools;call' {
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Action of the tool (not needed with a `{tool}_{action}` name)')
-            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'Input as JSON')
+            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'Input as JSON (`-` reads it from stdin, `@FILE` from a file)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: whale.db under the platform data directory)')
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

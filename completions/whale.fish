@@ -128,7 +128,7 @@ complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subco
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l action -d 'Action of the tool (not needed with a `{tool}_{action}` name)' -r
-complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l input -d 'Input as JSON, run on the store\'s own data (live, unless a test key is set); without it the action\'s example runs on a scratch copy of the test data' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l input -d 'Input as JSON (`-` reads it from stdin, `@FILE` from a file), run on the store\'s own data (live, unless a test key is set); without it the action\'s example runs on a scratch copy of the test data' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from test" -l all -d 'Test every action\'s example input on the test mode of a scratch copy'
@@ -138,7 +138,7 @@ complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subco
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from docs" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from docs" -s h -l help -d 'Print help'
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l action -d 'Action of the tool (not needed with a `{tool}_{action}` name)' -r
-complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l input -d 'Input as JSON' -r
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l input -d 'Input as JSON (`-` reads it from stdin, `@FILE` from a file)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from call" -s h -l help -d 'Print help'

@@ -449,8 +449,9 @@ pub enum ToolsCmd {
         /// Action of the tool (not needed with a `{tool}_{action}` name)
         #[arg(long)]
         action: Option<String>,
-        /// Input as JSON, run on the store's own data (live, unless a test key is set); without it
-        /// the action's example runs on a scratch copy of the test data
+        /// Input as JSON (`-` reads it from stdin, `@FILE` from a file), run on the store's own
+        /// data (live, unless a test key is set); without it the action's example runs on a
+        /// scratch copy of the test data
         #[arg(long, value_name = "JSON")]
         input: Option<String>,
         /// Test every action's example input on the test mode of a scratch copy
@@ -470,7 +471,7 @@ pub enum ToolsCmd {
         /// Action of the tool (not needed with a `{tool}_{action}` name)
         #[arg(long)]
         action: Option<String>,
-        /// Input as JSON
+        /// Input as JSON (`-` reads it from stdin, `@FILE` from a file)
         #[arg(long, value_name = "JSON", default_value = "{}")]
         input: String,
     },

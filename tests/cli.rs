@@ -258,6 +258,11 @@ fn keys_rotate_without_grace_refuses_the_old_key() {
     assert_ne!(new_id, old_id);
     assert_eq!(v["scopes"], json!("orders:read"), "same scopes");
     assert_eq!(v["agent"], json!("rotor"), "same agent");
+    assert_eq!(
+        v["replaces"],
+        json!({"id": old_id, "works_until": null}),
+        "without a grace the old key works no more"
+    );
 
     let out = call_as(&w, &old_key);
     assert_exit(&out, 3, "old key after rotation without grace");
@@ -287,6 +292,9 @@ fn keys_rotate_with_grace_keeps_the_old_key_working() {
     let (old_id, old_key) = w.create_key("orders:read", false);
     let v = w.json(&["keys", "rotate", &old_id, "--grace", "1h", "--json"]);
     let new_key = v["key"].as_str().expect("new key").to_string();
+    // A script learns which key the new one replaces and until when it works.
+    assert_eq!(v["replaces"]["id"], json!(old_id), "{v}");
+    assert!(v["replaces"]["works_until"].is_string(), "{v}");
 
     assert_exit(&call_as(&w, &old_key), 0, "old key during the grace period");
     assert_exit(&call_as(&w, &new_key), 0, "new key during the grace period");
@@ -680,6 +688,14 @@ fn executions_list_show_and_stats_report_the_audit_trail() {
     );
     let ids: std::collections::HashSet<&str> = rows.iter().map(|r| r["id"].as_str().expect("id")).collect();
     assert_eq!(ids.len(), 7, "duplicate execution ids");
+    // The table's footer says which of them a page holds.
+    let page = w.run(&["executions", "list", "--limit", "2", "--offset", "2"]);
+    assert_exit(&page, 0, "a page of executions");
+    assert!(
+        stdout(&page).contains("3–4 of 7 (live mode, store demo)"),
+        "{}",
+        stdout(&page)
+    );
 
     // Filters.
     let products = w.json(&["executions", "list", "--json", "--tool", "products"]);
@@ -792,6 +808,13 @@ fn executions_list_show_and_stats_report_the_audit_trail() {
     assert_exit(&out, 1, "show unknown");
     let out = w.run(&["executions", "show", first["id"].as_str().expect("id"), "--test"]);
     assert_exit(&out, 1, "a live execution is not in test mode");
+    assert!(
+        stderr(&out).contains("it is a live-mode execution: drop --test"),
+        "{}",
+        stderr(&out)
+    );
+    let out = w.run(&["executions", "show", "exec_nope", "--test"]);
+    assert!(!stderr(&out).contains("it is a"), "{}", stderr(&out));
     let text = w.run(&["executions", "show", first["id"].as_str().expect("id")]);
     assert_exit(&text, 0, "show (text)");
     assert!(stdout(&text).contains(first["id"].as_str().expect("id")));
@@ -1048,10 +1071,12 @@ fn test_mode_executions_are_listed_apart() {
     assert_eq!(test["executions"][0]["mode"], json!("test"));
     assert_eq!(test["executions"][0]["agent_name"], json!("sandbox"));
     let id = test["executions"][0]["id"].as_str().expect("id");
-    assert_exit(
-        &w.run(&["executions", "show", id, "--json"]),
-        1,
-        "test execution without --test",
+    let out = w.run(&["executions", "show", id, "--json"]);
+    assert_exit(&out, 1, "test execution without --test");
+    assert!(
+        stderr(&out).contains("it is a test-mode execution: add --test"),
+        "{}",
+        stderr(&out)
     );
     let shown = w.json(&["executions", "show", id, "--test", "--json"]);
     assert_eq!(shown["id"], json!(id));
@@ -1358,6 +1383,32 @@ fn tools_call_prints_the_result_as_json() {
         r#"{"limit":3}"#,
     ]);
     assert_eq!(flat, v, "flat and grouped spellings disagree");
+    // The input from stdin (`-`) or a file (`@FILE`), as `gh api --input`.
+    let piped = w.run_input(
+        &["tools", "call", "products_list_products", "--input", "-"],
+        r#"{"limit":3}"#,
+    );
+    assert_exit(&piped, 0, "--input -");
+    assert_eq!(parse_json(&piped.stdout, "--input -"), v);
+    let file = w.dir.join("input.json");
+    std::fs::write(&file, r#"{"limit":3}"#).expect("write input");
+    let from_file = w.json(&[
+        "tools",
+        "call",
+        "products_list_products",
+        "--input",
+        &format!("@{}", file.display()),
+    ]);
+    assert_eq!(from_file, v);
+    let out = w.run(&[
+        "tools",
+        "call",
+        "products_list_products",
+        "--input",
+        "@/nonexistent/in.json",
+    ]);
+    assert_exit(&out, 2, "--input @missing");
+    assert!(stderr(&out).contains("/nonexistent/in.json"), "{}", stderr(&out));
     let settings = w.json(&["tools", "call", "store", "--action", "get_settings"]);
     assert_eq!(settings["store_id"], json!("demo"));
     // An action without parameters names the stray one in the usual words.
@@ -1404,6 +1455,7 @@ fn tools_call_prints_the_result_as_json() {
     assert!(stderr(&out).contains("items[0].quantity"), "{}", stderr(&out));
 
     // Usage errors.
+    let audited = w.json(&["executions", "list", "--json"])["total"].clone();
     for (args, why) in [
         (
             vec![
@@ -1435,11 +1487,22 @@ fn tools_call_prints_the_result_as_json() {
             "unknown action",
         ),
         (vec!["tools", "call"], "no tool"),
+        (vec!["tools", "call", "orders"], "no action"),
     ] {
         let out = w.run(&args);
         assert_exit(&out, 2, why);
         assert!(stdout(&out).trim().is_empty(), "{why}: {}", stdout(&out));
     }
+    // Each names the choices; none of them is a call, so none is audited.
+    let out = w.run(&["tools", "call", "orders_nosuch"]);
+    assert!(stderr(&out).contains("known tools: "), "{}", stderr(&out));
+    let out = w.run(&["tools", "call", "orders"]);
+    assert!(stderr(&out).contains("--action one of: "), "{}", stderr(&out));
+    assert_eq!(
+        w.json(&["executions", "list", "--json"])["total"],
+        audited,
+        "a usage error was audited as a call"
+    );
 }
 
 /// A flat name and an --action that disagree ran the flat name's action
@@ -1666,6 +1729,14 @@ fn tools_list_and_schema_describe_the_registry() {
         &w.run(&["tools", "list", "--category", "nope"]),
         2,
         "unknown category",
+    );
+    // A category of the catalog with no tool in this build says so.
+    let none = w.run(&["tools", "list", "--category", "intelligence"]);
+    assert_exit(&none, 0, "a category without tools");
+    assert!(
+        stdout(&none).contains("No tools in category `intelligence`; the categories with tools: commerce"),
+        "{}",
+        stdout(&none)
     );
     let table = w.run(&["tools", "list", "--actions"]);
     assert_exit(&table, 0, "tools list --actions");
@@ -2133,10 +2204,12 @@ fn install_refuses_an_empty_name() {
 fn man_pages_refer_only_to_pages_that_exist() {
     let w = Whale::new();
     let dir = w.dir.join("man");
-    assert_exit(
-        &w.run(&["man", "--out", dir.to_str().expect("utf-8")]),
-        0,
-        "man --out",
+    let wrote = w.run(&["man", "--out", dir.to_str().expect("utf-8")]);
+    assert_exit(&wrote, 0, "man --out");
+    assert!(
+        stderr(&wrote).contains("Wrote whale's man pages into"),
+        "{}",
+        stderr(&wrote)
     );
     let pages: Vec<String> = std::fs::read_dir(&dir)
         .expect("read_dir")

@@ -40,6 +40,7 @@ pub fn man(out: Option<&Path>) -> Result<(), CliError> {
             clap_mangen::generate_to(cmd, dir).map_err(|e| {
                 CliError::Runtime(format!("cannot write the man pages into {}: {e}", dir.display()))
             })?;
+            crate::printer::err(&format!("Wrote whale's man pages into {}.", dir.display()));
         }
     }
     Ok(())

@@ -99,28 +99,35 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
                 &["ID", "TIME", "TOOL", "AGENT", "STATUS", "DURATION", "ERROR"],
                 &table,
             );
+            // Which of the matching executions these are (gh's "3–4 of 6").
+            let shown = match rows.len() as i64 {
+                0 => format!("none of {total}"),
+                n => format!("{}–{} of {total}", offset + 1, offset + n),
+            };
+            let older = before.map(|b| format!(" older than {b}")).unwrap_or_default();
             printer::out(&format!(
-                "{} of {total} ({} mode, store {})",
-                rows.len(),
-                sc.mode,
-                sc.store_id
+                "{shown}{older} ({} mode, store {})",
+                sc.mode, sc.store_id
             ));
             Ok(())
         }
         ExecutionsCmd::Show { id, test, json } => {
             let sc = scope(app, test);
-            let e = db::get(&Scoped::new(&conn, &sc), &id)?.ok_or_else(|| {
-                CliError::Runtime(format!(
+            let Some(e) = db::get(&Scoped::new(&conn, &sc), &id)? else {
+                // The same store's other mode is the usual slip: say so.
+                let other = scope(app, !test);
+                let there = db::get(&Scoped::new(&conn, &other), &id)?.is_some();
+                return Err(CliError::Runtime(format!(
                     "no execution `{id}` in store {} ({} mode){}",
                     sc.store_id,
                     sc.mode,
-                    if test {
-                        ""
-                    } else {
-                        "; add --test for sandbox executions"
+                    match (there, test) {
+                        (true, false) => "; it is a test-mode execution: add --test",
+                        (true, true) => "; it is a live-mode execution: drop --test",
+                        (false, _) => "",
                     }
-                ))
-            })?;
+                )));
+            };
             if json {
                 printer::json(&serde_json::to_value(&e)?);
                 return Ok(());

@@ -35,7 +35,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
             }
             super::note_unused_scopes(app, &scopes);
             let (id, secret) = create(app, agent, mode, &scopes.to_string(), expires_at, rate_limit)?;
-            if let Err(e) = report_new(app, &id, &secret, json, "Created")? {
+            if let Err(e) = report_new(app, &id, &secret, json, "Created", None)? {
                 // Nobody has the key: it must not stay usable.
                 let undone = app
                     .db
@@ -139,7 +139,17 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                 db::revoke(tx, &old.id, now + grace_ms, Some(&new_id))?;
                 Ok((old, new_id, secret))
             })?;
-            if let Err(e) = report_new(app, &new_id, &secret, json, "Rotated: new key")? {
+            // The grace period never outlives the key's own expiry.
+            let works_until = old.expires_at.map_or(now + grace_ms, |e| e.min(now + grace_ms));
+            let still = (works_until > now).then_some(works_until);
+            if let Err(e) = report_new(
+                app,
+                &new_id,
+                &secret,
+                json,
+                "Rotated: new key",
+                Some((&old.id, still)),
+            )? {
                 // Nobody has the new key: the rotation is undone, the old
                 // key stays as it was.
                 let undone = app.db.write(|tx| -> Result<(), CliError> {
@@ -156,9 +166,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                     "whale keys revoke",
                 ));
             }
-            // The grace period never outlives the key's own expiry.
-            let works_until = old.expires_at.map_or(now + grace_ms, |e| e.min(now + grace_ms));
-            if works_until > now {
+            if still.is_some() {
                 printer::err(&format!(
                     "The old key {} keeps working until {}{}.",
                     old.id,
@@ -246,6 +254,8 @@ fn report_new(
     secret: &crate::auth::Secret,
     json: bool,
     verb: &str,
+    // A rotation's old key, and until when it still works (None: no more).
+    replaces: Option<(&str, Option<i64>)>,
 ) -> Result<std::io::Result<()>, CliError> {
     let conn = app.db.conn()?;
     let row =
@@ -253,6 +263,9 @@ fn report_new(
     if json {
         let mut v = row.to_json(now_ms());
         v["key"] = json!(secret.expose());
+        if let Some((old, until)) = replaces {
+            v["replaces"] = json!({"id": old, "works_until": until.map(rfc3339)});
+        }
         return Ok(printer::try_json(&v));
     }
     printer::err(&format!(

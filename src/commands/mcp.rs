@@ -212,6 +212,12 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
             crate::settings::WHALETOOLS_API_KEY
         );
     }
+    if app.store_named() {
+        tracing::warn!(
+            store = %app.store_id,
+            "--store (or WHALE_STORE) is ignored in HTTP mode: every credential acts on its own store"
+        );
+    }
     let allowed_origins = args
         .allowed_origins
         .iter()

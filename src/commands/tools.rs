@@ -46,6 +46,17 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
                 .iter()
                 .filter(|t| cat.is_none_or(|c| t.category == c))
                 .collect();
+            if tools.is_empty() && !json {
+                // A category of the catalog that has no tool in this build.
+                let used: std::collections::BTreeSet<&str> =
+                    registry.tools().iter().map(|t| t.category.as_str()).collect();
+                printer::out(&format!(
+                    "No tools in category `{}`; the categories with tools: {}.",
+                    category.as_deref().unwrap_or_default(),
+                    used.into_iter().collect::<Vec<_>>().join(", ")
+                ));
+                return Ok(());
+            }
             if json {
                 let v: Vec<Value> = tools
                     .iter()
@@ -133,16 +144,7 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
             json,
             ..
         } => {
-            let tool = tool.unwrap_or_default();
-            let (t, a) = lookup(registry, &tool, action.as_deref())?;
-            let a = a.ok_or_else(|| {
-                CliError::Usage(format!(
-                    "which action of `{}`? --action one of: {}",
-                    t.name,
-                    t.actions.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
-                ))
-            })?;
-            let name = format!("{}_{}", t.name, a.name);
+            let (_, a, name) = one_action(registry, &tool.unwrap_or_default(), action.as_deref())?;
             // An explicit input runs on the store the credential acts on;
             // the example runs on a scratch copy (it may create, cancel or
             // refund), with its placeholder ids filled from the test data.
@@ -176,14 +178,10 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
             }
         }
         ToolsCmd::Call { tool, action, input } => {
+            // Which action first: a mistyped name is a usage error (2) that
+            // names the choices, as for `tools test`, not an audited call.
+            let (_, _, name) = one_action(registry, &tool, action.as_deref())?;
             let input = parse_input(&input)?;
-            let name = match action {
-                Some(a) => {
-                    let (t, a) = lookup(registry, &tool, Some(&a))?;
-                    format!("{}_{}", t.name, a.expect("action given").name)
-                }
-                None => tool,
-            };
             let (cred, _) = app.credential()?;
             let outcome = call(&app.pipeline, &cred, &name, input).await?;
             match outcome.result {
@@ -207,6 +205,24 @@ fn exit_code(e: &ToolError) -> i32 {
         ToolError::InsufficientScope { .. } => 3,
         _ => 1,
     }
+}
+
+/// The one action a command runs: a `{tool}_{action}` name, or a tool and
+/// `--action`; with its flat name.
+fn one_action<'r>(
+    registry: &'r Registry,
+    tool: &str,
+    action: Option<&str>,
+) -> Result<(&'r crate::tools::Tool, &'r crate::tools::Action, String), CliError> {
+    let (t, a) = lookup(registry, tool, action)?;
+    let a = a.ok_or_else(|| {
+        CliError::Usage(format!(
+            "which action of `{}`? --action one of: {}",
+            t.name,
+            t.actions.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    Ok((t, a, format!("{}_{}", t.name, a.name)))
 }
 
 fn lookup<'r>(
@@ -247,8 +263,37 @@ fn lookup<'r>(
     )))
 }
 
+/// The most `--input -` or `--input @FILE` reads (inputs are small; a
+/// wrong file is not read to the end).
+const MAX_INPUT_BYTES: u64 = 8 << 20;
+
+/// `--input`: JSON given inline, `-` for stdin, or `@FILE` (as `gh api
+/// --input` and curl's `-d @file`).
 fn parse_input(s: &str) -> Result<Map<String, Value>, CliError> {
-    match serde_json::from_str::<Value>(s) {
+    use std::io::Read;
+    let read = |from: &mut dyn Read, what: &str| -> Result<String, CliError> {
+        let mut text = String::new();
+        from.take(MAX_INPUT_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::Usage(format!("--input: cannot read {what}: {e}")))?;
+        if text.len() as u64 > MAX_INPUT_BYTES {
+            return Err(CliError::Usage(format!(
+                "--input: {what} is larger than {} MiB",
+                MAX_INPUT_BYTES >> 20
+            )));
+        }
+        Ok(text)
+    };
+    let text = if s == "-" {
+        read(&mut std::io::stdin().lock(), "standard input")?
+    } else if let Some(path) = s.strip_prefix('@') {
+        let mut f = std::fs::File::open(path)
+            .map_err(|e| CliError::Usage(format!("--input: cannot open `{path}`: {e}")))?;
+        read(&mut f, &format!("`{path}`"))?
+    } else {
+        s.to_string()
+    };
+    match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(CliError::Usage(
             "--input must be a JSON object, e.g. '{\"limit\": 5}'".into(),
