@@ -510,7 +510,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is neither a login nor an API key, or when the credential file cannot be used and no API key is set)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is neither a login nor an API key, when the API key set is empty or malformed, or when the credential file cannot be used and no API key is set)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -523,7 +523,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;auth;help' {
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is neither a login nor an API key, or when the credential file cannot be used and no API key is set)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is neither a login nor an API key, when the API key set is empty or malformed, or when the credential file cannot be used and no API key is set)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -692,7 +692,7 @@ Register-ArgumentCompleter -Native -CommandName 'whale' -ScriptBlock {
             break
         }
         'whale;help;auth' {
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is neither a login nor an API key, or when the credential file cannot be used and no API key is set)')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Every stored login: server, store, scopes, expiry, and where the tokens are kept (exit 1 when there is neither a login nor an API key, when the API key set is empty or malformed, or when the credential file cannot be used and no API key is set)')
             break
         }
         'whale;help;auth;status' {

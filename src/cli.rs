@@ -359,8 +359,8 @@ pub struct LogoutArgs {
 #[derive(Debug, Subcommand)]
 pub enum AuthCmd {
     /// Every stored login: server, store, scopes, expiry, and where the tokens are kept
-    /// (exit 1 when there is neither a login nor an API key, or when the credential file cannot be
-    /// used and no API key is set)
+    /// (exit 1 when there is neither a login nor an API key, when the API key set is empty or
+    /// malformed, or when the credential file cannot be used and no API key is set)
     Status {
         /// Print JSON (for scripts)
         #[arg(long)]

@@ -96,6 +96,11 @@ pub fn audit_give_up() -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
+/// The store `WHALE_STORE` names, if set (it wins over `whale stores use`).
+pub fn store_env() -> Option<String> {
+    std::env::var(WHALE_STORE).ok().filter(|v| !v.trim().is_empty())
+}
+
 /// The API key from the environment, if any (an empty value is none).
 pub fn api_key() -> Option<Secret> {
     std::env::var(WHALETOOLS_API_KEY)

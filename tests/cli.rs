@@ -336,6 +336,11 @@ fn keys_rotate_with_grace_keeps_the_old_key_working() {
         "{}",
         stderr(&out)
     );
+    assert_eq!(
+        key_row(&w, &brief_id)["revoked_at"],
+        json!(expiry),
+        "the grace is recorded past the key's expiry"
+    );
 }
 
 /// Rotating a key that is already in its grace period would mint a second
@@ -1834,7 +1839,11 @@ fn stores_create_use_and_list() {
     // Choosing a default while WHALE_STORE names another says which wins.
     let out = w.run_env(&["stores", "use", "demo"], &[("WHALE_STORE", "empty-shop")]);
     assert_exit(&out, 0, "stores use under WHALE_STORE");
-    assert!(stderr(&out).contains("unset WHALE_STORE"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("WHALE_STORE is set to `empty-shop`"),
+        "{}",
+        stderr(&out)
+    );
     let out = w.run(&["stores", "use", "full"]);
     assert!(!stderr(&out).contains("WHALE_STORE"), "{}", stderr(&out));
 

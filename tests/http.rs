@@ -257,6 +257,17 @@ fn missing_credential_is_401_with_resource_metadata() {
         "metadata",
     );
     assert_eq!(meta["resource"], json!(server.url("/mcp")), "{meta}");
+
+    // A server of fewer tools, or of reads only, asks for no more.
+    let narrow = w.serve_http(&["--tools", "products,orders", "--read-only"]);
+    let (headers, _) = expect_error(
+        send(initialize_post(&c, narrow.url("/mcp")), "narrow"),
+        StatusCode::UNAUTHORIZED,
+        "invalid_request",
+        "narrow",
+    );
+    let www = header_str(&headers, "www-authenticate");
+    assert!(www.contains("scope=\"orders:read products:read\""), "{www}");
 }
 
 #[test]

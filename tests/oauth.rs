@@ -833,6 +833,42 @@ fn a_removed_user_s_tokens_end_with_their_membership() {
     assert!(stdout(&again).contains("nothing changed"), "{}", stdout(&again));
 }
 
+/// Removal also ends what was in flight: a consent page opened before it,
+/// and a code issued before it and not yet exchanged.
+#[test]
+fn a_removed_user_can_finish_no_sign_in_begun_before() {
+    let (w, s) = server(&[]);
+    // Signed in, consent page open.
+    let client_id = register(&s, "Open page", REDIRECT);
+    let (_v, challenge) = pkce();
+    let mut b = Browser::new();
+    let (id, csrf, html) = b.consent(&s, &AuthRequest::new(&client_id, &challenge).url(&s));
+    // A code minted, not yet exchanged.
+    let a = authorize_as(&s, "Pending code");
+    let out = w.run(&["users", "remove", EMAIL]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let store = input_value(&html, "store");
+    let resp = b.post_form(
+        &s.url("/authorize/consent"),
+        &[
+            ("request_id", &id),
+            ("csrf", &csrf),
+            ("store", &store),
+            ("decision", "approve"),
+        ],
+    );
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "approval after removal");
+    assert!(resp.text().unwrap().contains("not a member of store"));
+    expect_error(
+        exchange(&s, &a),
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "code minted before removal",
+    );
+    assert_eq!(count(&w, "oauth_tokens"), 0, "a token was issued");
+}
+
 #[test]
 fn refresh_rotates_and_reuse_revokes_the_family() {
     let (_w, s) = server(&[]);

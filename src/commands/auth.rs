@@ -354,12 +354,18 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
     // (prefix, length, checksum), since a typo fails every command that
     // uses it. Whether the server that issued it still honours it is the
     // server's to say.
+    // Set but empty counts as set: the commands that use the key refuse it
+    // (`settings::session_api_key`), so this check must not pass it.
+    let empty_key = settings::session_api_key().is_err();
     let env_key = settings::api_key();
-    let api_key = env_key.is_some();
+    let api_key = env_key.is_some() || empty_key;
     let key_mode = env_key
         .as_ref()
         .and_then(|k| crate::auth::keys::parse(k.expose()));
     let key_env = match (&env_key, key_mode) {
+        (None, _) if empty_key => {
+            json!({"name": settings::WHALETOOLS_API_KEY, "set": true, "well_formed": false, "empty": true})
+        }
         (None, _) => json!({"name": settings::WHALETOOLS_API_KEY, "set": false}),
         (Some(k), Some(mode)) => json!({
             "name": settings::WHALETOOLS_API_KEY, "set": true, "well_formed": true,
@@ -435,9 +441,14 @@ pub async fn status(json_out: bool) -> Result<(), CliError> {
                     crate::auth::keys::hint(k)
                 )),
                 _ => printer::out(&format!(
-                    "{} is set but is not a whale API key (wrong prefix, length or checksum): every \
-                     command that uses it fails. Set it to a key from `whale keys create`, or unset it.",
-                    settings::WHALETOOLS_API_KEY
+                    "{} is set but {}: every command that uses it fails. Set it to a key from \
+                     `whale keys create`, or unset it.",
+                    settings::WHALETOOLS_API_KEY,
+                    if empty_key {
+                        "empty"
+                    } else {
+                        "is not a whale API key (wrong prefix, length or checksum)"
+                    }
                 )),
             }
         }

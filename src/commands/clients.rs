@@ -128,12 +128,14 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
             let conn = app.db.conn()?;
             // A machine client is revoked from its own store only, as a key
             // is (`whale keys revoke`): a slip of `--store` changes nothing.
+            // A registered app belongs to no store and is revoked from any
+            // (with the tokens people of every store granted it).
             if let Some(other) = db::client(&conn, &id)?
                 .and_then(|c| c.store_id)
                 .filter(|s| *s != app.store_id)
             {
                 return Err(CliError::Runtime(format!(
-                    "no client `{id}` in store {}; it belongs to store {other} (pass --store {other})",
+                    "no client `{id}` in store `{}`; it belongs to store `{other}` (pass --store {other})",
                     app.store_id
                 )));
             }
@@ -146,7 +148,7 @@ pub fn run(app: &App, cmd: ClientsCmd) -> Result<(), CliError> {
                 Ok(())
             } else {
                 Err(CliError::Runtime(format!(
-                    "no client `{id}` in store {}; `whale clients list` shows them",
+                    "no client `{id}` in store `{}`; `whale clients list` shows them",
                     app.store_id
                 )))
             }

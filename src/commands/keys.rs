@@ -106,7 +106,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
             let now = now_ms();
             // Checked and changed in one write transaction: two rotations at
             // once cannot both mint a replacement.
-            let (old, new_id, secret) = app.db.write(|tx| -> Result<_, CliError> {
+            let (old, new_id, secret, end) = app.db.write(|tx| -> Result<_, CliError> {
                 let old = db::get(tx, &app.store_id, &id)?.ok_or_else(|| not_found(app, &id))?;
                 if old.status(now) == "revoked" {
                     return Err(CliError::Runtime(format!(
@@ -136,12 +136,14 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                         rate_limit_per_min: old.rate_limit_per_min,
                     },
                 )?;
-                db::revoke(tx, &old.id, now + grace_ms, Some(&new_id))?;
-                Ok((old, new_id, secret))
+                // The grace period never outlives the key's own expiry.
+                let end = old
+                    .expires_at
+                    .map_or(now + grace_ms, |e| (now + grace_ms).min(e.max(now)));
+                db::revoke(tx, &old.id, end, Some(&new_id))?;
+                Ok((old, new_id, secret, end))
             })?;
-            // The grace period never outlives the key's own expiry.
-            let works_until = old.expires_at.map_or(now + grace_ms, |e| e.min(now + grace_ms));
-            let still = (works_until > now).then_some(works_until);
+            let still = (end > now).then_some(end);
             if let Err(e) = report_new(
                 app,
                 &new_id,
@@ -170,8 +172,8 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                 printer::err(&format!(
                     "The old key {} keeps working until {}{}.",
                     old.id,
-                    rfc3339(works_until),
-                    if works_until < now + grace_ms {
+                    rfc3339(end),
+                    if end < now + grace_ms {
                         " (its expiry, before the end of the grace period)"
                     } else {
                         ""

@@ -88,11 +88,11 @@ pub fn run(app: &App, cmd: StoresCmd) -> Result<(), CliError> {
             }
             stores::set_preference(&conn, "default_store", &id)?;
             printer::out(&format!("Commands now act on store `{id}`."));
-            if app.store_named() && app.store_id != id {
+            if let Some(env) = crate::settings::store_env().filter(|s| *s != id) {
                 printer::err(&format!(
-                    "Note: this command named store `{}` (--store or WHALE_STORE), and that wins over \
-                     `stores use` wherever it is given; unset WHALE_STORE to act on `{id}`.",
-                    app.store_id
+                    "note: {} is set to `{env}` in this environment, and it wins over `stores use`; \
+                     unset it to act on `{id}`.",
+                    crate::settings::WHALE_STORE
                 ));
             }
             Ok(())

@@ -141,7 +141,11 @@ pub fn run(app: &App, cmd: UsersCmd) -> Result<(), CliError> {
                     user.email,
                     app.store_id,
                     if revoked > 0 {
-                        format!("{revoked} token(s) left from an earlier membership were revoked")
+                        format!(
+                            "{revoked} token{} left from an earlier membership {} revoked",
+                            if revoked == 1 { "" } else { "s" },
+                            if revoked == 1 { "was" } else { "were" },
+                        )
                     } else {
                         "nothing changed".to_string()
                     }

@@ -186,9 +186,8 @@ pub struct AuthServer {
 }
 
 /// The bare resources of `supported` (each one read and write), space
-/// separated: what an authorization request without `scope` is granted, and
-/// what the resource server's 401 asks for.
-pub fn bare_scopes(supported: &[String]) -> String {
+/// separated: what an authorization request without `scope` is granted.
+fn bare_scopes(supported: &[String]) -> String {
     supported
         .iter()
         .filter(|s| !s.contains(':'))
@@ -710,7 +709,12 @@ impl AuthServer {
             None if p.stores.len() == 1 => p.stores[0].0.clone(),
             None => return Err("choose a store".into()),
         };
-        if !p.stores.iter().any(|(s, _)| *s == store_id) {
+        // Asked again, not taken from the sign-in: an admin may have removed
+        // the person while the consent page was open (`whale users remove`).
+        let conn = self.db.conn().map_err(|e| e.to_string())?;
+        if !p.stores.iter().any(|(s, _)| *s == store_id)
+            || !users::is_member(&conn, &store_id, &user_id).map_err(|e| e.to_string())?
+        {
             return Err(format!("you are not a member of store `{store_id}`"));
         }
         let code = generate_with(CODE_PREFIX);
@@ -727,7 +731,6 @@ impl AuthServer {
             expires_at: now_ms().saturating_add(ttl_ms(self.cfg.code_ttl)),
             used_at: None,
         };
-        let conn = self.db.conn().map_err(|e| e.to_string())?;
         rows::insert_code(&conn, &hash_str(code.expose()), &row).map_err(|e| e.to_string())?;
         Ok(redirect_with(
             &p.redirect_uri,
@@ -1050,6 +1053,16 @@ impl AuthServer {
         if !stores::exists(tx, g.store_id)? {
             return Err(OAuthError::invalid_grant(format!(
                 "store `{}` no longer exists",
+                g.store_id
+            )));
+        }
+        // A person's grant lasts as long as their membership: a code or
+        // refresh token from before `whale users remove` buys nothing.
+        if let Some(user) = g.user_id
+            && !users::is_member(tx, g.store_id, user)?
+        {
+            return Err(OAuthError::invalid_grant(format!(
+                "the person who granted this access is no longer a member of store `{}`; sign in again",
                 g.store_id
             )));
         }

@@ -73,8 +73,8 @@ pub fn add_member(conn: &Connection, store_id: &str, user_id: &str) -> rusqlite:
 /// Removes `user_id` from `store_id` and ends what they granted there:
 /// every token their consents issued for the store is revoked and their
 /// codes not yet exchanged are spent (membership is checked when a person
-/// signs in, not on each refresh). Whether they were a member, and how many
-/// tokens were revoked.
+/// signs in, at consent and whenever a token is issued). Whether they were
+/// a member, and how many working tokens were revoked.
 pub fn remove_member(conn: &Connection, store_id: &str, user_id: &str) -> rusqlite::Result<(bool, usize)> {
     let now = now_ms();
     let removed = conn.execute(
@@ -85,11 +85,25 @@ pub fn remove_member(conn: &Connection, store_id: &str, user_id: &str) -> rusqli
         "UPDATE oauth_codes SET used_at = ?3 WHERE store_id = ?1 AND user_id = ?2 AND used_at IS NULL",
         params![store_id, user_id, now],
     )?;
-    let revoked = conn.execute(
+    // Counted: the tokens that still worked (not the spent refresh tokens
+    // of every rotation, nor expired access tokens).
+    let live: i64 = conn.query_row(
+        "SELECT count(*) FROM oauth_tokens
+          WHERE store_id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?3",
+        params![store_id, user_id, now],
+        |r| r.get(0),
+    )?;
+    conn.execute(
         "UPDATE oauth_tokens SET revoked_at = ?3 WHERE store_id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
         params![store_id, user_id, now],
     )?;
-    Ok((removed, revoked))
+    Ok((removed, usize::try_from(live).unwrap_or(0)))
+}
+
+/// Whether `user_id` may (still) grant access to `store_id`.
+pub fn is_member(conn: &Connection, store_id: &str, user_id: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT 1 FROM store_members WHERE store_id = ?1 AND user_id = ?2")?
+        .exists(params![store_id, user_id])
 }
 
 /// The stores a user may grant access to, by id.

@@ -156,7 +156,7 @@ fn get_levels(ctx: &Ctx<'_>, i: LevelsInput) -> Result<Levels, ToolError> {
     if found.is_empty() {
         return Err(match selector {
             VariantSelector::Sku(_) => ToolError::NotFound(format!(
-                "no variant with SKU `{id}` in this store; search products (products.list_products / get_product) to find SKUs"
+                "no variant with SKU `{id}` in this store; products.list_products and products.get_product show SKUs"
             )),
             _ => ToolError::not_found(what, id),
         });
@@ -257,10 +257,10 @@ fn check_delta(delta: i64, reason: AdjustReason) -> Result<(), ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustInput {
-    /// A variant id such as `var_…` (from get_levels or products.get_product).
+    /// A variant id such as `var_…` (from get_levels, or a product's variants from get_product).
     #[schemars(length(min = 1))]
     pub variant_id: String,
-    /// A location id such as `loc_…` (from locations.list_locations).
+    /// A location id such as `loc_…` (from list_locations).
     #[schemars(length(min = 1))]
     pub location_id: String,
     /// Units to add (positive) or remove (negative); not 0, at most 1000000 either way.

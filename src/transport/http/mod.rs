@@ -120,6 +120,23 @@ pub struct HttpState {
     challenge_scope: String,
 }
 
+/// What a 401 asks for: the resources of the tools this server serves
+/// (`--tools`, `--categories`), only to read them under `--read-only`.
+fn challenge_scope(registry: &crate::tools::Registry, filter: &ToolFilter) -> String {
+    let mut scopes: Vec<String> = registry
+        .tools()
+        .iter()
+        .filter(|t| filter.allows_tool(t))
+        .map(|t| match filter.read_only {
+            true => format!("{}:read", t.resource),
+            false => t.resource.to_string(),
+        })
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes.join(" ")
+}
+
 impl HttpState {
     /// The origin clients reach the server at: `--public-url`, else the
     /// Host header — which every route's guard has checked names this
@@ -435,7 +452,7 @@ pub fn router(
         sessions_ct: sessions_ct.clone(),
         auth,
         external_issuer,
-        challenge_scope: crate::oauth::bare_scopes(&rest::supported_scopes(pipeline.registry())),
+        challenge_scope: challenge_scope(pipeline.registry(), &opts.filter),
     });
     tokio::spawn(expire_idle_sessions(state.clone(), opts.session_idle));
 

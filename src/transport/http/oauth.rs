@@ -285,7 +285,9 @@ pub async fn login(
     // No address is longer than 254 characters: a posted megabyte does not
     // become a limiter key kept for minutes.
     let email = crate::audit::shorten(&email, 254);
-    let (here, anywhere) = (format!("login:{email}:{peer}"), format!("login:{email}"));
+    // Two namespaces, the address first: no posted email (which may hold a
+    // `:`) can name another address's bucket or the account's.
+    let (here, anywhere) = (format!("login-at:{peer}:{email}"), format!("login-acct:{email}"));
     let allowances = [
         (here.as_str(), Some(LOGIN_FAILURES_PER_MIN)),
         (anywhere.as_str(), Some(ACCOUNT_LOGIN_FAILURES_PER_MIN)),
