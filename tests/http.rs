@@ -850,6 +850,25 @@ fn sse_replies_carry_no_priming_event() {
     }
 }
 
+/// The fast path answers in the server's tool mode as the rmcp path does:
+/// a flat server's error names other actions as its tools are called.
+#[test]
+fn a_flat_server_s_errors_name_actions_as_its_tools() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("orders:read", false);
+    for (mode, finder) in [("grouped", "orders.list_orders"), ("flat", "orders_list_orders")] {
+        let server = w.serve_http(&["--tool-mode", mode]);
+        let mut s = Streamable::open(&server, &key);
+        let r = s.call("orders_get_order", json!({"order_id": "ord_nosuch"}));
+        assert_eq!(r["isError"], json!(true), "{mode}: {r}");
+        let text = error_text(&r);
+        assert!(
+            text.contains(&format!("{finder} shows valid ids")),
+            "{mode}: {text}"
+        );
+    }
+}
+
 #[test]
 fn tools_call_on_a_session_is_answered_as_json_and_the_rest_by_rmcp() {
     let w = Whale::new();
