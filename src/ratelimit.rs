@@ -212,9 +212,17 @@ mod tests {
     fn a_full_map_refuses_new_clients_and_keeps_known_ones() {
         let rl = RateLimiter::new(60);
         let t0 = Instant::now();
-        for i in 0..MAX_BUCKETS {
+        for i in 0..MAX_BUCKETS - 1 {
             let _ = rl.check_at(&format!("c{i}"), Some(2), t0);
         }
+        // One place left: two newcomers together take none of it (and no
+        // token of a known bucket they came with).
+        assert_eq!(
+            rl.check_all_at(&[("c0", Some(2)), ("n1", Some(2)), ("n2", Some(2))], t0),
+            Err(60)
+        );
+        assert_eq!(rl.buckets.lock().expect("lock").map.len(), MAX_BUCKETS - 1);
+        let _ = rl.check_at(&format!("c{}", MAX_BUCKETS - 1), Some(2), t0);
         assert_eq!(rl.buckets.lock().expect("lock").map.len(), MAX_BUCKETS);
         assert_eq!(rl.check_at("newcomer", Some(2), t0), Err(60));
         // A known client keeps its (partly spent) bucket: nothing refilled.

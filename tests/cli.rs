@@ -819,6 +819,7 @@ fn executions_list_show_and_stats_report_the_audit_trail() {
         stderr(&out)
     );
     let out = w.run(&["executions", "show", "exec_nope", "--test"]);
+    assert_exit(&out, 1, "show unknown in test mode");
     assert!(!stderr(&out).contains("it is a"), "{}", stderr(&out));
     let text = w.run(&["executions", "show", first["id"].as_str().expect("id")]);
     assert_exit(&text, 0, "show (text)");
