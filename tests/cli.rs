@@ -96,8 +96,29 @@ fn keys_create_shows_the_key_once_and_stores_only_a_hash() {
         assert!(!stdout(&out).contains(&key), "{args:?} shows the key");
         assert!(stdout(&out).contains(&id), "{args:?} lacks the key id");
     }
+    // The table shows each key's rate limit: its own, or the server's.
+    let (_, _) = w.create_key_as("throttled", "orders:read", false, &["--rate-limit", "7"]);
+    let table = stdout(&w.run(&["keys", "list"]));
+    assert!(
+        table.lines().next().is_some_and(|h| h.contains("RATE LIMIT")),
+        "{table}"
+    );
+    let line = |agent: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(agent))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("throttled").trim_end().ends_with("7/min"), "{table}");
+    assert!(line(&id).trim_end().ends_with("server's"), "{table}");
     let list = w.json(&["keys", "list", "--json"]);
-    let row = &list["keys"][0];
+    let row = list["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["id"] == json!(id))
+        .expect("the key is listed");
     assert_eq!(row["id"], json!(id));
     assert_eq!(row["hint"], json!(hint));
     assert!(row.get("key").is_none(), "{row}");
@@ -713,7 +734,7 @@ fn executions_list_show_and_stats_report_the_audit_trail() {
             .all(|r| r["tool"] == json!("products"))
     );
     // One action, in either spelling; an action of another tool is none.
-    for one in ["orders.get_order", "orders_get_order"] {
+    for one in ["orders.get_order", "orders_get_order", "Orders.Get_Order"] {
         let v = w.json(&["executions", "list", "--json", "--tool", one]);
         assert_eq!(v["total"], json!(1), "--tool {one}: {v}");
         assert_eq!(v["executions"][0]["action"], json!("get_order"), "{v}");

@@ -79,6 +79,9 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                         k.status(now).to_string(),
                         k.last_used_at.map(rfc3339).unwrap_or_else(|| "never".into()),
                         k.expires_at.map(rfc3339).unwrap_or_else(|| "-".into()),
+                        // Its own limit, else the server's --rate-limit.
+                        k.rate_limit_per_min
+                            .map_or_else(|| "server's".into(), |n| format!("{n}/min")),
                     ]
                 })
                 .collect();
@@ -92,6 +95,7 @@ pub fn run(app: &App, cmd: KeysCmd) -> Result<(), CliError> {
                     "STATUS",
                     "LAST USED",
                     "EXPIRES",
+                    "RATE LIMIT",
                 ],
                 &table,
             );

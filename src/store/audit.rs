@@ -204,7 +204,9 @@ fn where_clause(
     let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(s.store().to_string()), Box::new(s.mode())];
     if let Some(t) = &f.tool {
         // `orders`, `orders.create_order`, or the flat `orders_create_order`
-        // (tried at each `_`: one indexed equality per reading).
+        // (tried at each `_`: one indexed equality per reading), in any case:
+        // every audited name is a registry name, all lower case.
+        let t = &t.trim().to_ascii_lowercase();
         if let Some((tool, action)) = t.split_once('.') {
             sql.push_str(" AND tool = ? AND action = ?");
             args.push(Box::new(tool.to_string()));
