@@ -691,15 +691,32 @@ impl Registry {
         if mode == crate::cli::ToolMode::Grouped {
             return text;
         }
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
         for t in &self.tools {
             if !text.contains(t.name) {
                 continue;
             }
             for a in &t.actions {
                 let grouped = format!("{}.{}", t.name, a.name);
-                if text.contains(&grouped) {
-                    text = text.replace(&grouped, &format!("{}_{}", t.name, a.name)).into();
+                // Whole names only: not `xorders.list_orders` or a longer word.
+                let dots: Vec<usize> = text
+                    .match_indices(&grouped)
+                    .map(|(i, _)| i)
+                    .filter(|&i| {
+                        !word(text[..i].chars().next_back())
+                            && !word(text[i + grouped.len()..].chars().next())
+                    })
+                    .map(|i| i + t.name.len())
+                    .collect();
+                if dots.is_empty() {
+                    continue;
                 }
+                // Only the dot changes, one byte for one: the offsets hold.
+                let mut owned = text.into_owned();
+                for dot in dots {
+                    owned.replace_range(dot..dot + 1, "_");
+                }
+                text = owned.into();
             }
         }
         text
@@ -1100,7 +1117,8 @@ mod tests {
         let registry = Registry::builtin();
         let text = "orders.list_orders shows valid ids; `orders.create_order` needs \
                     orders:write; products.get_product (variants); orders.fly and \
-                    customer.email are no actions";
+                    customer.email are no actions; nor xorders.list_orders or \
+                    orders.list_orders_2; orders.list_orders.";
         assert!(matches!(
             registry.spelt(text, Grouped),
             std::borrow::Cow::Borrowed(_)
@@ -1109,7 +1127,8 @@ mod tests {
             registry.spelt(text, Flat),
             "orders_list_orders shows valid ids; `orders_create_order` needs \
              orders:write; products_get_product (variants); orders.fly and \
-             customer.email are no actions"
+             customer.email are no actions; nor xorders.list_orders or \
+             orders.list_orders_2; orders_list_orders."
         );
         assert!(matches!(
             registry.spelt("nothing to respell", Flat),
