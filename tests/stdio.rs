@@ -170,26 +170,23 @@ fn ping_works_before_and_after_initialize() {
     );
     // A capability the server does not declare: -32601 with a sentence, not
     // just the method's name.
-    let level = m.request("logging/setLevel", json!({"level": "debug"}));
-    assert_eq!(level["error"]["code"], json!(-32601), "{level}");
-    assert!(
-        level["error"]["message"]
-            .as_str()
-            .is_some_and(|t| t.contains("`logging/setLevel`") && t.contains("only tools")),
-        "{level}"
-    );
     // Completions are a capability too (the answer was an empty list).
-    let complete = m.request(
-        "completion/complete",
-        json!({"ref": {"type": "ref/prompt", "name": "x"}, "argument": {"name": "a", "value": "b"}}),
-    );
-    assert_eq!(complete["error"]["code"], json!(-32601), "{complete}");
-    assert!(
-        complete["error"]["message"]
-            .as_str()
-            .is_some_and(|t| t.contains("`completion/complete`") && t.contains("only tools")),
-        "{complete}"
-    );
+    for (method, params) in [
+        ("logging/setLevel", json!({"level": "debug"})),
+        (
+            "completion/complete",
+            json!({"ref": {"type": "ref/prompt", "name": "x"}, "argument": {"name": "a", "value": "b"}}),
+        ),
+    ] {
+        let reply = m.request(method, params);
+        assert_eq!(reply["error"]["code"], json!(-32601), "{reply}");
+        assert!(
+            reply["error"]["message"]
+                .as_str()
+                .is_some_and(|t| t.contains(&format!("`{method}`")) && t.contains("only tools")),
+            "{reply}"
+        );
+    }
     m.finish();
 }
 

@@ -185,17 +185,6 @@ pub struct AuthServer {
     metadata_docs: cimd::Fetcher,
 }
 
-/// The bare resources of `supported` (each one read and write), space
-/// separated: what an authorization request without `scope` is granted.
-fn bare_scopes(supported: &[String]) -> String {
-    supported
-        .iter()
-        .filter(|s| !s.contains(':'))
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 impl AuthServer {
     pub fn new(db: Arc<Db>, cfg: AuthConfig, scopes_supported: Vec<String>) -> AuthServer {
         let metadata_docs = cimd::Fetcher::new(cfg.insecure_client_metadata);
@@ -248,7 +237,12 @@ impl AuthServer {
     /// Every resource this server serves, as bare scopes (what a request
     /// without `scope` gets).
     fn default_scopes(&self) -> String {
-        bare_scopes(&self.scopes_supported)
+        self.scopes_supported
+            .iter()
+            .filter(|s| !s.contains(':'))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     // ----- clients -------------------------------------------------------

@@ -403,17 +403,34 @@ impl Policy {
 mod tests {
     use super::*;
 
-    /// A limiter key as `client_key` makes it from an address, or the
-    /// text itself for an entry that is no address (`xff:…`).
-    fn peer_key(addr: String) -> String {
-        addr.parse().map(addr_key).unwrap_or(addr)
+    /// `client_key` of a request from `peer`, forwarded as `xff` (if any)
+    /// through the trusted proxy 10.0.0.1.
+    fn key_of(peer: &str, xff: Option<&str>) -> String {
+        let mut req = Request::new(axum::body::Body::empty());
+        let addr = std::net::SocketAddr::new(peer.parse().expect("peer"), 443);
+        req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        if let Some(v) = xff {
+            req.headers_mut()
+                .insert("x-forwarded-for", v.parse().expect("header"));
+        }
+        let policy = Policy {
+            hosts: vec![],
+            origins: vec![],
+            trusted_proxies: vec!["10.0.0.1/32".parse().expect("net")],
+        };
+        client_key(&req, &policy)
     }
 
     #[test]
     fn an_ipv6_client_is_known_by_its_64() {
-        assert_eq!(peer_key("2001:db8:1:2:3:4:5:6".into()), "2001:db8:1:2::/64");
-        assert_eq!(peer_key("203.0.113.7".into()), "203.0.113.7");
-        assert_eq!(peer_key("xff:unknown".into()), "xff:unknown");
+        assert_eq!(key_of("2001:db8:1:2:3:4:5:6", None), "2001:db8:1:2::/64");
+        assert_eq!(key_of("203.0.113.7", None), "203.0.113.7");
+        // The same behind the proxy; an entry that is no address is its own key.
+        assert_eq!(
+            key_of("10.0.0.1", Some("2001:db8:1:2:3:4:5:6")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(key_of("10.0.0.1", Some("unknown")), "xff:unknown");
     }
 
     #[test]
