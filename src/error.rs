@@ -51,6 +51,15 @@ impl ToolError {
             message: message.into(),
         }
     }
+    /// An update given none of the fields it changes: refused rather than
+    /// reported as a change (and audited as a write) that changed nothing.
+    pub fn nothing_to_change(fields: &[&str]) -> Self {
+        let fields: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+        ToolError::invalid(
+            "input",
+            format!("nothing to change: give at least one of {}", fields.join(", ")),
+        )
+    }
     pub fn not_found(what: &str, id: &str) -> Self {
         // The action that finds valid ids of this kind.
         let finder = match what {

@@ -426,7 +426,7 @@ impl Pipeline {
         // 2. find the tool and action, validate the input
         let mut args = req.arguments.unwrap_or_default();
         let found = self.find(&req.name, &mut args, filter);
-        let input = Value::Object(args);
+        let mut input = Value::Object(args);
         let (tool, action) = match found {
             Found::Action(t, a) => (t, a),
             Found::NoTool => {
@@ -440,6 +440,7 @@ impl Pipeline {
                 return Ok(self.stages.fail(attempt, tool.name, None, &input, err));
             }
         };
+        action.drop_unset_nulls(&mut input);
         if let Err(e) = action.validate(&input) {
             return Ok(self.stages.fail(attempt, tool.name, Some(action.name), &input, e));
         }

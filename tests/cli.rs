@@ -3287,7 +3287,13 @@ fn an_order_is_found_by_its_number() {
     let w = Whale::new();
     let first = &w.tool("orders", "list_orders", json!({"limit": 1}))["items"][0];
     let (id, number) = (first["id"].clone(), first["number"].as_i64().expect("number"));
-    for given in [number.to_string(), format!("#{number}")] {
+    // As a string, quoted with # or spaces around, or as a JSON number.
+    for given in [
+        json!(number.to_string()),
+        json!(format!("#{number}")),
+        json!(format!(" # {number}\n")),
+        json!(number),
+    ] {
         let o = w.tool("orders", "get_order", json!({"order_id": given}));
         assert_eq!(o["id"], id, "{given}: {o}");
     }
@@ -3296,7 +3302,7 @@ fn an_order_is_found_by_its_number() {
     // Only digits (after an optional #) are a number; the rest is an id.
     for given in [
         format!("+{number}"),
-        format!(" {number}"),
+        format!("{number}x"),
         "-5".into(),
         "#".into(),
     ] {

@@ -119,6 +119,89 @@ fn whole_number_floats_are_read_as_integers() {
     m.finish();
 }
 
+/// What agents send as a matter of course: `null` for every parameter they
+/// do not use (the other actions' ones too, in grouped mode), a customer
+/// named by email wherever a customer is named, an order number as a JSON
+/// number. Each works as meant; a filter naming no customer is an error,
+/// not an empty list; and money with a decimal point (15.00 is dollars to
+/// whoever wrote it) is refused, with nothing changed.
+#[test]
+fn an_agents_natural_inputs_are_read_as_meant() {
+    let w = Whale::new();
+    let mut m = w.mcp(&[]).started();
+
+    // nulls for unused parameters, including other actions' and `limit`
+    let page = m.call_ok(
+        "orders",
+        json!({"action": "list_orders", "order_id": null, "customer_id": null, "status": null,
+               "limit": null, "items": null, "amount_cents": null}),
+    );
+    assert_eq!(page["limit"], 20, "{page}");
+    let newest = &page["items"][0];
+    // a nullable field given null keeps its meaning (here: no filter), and
+    // a required one given null is reported as missing
+    let t = m.call_err("orders_get_order", json!({"order_id": null}));
+    assert!(t.contains("`order_id`") && t.contains("required"), "{t}");
+
+    // a customer by email, wherever a customer is named
+    let customers = m.call_ok("customers_list_customers", json!({"limit": 100}));
+    let buyer = customers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["orders_count"].as_i64() > Some(0))
+        .expect("a customer with orders")
+        .clone();
+    let by_id = m.call_ok("orders_list_orders", json!({"customer_id": buyer["id"]}));
+    let email = buyer["email"].as_str().unwrap().to_uppercase();
+    let by_email = m.call_ok("orders_list_orders", json!({"customer_id": format!(" {email} ")}));
+    assert_eq!(by_email["total"], by_id["total"], "{by_email}");
+    assert_eq!(by_id["total"], buyer["orders_count"], "{by_id}");
+    for unknown in ["cus_doesnotexist", "nobody@example.com"] {
+        let t = m.call_err("orders_list_orders", json!({"customer_id": unknown}));
+        assert!(t.contains(unknown) && t.contains("not found"), "{t}");
+    }
+    let renamed = m.call_ok(
+        "customers_update_customer",
+        json!({"customer_id": email, "name": "Renamed By Email"}),
+    );
+    assert_eq!(renamed["id"], buyer["id"], "{renamed}");
+    let t = m.call_err("customers_update_customer", json!({"customer_id": buyer["id"]}));
+    assert!(t.contains("nothing to change"), "{t}");
+
+    // an order number as a JSON number, or quoted with spaces
+    let number = newest["number"].as_i64().expect("number");
+    for given in [json!(number), json!(format!(" #{number} "))] {
+        let order = m.call_ok("orders_get_order", json!({"order_id": given}));
+        assert_eq!(order["id"], newest["id"], "{given}: {order}");
+    }
+
+    // money with a decimal point is refused, and the price stays
+    let v = common::stocked_variant(via(&mut m), 1);
+    let first = m.call_ok("products_list_products", json!({"limit": 1}));
+    let product = json!({"product_id": first["items"][0]["id"]});
+    let variant = m.call_ok("products_get_product", product.clone())["variants"][0].clone();
+    let t = m.call_err(
+        "products_set_price",
+        json!({"variant_id": variant["id"], "price_cents": 15.00}),
+    );
+    assert!(t.contains("`price_cents`") && t.contains("decimal point"), "{t}");
+    let after = m.call_ok("products_get_product", product)["variants"][0].clone();
+    assert_eq!(after["price_cents"], variant["price_cents"], "{after}");
+
+    // a key a nested object does not take lists that object's fields
+    let t = m.call_err(
+        "orders_create_order",
+        json!({"items": [{"variant_id": v.variant_id, "quantity": 1, "price_cents": 100}]}),
+    );
+    assert!(
+        t.contains("`items[0].price_cents`")
+            && t.contains("is not a field of `items[0]`; its fields: `quantity`, `sku`, `variant_id`"),
+        "{t}"
+    );
+    m.finish();
+}
+
 /// A client's mistake is answered to the client; it does not also land in
 /// the host's log as a warning (rmcp warns about every refused request),
 /// unless asked for with RUST_LOG.

@@ -170,6 +170,22 @@ pub fn get(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<Customer>> {
     Ok(Some(customer))
 }
 
+/// The id of the customer a `customer_id` parameter names: its id, or its
+/// email (any case). None when no such customer is in this scope.
+pub fn id_of(s: &Scoped<'_>, given: &str) -> rusqlite::Result<Option<String>> {
+    let given = given.trim();
+    if given.contains('@') {
+        return id_by_email(s, given, None);
+    }
+    let exists: bool = s
+        .conn()
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM customers WHERE store_id = ?1 AND mode = ?2 AND id = ?3)",
+        )?
+        .query_row(params![s.store(), s.mode(), given], |r| r.get(0))?;
+    Ok(exists.then(|| given.to_string()))
+}
+
 /// The id of the customer with this (normalized) email, other than `except`.
 pub fn id_by_email(s: &Scoped<'_>, email: &str, except: Option<&str>) -> rusqlite::Result<Option<String>> {
     s.conn()

@@ -253,15 +253,6 @@ pub fn tax_rate(s: &Scoped<'_>, country: &str, region: &str) -> rusqlite::Result
         .optional()
 }
 
-/// Whether a customer with this id exists in this scope.
-pub fn customer_exists(s: &Scoped<'_>, id: &str) -> rusqlite::Result<bool> {
-    s.conn()
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM customers WHERE store_id = ?1 AND mode = ?2 AND id = ?3)",
-        )?
-        .query_row(params![s.store(), s.mode(), id], |r| r.get(0))
-}
-
 pub struct NewOrder<'a> {
     pub customer_id: Option<&'a str>,
     pub status: OrderStatus,

@@ -243,8 +243,30 @@ impl Action {
         }
     }
 
+    /// Leaves out each `null` given for a parameter that cannot be null:
+    /// many clients send every optional field, `null` for those they do not
+    /// use (and, for a grouped tool, for the other actions' parameters).
+    /// Such a `null` means "not given"; where a field takes `null` (a value
+    /// to clear), it stays.
+    pub fn drop_unset_nulls(&self, input: &mut Value) {
+        if has_null(input) {
+            drop_unset_nulls(self.input_schema(), input);
+        }
+    }
+
     /// Checks `input` against the input schema; the error names the field.
     pub fn validate(&self, input: &Value) -> Result<(), ToolError> {
+        // JSON Schema counts 15.0 as an integer, but money written with a
+        // decimal point is money in the wrong unit: `15.00` is 15 dollars
+        // to whoever wrote it, and would be 15 cents here.
+        if let Some((pointer, n)) = fractional_money(input, String::new()) {
+            return Err(ToolError::invalid(
+                pointer_to_field(&pointer),
+                format!(
+                    "{n} is written with a decimal point or an exponent; money is a whole number of cents, in digits only (1500 for 15.00)"
+                ),
+            ));
+        }
         let validator = self.validator.get_or_init(|| {
             jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
@@ -263,8 +285,16 @@ impl Action {
                 "is required".to_string()
             }
             K::AdditionalProperties { unexpected } => {
+                let parent = field.clone();
                 field = join_field(&field, unexpected.first().map_or("", |s| s.as_str()));
-                self.not_a_parameter()
+                if parent.is_empty() {
+                    self.not_a_parameter()
+                } else {
+                    // A key inside a nested object (`items[0].price_cents`):
+                    // the fields of that object, not the action's parameters.
+                    let at = subschema_at(self.input_schema(), err.instance_path().as_str());
+                    not_a_field(&parent, at)
+                }
             }
             // `additionalProperties: false` with no properties at all (an
             // action without parameters) fails as a false schema, which
@@ -335,6 +365,145 @@ impl Action {
 
     pub(crate) fn run(&self, ctx: &Ctx<'_>, input: Value) -> Result<Value, ToolError> {
         (self.handler)(ctx, input)
+    }
+}
+
+/// The schema of the value at `pointer` (`/items/0`) in an input of
+/// `schema`, through `properties`, `items` and the branches of an
+/// `anyOf`/`oneOf` (a nullable object).
+fn subschema_at<'a>(schema: &'a Map<String, Value>, pointer: &str) -> Option<&'a Value> {
+    fn step<'a>(schema: &'a Value, seg: &str) -> Option<&'a Value> {
+        let direct = if seg.bytes().all(|b| b.is_ascii_digit()) {
+            schema.get("items")
+        } else {
+            schema.get("properties").and_then(|p| p.get(seg))
+        };
+        direct.or_else(|| {
+            ["anyOf", "oneOf"]
+                .iter()
+                .filter_map(|k| schema.get(*k).and_then(Value::as_array))
+                .flatten()
+                .find_map(|branch| step(branch, seg))
+        })
+    }
+    let mut at: Option<&Value> = None;
+    for seg in pointer.split('/').filter(|s| !s.is_empty()) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        at = Some(match at {
+            None => schema.get("properties").and_then(|p| p.get(&seg)).or_else(|| {
+                seg.bytes()
+                    .all(|b| b.is_ascii_digit())
+                    .then(|| schema.get("items"))
+                    .flatten()
+            })?,
+            Some(s) => step(s, &seg)?,
+        });
+    }
+    at
+}
+
+/// The message for a key a nested object (at `parent`) does not take.
+fn not_a_field(parent: &str, schema: Option<&Value>) -> String {
+    fn fields(s: &Value) -> Option<Vec<String>> {
+        if let Some(p) = s.get("properties").and_then(Value::as_object) {
+            return Some(p.keys().map(|k| format!("`{k}`")).collect());
+        }
+        ["anyOf", "oneOf"]
+            .iter()
+            .filter_map(|k| s.get(*k).and_then(Value::as_array))
+            .flatten()
+            .find_map(fields)
+    }
+    match schema.and_then(fields) {
+        Some(known) if !known.is_empty() => {
+            format!("is not a field of `{parent}`; its fields: {}", known.join(", "))
+        }
+        _ => format!("is not a field of `{parent}`"),
+    }
+}
+
+/// Whether a parameter's schema takes `null`.
+fn accepts_null(schema: &Value) -> bool {
+    let typed = |t: &Value| match t {
+        Value::String(t) => t == "null",
+        Value::Array(ts) => ts.iter().any(|t| t == "null"),
+        _ => false,
+    };
+    schema.get("type").is_some_and(typed)
+        || schema.get("const").is_some_and(Value::is_null)
+        || schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|e| e.iter().any(Value::is_null))
+        || ["anyOf", "oneOf"].iter().any(|k| {
+            schema
+                .get(*k)
+                .and_then(Value::as_array)
+                .is_some_and(|b| b.iter().any(accepts_null))
+        })
+}
+
+fn has_null(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.iter().any(has_null),
+        Value::Object(m) => m.values().any(has_null),
+        _ => false,
+    }
+}
+
+/// See [`Action::drop_unset_nulls`]; recurses into nested objects and
+/// arrays of objects.
+fn drop_unset_nulls(schema: &Map<String, Value>, input: &mut Value) {
+    match input {
+        Value::Object(m) => {
+            // The object's properties, or those of its object branch (an
+            // optional nested object is `anyOf: [{…}, {"type": "null"}]`).
+            let props = schema.get("properties").and_then(Value::as_object).or_else(|| {
+                ["anyOf", "oneOf"]
+                    .iter()
+                    .filter_map(|a| schema.get(*a).and_then(Value::as_array))
+                    .flatten()
+                    .find_map(|b| b.get("properties").and_then(Value::as_object))
+            });
+            m.retain(|k, v| !v.is_null() || props.and_then(|p| p.get(k)).is_some_and(accepts_null));
+            for (k, v) in m.iter_mut() {
+                if let Some(sub) = props.and_then(|p| p.get(k)).and_then(Value::as_object) {
+                    drop_unset_nulls(sub, v);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(sub) = schema.get("items").and_then(Value::as_object) {
+                items.iter_mut().for_each(|v| drop_unset_nulls(sub, v));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The first money field (`…_cents`) of `v` given as a number with a
+/// decimal point, as (JSON pointer, the number).
+fn fractional_money(v: &Value, at: String) -> Option<(String, String)> {
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| fractional_money(v, format!("{at}/{i}"))),
+        Value::Object(m) => m.iter().find_map(|(k, v)| {
+            let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            match v {
+                // (Past 2^53 it is a number too large, said as such later.)
+                Value::Number(n)
+                    if k.ends_with("_cents")
+                        && n.as_f64().is_some_and(|f| n.is_f64() && f.abs() < 9.0e15) =>
+                {
+                    Some((here, n.to_string()))
+                }
+                _ => fractional_money(v, here),
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -462,12 +631,6 @@ fn non_null(v: &Value) -> Value {
         }
     }
     v
-}
-
-fn accepts_null(v: &Value) -> bool {
-    v.get("type")
-        .and_then(Value::as_array)
-        .is_some_and(|t| t.iter().any(|t| t == "null"))
 }
 
 /// The JSON Schema of `T`, self-contained (no `$ref`), without the noise

@@ -193,15 +193,20 @@ pub struct CustomerId {
     pub customer_id: String,
 }
 
+/// The id of the customer a `customer_id` parameter names (an id or an
+/// email, as every action that takes one accepts), or not found.
+pub(crate) fn customer_id(ctx: &Ctx<'_>, given: &str) -> Result<String, ToolError> {
+    db::id_of(&ctx.db, given)?.ok_or_else(|| {
+        ToolError::NotFound(format!(
+            "customer `{}` not found in this store; customers.list_customers finds customers by name or email",
+            given.trim()
+        ))
+    })
+}
+
 fn get_customer(ctx: &Ctx<'_>, i: CustomerId) -> Result<Customer, ToolError> {
-    // An email finds its customer, as create_order's customer_email does.
-    let id = match i.customer_id.contains('@') {
-        true => db::id_by_email(&ctx.db, i.customer_id.trim(), None)?,
-        false => Some(i.customer_id.clone()),
-    };
-    id.and_then(|id| db::get(&ctx.db, &id).transpose())
-        .transpose()?
-        .ok_or_else(|| ToolError::not_found("customer", &i.customer_id))
+    let id = customer_id(ctx, &i.customer_id)?;
+    db::get(&ctx.db, &id)?.ok_or_else(|| ToolError::not_found("customer", &id))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -247,7 +252,8 @@ fn create_customer(ctx: &Ctx<'_>, i: CreateInput) -> Result<Customer, ToolError>
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInput {
-    /// The customer to change (`cus_…`).
+    /// The customer to change: an id such as `cus_…`, or the customer's
+    /// current email address (any case).
     #[schemars(length(min = 1))]
     pub customer_id: String,
     /// New email address, unique in the store; stored lowercased.
@@ -274,6 +280,20 @@ pub struct UpdateInput {
 }
 
 fn update_customer(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Customer, ToolError> {
+    if i.email.is_none()
+        && i.name.is_none()
+        && i.phone.is_none()
+        && i.tags.is_none()
+        && i.accepts_marketing.is_none()
+    {
+        return Err(ToolError::nothing_to_change(&[
+            "email",
+            "name",
+            "phone",
+            "tags",
+            "accepts_marketing",
+        ]));
+    }
     let email = i
         .email
         .as_deref()
@@ -287,15 +307,13 @@ fn update_customer(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Customer, ToolError>
         Some(p) => Some(Some(normalize_phone(p)?)),
     };
     let tags = i.tags.as_deref().map(normalize_tags).transpose()?;
-    if db::get(&ctx.db, &i.customer_id)?.is_none() {
-        return Err(ToolError::not_found("customer", &i.customer_id));
-    }
+    let id = customer_id(ctx, &i.customer_id)?;
     if let Some(email) = &email {
-        email_taken(ctx, email, Some(&i.customer_id))?;
+        email_taken(ctx, email, Some(&id))?;
     }
     db::update(
         &ctx.db,
-        &i.customer_id,
+        &id,
         &CustomerPatch {
             email: email.as_deref(),
             name,
@@ -304,12 +322,7 @@ fn update_customer(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Customer, ToolError>
             accepts_marketing: i.accepts_marketing,
         },
     )?;
-    get_customer(
-        ctx,
-        CustomerId {
-            customer_id: i.customer_id,
-        },
-    )
+    db::get(&ctx.db, &id)?.ok_or_else(|| ToolError::not_found("customer", &id))
 }
 
 #[cfg(test)]

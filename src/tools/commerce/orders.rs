@@ -86,7 +86,9 @@ pub struct ListInput {
     /// (two calls); false alone also lists pending, cancelled and refunded
     /// orders.
     pub fulfilled: Option<bool>,
-    /// Only orders of this customer (`cus_…`).
+    /// Only orders of this customer: an id such as `cus_…`, or the
+    /// customer's email (any case). An unknown customer is an error, not an
+    /// empty list.
     pub customer_id: Option<String>,
     /// Earliest creation time: RFC 3339, a date (YYYY-MM-DD, from the start
     /// of that day in the store's time zone), a time of the store's clock
@@ -108,12 +110,17 @@ pub struct ListInput {
 
 fn list_orders(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<OrderSummary>, ToolError> {
     let (from_ms, to_ms) = crate::store::parse_bounds(&ctx.db, i.from.as_deref(), i.to.as_deref(), None)??;
+    let customer_id = i
+        .customer_id
+        .as_deref()
+        .map(|c| super::customers::customer_id(ctx, c))
+        .transpose()?;
     let (items, total) = db::list(
         &ctx.db,
         &db::OrderQuery {
             status: i.status,
             fulfilled: i.fulfilled,
-            customer_id: i.customer_id.as_deref(),
+            customer_id: customer_id.as_deref(),
             from_ms,
             to_ms,
             limit: i.limit,
@@ -133,18 +140,50 @@ fn list_orders(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<OrderSummary>, ToolEr
 pub struct OrderId {
     /// An order id such as `ord_…` (from list_orders), or the order's
     /// number as people quote it: 1102 or #1102.
-    #[schemars(length(min = 1))]
-    pub order_id: String,
+    pub order_id: OrderRef,
 }
 
 fn get_order(ctx: &Ctx<'_>, i: OrderId) -> Result<Order, ToolError> {
     load(ctx, &order_id(ctx, &i.order_id)?)
 }
 
+/// An `order_id` parameter: an order id, or the order's number as people
+/// quote it, in a string ("1102", "#1102") or as a JSON number (1102).
+#[derive(Debug)]
+pub struct OrderRef(String);
+
+impl<'de> Deserialize<'de> for OrderRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Number(u64),
+            Text(String),
+        }
+        Ok(OrderRef(match Given::deserialize(d)? {
+            Given::Number(n) => n.to_string(),
+            Given::Text(t) => t,
+        }))
+    }
+}
+
+impl JsonSchema for OrderRef {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OrderRef".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": ["string", "integer"], "minLength": 1, "minimum": 1})
+    }
+}
+
 /// The id of the order an `order_id` parameter names: an id, or the
 /// order's number as people quote it (1102, #1102).
-fn order_id(ctx: &Ctx<'_>, given: &str) -> Result<String, ToolError> {
-    let digits = given.strip_prefix('#').unwrap_or(given);
+fn order_id(ctx: &Ctx<'_>, given: &OrderRef) -> Result<String, ToolError> {
+    let given = given.0.trim();
+    let digits = given.strip_prefix('#').unwrap_or(given).trim_start();
     let number = match digits.parse::<i64>() {
         Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) => n,
         _ => return Ok(given.to_string()),
@@ -209,7 +248,8 @@ fn region_code(a: &Address) -> Result<&str, ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInput {
-    /// Existing customer (`cus_…`); or give `customer_email` of an existing customer; or neither for a guest order.
+    /// Existing customer: an id such as `cus_…`, or the customer's email (any
+    /// case); or give `customer_email`; or neither for a guest order.
     pub customer_id: Option<String>,
     /// Email of an existing customer (any case), instead of `customer_id`;
     /// given with it, both must name the same customer.
@@ -251,16 +291,18 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
     let customer_id = match (&i.customer_id, &i.customer_email) {
         (None, None) => None,
         (id, email) => {
-            if let Some(id) = id
-                && !db::customer_exists(s, id)?
-            {
-                return Err(ToolError::invalid(
-                    "customer_id",
-                    format!(
-                        "customer `{id}` not found in this store; customers.list_customers shows valid ids, or omit customer_id for a guest order"
-                    ),
-                ));
-            }
+            let id = match id {
+                None => None,
+                Some(given) => Some(customers::id_of(s, given)?.ok_or_else(|| {
+                    ToolError::invalid(
+                        "customer_id",
+                        format!(
+                            "customer `{}` not found in this store; customers.list_customers finds customers by name or email, or omit customer_id for a guest order",
+                            given.trim()
+                        ),
+                    )
+                })?),
+            };
             let by_email = match email {
                 None => None,
                 Some(e) => Some(customers::id_by_email(s, e.trim(), None)?.ok_or_else(|| {
@@ -274,7 +316,7 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
                 })?),
             };
             match (id, by_email) {
-                (Some(id), Some(other)) if *id != other => {
+                (Some(id), Some(other)) if id != other => {
                     return Err(ToolError::invalid(
                         "customer_email",
                         format!(
@@ -283,7 +325,7 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
                         ),
                     ));
                 }
-                (Some(id), _) => Some(id.clone()),
+                (Some(id), _) => Some(id),
                 (None, found) => found,
             }
         }
@@ -478,8 +520,7 @@ pub enum TargetStatus {
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {
     /// The order to move: its id (`ord_…`) or number (1102, #1102).
-    #[schemars(length(min = 1))]
-    pub order_id: String,
+    pub order_id: OrderRef,
     /// `paid` (from pending) or `fulfilled` (from paid). Use cancel_order / refund_order for the rest.
     pub status: TargetStatus,
 }
@@ -532,8 +573,7 @@ fn update_status(ctx: &Ctx<'_>, i: StatusInput) -> Result<Order, ToolError> {
 #[serde(deny_unknown_fields)]
 pub struct CancelInput {
     /// The order to cancel: its id (`ord_…`) or number (1102, #1102).
-    #[schemars(length(min = 1))]
-    pub order_id: String,
+    pub order_id: OrderRef,
     /// Why, kept with the refund the cancellation makes (default "order
     /// cancelled"; at most 500 characters).
     #[schemars(length(max = 500))]
@@ -596,8 +636,7 @@ fn cancel_order(ctx: &Ctx<'_>, i: CancelInput) -> Result<Order, ToolError> {
 #[serde(deny_unknown_fields)]
 pub struct RefundInput {
     /// The order to refund: its id (`ord_…`) or number (1102, #1102).
-    #[schemars(length(min = 1))]
-    pub order_id: String,
+    pub order_id: OrderRef,
     /// Amount in minor units (cents: 1000 is 10.00 USD); default: everything paid and not
     /// yet refunded. A refund returns no stock: cancel_order does, for an
     /// order that has not shipped.

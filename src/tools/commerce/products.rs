@@ -362,6 +362,20 @@ pub struct UpdateInput {
 }
 
 fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
+    if i.title.is_none()
+        && i.description.is_none()
+        && i.category.is_none()
+        && i.status.is_none()
+        && i.tags.is_none()
+    {
+        return Err(ToolError::nothing_to_change(&[
+            "title",
+            "description",
+            "category",
+            "status",
+            "tags",
+        ]));
+    }
     let title = i.title.as_deref().map(|t| not_blank("title", t)).transpose()?;
     let category = i
         .category
