@@ -611,7 +611,8 @@ fn a_request_before_initialize_on_the_legacy_transport_asks_for_it() {
     let pong = l.request("ping", json!({}));
     assert!(pong.get("result").is_some(), "ping before initialize: {pong}");
     let init = l.request("initialize", init_params());
-    assert!(init.get("result").is_some(), "{init}");
+    let said = init["result"]["instructions"].as_str().unwrap_or_default();
+    assert!(said.contains("store `demo`, in live mode"), "{init}");
     let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
     assert_eq!(
         l.post_as(&key, &note).expect("POST").status(),
@@ -1105,6 +1106,9 @@ fn allowed_origin_passes_and_cors_exposes_session_id() {
     assert!(!header_str(&h, "mcp-session-id").is_empty(), "{h:?}");
     let reply = read_reply(resp, &json!(1)).expect("initialize reply");
     assert_eq!(reply["result"]["serverInfo"]["name"], json!("whale"), "{reply}");
+    // The handshake names the key's store and mode.
+    let said = reply["result"]["instructions"].as_str().unwrap_or_default();
+    assert!(said.contains("store `demo`, in live mode"), "{reply}");
 
     // Other non-loopback origins stay refused.
     let resp = send(

@@ -933,6 +933,28 @@ fn invalid_input_names_the_field_and_changes_nothing() {
         ]}),
     );
     assert!(t.contains("insufficient stock"), "{t}");
+    // It names the location, and says where else the variant is in stock
+    // (listings sum every location's stock).
+    let levels = m.call_ok("inventory_get_levels", json!({"variant_id": scarce.variant_id}));
+    let mut elsewhere = 0;
+    for l in levels["variants"][0]["levels"].as_array().expect("levels") {
+        let (id, name, n) = (&l["location_id"], &l["location_name"], &l["available"]);
+        if *id == json!(scarce.location_id) {
+            let here = format!(
+                "at {} (`{}`): {n} available",
+                name.as_str().unwrap(),
+                scarce.location_id
+            );
+            assert!(t.contains(&here), "{here}: {t}");
+        } else if n.as_i64() > Some(0) {
+            elsewhere += 1;
+            let there = format!("{} (`{}`) has {n}", name.as_str().unwrap(), id.as_str().unwrap());
+            assert!(t.contains(&there) && t.contains("`location_id`"), "{there}: {t}");
+        }
+    }
+    if elsewhere == 0 {
+        assert!(t.contains("no other location has any"), "{t}");
+    }
     // A coupon that is expired / disabled.
     for code in ["SPRING25", "BULK50"] {
         let t = m.call_err(
@@ -1814,14 +1836,24 @@ fn a_test_key_works_only_on_test_data() {
     let w = Whale::new();
     let (_, test_key) = w.create_key_as("sandbox-bot", "orders products inventory", true, &[]);
 
-    let mut owner = w.mcp(&[]).started();
+    // The handshake tells each agent whose data it is on.
+    let mut owner = w.mcp(&[]);
+    let hello = owner.initialize("2025-11-25");
+    let said = hello["instructions"].as_str().unwrap_or_default();
+    assert!(said.contains("store `demo`, in live mode"), "{hello}");
     let live_total = orders_total(&mut owner);
     let live_order = owner.call_ok("orders_list_orders", json!({"limit": 1}))["items"][0]["id"]
         .as_str()
         .expect("a live order")
         .to_string();
 
-    let mut t = w.mcp_key(&[], &test_key).started();
+    let mut t = w.mcp_key(&[], &test_key);
+    let hello = t.initialize("2025-06-18");
+    let said = hello["instructions"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("store `demo`, in test mode: sandbox data"),
+        "{hello}"
+    );
     let test_total = orders_total(&mut t);
     let v = stocked_variant(via(&mut t), 1);
     let created = t.call_ok("orders_create_order", order_input(&v.variant_id, 1));

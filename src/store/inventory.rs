@@ -11,8 +11,9 @@ use serde::Serialize;
 
 use super::{Scoped, new_id, now_ms, rfc3339};
 
-/// Removes `qty` units; `Ok(false)` (and nothing changed) when fewer are
-/// available or the variant has no level at that location.
+/// Removes `qty` units and returns the adjustment's id; `Ok(None)` (and
+/// nothing changed) when fewer are available or the variant has no level
+/// at that location.
 pub fn take(
     s: &Scoped<'_>,
     variant_id: &str,
@@ -20,7 +21,7 @@ pub fn take(
     qty: i64,
     reason: &str,
     reference: Option<&str>,
-) -> rusqlite::Result<bool> {
+) -> rusqlite::Result<Option<String>> {
     let now = now_ms();
     let n = s
         .conn()
@@ -30,13 +31,14 @@ pub fn take(
                 AND available >= ?5",
         )?
         .execute(params![s.store(), s.mode(), variant_id, location_id, qty, now])?;
-    if n == 1 {
-        log(s, variant_id, location_id, -qty, reason, reference, now)?;
+    if n != 1 {
+        return Ok(None);
     }
-    Ok(n == 1)
+    log(s, variant_id, location_id, -qty, reason, reference, now).map(Some)
 }
 
-/// Adds `qty` units (creating the level when the variant had none there).
+/// Adds `qty` units (creating the level when the variant had none there);
+/// returns the adjustment's id.
 pub fn put(
     s: &Scoped<'_>,
     variant_id: &str,
@@ -44,7 +46,7 @@ pub fn put(
     qty: i64,
     reason: &str,
     reference: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<String> {
     let now = now_ms();
     s.conn()
         .prepare_cached(
@@ -78,14 +80,15 @@ fn log(
     reason: &str,
     reference: Option<&str>,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<String> {
+    let id = new_id("adj");
     s.conn()
         .prepare_cached(
             "INSERT INTO inventory_adjustments (id, store_id, mode, variant_id, location_id, delta, reason, reference, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
-        .execute(params![new_id("adj"), s.store(), s.mode(), variant_id, location_id, delta, reason, reference, now])?;
-    Ok(())
+        .execute(params![id, s.store(), s.mode(), variant_id, location_id, delta, reason, reference, now])?;
+    Ok(id)
 }
 
 // ---------------------------------------------------------------------------

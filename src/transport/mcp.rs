@@ -6,8 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, CustomRequest, CustomResult,
-    Implementation, ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-    ToolAnnotations,
+    Implementation, InitializeRequestParams, InitializeResult, ListToolsResult, MetaObject,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -228,11 +228,40 @@ fn not_offered(method: &str, capability: &str) -> McpError {
     )
 }
 
+/// The sentence of the instructions that tells an agent whose data it is
+/// working on: a sandbox (`wt_test_`) key's agent otherwise had no sign
+/// that it was on test data.
+fn session_note(p: &Principal) -> String {
+    let data = match p.scope.mode {
+        crate::store::Mode::Live => "live mode: real orders, customers and stock",
+        crate::store::Mode::Test => "test mode: sandbox data, separate from the live store",
+    };
+    format!("This session works on store `{}`, in {data}.", p.scope.store_id)
+}
+
 impl ServerHandler for WhaleServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("whale", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
+    }
+
+    /// rmcp's handshake, with the instructions naming the caller's store
+    /// and mode. A caller whose credential does not resolve gets the
+    /// general instructions here; its first request says why it fails.
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        context.peer.set_peer_info(request.clone());
+        let mut result = self.negotiate_initialize(&request)?;
+        if let Ok(caller) = self.caller(&context.extensions)
+            && let Ok(p) = self.principal(caller).await
+        {
+            result.instructions = Some(format!("{INSTRUCTIONS} {}", session_note(&p)));
+        }
+        Ok(result)
     }
 
     /// A method of the protocol with params that do not fit it is -32602

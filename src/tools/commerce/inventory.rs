@@ -83,7 +83,8 @@ fn level(ctx: &Ctx<'_>, variant_id: &str, location: &LocationBrief) -> Result<Lo
     })
 }
 
-/// Removes `qty` units or explains, with numbers, why it cannot.
+/// Removes `qty` units (returning the adjustment's id) or explains, with
+/// numbers, why it cannot.
 fn take_or_conflict(
     ctx: &Ctx<'_>,
     variant: &VariantRef,
@@ -92,9 +93,9 @@ fn take_or_conflict(
     reason: &str,
     reference: Option<&str>,
     verb: &str,
-) -> Result<(), ToolError> {
-    if db::take(&ctx.db, &variant.variant_id, &location.id, qty, reason, reference)? {
-        return Ok(());
+) -> Result<String, ToolError> {
+    if let Some(id) = db::take(&ctx.db, &variant.variant_id, &location.id, qty, reason, reference)? {
+        return Ok(id);
     }
     let have = db::available(&ctx.db, &variant.variant_id, &location.id)?.unwrap_or(0);
     Err(ToolError::Conflict(format!(
@@ -276,6 +277,8 @@ pub struct AdjustInput {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct StockAdjusted {
+    /// The adjustment recorded (`adj_…`), as list_adjustments shows it.
+    pub adjustment_id: String,
     pub variant_id: String,
     pub sku: String,
     pub location_id: String,
@@ -301,7 +304,7 @@ fn adjust_stock(ctx: &Ctx<'_>, i: AdjustInput) -> Result<StockAdjusted, ToolErro
             i.reason.as_str()
         )));
     }
-    if i.delta < 0 {
+    let adjustment_id = if i.delta < 0 {
         take_or_conflict(
             ctx,
             &variant,
@@ -310,7 +313,7 @@ fn adjust_stock(ctx: &Ctx<'_>, i: AdjustInput) -> Result<StockAdjusted, ToolErro
             i.reason.as_str(),
             note,
             "remove",
-        )?;
+        )?
     } else {
         db::put(
             &ctx.db,
@@ -319,10 +322,11 @@ fn adjust_stock(ctx: &Ctx<'_>, i: AdjustInput) -> Result<StockAdjusted, ToolErro
             i.delta,
             i.reason.as_str(),
             note,
-        )?;
-    }
+        )?
+    };
     let now = level(ctx, &variant.variant_id, &location)?;
     Ok(StockAdjusted {
+        adjustment_id,
         variant_id: variant.variant_id,
         sku: variant.sku,
         location_id: now.location_id,
@@ -580,6 +584,20 @@ mod tests {
             assert_eq!(history["items"][0]["delta"], 5);
             assert_eq!(history["items"][0]["reason"], "received");
             assert_eq!(history["items"][0]["reference"], "PO-1");
+            // The result names the adjustment it recorded, either way.
+            assert_eq!(history["items"][0]["id"], out["adjustment_id"], "{out}");
+            let out = call(
+                ctx,
+                "adjust_stock",
+                json!({"variant_id": v, "location_id": loc, "delta": -1, "reason": "damaged"}),
+            )
+            .unwrap();
+            let history = call(ctx, "list_adjustments", json!({"variant_id": v, "limit": 1})).unwrap();
+            assert_eq!(history["items"][0]["id"], out["adjustment_id"], "{out}");
+            assert!(
+                out["adjustment_id"].as_str().unwrap().starts_with("adj_"),
+                "{out}"
+            );
         });
     }
 

@@ -490,17 +490,37 @@ fn create_order(ctx: &Ctx<'_>, i: CreateInput) -> Result<Order, ToolError> {
         },
     )?;
     for line in &lines {
-        if !inventory::take(
+        if inventory::take(
             s,
             &line.variant_id,
             &location_id,
             line.quantity,
             "order",
             Some(&order_id),
-        )? {
-            let have = inventory::available(s, &line.variant_id, &location_id)?.unwrap_or(0);
+        )?
+        .is_none()
+        {
+            // Where else it is, so the agent can ship from there or move
+            // the stock (listings sum stock over every location).
+            let levels = inventory::levels(s, &line.variant_id)?;
+            let here = levels.iter().find(|l| l.location_id == location_id);
+            let have = here.map_or(0, |l| l.available);
+            let name = here.map_or(location_id.as_str(), |l| l.location_name.as_str());
+            let elsewhere: Vec<String> = levels
+                .iter()
+                .filter(|l| l.location_id != location_id && l.available > 0)
+                .map(|l| format!("{} (`{}`) has {}", l.location_name, l.location_id, l.available))
+                .collect();
+            let next = if elsewhere.is_empty() {
+                "no other location has any".to_string()
+            } else {
+                format!(
+                    "{}; ship from there with `location_id`, or move units with inventory.transfer_stock",
+                    elsewhere.join(", ")
+                )
+            };
             return Err(ToolError::Conflict(format!(
-                "insufficient stock for `{}` at location {location_id}: {have} available, {} requested; nothing was ordered",
+                "insufficient stock for `{}` at {name} (`{location_id}`): {have} available, {} requested; nothing was ordered. {next}",
                 line.sku, line.quantity
             )));
         }
