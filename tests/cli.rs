@@ -3048,6 +3048,58 @@ fn new_product(w: &Whale, title: &str, variants: Value) -> Value {
     )
 }
 
+/// "The cheapest", "the most expensive", "what is new": one call each, in
+/// an order that holds across pages.
+#[test]
+fn products_list_sorted_by_price_or_newest_across_pages() {
+    let w = Whale::new();
+    let all = |sort: &str, key: &str| -> Vec<(i64, String)> {
+        let mut out = Vec::new();
+        for offset in (0..).step_by(7) {
+            let page = w.tool(
+                "products",
+                "list_products",
+                json!({"sort": sort, "limit": 7, "offset": offset}),
+            );
+            let items = page["items"].as_array().expect("items").clone();
+            if items.is_empty() {
+                break;
+            }
+            out.extend(items.iter().map(|p| {
+                (
+                    p[key].as_i64().expect(key),
+                    p["id"].as_str().expect("id").to_string(),
+                )
+            }));
+        }
+        out
+    };
+    let cheap = all("price_asc", "price_min_cents");
+    let total = w.tool("products", "list_products", json!({"limit": 1}))["total"].clone();
+    assert_eq!(json!(cheap.len()), total, "every product, once");
+    assert!(cheap.windows(2).all(|p| p[0].0 <= p[1].0), "{cheap:?}");
+    let dear = all("price_desc", "price_max_cents");
+    assert!(dear.windows(2).all(|p| p[0].0 >= p[1].0), "{dear:?}");
+    assert!(cheap.first().unwrap().0 < dear.first().unwrap().0);
+
+    let made = new_product(
+        &w,
+        "Brand New Beanie",
+        json!([{"sku": "BEANIE-NEW-1", "title": "One size", "price_cents": 1}]),
+    );
+    let newest = w.tool("products", "list_products", json!({"sort": "newest", "limit": 1}));
+    assert_eq!(newest["items"][0]["id"], made["id"], "{newest}");
+    let cheapest = w.tool(
+        "products",
+        "list_products",
+        json!({"sort": "price_asc", "limit": 1}),
+    );
+    assert_eq!(cheapest["items"][0]["id"], made["id"], "{cheapest}");
+
+    let err = tool_err(&w, "products", "list_products", json!({"sort": "popularity"}));
+    assert!(err.contains("`sort`") && err.contains("\"price_asc\""), "{err}");
+}
+
 #[test]
 fn set_price_keeps_the_compare_at_price_unless_it_is_cleared() {
     let w = Whale::new();

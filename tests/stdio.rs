@@ -430,6 +430,7 @@ fn grouped_tools_list_matches_the_registry_with_schemas_and_annotations() {
     for (tool, (name, actions)) in tools.iter().zip(&reg) {
         let schema = &tool["inputSchema"];
         assert_eq!(schema["type"], json!("object"), "{name}");
+        assert_eq!(schema["additionalProperties"], json!(false), "{name}");
         let want: Vec<&str> = actions.iter().map(|(a, _, _)| a.as_str()).collect();
         let got: Vec<&str> = schema["properties"]["action"]["enum"]
             .as_array()

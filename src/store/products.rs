@@ -77,8 +77,24 @@ pub struct ProductSummary {
     pub available: i64,
 }
 
+/// The order of a product listing.
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductSort {
+    /// By title, A to Z (the default).
+    #[default]
+    Title,
+    /// Cheapest first, by the product's lowest variant price.
+    PriceAsc,
+    /// Dearest first, by the product's highest variant price.
+    PriceDesc,
+    /// Most recently created first.
+    Newest,
+}
+
 #[derive(Debug, Default)]
 pub struct ProductQuery<'a> {
+    pub sort: ProductSort,
     pub text: Option<&'a str>,
     pub category: Option<&'a str>,
     pub status: Option<ProductStatus>,
@@ -158,12 +174,23 @@ pub fn list(s: &Scoped<'_>, q: &ProductQuery<'_>) -> rusqlite::Result<(Vec<Produ
         .prepare_cached(&format!("SELECT count(*){sql}"))?
         .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     // Page first, then aggregate the page's rows only: SQLite computes a
-    // sorted query's result columns for every candidate row.
+    // sorted query's result columns for every candidate row. (The outer
+    // query orders by the page's result columns: 5 is the lowest price, 6
+    // the highest.)
+    let (inner, outer) = match q.sort {
+        ProductSort::Title => ("p.title, p.id".to_string(), "p.title, p.id"),
+        ProductSort::PriceAsc => (format!("{PMIN}, p.title, p.id"), "5, p.title, p.id"),
+        ProductSort::PriceDesc => (format!("{PMAX} DESC, p.title, p.id"), "6 DESC, p.title, p.id"),
+        ProductSort::Newest => (
+            "p.created_at DESC, p.id DESC".to_string(),
+            "p.created_at DESC, p.id DESC",
+        ),
+    };
     let select = format!(
         "SELECT p.id, p.title, p.category, p.status, {PMIN}, {PMAX}, {VARIANTS}, {AVAILABLE}
-           FROM (SELECT p.id, p.title, p.category, p.status{sql}
-                  ORDER BY p.title, p.id LIMIT {} OFFSET {}) p
-          ORDER BY p.title, p.id",
+           FROM (SELECT p.id, p.title, p.category, p.status, p.created_at{sql}
+                  ORDER BY {inner} LIMIT {} OFFSET {}) p
+          ORDER BY {outer}",
         q.limit, q.offset
     );
     let mut stmt = conn.prepare_cached(&select)?;

@@ -775,6 +775,9 @@ impl Tool {
         m.insert("type".into(), json!("object"));
         m.insert("properties".into(), Value::Object(props));
         m.insert("required".into(), json!(["action"]));
+        // As each action's own schema says, and as a call is checked: a
+        // key no action takes is refused, so a client can know it first.
+        m.insert("additionalProperties".into(), json!(false));
         m
     }
 

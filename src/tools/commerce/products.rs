@@ -20,7 +20,7 @@ pub fn tool() -> Tool {
         actions: vec![
             Action::new(
                 "list_products",
-                "Search products by text, category, status and price range; paged, sorted by title.",
+                "Search products by text, category, status and price range; paged, sorted by title, price or newest first.",
                 Effect::Read,
                 json!({"query": "jacket", "status": "active", "limit": 5}),
                 list_products,
@@ -98,6 +98,9 @@ pub struct ListInput {
     /// min_price_cents, one variant must be within both.
     #[schemars(range(min = 0))]
     pub max_price_cents: Option<i64>,
+    /// Order of the list (default `title`).
+    #[serde(default)]
+    pub sort: db::ProductSort,
     /// Page size, 1–100 (default 20).
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = 100))]
@@ -132,6 +135,7 @@ fn list_products(ctx: &Ctx<'_>, i: ListInput) -> Result<Page<ProductSummary>, To
             status: i.status,
             min_price_cents: i.min_price_cents,
             max_price_cents: i.max_price_cents,
+            sort: i.sort,
             limit: i.limit,
             offset: i.offset,
         },
