@@ -781,12 +781,20 @@ impl Tool {
         m
     }
 
-    /// Output schema of the grouped MCP tool: any of the actions' outputs.
+    /// Output schema of the grouped MCP tool: any of the actions' outputs,
+    /// each shape once (four of the orders actions return an order: listed
+    /// four times, it was a third of the tool's listing).
     pub fn grouped_output_schema(&self, actions: &[&Action]) -> Map<String, Value> {
-        let outs: Vec<Value> = actions
-            .iter()
-            .map(|a| Value::Object((**a.output_schema()).clone()))
-            .collect();
+        let mut outs: Vec<Value> = Vec::new();
+        for a in actions {
+            let out = Value::Object((**a.output_schema()).clone());
+            if !outs.contains(&out) {
+                outs.push(out);
+            }
+        }
+        if let [Value::Object(only)] = outs.as_slice() {
+            return only.clone();
+        }
         let mut m = Map::new();
         m.insert("type".into(), json!("object"));
         m.insert("anyOf".into(), Value::Array(outs));
@@ -1060,6 +1068,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A grouped tool's output schema offers each action's output shape,
+    /// and each shape once.
+    #[test]
+    fn grouped_output_schemas_list_each_shape_once() {
+        let registry = Registry::builtin();
+        for t in registry.tools() {
+            let actions: Vec<&Action> = t.actions.iter().collect();
+            let grouped = Value::Object(t.grouped_output_schema(&actions));
+            let shapes = match grouped.get("anyOf").and_then(Value::as_array) {
+                Some(shapes) => shapes.clone(),
+                None => vec![grouped.clone()],
+            };
+            for a in &actions {
+                let own = Value::Object((**a.output_schema()).clone());
+                assert_eq!(
+                    shapes.iter().filter(|s| **s == own).count(),
+                    1,
+                    "{}.{}",
+                    t.name,
+                    a.name
+                );
+            }
+            for (i, x) in shapes.iter().enumerate() {
+                assert!(!shapes[i + 1..].contains(x), "{}: a shape twice", t.name);
+            }
+        }
+        let orders = registry.tool("orders").expect("orders");
+        let actions: Vec<&Action> = orders.actions.iter().collect();
+        let shapes = orders.grouped_output_schema(&actions)["anyOf"]
+            .as_array()
+            .map(Vec::len);
+        assert_eq!(shapes, Some(3), "page, order, refund");
     }
 
     /// Every action of the tool that queries the audit trail waits for
