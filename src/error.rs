@@ -70,6 +70,36 @@ impl ToolError {
             "variant" => "products.get_product (a product's variants)",
             _ => "products.list_products",
         };
+        // An id of another kind (a variant's where a product's belongs):
+        // said as such, rather than "not found", which reads as missing data.
+        let kind = [
+            ("prod_", "product"),
+            ("var_", "variant"),
+            ("ord_", "order"),
+            ("cus_", "customer"),
+            ("loc_", "location"),
+            ("exec_", "execution"),
+        ]
+        .iter()
+        .find(|(prefix, _)| id.trim().starts_with(prefix))
+        .map(|(_, kind)| *kind);
+        if let Some(kind) = kind
+            && kind != what
+        {
+            let a = |w: &str| {
+                if w.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                }
+            };
+            return ToolError::NotFound(format!(
+                "`{}` is {} {kind} id, not {} {what} id; {finder} shows valid {what} ids",
+                id.trim(),
+                a(kind),
+                a(what)
+            ));
+        }
         ToolError::NotFound(format!(
             "{what} `{id}` not found in this store; {finder} shows valid ids"
         ))
@@ -194,6 +224,27 @@ mod tests {
                 tool.action(&named.1).is_some(),
                 "{what}: no action {named:?} ({text})"
             );
+        }
+    }
+
+    /// An id of another kind is named as such; one of the right kind, or
+    /// of no known kind, is not found.
+    #[test]
+    fn an_id_of_another_kind_is_named() {
+        let text = ToolError::not_found("product", "var_abc").to_string();
+        assert!(
+            text.contains("`var_abc` is a variant id, not a product id")
+                && text.contains("products.list_products"),
+            "{text}"
+        );
+        let text = ToolError::not_found("order", " cus_abc").to_string();
+        assert!(
+            text.contains("`cus_abc` is a customer id, not an order id"),
+            "{text}"
+        );
+        for id in ["prod_abc", "abc", "variant_1"] {
+            let text = ToolError::not_found("product", id).to_string();
+            assert!(text.contains(&format!("product `{id}` not found")), "{text}");
         }
     }
 }
