@@ -371,51 +371,48 @@ impl Action {
 /// The schema of the value at `pointer` (`/items/0`) in an input of
 /// `schema`, through `properties`, `items` and the branches of an
 /// `anyOf`/`oneOf` (a nullable object).
-fn subschema_at<'a>(schema: &'a Map<String, Value>, pointer: &str) -> Option<&'a Value> {
-    fn step<'a>(schema: &'a Value, seg: &str) -> Option<&'a Value> {
+fn subschema_at<'a>(schema: &'a Map<String, Value>, pointer: &str) -> Option<&'a Map<String, Value>> {
+    fn step<'a>(schema: &'a Map<String, Value>, seg: &str) -> Option<&'a Map<String, Value>> {
         let direct = if seg.bytes().all(|b| b.is_ascii_digit()) {
             schema.get("items")
         } else {
             schema.get("properties").and_then(|p| p.get(seg))
         };
-        direct.or_else(|| {
-            ["anyOf", "oneOf"]
-                .iter()
-                .filter_map(|k| schema.get(*k).and_then(Value::as_array))
-                .flatten()
-                .find_map(|branch| step(branch, seg))
+        direct
+            .and_then(Value::as_object)
+            .or_else(|| branches(schema).find_map(|b| step(b, seg)))
+    }
+    pointer
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .try_fold(schema, |at, seg| {
+            step(at, &seg.replace("~1", "/").replace("~0", "~"))
         })
-    }
-    let mut at: Option<&Value> = None;
-    for seg in pointer.split('/').filter(|s| !s.is_empty()) {
-        let seg = seg.replace("~1", "/").replace("~0", "~");
-        at = Some(match at {
-            None => schema.get("properties").and_then(|p| p.get(&seg)).or_else(|| {
-                seg.bytes()
-                    .all(|b| b.is_ascii_digit())
-                    .then(|| schema.get("items"))
-                    .flatten()
-            })?,
-            Some(s) => step(s, &seg)?,
-        });
-    }
-    at
+}
+
+/// The `anyOf`/`oneOf` alternatives of a schema.
+fn branches(schema: &Map<String, Value>) -> impl Iterator<Item = &Map<String, Value>> {
+    ["anyOf", "oneOf"]
+        .into_iter()
+        .filter_map(|k| schema.get(k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_object)
+}
+
+/// The properties of an object's schema, or of its object branch (an
+/// optional nested object is `anyOf: [{…}, {"type": "null"}]`).
+fn object_properties(schema: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .or_else(|| branches(schema).find_map(object_properties))
 }
 
 /// The message for a key a nested object (at `parent`) does not take.
-fn not_a_field(parent: &str, schema: Option<&Value>) -> String {
-    fn fields(s: &Value) -> Option<Vec<String>> {
-        if let Some(p) = s.get("properties").and_then(Value::as_object) {
-            return Some(p.keys().map(|k| format!("`{k}`")).collect());
-        }
-        ["anyOf", "oneOf"]
-            .iter()
-            .filter_map(|k| s.get(*k).and_then(Value::as_array))
-            .flatten()
-            .find_map(fields)
-    }
-    match schema.and_then(fields) {
-        Some(known) if !known.is_empty() => {
+fn not_a_field(parent: &str, schema: Option<&Map<String, Value>>) -> String {
+    match schema.and_then(object_properties) {
+        Some(p) if !p.is_empty() => {
+            let known: Vec<String> = p.keys().map(|k| format!("`{k}`")).collect();
             format!("is not a field of `{parent}`; its fields: {}", known.join(", "))
         }
         _ => format!("is not a field of `{parent}`"),
@@ -423,7 +420,7 @@ fn not_a_field(parent: &str, schema: Option<&Value>) -> String {
 }
 
 /// Whether a parameter's schema takes `null`.
-fn accepts_null(schema: &Value) -> bool {
+fn accepts_null(schema: &Map<String, Value>) -> bool {
     let typed = |t: &Value| match t {
         Value::String(t) => t == "null",
         Value::Array(ts) => ts.iter().any(|t| t == "null"),
@@ -435,12 +432,7 @@ fn accepts_null(schema: &Value) -> bool {
             .get("enum")
             .and_then(Value::as_array)
             .is_some_and(|e| e.iter().any(Value::is_null))
-        || ["anyOf", "oneOf"].iter().any(|k| {
-            schema
-                .get(*k)
-                .and_then(Value::as_array)
-                .is_some_and(|b| b.iter().any(accepts_null))
-        })
+        || branches(schema).any(accepts_null)
 }
 
 fn has_null(v: &Value) -> bool {
@@ -457,16 +449,14 @@ fn has_null(v: &Value) -> bool {
 fn drop_unset_nulls(schema: &Map<String, Value>, input: &mut Value) {
     match input {
         Value::Object(m) => {
-            // The object's properties, or those of its object branch (an
-            // optional nested object is `anyOf: [{…}, {"type": "null"}]`).
-            let props = schema.get("properties").and_then(Value::as_object).or_else(|| {
-                ["anyOf", "oneOf"]
-                    .iter()
-                    .filter_map(|a| schema.get(*a).and_then(Value::as_array))
-                    .flatten()
-                    .find_map(|b| b.get("properties").and_then(Value::as_object))
+            let props = object_properties(schema);
+            m.retain(|k, v| {
+                !v.is_null()
+                    || props
+                        .and_then(|p| p.get(k))
+                        .and_then(Value::as_object)
+                        .is_some_and(accepts_null)
             });
-            m.retain(|k, v| !v.is_null() || props.and_then(|p| p.get(k)).is_some_and(accepts_null));
             for (k, v) in m.iter_mut() {
                 if let Some(sub) = props.and_then(|p| p.get(k)).and_then(Value::as_object) {
                     drop_unset_nulls(sub, v);
@@ -598,7 +588,7 @@ fn merged_parameter(uses: &[(&str, &Value)]) -> Map<String, Value> {
         // One action's optional `T` and another's nullable `T` (an update's
         // "leave out to keep") are one parameter: the nullable one.
         if distinct.iter().all(|v| non_null(v) == non_null(&distinct[0])) {
-            distinct.sort_by_key(|v| !accepts_null(v));
+            distinct.sort_by_key(|v| !v.as_object().is_some_and(accepts_null));
             distinct.truncate(1);
         }
         let mut m = Map::new();
@@ -1068,6 +1058,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A `null` that means "not given" goes, at any depth; one a field
+    /// takes stays.
+    #[test]
+    fn nulls_go_only_where_a_field_cannot_be_null() {
+        let registry = Registry::builtin();
+        let create = registry
+            .tool("orders")
+            .and_then(|t| t.action("create_order"))
+            .expect("create_order");
+        let mut input = json!({
+            "items": [{"variant_id": "var_x", "sku": null, "quantity": 1}],
+            "shipping_address": {"country": "US", "region": null},
+            "shipping_cents": null,
+            "limit": null,
+            "note": null
+        });
+        create.drop_unset_nulls(&mut input);
+        assert_eq!(
+            input,
+            json!({
+                "items": [{"variant_id": "var_x", "sku": null, "quantity": 1}],
+                "shipping_address": {"country": "US"},
+                "note": null
+            })
+        );
+        assert!(create.validate(&input).is_ok(), "{input}");
     }
 
     /// A grouped tool's output schema offers each action's output shape,
