@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::http_client::*;
-use common::{HttpServer, TIMEOUT, Whale, stderr, stdout};
+use common::{HttpServer, TIMEOUT, Whale, error_text, stderr, stdout};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
@@ -932,6 +932,60 @@ fn a_narrower_refresh_narrows_the_access_token_not_the_grant() {
         "refresh without scope",
     );
     assert_eq!(t4["scope"], json!(granted));
+}
+
+/// MCP 2025-11-25 scope challenge: a `tools/call` the token's scopes do
+/// not cover is HTTP 403 with `insufficient_scope`, the scopes to ask for
+/// (what the token has and what the call needs) and the metadata URL. The
+/// denial is audited once; an API key with the same scopes still gets a
+/// readable tool result (no one can step a key up).
+#[test]
+fn a_call_beyond_the_token_s_scope_gets_the_step_up_challenge() {
+    let (w, s) = server(&[]);
+    let (a, t1) = tokens(&s);
+    let narrowed = ok_json(
+        token(
+            &s,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t1["refresh_token"].as_str().unwrap()),
+                ("client_id", a.client_id.as_str()),
+                ("scope", "products:read"),
+            ],
+        ),
+        "narrowed refresh",
+    );
+    let at = narrowed["access_token"].as_str().unwrap();
+    let mut mcp = Streamable::open(&s, at);
+    mcp.call_ok("products", json!({"action": "list_products", "limit": 1}));
+    let call = rpc(
+        7,
+        "tools/call",
+        json!({"name": "customers", "arguments": {"action": "list_customers"}}),
+    );
+    let resp = mcp.post_as(at, &call).expect("POST /mcp");
+    let (h, _) = expect_error(resp, StatusCode::FORBIDDEN, "insufficient_scope", "step-up");
+    let challenge = header_str(&h, "www-authenticate");
+    assert!(
+        challenge.starts_with("Bearer error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"products:read customers:read\"")
+            && challenge.contains(&format!(
+                "resource_metadata=\"{}\"",
+                s.url("/.well-known/oauth-protected-resource/mcp")
+            )),
+        "{challenge}"
+    );
+    let denied = w.json(&["executions", "list", "--tool", "customers", "--json"]);
+    let rows = denied["executions"].as_array().expect("executions");
+    assert_eq!(rows.len(), 1, "{denied}");
+    assert_eq!(rows[0]["error_code"], "insufficient_scope", "{denied}");
+
+    // An API key of the same scopes: a tool result saying what is missing.
+    let (_, key) = w.create_key_as("reader", "products:read", false, &[]);
+    let mut keyed = Streamable::open(&s, &key);
+    let result = keyed.call("customers", json!({"action": "list_customers"}));
+    assert_eq!(result["isError"], json!(true), "{result}");
+    assert!(error_text(&result).contains("customers:read"), "{result}");
 }
 
 /// RFC 6749 §5.2, §6: a refused refresh request changes nothing — the

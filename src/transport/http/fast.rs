@@ -12,7 +12,9 @@
 //!
 //! The call runs through the same pipeline (`Pipeline::call_as`, with the
 //! principal the guard resolved for this request) and turns into the same
-//! result (`transport::mcp::call_result`) as on the rmcp path.
+//! result (`transport::mcp::call_result`) as on the rmcp path — except a
+//! call an OAuth token's scopes do not cover, which is the HTTP 403 step-up
+//! challenge (see `step_up`); every session-era `tools/call` comes here.
 //! `notifications/cancelled` for a call in flight here cancels it, and the
 //! cancelled request gets no JSON-RPC answer. A client that disconnects
 //! does not cancel its call: the session-era transport says a disconnect
@@ -33,7 +35,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{HttpState, SESSION_HEADER};
-use crate::auth::Principal;
+use crate::auth::{Credential, Principal};
+use crate::error::ToolError;
 use crate::pipeline::CallRequest;
 
 /// Whether the fast path serves a session of protocol version `v`: one of
@@ -194,6 +197,9 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
         );
         return resp;
     }
+    if let Some(refused) = step_up(&s, &parts, &ran) {
+        return refused;
+    }
     // Serialized straight from the result (no intermediate JSON tree).
     let body = match crate::transport::mcp::call_result(ran, s.pipeline.registry(), s.tool_mode) {
         Ok(mut result) => {
@@ -210,6 +216,46 @@ pub async fn tools_call(State(s): State<Arc<HttpState>>, req: Request, next: Nex
         Err(e) => return respond(error_body(&id, &e)),
     };
     respond(body.unwrap_or_default())
+}
+
+/// A call refused for scope, made with an OAuth access token: HTTP 403
+/// with the `insufficient_scope` challenge (RFC 6750 §3.1; MCP 2025-11-25,
+/// "scope challenge handling"), from which the client can ask its user for
+/// the scope and retry. `scope` names what the token has and what the call
+/// needs, so a client that replaces its scopes with the challenge's loses
+/// none. An API key cannot be stepped up (its scopes are set by whoever
+/// created it), so its agent gets the refusal as a tool result it can read
+/// and pass on, as over stdio. The pipeline has audited the denial either way.
+fn step_up(
+    s: &HttpState,
+    parts: &axum::http::request::Parts,
+    ran: &Result<crate::pipeline::CallOutcome, crate::pipeline::CallError>,
+) -> Option<Response> {
+    let Ok(outcome) = ran else { return None };
+    let Err(e @ ToolError::InsufficientScope { needed, have, .. }) = &outcome.result else {
+        return None;
+    };
+    if !matches!(
+        parts.extensions.get::<Credential>(),
+        Some(Credential::Token { .. })
+    ) {
+        return None;
+    }
+    let mut scope: Vec<&str> = have.split_whitespace().collect();
+    if !scope.contains(&needed.as_str()) {
+        scope.push(needed);
+    }
+    let mut refused = super::error::HttpError::new(
+        StatusCode::FORBIDDEN,
+        "insufficient_scope",
+        format!("{e} (execution {})", outcome.exec_id),
+    );
+    refused.www_authenticate = Some(format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{}\", error_description=\"{needed} is needed\"",
+        scope.join(" "),
+        s.resource_metadata_url(&parts.headers)
+    ));
+    Some(refused.into_response())
 }
 
 fn error_body(id: &Value, e: &rmcp::ErrorData) -> Vec<u8> {
