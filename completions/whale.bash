@@ -1728,7 +1728,7 @@ _whale() {
             return 0
             ;;
         whale__subcmd__mcp)
-            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --trusted-proxy --session-idle --access-token-ttl --refresh-token-ttl --auth-server --introspection-endpoint --introspection-client-id --introspection-cache-ttl --insecure-client-metadata --header-timeout --max-connections --server --db --store --help"
+            opts="-h --transport --port --host --allowed-host --allowed-origin --rate-limit --max-body --public-url --tools --categories --read-only --tool-mode --page-size --trusted-proxy --session-idle --max-sessions-per-credential --access-token-ttl --refresh-token-ttl --auth-server --introspection-endpoint --introspection-client-id --introspection-cache-ttl --insecure-client-metadata --header-timeout --max-connections --server --db --store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1787,6 +1787,10 @@ _whale() {
                     return 0
                     ;;
                 --session-idle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-sessions-per-credential)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -59,6 +59,7 @@ flat\t'One MCP tool per action, named `{tool}_{action}`'"
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l page-size -d 'Tools per tools/list page' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l trusted-proxy -d 'A reverse proxy in front of whale (address or CIDR network; repeatable): for requests from it, the client\'s address for per-address limits is taken from X-Forwarded-For' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l session-idle -d 'Close a Streamable HTTP session no request has used for this long' -r
+complete -c whale -n "__fish_whale_using_subcommand mcp" -l max-sessions-per-credential -d 'Streamable HTTP sessions one credential may hold open; a new one beyond this closes the credential\'s least recently used session (its client starts another)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l access-token-ttl -d 'Lifetime of OAuth access tokens issued by the embedded authorization server (at most 1d)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l refresh-token-ttl -d 'Lifetime of OAuth refresh tokens (each use rotates the token; at most 365d)' -r
 complete -c whale -n "__fish_whale_using_subcommand mcp" -l auth-server -d 'Trust this external OAuth authorization server instead of the embedded one (tokens are checked by RFC 7662 introspection; API keys keep working)' -r

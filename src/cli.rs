@@ -147,6 +147,10 @@ pub struct McpArgs {
     /// Close a Streamable HTTP session no request has used for this long
     #[arg(help_heading = HTTP_HEADING, long, default_value = "30m", value_name = "DURATION", value_parser = parse_duration)]
     pub session_idle: std::time::Duration,
+    /// Streamable HTTP sessions one credential may hold open; a new one beyond this closes
+    /// the credential's least recently used session (its client starts another)
+    #[arg(help_heading = HTTP_HEADING, long, default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sessions_per_credential: u32,
     /// Lifetime of OAuth access tokens issued by the embedded authorization server (at most 1d)
     #[arg(help_heading = HTTP_HEADING, long, default_value = "1h", value_name = "DURATION", value_parser = parse_access_ttl)]
     pub access_token_ttl: std::time::Duration,
@@ -724,6 +728,7 @@ mod tests {
                 "introspection_endpoint",
                 "max_body",
                 "max_connections",
+                "max_sessions_per_credential",
                 "port",
                 "public_url",
                 "rate_limit",

@@ -815,6 +815,83 @@ fn a_session_in_use_stays_open_and_an_idle_one_is_closed() {
     );
 }
 
+/// One credential holds at most `--max-sessions-per-credential` sessions:
+/// a new one beyond closes its least recently used (404 to its next
+/// request); another credential's sessions are untouched.
+#[test]
+fn sessions_per_credential_are_capped_by_closing_the_least_recently_used() {
+    let w = Whale::new();
+    let (_, key) = w.create_key("products:read", false);
+    let (_, other) = w.create_key("products:read", false);
+    let server = w.serve_http(&["--max-sessions-per-credential", "2"]);
+    let mut theirs = Streamable::open(&server, &other);
+    let mut first = Streamable::open(&server, &key);
+    let second = Streamable::open(&server, &key);
+    // Used since the second opened: the second is now the least recent.
+    first.call_ok("products_list_products", json!({"limit": 1}));
+    let mut third = Streamable::open(&server, &key);
+    let resp = second
+        .post_as(&key, &rpc(9, "tools/list", Value::Null))
+        .expect("POST tools/list");
+    assert_eq!(
+        resp.status(),
+        StatusCode::NOT_FOUND,
+        "the least recently used session lives on"
+    );
+    for (who, s) in [
+        ("first", &mut first),
+        ("third", &mut third),
+        ("theirs", &mut theirs),
+    ] {
+        s.try_call_ok("products_list_products", json!({"limit": 1}))
+            .unwrap_or_else(|e| panic!("{who}: {e}"));
+    }
+}
+
+/// A session's open GET stream does not outlive its credential: once the
+/// key is revoked, the sweep closes the session and the stream ends (every
+/// request was refused already).
+#[test]
+fn a_revoked_key_s_open_stream_is_closed() {
+    let w = Whale::new();
+    let (id, key) = w.create_key("products:read", false);
+    // A short idle time makes the sweep run often; an open stream keeps
+    // the session from being idle.
+    let server = w.serve_http(&["--session-idle", "1s"]);
+    let listening = Streamable::open(&server, &key);
+    let stream = listening.get_stream_as(&key);
+    assert_eq!(stream.status(), StatusCode::OK, "GET stream");
+    std::thread::sleep(Duration::from_secs(2));
+    let resp = listening
+        .post_as(&key, &rpc(3, "tools/list", Value::Null))
+        .expect("POST tools/list");
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "a streaming session was closed while its key worked"
+    );
+    common::assert_exit(&w.run(&["keys", "revoke", &id]), 0, "keys revoke");
+    // Read on a thread: keep-alives would keep a read of an open stream
+    // from ever timing out.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = std::io::BufReader::new(stream);
+        let end = loop {
+            match next_event(&mut r) {
+                Ok(None) => break Ok(()),
+                Ok(Some(_)) => {}
+                Err(e) => break Err(e.to_string()),
+            }
+        };
+        let _ = tx.send(end);
+    });
+    match rx.recv_timeout(TIMEOUT) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => panic!("the stream failed instead of ending: {e}"),
+        Err(_) => panic!("the stream of a revoked key is still open after {TIMEOUT:?}"),
+    }
+}
+
 /// No SSE priming events (an empty `data` with an event id): they promise a
 /// stream that can be resumed, which needs an event store whale does not
 /// keep, and clients of revisions before 2025-11-25 fail on them.

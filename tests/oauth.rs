@@ -489,14 +489,17 @@ fn browser_flow_gives_tokens_that_work_like_api_keys() {
     );
     let settings = mcp.call_ok("store", json!({"action": "get_settings"}));
     assert!(settings.is_object());
-    let denied = mcp.call(
-        "orders",
-        json!({"action": "cancel_order", "order_id": "ord_x", "reason": "x"}),
-    );
-    assert_eq!(
-        denied["isError"],
-        json!(true),
-        "orders:write is not granted: {denied}"
+    // orders:write is not granted: the step-up challenge (see
+    // a_call_beyond_the_token_s_scope_gets_the_step_up_challenge).
+    let denied = mcp
+        .try_request(
+            "tools/call",
+            json!({"name": "orders", "arguments": {"action": "cancel_order", "order_id": "ord_x", "reason": "x"}}),
+        )
+        .expect_err("orders:write is not granted");
+    assert!(
+        denied.contains("HTTP 403") && denied.contains("orders:write"),
+        "{denied}"
     );
 
     // Audit: the agent is the OAuth client's name.

@@ -308,6 +308,7 @@ async fn serve_http(app: &App, args: McpArgs, filter: ToolFilter) -> Result<(), 
         tool_mode: args.tool_mode,
         page_size: args.page_size,
         session_idle: args.session_idle,
+        max_sessions_per_credential: args.max_sessions_per_credential as usize,
         header_timeout: args.header_timeout,
         max_connections: args.max_connections.map(|n| n as usize),
     };

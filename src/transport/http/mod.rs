@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use guard::Policy;
 
-use crate::auth::Principal;
+use crate::auth::{Credential, Principal};
 use crate::cli::ToolMode;
 use crate::pipeline::Pipeline;
 use crate::ratelimit::RateLimiter;
@@ -60,6 +60,9 @@ pub struct HttpOptions {
     /// A Streamable HTTP session no request has named for this long is
     /// closed (`--session-idle`).
     pub session_idle: Duration,
+    /// Streamable HTTP sessions one credential may hold open
+    /// (`--max-sessions-per-credential`).
+    pub max_sessions_per_credential: usize,
     /// A client that takes longer to send a request's headers (or, kept
     /// alive, to begin its next request) is disconnected
     /// (`--header-timeout`, hidden: the tests shorten it).
@@ -103,6 +106,8 @@ pub struct HttpState {
     bindings: Mutex<HashMap<String, Binding>>,
     /// The binding count at which ended sessions are next swept out.
     prune_at: AtomicUsize,
+    /// Sessions one credential may hold (`--max-sessions-per-credential`).
+    max_sessions: usize,
     legacy: sse::LegacySessions,
     /// Cancelled once calls in flight have answered at shutdown: ends the
     /// legacy SSE sessions (rmcp's own sessions share the token).
@@ -177,6 +182,9 @@ impl HttpState {
 struct Binding {
     /// The fingerprint of the credential that created it.
     owner: String,
+    /// That credential, checked again while a stream of the session stays
+    /// open (a revoked key's stream is closed by the idle sweep).
+    cred: Option<Credential>,
     /// When a request last named it (or a stream of it ended): every
     /// request counts, those the fast path answers without rmcp's session
     /// worker included.
@@ -213,6 +221,7 @@ async fn bind_session(
             None => return no_such_session(),
         }
     }
+    let cred = req.extensions().get::<Credential>().cloned();
     let deleting = req.method() == Method::DELETE;
     // rmcp accepts the DELETE of a session it does not know (202); ending
     // a session that is not there is a 404, like any other use of it.
@@ -229,18 +238,31 @@ async fn bind_session(
         resp.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()),
     ) {
         (None, Some(created)) if resp.status().is_success() => {
-            let len = {
+            let (len, evicted) = {
                 let mut b = s.bindings();
                 b.insert(
                     created.to_string(),
                     Binding {
-                        owner: me,
+                        owner: me.clone(),
+                        cred,
                         seen: Instant::now(),
                         streams: 0,
                     },
                 );
-                b.len()
+                let evicted = over_cap(&mut b, &me, s.max_sessions);
+                (b.len(), evicted)
             };
+            if let Some(old) = evicted {
+                tracing::info!(
+                    session = %old,
+                    limit = s.max_sessions,
+                    "a credential opened more sessions than --max-sessions-per-credential; closing its least recently used"
+                );
+                let sessions = s.sessions.clone();
+                tokio::spawn(async move {
+                    let _ = sessions.close_session(&old.as_str().into()).await;
+                });
+            }
             // One sweep at a time (it claims the threshold), off this
             // response's path.
             let at = s.prune_at.load(Ordering::Relaxed);
@@ -264,6 +286,26 @@ async fn bind_session(
         _ => {}
     }
     resp
+}
+
+/// Past `max` sessions of `owner`, the one to close for the newest: the
+/// least recently used, one without an open stream first. Removed from the
+/// bindings here (so no request can use it from now on); the caller closes
+/// it. Clients rarely end their sessions, so refusing a new one would lock
+/// out a client that merely restarted; closing the oldest costs its client
+/// a 404 and a new initialize, as the transport provides.
+fn over_cap(b: &mut HashMap<String, Binding>, owner: &str, max: usize) -> Option<String> {
+    let mine = b.values().filter(|x| x.owner == owner).count();
+    if mine <= max {
+        return None;
+    }
+    let oldest = b
+        .iter()
+        .filter(|(_, x)| x.owner == owner)
+        .min_by_key(|(_, x)| (x.streams > 0, x.seen))
+        .map(|(id, _)| id.clone())?;
+    b.remove(&oldest);
+    Some(oldest)
 }
 
 fn is_event_stream(headers: &HeaderMap) -> bool {
@@ -384,7 +426,7 @@ async fn expire_idle_sessions(s: Arc<HttpState>, idle: Duration) {
             _ = tokio::time::sleep(every) => {}
             _ = s.sessions_ct.cancelled() => return,
         }
-        let expired: Vec<String> = {
+        let (expired, streaming) = {
             let mut b = s.bindings();
             let ids: Vec<String> = b
                 .iter()
@@ -394,11 +436,26 @@ async fn expire_idle_sessions(s: Arc<HttpState>, idle: Duration) {
             for id in &ids {
                 b.remove(id);
             }
-            ids
+            let streaming: Vec<(String, Credential)> = b
+                .iter()
+                .filter(|(_, binding)| binding.streams > 0)
+                .filter_map(|(id, binding)| Some((id.clone(), binding.cred.clone()?)))
+                .collect();
+            (ids, streaming)
         };
         for id in expired {
             tracing::debug!(session = %id, "closing an idle session");
             let _ = s.sessions.close_session(&id.as_str().into()).await;
+        }
+        // A session in use is never idle, but its credential can end (a
+        // key revoked, a token expired): every request after that is
+        // refused by the guard, and an open stream is closed here.
+        for (id, cred) in streaming {
+            if let Err(e) = s.pipeline.resolve(&cred).await {
+                tracing::info!(session = %id, "closing a session whose credential no longer works: {e}");
+                s.bindings().remove(&id);
+                let _ = s.sessions.close_session(&id.as_str().into()).await;
+            }
         }
     }
 }
@@ -448,6 +505,7 @@ pub fn router(
         local: opts.addr,
         bindings: Mutex::new(HashMap::new()),
         prune_at: AtomicUsize::new(MIN_PRUNE_AT),
+        max_sessions: opts.max_sessions_per_credential.max(1),
         legacy: sse::LegacySessions::default(),
         sessions_ct: sessions_ct.clone(),
         auth,
