@@ -317,6 +317,10 @@ impl AuthServer {
             "token_endpoint_auth_method": method,
         });
         let conn = self.db.conn()?;
+        let pruned = rows::prune_unused_dynamic_clients(&conn, now_ms() - UNUSED_CLIENT_KEPT_MS)?;
+        if pruned > 0 {
+            tracing::info!(pruned, "removed registered clients never used in 7 days");
+        }
         rows::upsert_client(
             &conn,
             &NewClient {
@@ -1401,9 +1405,60 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)], no_state: bool) -> 
     url.to_string()
 }
 
+/// How long a registered client that nobody has signed in with is kept
+/// (see [`rows::prune_unused_dynamic_clients`]; the next registration
+/// removes it).
+const UNUSED_CLIENT_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A registered client never used within 7 days is removed by a later
+    /// registration; a used one (a code issued) and a recent one stay.
+    #[test]
+    fn abandoned_registrations_are_removed_by_later_ones() {
+        let dir = std::env::temp_dir().join(crate::store::new_id("whale-test"));
+        let db = Arc::new(Db::open(&dir.join("w.db")).unwrap());
+        let server = AuthServer::new(db.clone(), AuthConfig::default(), Vec::new());
+        let register = || {
+            let made = server
+                .register(&json!({"redirect_uris": ["http://127.0.0.1/cb"], "client_name": "x"}))
+                .unwrap();
+            made["client_id"].as_str().unwrap().to_string()
+        };
+        let (abandoned, used, recent) = (register(), register(), register());
+        let conn = db.conn().unwrap();
+        let old = now_ms() - UNUSED_CLIENT_KEPT_MS - 1000;
+        for id in [&abandoned, &used] {
+            conn.execute(
+                "UPDATE oauth_clients SET created_at = ?1 WHERE id = ?2",
+                rusqlite::params![old, id],
+            )
+            .unwrap();
+        }
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        conn.execute(
+            "INSERT INTO oauth_codes (code_hash, grant_id, client_id, user_id, store_id, mode, scopes,
+                                      redirect_uri, code_challenge, resource, created_at, expires_at)
+             VALUES (x'00', 'grt_x', ?1, 'usr_x', 'demo', 'live', 'products', 'http://127.0.0.1/cb', 'c', 'r', 0, 0)",
+            [&used],
+        )
+        .unwrap();
+        let newest = register();
+        let left: Vec<String> = conn
+            .prepare("SELECT id FROM oauth_clients ORDER BY created_at, id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(!left.contains(&abandoned), "{left:?}");
+        for kept in [&used, &recent, &newest] {
+            assert!(left.contains(kept), "{kept}: {left:?}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn loopback_redirects_match_any_port_and_nothing_else_loosely() {

@@ -82,6 +82,22 @@ pub struct NewClient<'a> {
     pub metadata: &'a str,
 }
 
+/// Removes the dynamically registered clients created before `before` that
+/// never took part in a sign-in (no code, token or agent names them).
+/// Registration is open to anyone, so abandoned ones would pile up in
+/// `whale clients list`; one that was ever used stays (its grants and audit
+/// rows name it).
+pub fn prune_unused_dynamic_clients(conn: &Connection, before: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM oauth_clients
+          WHERE kind = 'dynamic' AND created_at < ?1
+            AND NOT EXISTS (SELECT 1 FROM oauth_codes c WHERE c.client_id = oauth_clients.id)
+            AND NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.client_id = oauth_clients.id)
+            AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.client_id = oauth_clients.id)",
+    )?
+    .execute([before])
+}
+
 /// Inserts a client, or (for a metadata-document client fetched again)
 /// replaces its registration.
 pub fn upsert_client(conn: &Connection, c: &NewClient<'_>) -> rusqlite::Result<()> {
