@@ -978,6 +978,10 @@ fn a_call_beyond_the_token_s_scope_gets_the_step_up_challenge() {
             )),
         "{challenge}"
     );
+    // (a refused read is audited write-behind: wait for the batch)
+    wait_until("the denial's audit row", || {
+        w.json(&["executions", "list", "--tool", "customers", "--json"])["total"] == json!(1)
+    });
     let denied = w.json(&["executions", "list", "--tool", "customers", "--json"]);
     let rows = denied["executions"].as_array().expect("executions");
     assert_eq!(rows.len(), 1, "{denied}");
