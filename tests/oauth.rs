@@ -1250,6 +1250,21 @@ fn client_credentials_for_machine_clients_only() {
         .send()
         .unwrap();
     expect_error(resp, StatusCode::UNAUTHORIZED, "invalid_client", "wrong secret");
+    // Two authentication methods in one request (RFC 6749 §2.3), even
+    // both right: refused, and nothing issued.
+    let before = count(&w, "oauth_tokens");
+    let resp = http()
+        .post(s.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .unwrap();
+    expect_error(resp, StatusCode::BAD_REQUEST, "invalid_request", "two methods");
+    assert_eq!(count(&w, "oauth_tokens"), before, "a token was issued");
     // A public client may not.
     let public = register(&s, "Public", REDIRECT);
     let before = count(&w, "oauth_tokens");

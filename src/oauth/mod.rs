@@ -446,6 +446,13 @@ impl AuthServer {
         basic: Option<(String, String)>,
     ) -> Result<ClientRow, OAuthError> {
         let (id, secret) = match basic {
+            // RFC 6749 §2.3: one authentication method per request.
+            Some(_) if form.contains_key("client_secret") => {
+                return Err(OAuthError::bad(
+                    "invalid_request",
+                    "the client authenticated twice, with HTTP Basic and with client_secret in the body; use one of them",
+                ));
+            }
             Some((id, secret)) => (id, Some(secret)),
             None => {
                 let id = form
