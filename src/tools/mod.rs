@@ -259,7 +259,7 @@ impl Action {
         // JSON Schema counts 15.0 as an integer, but money written with a
         // decimal point is money in the wrong unit: `15.00` is 15 dollars
         // to whoever wrote it, and would be 15 cents here.
-        if let Some((pointer, n)) = fractional_money(input, String::new()) {
+        if let Some((pointer, n)) = fractional_money(input) {
             return Err(ToolError::invalid(
                 pointer_to_field(&pointer),
                 format!(
@@ -473,25 +473,26 @@ fn drop_unset_nulls(schema: &Map<String, Value>, input: &mut Value) {
 }
 
 /// The first money field (`…_cents`) of `v` given as a number with a
-/// decimal point, as (JSON pointer, the number).
-fn fractional_money(v: &Value, at: String) -> Option<(String, String)> {
+/// decimal point, as (JSON pointer, the number). The pointer is built only
+/// for a find: every call's input passes through here.
+fn fractional_money(v: &Value) -> Option<(String, String)> {
     match v {
         Value::Array(a) => a
             .iter()
             .enumerate()
-            .find_map(|(i, v)| fractional_money(v, format!("{at}/{i}"))),
+            .find_map(|(i, v)| fractional_money(v).map(|(at, n)| (format!("/{i}{at}"), n))),
         Value::Object(m) => m.iter().find_map(|(k, v)| {
-            let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
-            match v {
+            let found = match v {
                 // (Past 2^53 it is a number too large, said as such later.)
                 Value::Number(n)
                     if k.ends_with("_cents")
                         && n.as_f64().is_some_and(|f| n.is_f64() && f.abs() < 9.0e15) =>
                 {
-                    Some((here, n.to_string()))
+                    Some((String::new(), n.to_string()))
                 }
-                _ => fractional_money(v, here),
-            }
+                _ => fractional_money(v),
+            };
+            found.map(|(at, n)| (format!("/{}{at}", k.replace('~', "~0").replace('/', "~1")), n))
         }),
         _ => None,
     }

@@ -221,7 +221,11 @@ async fn bind_session(
             None => return no_such_session(),
         }
     }
-    let cred = req.extensions().get::<Credential>().cloned();
+    // Kept for a session this request may create (one naming no session).
+    let cred = match asked {
+        None => req.extensions().get::<Credential>().cloned(),
+        Some(_) => None,
+    };
     let deleting = req.method() == Method::DELETE;
     // rmcp accepts the DELETE of a session it does not know (202); ending
     // a session that is not there is a 404, like any other use of it.
