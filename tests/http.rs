@@ -294,6 +294,19 @@ fn bad_or_revoked_key_is_401_invalid_token() {
         );
         assert_challenge(&headers, &server, true, what);
     }
+    // A string of neither shape is not called a malformed API key: it
+    // may be an OAuth token copied in part.
+    let (_, body) = expect_error(
+        send(
+            c.get(&rest).header("authorization", "Bearer wo_at_cut"),
+            "cut token",
+        ),
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "cut token",
+    );
+    let said = body["error_description"].as_str().unwrap_or_default();
+    assert!(said.contains("wo_at_") && said.contains("wt_live_"), "{body}");
 
     // A session opened before the key is revoked...
     let mut session = Streamable::open(&server, &key);

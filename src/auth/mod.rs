@@ -191,6 +191,12 @@ pub enum AuthError {
     NoStore(String),
     #[error("the access token is not known (revoked, expired long ago, or from another server)")]
     UnknownToken,
+    /// A bearer string of neither shape (a mistyped OAuth token was told
+    /// it was a malformed API key).
+    #[error(
+        "the bearer token is neither an API key (wt_live_… or wt_test_…) nor an access token of this server (wo_at_…); check that it was copied whole"
+    )]
+    MalformedToken,
     #[error("the access token expired; refresh it or sign in again")]
     TokenExpired,
     #[error("the access token was revoked; sign in again")]

@@ -1219,7 +1219,7 @@ pub fn resolve_access(
     resource: Option<&str>,
 ) -> Result<(Principal, i64, String), AuthError> {
     if !well_formed(ACCESS_PREFIX, token.expose()) {
-        return Err(AuthError::Malformed);
+        return Err(AuthError::MalformedToken);
     }
     let row: TokenRow = rows::token(conn, &hash_str(token.expose()))
         .map_err(DbError::from)?
