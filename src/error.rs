@@ -51,14 +51,19 @@ impl ToolError {
             message: message.into(),
         }
     }
-    /// An update given none of the fields it changes: refused rather than
-    /// reported as a change (and audited as a write) that changed nothing.
-    pub fn nothing_to_change(fields: &[&str]) -> Self {
-        let fields: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
-        ToolError::invalid(
+    /// Refuses an update given none of the fields it changes (each named
+    /// with whether it was given), rather than reporting, and auditing as a
+    /// write, a change that changed nothing. One list per action, so a new
+    /// field is named in the message by the same line that checks it.
+    pub fn require_change(fields: &[(&str, bool)]) -> Result<(), ToolError> {
+        if fields.iter().any(|(_, given)| *given) {
+            return Ok(());
+        }
+        let names: Vec<String> = fields.iter().map(|(f, _)| format!("`{f}`")).collect();
+        Err(ToolError::invalid(
             "input",
-            format!("nothing to change: give at least one of {}", fields.join(", ")),
-        )
+            format!("nothing to change: give at least one of {}", names.join(", ")),
+        ))
     }
     pub fn not_found(what: &str, id: &str) -> Self {
         // The action that finds valid ids of this kind.
@@ -225,6 +230,18 @@ mod tests {
                 "{what}: no action {named:?} ({text})"
             );
         }
+    }
+
+    /// An update given nothing is refused naming every field it takes;
+    /// one given any of them goes on.
+    #[test]
+    fn an_update_needs_a_field_to_change() {
+        let err = ToolError::require_change(&[("name", false), ("active", false)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid input at `input`: nothing to change: give at least one of `name`, `active`"
+        );
+        assert!(ToolError::require_change(&[("name", false), ("active", true)]).is_ok());
     }
 
     /// An id of another kind is named as such; one of the right kind, or

@@ -280,20 +280,13 @@ pub struct UpdateInput {
 }
 
 fn update_customer(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Customer, ToolError> {
-    if i.email.is_none()
-        && i.name.is_none()
-        && i.phone.is_none()
-        && i.tags.is_none()
-        && i.accepts_marketing.is_none()
-    {
-        return Err(ToolError::nothing_to_change(&[
-            "email",
-            "name",
-            "phone",
-            "tags",
-            "accepts_marketing",
-        ]));
-    }
+    ToolError::require_change(&[
+        ("email", i.email.is_some()),
+        ("name", i.name.is_some()),
+        ("phone", i.phone.is_some()),
+        ("tags", i.tags.is_some()),
+        ("accepts_marketing", i.accepts_marketing.is_some()),
+    ])?;
     let email = i
         .email
         .as_deref()

@@ -366,20 +366,13 @@ pub struct UpdateInput {
 }
 
 fn update_product(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Product, ToolError> {
-    if i.title.is_none()
-        && i.description.is_none()
-        && i.category.is_none()
-        && i.status.is_none()
-        && i.tags.is_none()
-    {
-        return Err(ToolError::nothing_to_change(&[
-            "title",
-            "description",
-            "category",
-            "status",
-            "tags",
-        ]));
-    }
+    ToolError::require_change(&[
+        ("title", i.title.is_some()),
+        ("description", i.description.is_some()),
+        ("category", i.category.is_some()),
+        ("status", i.status.is_some()),
+        ("tags", i.tags.is_some()),
+    ])?;
     let title = i.title.as_deref().map(|t| not_blank("title", t)).transpose()?;
     let category = i
         .category

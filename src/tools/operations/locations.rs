@@ -147,14 +147,12 @@ pub struct UpdateInput {
 }
 
 fn update_location(ctx: &Ctx<'_>, i: UpdateInput) -> Result<Location, ToolError> {
-    if i.name.is_none() && i.address.is_none() && i.active.is_none() && !i.make_default {
-        return Err(ToolError::nothing_to_change(&[
-            "name",
-            "address",
-            "active",
-            "make_default",
-        ]));
-    }
+    ToolError::require_change(&[
+        ("name", i.name.is_some()),
+        ("address", i.address.is_some()),
+        ("active", i.active.is_some()),
+        ("make_default", i.make_default),
+    ])?;
     let name = i.name.as_deref().map(clean_name).transpose()?;
     if i.make_default && i.active == Some(false) {
         return Err(ToolError::invalid(

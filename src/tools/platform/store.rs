@@ -76,18 +76,12 @@ pub struct UpdateSettingsInput {
 }
 
 fn update_settings(ctx: &Ctx<'_>, i: UpdateSettingsInput) -> Result<Settings, ToolError> {
-    if i.name.is_none()
-        && i.support_email.is_none()
-        && i.timezone.is_none()
-        && i.low_stock_threshold.is_none()
-    {
-        return Err(ToolError::nothing_to_change(&[
-            "name",
-            "support_email",
-            "timezone",
-            "low_stock_threshold",
-        ]));
-    }
+    ToolError::require_change(&[
+        ("name", i.name.is_some()),
+        ("support_email", i.support_email.is_some()),
+        ("timezone", i.timezone.is_some()),
+        ("low_stock_threshold", i.low_stock_threshold.is_some()),
+    ])?;
     let name = match i.name.as_deref().map(str::trim) {
         Some("") => {
             return Err(ToolError::invalid("name", "is blank; give the store a name"));
