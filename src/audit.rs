@@ -77,6 +77,8 @@ const WARN_EVERY: Duration = Duration::from_secs(60);
 
 enum Msg {
     Row(Box<ExecutionRow>, Option<String>),
+    /// An API key (by id) authenticated a request at this time (ms).
+    Touch(String, i64),
     Flush(std::sync::mpsc::Sender<()>),
     /// Flush, close the connection and end the thread.
     Stop,
@@ -264,6 +266,13 @@ impl AuditWriter {
         }
     }
 
+    /// Queues a refresh of an API key's `last_used_at` (by id, to `at`),
+    /// written with the next batch. Best effort: a full queue drops it,
+    /// as a later use or call refreshes it again.
+    pub fn touch(&self, key_id: String, at: i64) {
+        let _ = self.sender().try_send(Msg::Touch(key_id, at));
+    }
+
     /// Writes what is queued, closes the writer's connection and ends its
     /// thread. Rows the database cannot take within `STOP_WAIT` (locked by
     /// another process) are given up on, and counted in the log — at once
@@ -356,6 +365,7 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
     let mut conn: Option<rusqlite::Connection> = None;
     let mut opened = false;
     let mut batch: Vec<(Box<ExecutionRow>, Option<String>)> = Vec::with_capacity(MAX_BATCH);
+    let mut touches: Vec<(String, i64)> = Vec::new();
     let mut waiters = Vec::new();
     // Rows given up on at stop (said once, when the writer ends).
     let mut lost = 0;
@@ -373,6 +383,10 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
         let mut take = |msg: Msg, batch: &mut Vec<_>| match msg {
             Msg::Row(r, k) => {
                 batch.push((r, k));
+                false
+            }
+            Msg::Touch(k, at) => {
+                touches.push((k, at));
                 false
             }
             Msg::Flush(w) => {
@@ -398,7 +412,7 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
                 break;
             }
         }
-        let wrote = !batch.is_empty();
+        let wrote = !batch.is_empty() || !touches.is_empty();
         if wrote {
             if !opened {
                 opened = true;
@@ -407,9 +421,10 @@ fn run(db: &Db, pace: &Pace, rx: Receiver<Msg>) {
                     .map_err(|e| tracing::error!(error = %e, "audit writer cannot open its connection; using the pool"))
                     .ok();
             }
-            if !write_until_done(db, conn.as_mut(), &batch, pace) {
+            if !write_until_done(db, conn.as_mut(), &batch, &touches, pace) {
                 lost += batch.len();
             }
+            touches.clear();
             // Release: a flush that then reads a backlog of zero sees the
             // batch committed.
             let left = pace.backlog.fetch_sub(batch.len(), Ordering::Release) - batch.len();
@@ -626,6 +641,7 @@ fn write_until_done(
     db: &Db,
     mut conn: Option<&mut rusqlite::Connection>,
     batch: &[(Box<ExecutionRow>, Option<String>)],
+    touches: &[(String, i64)],
     pace: &Pace,
 ) -> bool {
     let mut warned: Option<std::time::Instant> = None;
@@ -638,7 +654,7 @@ fn write_until_done(
         if pace.failing_since.load(Ordering::Relaxed) != 0 && stopping(pace) {
             return false;
         }
-        let Err(e) = write_batch(db, conn.as_deref_mut(), batch) else {
+        let Err(e) = write_batch(db, conn.as_deref_mut(), batch, touches) else {
             pace.failing_since.store(0, Ordering::Relaxed);
             return true;
         };
@@ -676,6 +692,7 @@ fn write_batch(
     db: &Db,
     conn: Option<&mut rusqlite::Connection>,
     batch: &[(Box<ExecutionRow>, Option<String>)],
+    touches: &[(String, i64)],
 ) -> Result<(), crate::store::DbError> {
     let now = now_ms();
     let write = |tx: &rusqlite::Transaction<'_>| -> Result<(), crate::store::DbError> {
@@ -690,6 +707,9 @@ fn write_batch(
         touched.dedup();
         for k in touched {
             keys::touch(tx, k, now)?;
+        }
+        for (k, at) in touches {
+            keys::touch(tx, k, *at)?;
         }
         Ok(())
     };

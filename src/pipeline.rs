@@ -83,6 +83,9 @@ pub struct Pipeline {
     /// Credentials resolved recently, valid while the database has seen no
     /// commit since (see [`Db::change_stamp`]).
     resolved: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Resolved>>,
+    /// API keys by id, with when their use was last queued for
+    /// `last_used_at` ([`Pipeline::note_use`]).
+    touched: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// The external authorization server, when whale is a pure resource server.
     external: std::sync::OnceLock<Arc<crate::oauth::external::Introspector>>,
 }
@@ -102,6 +105,9 @@ struct Resolved {
 /// database reports no commit (belt and braces).
 const RESOLVED_TTL: Duration = Duration::from_secs(5);
 const RESOLVED_MAX: usize = 10_000;
+/// How often, at most, a key's use outside tool calls is written to its
+/// `last_used_at` ([`Pipeline::note_use`]).
+const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// Counts a call in flight until dropped (by the task that finishes the
 /// call, which may outlive the caller's wait).
@@ -134,6 +140,7 @@ impl Pipeline {
             known_stores: Default::default(),
             external: std::sync::OnceLock::new(),
             resolved: Default::default(),
+            touched: Default::default(),
         }
     }
 
@@ -181,7 +188,33 @@ impl Pipeline {
         if let (Credential::Token { token, resource }, Some(ext)) = (cred, self.external.get()) {
             return ext.resolve(token, resource.as_deref()).await;
         }
-        self.resolve_local(cred)
+        let principal = self.resolve_local(cred)?;
+        self.note_use(&principal);
+        Ok(principal)
+    }
+
+    /// Records that an API key authenticated a request (any request: a
+    /// `tools/list`, an HTTP `initialize`, not only a tool call), so
+    /// `keys list` shows when a key was last in use before someone revokes
+    /// it. Written behind by the audit writer, at most once a
+    /// [`TOUCH_EVERY_MS`] per key from here (a tool call's audit row also
+    /// refreshes it, to the moment of the call).
+    fn note_use(&self, principal: &Principal) {
+        let Some(id) = principal.key_id.as_deref().filter(|k| k.starts_with("key_")) else {
+            return;
+        };
+        let now = now_ms();
+        {
+            let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+            if touched.get(id).is_some_and(|&at| now - at < TOUCH_EVERY_MS) {
+                return;
+            }
+            if touched.len() >= RESOLVED_MAX {
+                touched.clear();
+            }
+            touched.insert(id.to_string(), now);
+        }
+        self.stages.audit.touch(id.to_string(), now);
     }
 
     /// Stage 1 for credentials this database knows (the CLI's only kind).

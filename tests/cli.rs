@@ -157,6 +157,32 @@ fn keys_create_shows_the_key_once_and_stores_only_a_hash() {
     assert_eq!(t["mode"], json!("test"));
 }
 
+/// A key an agent only connects with (lists the tools, calls none) is in
+/// use: `keys list` says when, so nobody revokes it as unused.
+#[test]
+fn a_key_s_last_use_counts_requests_that_call_no_tool() {
+    let w = Whale::new();
+    let (id, key) = w.create_key_as("lister", "products:read", false, &[]);
+    assert!(key_row(&w, &id)["last_used_at"].is_null());
+
+    let mut s = w.mcp_key(&[], &key).started();
+    let list = s.request("tools/list", json!({}));
+    assert!(
+        list["result"]["tools"].as_array().is_some_and(|t| !t.is_empty()),
+        "{list}"
+    );
+    s.finish();
+
+    let row = key_row(&w, &id);
+    assert!(
+        row["last_used_at"].is_string(),
+        "a tools/list is not counted as a use: {row}"
+    );
+    // No tool was called: nothing in the audit trail for it.
+    let rows = w.executions(&["--agent", "lister"]);
+    assert_eq!(rows["total"], json!(0), "{rows}");
+}
+
 #[test]
 fn keys_create_rejects_bad_input_with_usage_errors() {
     let w = Whale::new();
