@@ -123,7 +123,7 @@ complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subco
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l actions -d 'One row per action'
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -l json -d 'Print JSON (for scripts)'
-complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l action -d 'Action of the tool (not needed with a `{tool}_{action}` name)' -r
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l db -d 'Database file (default: whale.db under the platform data directory)' -r -F
 complete -c whale -n "__fish_whale_using_subcommand tools; and __fish_seen_subcommand_from schema" -l store -d 'Store to act on (default: the one chosen by `whale stores use`, else `demo`)' -r

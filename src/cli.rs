@@ -425,6 +425,9 @@ pub enum KeysCmd {
 #[derive(Debug, Subcommand)]
 pub enum ToolsCmd {
     /// List tools and their actions
+    ///
+    /// With `WHALETOOLS_API_KEY` set, only what that key may call (as its
+    /// agent's `tools/list` shows it); unset it to list every tool.
     List {
         /// Only this category
         #[arg(long)]

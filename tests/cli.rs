@@ -1795,6 +1795,43 @@ fn tools_list_and_schema_describe_the_registry() {
     assert_exit(&table, 0, "tools list --actions");
     assert!(stdout(&table).contains("create_order"));
 
+    // With a key in the environment: what that key may call, as its
+    // agent's tools/list shows it, and a note saying so.
+    let (_, key) = w.create_key_as("reader", "products:read orders", false, &[]);
+    let out = w.run_env(&["tools", "list", "--json"], &[(KEY, &key)]);
+    assert_exit(&out, 0, "tools list with a key");
+    let listed: Vec<(String, Vec<String>)> = parse_json(&out.stdout, "tools list --json")["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| {
+            let acts = t["actions"].as_array().expect("actions");
+            let names = acts
+                .iter()
+                .map(|a| a["name"].as_str().unwrap_or_default().to_string());
+            (
+                t["name"].as_str().unwrap_or_default().to_string(),
+                names.collect(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = listed.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(names, ["orders", "products"], "{listed:?}");
+    let products = &listed[1].1;
+    assert!(products.contains(&"list_products".to_string()), "{products:?}");
+    assert!(!products.contains(&"create_product".to_string()), "{products:?}");
+    assert!(listed[0].1.contains(&"create_order".to_string()), "{listed:?}");
+    assert!(
+        stderr(&out).contains("the API key in WHALETOOLS_API_KEY may call (agent `reader`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_exit(
+        &w.run_env(&["tools", "list"], &[(KEY, "wt_live_nope")]),
+        3,
+        "tools list with a malformed key",
+    );
+
     let s = w.json(&["tools", "schema", "orders", "--action", "create_order"]);
     assert_eq!(s["name"], json!("orders_create_order"));
     assert!(s["inputSchema"]["properties"]["items"].is_object(), "{s}");

@@ -41,11 +41,44 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
                     })
                 })
                 .transpose()?;
-            let tools: Vec<_> = registry
-                .tools()
-                .iter()
-                .filter(|t| cat.is_none_or(|c| t.category == c))
+            // With an API key in the environment, what that key may call,
+            // as its agent's `tools/list` shows it (`tools call` and `test
+            // --input` act as the key too); said on stderr.
+            let as_key = match crate::settings::session_api_key()? {
+                Some(_) => Some(app.credential()?.1),
+                None => None,
+            };
+            let tools: Vec<(&crate::tools::Tool, Vec<&crate::tools::Action>)> = match &as_key {
+                Some(p) => app.pipeline.visible(p, &ToolFilter::default()),
+                None => registry
+                    .tools()
+                    .iter()
+                    .map(|t| (t, t.actions.iter().collect()))
+                    .collect(),
+            };
+            let tools: Vec<_> = tools
+                .into_iter()
+                .filter(|(t, _)| cat.is_none_or(|c| t.category == c))
                 .collect();
+            if let Some(p) = &as_key {
+                printer::err(&format!(
+                    "Tools the API key in {} may call (agent `{}`, scopes: {}): {} of {} actions. \
+                     Unset it to list every tool.",
+                    crate::settings::WHALETOOLS_API_KEY,
+                    p.agent_name,
+                    p.scopes,
+                    tools.iter().map(|(_, a)| a.len()).sum::<usize>(),
+                    registry
+                        .tools()
+                        .iter()
+                        .filter(|t| cat.is_none_or(|c| t.category == c))
+                        .map(|t| t.actions.len())
+                        .sum::<usize>(),
+                ));
+            }
+            if tools.is_empty() && as_key.is_some() {
+                return Ok(());
+            }
             if tools.is_empty() && !json {
                 // A category of the catalog that has no tool in this build.
                 let used: std::collections::BTreeSet<&str> =
@@ -60,11 +93,11 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
             if json {
                 let v: Vec<Value> = tools
                     .iter()
-                    .map(|t| {
+                    .map(|(t, acts)| {
                         json!({
                             "name": t.name, "title": t.title, "category": t.category, "scope": t.resource,
                             "description": t.description,
-                            "actions": t.actions.iter().map(|a| json!({
+                            "actions": acts.iter().map(|a| json!({
                                 "name": a.name, "effect": a.effect, "idempotent": a.idempotent,
                                 "scope": crate::auth::ScopeSet::needed(t.resource, !a.effect.is_read()),
                                 "description": a.description,
@@ -76,8 +109,8 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
             } else if actions {
                 let rows: Vec<Vec<String>> = tools
                     .iter()
-                    .flat_map(|t| {
-                        t.actions.iter().map(move |a| {
+                    .flat_map(|(t, acts)| {
+                        acts.iter().map(move |a| {
                             vec![
                                 t.name.to_string(),
                                 a.name.to_string(),
@@ -92,17 +125,17 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
             } else {
                 let rows: Vec<Vec<String>> = tools
                     .iter()
-                    .map(|t| {
+                    .map(|(t, acts)| {
                         vec![
                             t.name.to_string(),
                             t.category.as_str().to_string(),
                             t.resource.to_string(),
-                            if t.is_read_only() {
+                            if acts.iter().all(|a| a.effect.is_read()) {
                                 "read".into()
                             } else {
                                 "read/write".into()
                             },
-                            t.actions.iter().map(|a| a.name).collect::<Vec<_>>().join(", "),
+                            acts.iter().map(|a| a.name).collect::<Vec<_>>().join(", "),
                         ]
                     })
                     .collect();

@@ -716,9 +716,6 @@ impl Tool {
     pub fn action(&self, name: &str) -> Option<&Action> {
         self.actions.iter().find(|a| a.name == name)
     }
-    pub fn is_read_only(&self) -> bool {
-        self.actions.iter().all(|a| a.effect.is_read())
-    }
 
     /// Input schema of the grouped MCP tool: an `action` enum plus the union
     /// of every action's parameters. Clients reject top-level `oneOf`, so the
