@@ -674,6 +674,19 @@ fn unregistered_redirect_uri_is_never_redirected_to() {
         req.redirect_uri = bad.into();
         shown_not_redirected(&req.url(&s), "not registered");
     }
+    // A repeated parameter (RFC 6749 §3.1) is refused on the page too.
+    let req = AuthRequest::new(&client_id, &challenge);
+    let twice = format!(
+        "{}&redirect_uri=https%3A%2F%2Fevil.example%2Fcallback",
+        req.url(&s)
+    );
+    shown_not_redirected(&twice, "parameter `redirect_uri` is repeated");
+    let page = Browser::new().get(&twice);
+    let kind = page.headers()[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(kind.starts_with("text/html"), "{kind}");
     assert_nothing_issued(&w, "redirect_uri");
 }
 

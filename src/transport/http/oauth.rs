@@ -195,11 +195,25 @@ pub async fn authorize(
     State(s): State<Arc<HttpState>>,
     headers: HeaderMap,
     Extension(Peer(peer)): Extension<Peer>,
-    Query(q): Query<AuthorizeQuery>,
+    uri: axum::http::Uri,
+    q: Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let a = match auth(&s) {
         Ok(a) => a,
         Err(e) => return e.into_response(),
+    };
+    // A browser shows this: a page, never JSON, and not a redirect (the
+    // redirect URI is not yet checked). A repeated parameter is refused
+    // (RFC 6749 §3.1) in the words the forms use.
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => {
+            let message = match form(uri.query().unwrap_or_default().as_bytes()) {
+                Err(repeated) => repeated.description,
+                Ok(_) => e.body_text(),
+            };
+            return error_page(StatusCode::BAD_REQUEST, &message);
+        }
     };
     let issuer = s.base_url(&headers);
     match a.begin(&q, &issuer, &peer).await {
