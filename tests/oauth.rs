@@ -766,11 +766,17 @@ fn wrong_verifier_and_reused_code_issue_nothing_and_revoke() {
             .contains("code_verifier")
     );
     a.verifier = right;
-    expect_error(
+    let (_, body) = expect_error(
         exchange(&s, &a),
         StatusCode::BAD_REQUEST,
         "invalid_grant",
         "burned code",
+    );
+    // No token came of the first attempt: none is said to be revoked.
+    let said = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("start the authorization again") && !said.contains("revoked"),
+        "{body}"
     );
     assert_eq!(count(&w, "oauth_tokens"), 0);
 

@@ -818,9 +818,13 @@ impl AuthServer {
                     tokens_revoked = revoked,
                     "authorization code replayed; its grant is revoked"
                 );
-                return Ok(Out::Refused(OAuthError::invalid_grant(
-                    "the authorization code was already used; the tokens issued from it are revoked",
-                )));
+                // The first attempt may have been refused (a wrong
+                // verifier): then no token came of it to revoke.
+                return Ok(Out::Refused(OAuthError::invalid_grant(if revoked > 0 {
+                    "the authorization code was already used; the tokens issued from it are revoked"
+                } else {
+                    "the authorization code was already used (each code gets one attempt); start the authorization again"
+                })));
             }
             // One attempt per code, whatever its outcome.
             rows::use_code(tx, &hash)?;
