@@ -1826,6 +1826,12 @@ fn tools_list_and_schema_describe_the_registry() {
         "{}",
         stderr(&out)
     );
+    // Nothing this key may call in a category: an empty list for scripts.
+    let none = w.json_env(
+        &["tools", "list", "--category", "platform", "--json"],
+        &[(KEY, &key)],
+    );
+    assert_eq!(none, json!({"tools": []}));
     assert_exit(
         &w.run_env(&["tools", "list"], &[(KEY, "wt_live_nope")]),
         3,

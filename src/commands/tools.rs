@@ -76,10 +76,10 @@ pub async fn run(app: &App, cmd: ToolsCmd) -> Result<(), CliError> {
                         .sum::<usize>(),
                 ));
             }
-            if tools.is_empty() && as_key.is_some() {
-                return Ok(());
-            }
             if tools.is_empty() && !json {
+                if as_key.is_some() {
+                    return Ok(()); // said above: 0 of N
+                }
                 // A category of the catalog that has no tool in this build.
                 let used: std::collections::BTreeSet<&str> =
                     registry.tools().iter().map(|t| t.category.as_str()).collect();
