@@ -869,6 +869,7 @@ impl Job {
             let ctx = Ctx {
                 db: Scoped::new(&conn, scope),
                 principal,
+                registry: &self.registry,
             };
             let out = action.run(&ctx, self.input);
             // A read has nothing to keep; COMMIT just ends the snapshot
@@ -887,6 +888,7 @@ impl Job {
             let ctx = Ctx {
                 db: Scoped::new(&tx, scope),
                 principal,
+                registry: &self.registry,
             };
             let out = action.run(&ctx, self.input.clone())?;
             // Commit only if the deadline and the client have not stopped

@@ -157,6 +157,37 @@ fn keys_create_shows_the_key_once_and_stores_only_a_hash() {
     assert_eq!(t["mode"], json!("test"));
 }
 
+/// The `audit_trail` tool refuses a tool filter that names nothing, as
+/// `executions list` does; a name with rows (a tool an agent called in
+/// vain) is listed.
+#[test]
+fn a_tool_filter_that_names_no_tool_is_refused_unless_it_has_rows() {
+    let w = Whale::new();
+    let out = w.run(&[
+        "tools",
+        "call",
+        "audit_trail",
+        "--action",
+        "query_executions",
+        "--input",
+        r#"{"tool":"order"}"#,
+    ]);
+    assert_exit(&out, 1, "query_executions for `order`");
+    assert!(
+        stderr(&out).contains("invalid input at `tool`: `order` is not a tool"),
+        "{}",
+        stderr(&out)
+    );
+    // A name an agent called in vain has rows: they are listed.
+    let mut s = w.mcp(&[]).started();
+    let r = s.request("tools/call", json!({"name": "order", "arguments": {}}));
+    assert!(r["error"].is_object(), "{r}");
+    s.finish();
+    let v = w.json(&["executions", "list", "--json", "--tool", "order"]);
+    assert_eq!(v["total"], json!(1), "{v}");
+    assert_eq!(v["executions"][0]["error_code"], json!("unknown_tool"), "{v}");
+}
+
 /// A key an agent only connects with (lists the tools, calls none) is in
 /// use: `keys list` says when, so nobody revokes it as unused.
 #[test]
@@ -765,9 +796,24 @@ fn executions_list_show_and_stats_report_the_audit_trail() {
         assert_eq!(v["total"], json!(1), "--tool {one}: {v}");
         assert_eq!(v["executions"][0]["action"], json!("get_order"), "{v}");
     }
-    for none in ["orders.list_products", "products_get_order", "orders_"] {
-        let v = w.json(&["executions", "list", "--json", "--tool", none]);
-        assert_eq!(v["total"], json!(0), "--tool {none}: {v}");
+    // A tool with no executions yet is an empty page.
+    let v = w.json(&["executions", "list", "--json", "--tool", "locations"]);
+    assert_eq!(v["total"], json!(0), "--tool locations: {v}");
+    // A filter that names no tool or action (an action of another tool, a
+    // slip like `order`) and matches nothing is refused, naming the tools,
+    // not answered "none" — by the CLI and by the audit_trail tool alike.
+    for none in ["orders.list_products", "products_get_order", "orders_", "order"] {
+        for cmd in ["list", "stats"] {
+            let out = w.run(&["executions", cmd, "--tool", none]);
+            assert_exit(&out, 2, &format!("executions {cmd} --tool {none}"));
+            assert!(
+                stderr(&out).contains("is not a tool or action of this server")
+                    && stderr(&out)
+                        .contains("audit_trail, customers, inventory, locations, orders, products, store"),
+                "{}",
+                stderr(&out)
+            );
+        }
     }
 
     let errors = w.json(&["executions", "list", "--json", "--status", "error"]);

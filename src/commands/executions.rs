@@ -45,6 +45,16 @@ fn filter(f: &ExecFilterArgs) -> Result<ExecutionFilter, CliError> {
     })
 }
 
+/// A `--tool` that matched nothing and names no tool of this server is a
+/// slip, said as such (as the `audit_trail` tool says it).
+fn unknown_tool(app: &App, f: &ExecFilterArgs, matched: i64) -> Result<(), CliError> {
+    let registry = app.pipeline.registry();
+    match crate::tools::platform::audit_trail::unknown_tool_filter(registry, f.tool.as_deref(), matched) {
+        Some(m) => Err(CliError::Usage(format!("--tool {m}"))),
+        None => Ok(()),
+    }
+}
+
 fn bad_time(e: db::BadTime) -> CliError {
     CliError::Usage(format!("--{} {}", e.0, e.1))
 }
@@ -77,6 +87,9 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
             }
             let (rows, total) =
                 db::query(&scoped, &filter(&f)?, before.as_deref(), limit, offset)?.map_err(bad_time)?;
+            if before.is_none() {
+                unknown_tool(app, &f, total)?;
+            }
             if json {
                 printer::json(&json!({"executions": rows, "total": total, "limit": limit, "offset": offset}));
                 return Ok(());
@@ -159,6 +172,7 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
         ExecutionsCmd::Stats { filter: f, json } => {
             let sc = scope(app, f.test);
             let s = db::stats(&Scoped::new(&conn, &sc), &filter(&f)?)?.map_err(bad_time)?;
+            unknown_tool(app, &f, s.total)?;
             if json {
                 printer::json(&serde_json::to_value(&s)?);
                 return Ok(());

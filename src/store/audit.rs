@@ -137,7 +137,8 @@ pub struct Execution {
 #[serde(deny_unknown_fields)]
 pub struct ExecutionFilter {
     /// Only executions of this tool (`orders`), or of one action
-    /// (`orders.create_order` or `orders_create_order`).
+    /// (`orders.create_order` or `orders_create_order`). A name that is
+    /// neither, and that no execution has, is refused.
     #[schemars(length(max = MAX_TOOL_FILTER))]
     pub tool: Option<String>,
     /// Only executions by this agent (name or id).

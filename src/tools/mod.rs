@@ -91,6 +91,7 @@ impl Category {
 pub struct Ctx<'a> {
     pub db: Scoped<'a>,
     pub principal: &'a Principal,
+    pub registry: &'a Registry,
 }
 
 type Handler = Box<dyn Fn(&Ctx<'_>, Value) -> Result<Value, ToolError> + Send + Sync>;
@@ -988,6 +989,28 @@ fn whole_numbers_as_integers(v: &mut Value) {
         Value::Object(m) => m.values_mut().for_each(whole_numbers_as_integers),
         _ => {}
     }
+}
+
+/// Runs `f` on a fresh demo store (live mode) in a transaction that is
+/// rolled back afterwards (the tools' unit tests).
+#[cfg(test)]
+pub fn with_demo(f: impl FnOnce(&Ctx<'_>)) {
+    let dir = std::env::temp_dir().join(crate::store::new_id("whale-test"));
+    let db = crate::store::Db::open(&dir.join("w.db")).unwrap();
+    {
+        let mut conn = db.conn().unwrap();
+        let tx = conn.transaction().unwrap();
+        let principal = crate::auth::Principal::local_owner("demo", crate::store::Mode::Live);
+        let registry = Registry::builtin();
+        let ctx = Ctx {
+            db: crate::store::Scoped::new(&tx, &principal.scope),
+            principal: &principal,
+            registry: &registry,
+        };
+        f(&ctx);
+    }
+    drop(db);
+    std::fs::remove_dir_all(dir).ok();
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::error::ToolError;
 use crate::store::audit::{self as db, Execution, ExecutionFilter, Stats};
-use crate::tools::{Action, Category, Ctx, Effect, Tool, default_limit};
+use crate::tools::{Action, Category, Ctx, Effect, Registry, Tool, default_limit};
 
 pub fn tool() -> Tool {
     Tool {
@@ -47,6 +47,7 @@ pub fn tool() -> Tool {
 #[serde(deny_unknown_fields)]
 pub struct QueryInput {
     /// Only executions of this tool (`orders`), or of one action (`orders.create_order` or `orders_create_order`).
+    /// A name that is neither, and that no execution has, is refused.
     #[schemars(length(max = db::MAX_TOOL_FILTER))]
     pub tool: Option<String>,
     /// Only executions by this agent (name or id).
@@ -132,6 +133,11 @@ fn query_executions(ctx: &Ctx<'_>, i: QueryInput) -> Result<Executions, ToolErro
         ));
     }
     let (mut executions, total) = db::query(&ctx.db, &filter, i.before.as_deref(), i.limit, i.offset)??;
+    if i.before.is_none()
+        && let Some(m) = unknown_tool_filter(ctx.registry, filter.tool.as_deref(), total)
+    {
+        return Err(ToolError::invalid("tool", m));
+    }
     for e in &mut executions {
         listed(&mut e.input);
         if let Some(out) = &mut e.output {
@@ -159,5 +165,32 @@ fn get_execution(ctx: &Ctx<'_>, i: ExecId) -> Result<Execution, ToolError> {
 }
 
 fn execution_stats(ctx: &Ctx<'_>, f: ExecutionFilter) -> Result<Stats, ToolError> {
-    Ok(db::stats(&ctx.db, &f)??)
+    let stats = db::stats(&ctx.db, &f)??;
+    if let Some(m) = unknown_tool_filter(ctx.registry, f.tool.as_deref(), stats.total) {
+        return Err(ToolError::invalid("tool", m));
+    }
+    Ok(stats)
+}
+
+/// What to say, instead of an empty answer, when a tool filter matched
+/// nothing (`matched`) and names no tool or action of this server: a slip
+/// (`order` for `orders`) that would otherwise read as "no such calls".
+/// A filter with rows is never refused, whatever it names (rows of a tool
+/// this version no longer has, of a name an agent called in vain).
+pub fn unknown_tool_filter(registry: &Registry, filter: Option<&str>, matched: i64) -> Option<String> {
+    let f = filter?.trim().to_ascii_lowercase();
+    let known = match f.split_once('.') {
+        Some((t, a)) => registry.tool(t).is_some_and(|t| t.action(a).is_some()),
+        None => registry.tool(&f).is_some() || registry.flat(&f).is_some(),
+    };
+    if matched > 0 || known {
+        return None;
+    }
+    let mut tools: Vec<&str> = registry.tools().iter().map(|t| t.name).collect();
+    tools.sort_unstable();
+    Some(format!(
+        "`{f}` is not a tool or action of this server, and no execution names it; \
+         give a tool ({}) or an action (orders.create_order)",
+        tools.join(", ")
+    ))
 }

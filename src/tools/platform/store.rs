@@ -186,24 +186,7 @@ mod tests {
 
     use super::*;
 
-    /// Runs `f` on a fresh demo store (live mode) in a transaction that is
-    /// rolled back afterwards.
-    fn with_demo(f: impl FnOnce(&Ctx<'_>)) {
-        let dir = std::env::temp_dir().join(crate::store::new_id("whale-test"));
-        let db = crate::store::Db::open(&dir.join("w.db")).unwrap();
-        {
-            let mut conn = db.conn().unwrap();
-            let tx = conn.transaction().unwrap();
-            let principal = crate::auth::Principal::local_owner("demo", crate::store::Mode::Live);
-            let ctx = Ctx {
-                db: crate::store::Scoped::new(&tx, &principal.scope),
-                principal: &principal,
-            };
-            f(&ctx);
-        }
-        drop(db);
-        std::fs::remove_dir_all(dir).ok();
-    }
+    use crate::tools::with_demo;
 
     fn call(ctx: &Ctx<'_>, action: &str, input: Value) -> Result<Value, ToolError> {
         let tool = tool();
