@@ -157,11 +157,11 @@ fn keys_create_shows_the_key_once_and_stores_only_a_hash() {
     assert_eq!(t["mode"], json!("test"));
 }
 
-/// The `audit_trail` tool refuses a tool filter that names nothing, as
+/// The `audit_trail` tool refuses a tool or agent filter that names nothing, as
 /// `executions list` does; a name with rows (a tool an agent called in
 /// vain) is listed.
 #[test]
-fn a_tool_filter_that_names_no_tool_is_refused_unless_it_has_rows() {
+fn a_filter_naming_no_tool_or_agent_is_refused_unless_it_has_rows() {
     let w = Whale::new();
     let out = w.run(&[
         "tools",
@@ -186,6 +186,38 @@ fn a_tool_filter_that_names_no_tool_is_refused_unless_it_has_rows() {
     let v = w.json(&["executions", "list", "--json", "--tool", "order"]);
     assert_eq!(v["total"], json!(1), "{v}");
     assert_eq!(v["executions"][0]["error_code"], json!("unknown_tool"), "{v}");
+
+    // Agents alike: one the store has, without executions, is an empty
+    // page; a misspelt one is refused, naming the store's agents.
+    w.create_key_as("fresh-bot", "orders:read", false, &[]);
+    let v = w.json(&["executions", "list", "--json", "--agent", "fresh-bot"]);
+    assert_eq!(v["total"], json!(0), "{v}");
+    for cmd in ["list", "stats"] {
+        let out = w.run(&["executions", cmd, "--agent", "fresh-bto"]);
+        assert_exit(&out, 2, &format!("executions {cmd} --agent fresh-bto"));
+        assert!(
+            stderr(&out).contains(
+                "--agent `fresh-bto` is not an agent of this store, and no execution names it; its agents: local-owner, fresh-bot"
+            ),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = w.run(&[
+        "tools",
+        "call",
+        "audit_trail",
+        "--action",
+        "execution_stats",
+        "--input",
+        r#"{"agent":"fresh-bto"}"#,
+    ]);
+    assert_exit(&out, 1, "execution_stats for `fresh-bto`");
+    assert!(
+        stderr(&out).contains("invalid input at `agent`: `fresh-bto` is not an agent"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A key an agent only connects with (lists the tools, calls none) is in

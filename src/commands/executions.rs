@@ -45,12 +45,13 @@ fn filter(f: &ExecFilterArgs) -> Result<ExecutionFilter, CliError> {
     })
 }
 
-/// A `--tool` that matched nothing and names no tool of this server is a
-/// slip, said as such (as the `audit_trail` tool says it).
-fn unknown_tool(app: &App, f: &ExecFilterArgs, matched: i64) -> Result<(), CliError> {
+/// A `--tool` or `--agent` that matched nothing and names no tool or
+/// agent there is is a slip, said as such (as the `audit_trail` tool says
+/// it).
+fn slip(app: &App, scoped: &Scoped<'_>, f: &ExecutionFilter, matched: i64) -> Result<(), CliError> {
     let registry = app.pipeline.registry();
-    match crate::tools::platform::audit_trail::unknown_tool_filter(registry, f.tool.as_deref(), matched) {
-        Some(m) => Err(CliError::Usage(format!("--tool {m}"))),
+    match crate::tools::platform::audit_trail::slip(registry, scoped, f, matched)? {
+        Some((field, m)) => Err(CliError::Usage(format!("--{field} {m}"))),
         None => Ok(()),
     }
 }
@@ -85,10 +86,11 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
                     sc.store_id, sc.mode
                 )));
             }
+            let filter = filter(&f)?;
             let (rows, total) =
-                db::query(&scoped, &filter(&f)?, before.as_deref(), limit, offset)?.map_err(bad_time)?;
+                db::query(&scoped, &filter, before.as_deref(), limit, offset)?.map_err(bad_time)?;
             if before.is_none() {
-                unknown_tool(app, &f, total)?;
+                slip(app, &scoped, &filter, total)?;
             }
             if json {
                 printer::json(&json!({"executions": rows, "total": total, "limit": limit, "offset": offset}));
@@ -171,8 +173,9 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
         }
         ExecutionsCmd::Stats { filter: f, json } => {
             let sc = scope(app, f.test);
-            let s = db::stats(&Scoped::new(&conn, &sc), &filter(&f)?)?.map_err(bad_time)?;
-            unknown_tool(app, &f, s.total)?;
+            let (scoped, filter) = (Scoped::new(&conn, &sc), filter(&f)?);
+            let s = db::stats(&scoped, &filter)?.map_err(bad_time)?;
+            slip(app, &scoped, &filter, s.total)?;
             if json {
                 printer::json(&serde_json::to_value(&s)?);
                 return Ok(());

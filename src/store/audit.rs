@@ -141,7 +141,8 @@ pub struct ExecutionFilter {
     /// neither, and that no execution has, is refused.
     #[schemars(length(max = MAX_TOOL_FILTER))]
     pub tool: Option<String>,
-    /// Only executions by this agent (name or id).
+    /// Only executions by this agent (name or id). An agent the store does
+    /// not have, and that no execution names, is refused.
     pub agent: Option<String>,
     /// Only executions with this status.
     pub status: Option<ExecStatus>,
@@ -315,6 +316,31 @@ pub fn query(
         .query_map(rusqlite::params_from_iter(args.iter()), row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Ok((rows, total)))
+}
+
+/// The agents of this store by name (sorted, at most `max`), when `agent`
+/// (a name or id) is none of them and has no execution here either: a
+/// filter that can only ever match nothing. `None` when it is known.
+pub fn unknown_agent(s: &Scoped<'_>, agent: &str, max: usize) -> rusqlite::Result<Option<Vec<String>>> {
+    let conn = s.conn();
+    let known = agent == crate::auth::LOCAL_OWNER
+        || conn
+            .prepare_cached("SELECT 1 FROM agents WHERE store_id = ?1 AND (name = ?2 OR id = ?2)")?
+            .exists(params![s.store(), agent])?
+        || conn
+            .prepare_cached(
+                "SELECT 1 FROM executions WHERE store_id = ?1 AND mode = ?2 AND (agent_name = ?3 OR agent_id = ?3)",
+            )?
+            .exists(params![s.store(), s.mode(), agent])?;
+    if known {
+        return Ok(None);
+    }
+    let mut names: Vec<String> = conn
+        .prepare_cached("SELECT DISTINCT name FROM agents WHERE store_id = ?1 ORDER BY name LIMIT ?2")?
+        .query_map(params![s.store(), max as i64], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    names.insert(0, crate::auth::LOCAL_OWNER.to_string());
+    Ok(Some(names))
 }
 
 pub fn get(s: &Scoped<'_>, id: &str) -> rusqlite::Result<Option<Execution>> {
