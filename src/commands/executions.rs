@@ -45,9 +45,9 @@ fn filter(f: &ExecFilterArgs) -> Result<ExecutionFilter, CliError> {
     })
 }
 
-/// A `--tool` or `--agent` that matched nothing and names no tool or
-/// agent there is is a slip, said as such (as the `audit_trail` tool says
-/// it).
+/// A `--tool` or `--agent` that matched nothing and names no tool, action
+/// or agent that exists is a slip, said as such (as the `audit_trail` tool
+/// says it).
 fn slip(app: &App, scoped: &Scoped<'_>, f: &ExecutionFilter, matched: i64) -> Result<(), CliError> {
     let registry = app.pipeline.registry();
     match crate::tools::platform::audit_trail::slip(registry, scoped, f, matched)? {
