@@ -26,6 +26,11 @@ fn call_as(w: &Whale, key: &str) -> std::process::Output {
     )
 }
 
+/// `whale tools call TOOL --action ACTION --input INPUT` as the local owner.
+fn tools_call(w: &Whale, tool: &str, action: &str, input: &str) -> std::process::Output {
+    w.run(&["tools", "call", tool, "--action", action, "--input", input])
+}
+
 fn key_row(w: &Whale, id: &str) -> Value {
     let list = w.json(&["keys", "list", "--all", "--json"]);
     list["keys"]
@@ -163,15 +168,7 @@ fn keys_create_shows_the_key_once_and_stores_only_a_hash() {
 #[test]
 fn a_filter_naming_no_tool_or_agent_is_refused_unless_it_has_rows() {
     let w = Whale::new();
-    let out = w.run(&[
-        "tools",
-        "call",
-        "audit_trail",
-        "--action",
-        "query_executions",
-        "--input",
-        r#"{"tool":"order"}"#,
-    ]);
+    let out = tools_call(&w, "audit_trail", "query_executions", r#"{"tool":"order"}"#);
     assert_exit(&out, 1, "query_executions for `order`");
     assert!(
         stderr(&out).contains("invalid input at `tool`: `order` is not a tool"),
@@ -203,15 +200,7 @@ fn a_filter_naming_no_tool_or_agent_is_refused_unless_it_has_rows() {
             stderr(&out)
         );
     }
-    let out = w.run(&[
-        "tools",
-        "call",
-        "audit_trail",
-        "--action",
-        "execution_stats",
-        "--input",
-        r#"{"agent":"fresh-bto"}"#,
-    ]);
+    let out = tools_call(&w, "audit_trail", "execution_stats", r#"{"agent":"fresh-bto"}"#);
     assert_exit(&out, 1, "execution_stats for `fresh-bto`");
     assert!(
         stderr(&out).contains("invalid input at `agent`: `fresh-bto` is not an agent"),
@@ -756,15 +745,7 @@ fn executions_list_show_and_stats_report_the_audit_trail() {
     for limit in [1, 2, 3] {
         w.tool("products", "list_products", json!({"limit": limit}));
     }
-    let out = w.run(&[
-        "tools",
-        "call",
-        "orders",
-        "--action",
-        "get_order",
-        "--input",
-        r#"{"order_id":"nope"}"#,
-    ]);
+    let out = tools_call(&w, "orders", "get_order", r#"{"order_id":"nope"}"#);
     assert_exit(&out, 1, "get_order nope");
     let (_, key) = w.create_key_as("audit-bot", "products:read", false, &[]);
     for _ in 0..2 {
@@ -1027,15 +1008,12 @@ fn executions_today_and_dates_follow_the_store_time_zone() {
     // Any case in, the canonical name stored; a misspelt zone is refused.
     let set = |tz: &str| w.tool("store", "update_settings", json!({"timezone": tz}));
     assert_eq!(set("pacific/kiritimati")["timezone"], json!("Pacific/Kiritimati"));
-    let out = w.run(&[
-        "tools",
-        "call",
+    let out = tools_call(
+        &w,
         "store",
-        "--action",
         "update_settings",
-        "--input",
         r#"{"timezone":"America/New_Yrok"}"#,
-    ]);
+    );
     assert_exit(&out, 1, "misspelt time zone");
     assert!(stderr(&out).contains("America/New_Yrok"), "{}", stderr(&out));
     assert_eq!(
@@ -1543,15 +1521,7 @@ fn tools_call_prints_the_result_as_json() {
     let settings = w.json(&["tools", "call", "store", "--action", "get_settings"]);
     assert_eq!(settings["store_id"], json!("demo"));
     // An action without parameters names the stray one in the usual words.
-    let out = w.run(&[
-        "tools",
-        "call",
-        "store",
-        "--action",
-        "get_overview",
-        "--input",
-        r#"{"verbose":true}"#,
-    ]);
+    let out = tools_call(&w, "store", "get_overview", r#"{"verbose":true}"#);
     assert_exit(&out, 1, "a parameter of an action that takes none");
     assert!(
         stderr(&out).contains(
@@ -1572,15 +1542,12 @@ fn tools_call_prints_the_result_as_json() {
     assert_eq!(default[0]["name"], json!("Brooklyn Warehouse"));
 
     // A tool error: exit 1, nothing on stdout, the reason on stderr.
-    let out = w.run(&[
-        "tools",
-        "call",
+    let out = tools_call(
+        &w,
         "orders",
-        "--action",
         "create_order",
-        "--input",
         r#"{"items":[{"sku":"WDO-NOPE","quantity":0}]}"#,
-    ]);
+    );
     assert_exit(&out, 1, "invalid create_order");
     assert!(stdout(&out).trim().is_empty(), "{}", stdout(&out));
     assert!(stderr(&out).contains("items[0].quantity"), "{}", stderr(&out));
