@@ -162,11 +162,11 @@ fn keys_create_shows_the_key_once_and_stores_only_a_hash() {
     assert_eq!(t["mode"], json!("test"));
 }
 
-/// The `audit_trail` tool refuses a tool or agent filter that names nothing, as
+/// The `audit_trail` tool refuses a tool filter that names nothing, as
 /// `executions list` does; a name with rows (a tool an agent called in
-/// vain) is listed.
+/// vain) is listed. An unknown agent only gets a note.
 #[test]
-fn a_filter_naming_no_tool_or_agent_is_refused_unless_it_has_rows() {
+fn a_tool_filter_naming_nothing_is_refused_unless_it_has_rows() {
     let w = Whale::new();
     let out = tools_call(&w, "audit_trail", "query_executions", r#"{"tool":"order"}"#);
     assert_exit(&out, 1, "query_executions for `order`");
@@ -184,29 +184,30 @@ fn a_filter_naming_no_tool_or_agent_is_refused_unless_it_has_rows() {
     assert_eq!(v["total"], json!(1), "{v}");
     assert_eq!(v["executions"][0]["error_code"], json!("unknown_tool"), "{v}");
 
-    // Agents alike: one the store has, without executions, is an empty
-    // page; a misspelt one is refused, naming the store's agents.
+    // Agents are not refused: the store learns of some only from their
+    // first execution (an external authorization server's agents, a call
+    // still written behind), so an unknown name may yet match. The table
+    // notes the agents there are; JSON and the tool answer an empty page.
     w.create_key_as("fresh-bot", "orders:read", false, &[]);
     let v = w.json(&["executions", "list", "--json", "--agent", "fresh-bot"]);
     assert_eq!(v["total"], json!(0), "{v}");
+    let out = w.run(&["executions", "list", "--agent", "fresh-bot"]);
+    assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
     for cmd in ["list", "stats"] {
         let out = w.run(&["executions", cmd, "--agent", "fresh-bto"]);
-        assert_exit(&out, 2, &format!("executions {cmd} --agent fresh-bto"));
+        assert_exit(&out, 0, &format!("executions {cmd} --agent fresh-bto"));
         assert!(
             stderr(&out).contains(
-                "--agent `fresh-bto` is not an agent of this store, and no execution names it; its agents: local-owner, fresh-bot"
+                "note: this store knows no agent `fresh-bto` (no key, client or execution of that name); its agents: local-owner, fresh-bot"
             ),
             "{}",
             stderr(&out)
         );
     }
+    let v = w.json(&["executions", "stats", "--json", "--agent", "fresh-bto"]);
+    assert_eq!(v["total"], json!(0), "{v}");
     let out = tools_call(&w, "audit_trail", "execution_stats", r#"{"agent":"fresh-bto"}"#);
-    assert_exit(&out, 1, "execution_stats for `fresh-bto`");
-    assert!(
-        stderr(&out).contains("invalid input at `agent`: `fresh-bto` is not an agent"),
-        "{}",
-        stderr(&out)
-    );
+    assert_exit(&out, 0, "execution_stats for `fresh-bto`");
 }
 
 /// A key an agent only connects with (lists the tools, calls none) is in

@@ -45,16 +45,39 @@ fn filter(f: &ExecFilterArgs) -> Result<ExecutionFilter, CliError> {
     })
 }
 
-/// A `--tool` or `--agent` that matched nothing and names no tool, action
-/// or agent that exists is a slip, said as such (as the `audit_trail` tool
-/// says it).
-fn slip(app: &App, scoped: &Scoped<'_>, f: &ExecutionFilter, matched: i64) -> Result<(), CliError> {
+/// A `--tool` that matched nothing and names no tool or action is a slip,
+/// refused as such (as the `audit_trail` tool refuses it). An `--agent`
+/// the store does not know, matching nothing, gets a note on stderr beside
+/// the empty table (not with `--json`): it may yet match (see
+/// [`db::unknown_agent`]), so it is not refused.
+fn slip(
+    app: &App,
+    scoped: &Scoped<'_>,
+    f: &ExecutionFilter,
+    matched: i64,
+    json: bool,
+) -> Result<(), CliError> {
     let registry = app.pipeline.registry();
-    match crate::tools::platform::audit_trail::slip(registry, scoped, f, matched)? {
-        Some((field, m)) => Err(CliError::Usage(format!("--{field} {m}"))),
-        None => Ok(()),
+    if let Some(m) = crate::tools::platform::audit_trail::slip(registry, f, matched) {
+        return Err(CliError::Usage(format!("--tool {m}")));
     }
+    if matched == 0
+        && !json
+        && let Some(a) = &f.agent
+        && let Some(names) = db::unknown_agent(scoped, a, AGENTS_NAMED)?
+    {
+        let more = if names.len() > AGENTS_NAMED { ", …" } else { "" };
+        let names: Vec<&str> = names.iter().take(AGENTS_NAMED).map(String::as_str).collect();
+        printer::err(&format!(
+            "note: this store knows no agent `{a}` (no key, client or execution of that name); its agents: {}{more}",
+            names.join(", ")
+        ));
+    }
+    Ok(())
 }
+
+/// How many agent names the note on an unknown `--agent` lists.
+const AGENTS_NAMED: usize = 20;
 
 fn bad_time(e: db::BadTime) -> CliError {
     CliError::Usage(format!("--{} {}", e.0, e.1))
@@ -90,7 +113,7 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
             let (rows, total) =
                 db::query(&scoped, &filter, before.as_deref(), limit, offset)?.map_err(bad_time)?;
             if before.is_none() {
-                slip(app, &scoped, &filter, total)?;
+                slip(app, &scoped, &filter, total, json)?;
             }
             if json {
                 printer::json(&json!({"executions": rows, "total": total, "limit": limit, "offset": offset}));
@@ -175,7 +198,7 @@ pub fn run(app: &App, cmd: ExecutionsCmd) -> Result<(), CliError> {
             let sc = scope(app, f.test);
             let (scoped, filter) = (Scoped::new(&conn, &sc), filter(&f)?);
             let s = db::stats(&scoped, &filter)?.map_err(bad_time)?;
-            slip(app, &scoped, &filter, s.total)?;
+            slip(app, &scoped, &filter, s.total, json)?;
             if json {
                 printer::json(&serde_json::to_value(&s)?);
                 return Ok(());

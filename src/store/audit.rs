@@ -141,8 +141,7 @@ pub struct ExecutionFilter {
     /// neither, and that no execution has, is refused.
     #[schemars(length(max = MAX_TOOL_FILTER))]
     pub tool: Option<String>,
-    /// Only executions by this agent (name or id). An agent the store does
-    /// not have, and that no execution names, is refused.
+    /// Only executions by this agent (name or id).
     pub agent: Option<String>,
     /// Only executions with this status.
     pub status: Option<ExecStatus>,
@@ -318,9 +317,10 @@ pub fn query(
     Ok(Ok((rows, total)))
 }
 
-/// The agents of this store by name (sorted, at most `max`), when `agent`
-/// (a name or id) is none of them and has no execution here either: a
-/// filter that can only ever match nothing. `None` when it is known.
+/// The agents of this store by name (sorted, at most `max`, after the
+/// local owner), when `agent` (a name or id) is none of them and has no
+/// execution here either; `None` when it is known. (An external
+/// authorization server's agents are known only by their executions.)
 pub fn unknown_agent(s: &Scoped<'_>, agent: &str, max: usize) -> rusqlite::Result<Option<Vec<String>>> {
     let conn = s.conn();
     let known = agent == crate::auth::LOCAL_OWNER

@@ -50,8 +50,7 @@ pub struct QueryInput {
     /// A name that is neither, and that no execution has, is refused.
     #[schemars(length(max = db::MAX_TOOL_FILTER))]
     pub tool: Option<String>,
-    /// Only executions by this agent (name or id). An agent the store does
-    /// not have, and that no execution names, is refused.
+    /// Only executions by this agent (name or id).
     pub agent: Option<String>,
     /// Only executions with this status.
     pub status: Option<db::ExecStatus>,
@@ -135,9 +134,9 @@ fn query_executions(ctx: &Ctx<'_>, i: QueryInput) -> Result<Executions, ToolErro
     }
     let (mut executions, total) = db::query(&ctx.db, &filter, i.before.as_deref(), i.limit, i.offset)??;
     if i.before.is_none()
-        && let Some((field, m)) = slip(ctx.registry, &ctx.db, &filter, total)?
+        && let Some(m) = slip(ctx.registry, &filter, total)
     {
-        return Err(ToolError::invalid(field, m));
+        return Err(ToolError::invalid("tool", m));
     }
     for e in &mut executions {
         listed(&mut e.input);
@@ -167,66 +166,34 @@ fn get_execution(ctx: &Ctx<'_>, i: ExecId) -> Result<Execution, ToolError> {
 
 fn execution_stats(ctx: &Ctx<'_>, f: ExecutionFilter) -> Result<Stats, ToolError> {
     let stats = db::stats(&ctx.db, &f)??;
-    if let Some((field, m)) = slip(ctx.registry, &ctx.db, &f, stats.total)? {
-        return Err(ToolError::invalid(field, m));
+    if let Some(m) = slip(ctx.registry, &f, stats.total) {
+        return Err(ToolError::invalid("tool", m));
     }
     Ok(stats)
 }
 
-/// What to say, instead of an empty answer, when a filter matched nothing
-/// (`matched`) because it names no tool or action of this server, or no
-/// agent of this store: a slip (`order` for `orders`, a misspelt agent)
-/// that would otherwise read as "no such calls". The field and the
-/// message. A name with executions is never refused, whatever it is (rows
-/// of a tool this version no longer has, of a name an agent called in
-/// vain).
-pub fn slip(
-    registry: &Registry,
-    db: &crate::store::Scoped<'_>,
-    f: &ExecutionFilter,
-    matched: i64,
-) -> rusqlite::Result<Option<(&'static str, String)>> {
-    if matched > 0 {
-        return Ok(None);
+/// What to say, instead of an empty answer, when a tool filter matched
+/// nothing (`matched`) and names no tool or action of this server: a slip
+/// (`order` for `orders`) that would otherwise read as "no such calls".
+/// A filter with rows is never refused, whatever it names (rows of a tool
+/// this version no longer has, of a name an agent called in vain). Agents
+/// get no such refusal: the store does not know every agent before its
+/// first call is recorded (an external authorization server's agents, a
+/// call still being written behind), so an unknown name may yet match.
+pub fn slip(registry: &Registry, f: &ExecutionFilter, matched: i64) -> Option<String> {
+    let t = f.tool.as_deref()?.trim().to_ascii_lowercase();
+    let known = match t.split_once('.') {
+        Some((tool, a)) => registry.tool(tool).is_some_and(|tool| tool.action(a).is_some()),
+        None => registry.tool(&t).is_some() || registry.flat(&t).is_some(),
+    };
+    if matched > 0 || known {
+        return None;
     }
-    if let Some(t) = &f.tool {
-        let t = t.trim().to_ascii_lowercase();
-        let known = match t.split_once('.') {
-            Some((tool, a)) => registry.tool(tool).is_some_and(|tool| tool.action(a).is_some()),
-            None => registry.tool(&t).is_some() || registry.flat(&t).is_some(),
-        };
-        if !known {
-            let mut tools: Vec<&str> = registry.tools().iter().map(|t| t.name).collect();
-            tools.sort_unstable();
-            return Ok(Some((
-                "tool",
-                format!(
-                    "`{t}` is not a tool or action of this server, and no execution names it; \
-                     give a tool ({}) or an action (orders.create_order)",
-                    tools.join(", ")
-                ),
-            )));
-        }
-    }
-    if let Some(a) = &f.agent
-        && let Some(names) = db::unknown_agent(db, a, AGENTS_NAMED)?
-    {
-        let more = if names.len() > AGENTS_NAMED { ", …" } else { "" };
-        let names = names
-            .iter()
-            .take(AGENTS_NAMED)
-            .map(String::as_str)
-            .collect::<Vec<_>>();
-        return Ok(Some((
-            "agent",
-            format!(
-                "`{a}` is not an agent of this store, and no execution names it; its agents: {}{more}",
-                names.join(", ")
-            ),
-        )));
-    }
-    Ok(None)
+    let mut tools: Vec<&str> = registry.tools().iter().map(|t| t.name).collect();
+    tools.sort_unstable();
+    Some(format!(
+        "`{t}` is not a tool or action of this server, and no execution names it; \
+         give a tool ({}) or an action (orders.create_order)",
+        tools.join(", ")
+    ))
 }
-
-/// How many agent names a refused agent filter lists.
-const AGENTS_NAMED: usize = 20;

@@ -264,7 +264,7 @@ pub async fn openapi(State(s): State<Arc<HttpState>>, headers: HeaderMap) -> Res
                 "summary": "Executions of the store, newest first",
                 "parameters": [store,
                     q("tool", "string", "Only this tool (`orders`), or one action (`orders.create_order` or `orders_create_order`); a name that is neither, with no executions, is refused (400)"),
-                    q("agent", "string", "Only this agent (name or id); one the store does not have, with no executions, is refused (400)"),
+                    q("agent", "string", "Only this agent (name or id)"),
                     q("status", "string", "success | error | timeout | pending_approval | rejected"),
                     q("from", "string", "Earliest time: RFC 3339, YYYY-MM-DD or YYYY-MM-DDTHH:MM (store time), or an age like 24h"),
                     q("to", "string", "Latest time (same forms)"),
